@@ -1,0 +1,75 @@
+# Asset Anchor developer tasks (GNU make).
+#
+#   make test    run all tests (-race) against a throwaway PostgreSQL cluster
+#   make run     start the server (private cluster under ./.assetanchor)
+#   make bench   run benchmarks against a durable (fsync on) throwaway cluster
+#   make lint    go vet + import-direction check
+#   make build   build bin/assetanchor
+#   make fuzz    run each Fuzz target in ./http for 20s
+
+MODULE := github.com/assetanchor/assetanchor
+
+.PHONY: build pg run test bench lint fuzz
+
+build:
+	go build -o bin/assetanchor ./cmd/assetanchor
+
+# pg makes sure PostgreSQL server binaries exist (see cmd/internal/pgcluster).
+pg:
+	@if [ -z "$$ASSETANCHOR_PG_BIN" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	    && ! command -v initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "pg: installing PostgreSQL server binaries (apt-get install postgresql)"; \
+	    out=$$( { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } 2>&1 ) \
+	      || { printf '%s\n' "$$out" | tail -n 20 >&2; exit 1; }; \
+	  else \
+	    echo "PostgreSQL server binaries are missing: run 'sudo apt-get install postgresql' (Debian/Ubuntu) or set ASSETANCHOR_PG_BIN" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+run: pg
+	go run ./cmd/assetanchor serve
+
+test: pg
+	go run ./cmd/pgtest -- go test -race -count=1 ./...
+
+bench: pg
+	go run ./cmd/pgtest -durable -- go test -run '^$$' -bench . -benchmem -count=1 ./...
+
+# Import direction: domain depends on nothing of ours and only on std plus
+# uuid/ulid/decimal; commands must not know http or projections; eventstore
+# must not know commands, http or projections; projections must not know
+# commands or http.
+lint:
+	go vet ./...
+	@imports=$$(go list -f '{{.ImportPath}} {{join .Imports " "}}' ./...) || exit 1; \
+	printf '%s\n' "$$imports" | awk -v m='$(MODULE)' ' \
+	  function under(p, d) { return p == m "/" d || index(p, m "/" d "/") == 1 } \
+	  function std(p,   a) { split(p, a, "/"); return index(a[1], ".") == 0 } \
+	  { \
+	    pkg = $$1; \
+	    for (i = 2; i <= NF; i++) { \
+	      imp = $$i; bad = 0; \
+	      if (under(pkg, "domain")) { \
+	        bad = !(std(imp) || under(imp, "domain") || imp == "github.com/google/uuid" || \
+	                imp == "github.com/oklog/ulid/v2" || imp == "github.com/shopspring/decimal"); \
+	      } else if (under(pkg, "commands")) { \
+	        bad = under(imp, "http") || under(imp, "projections"); \
+	      } else if (under(pkg, "eventstore")) { \
+	        bad = under(imp, "commands") || under(imp, "http") || under(imp, "projections"); \
+	      } else if (under(pkg, "projections")) { \
+	        bad = under(imp, "commands") || under(imp, "http"); \
+	      } \
+	      if (bad) { printf "import direction: %s must not import %s\n", pkg, imp; fail = 1 } \
+	    } \
+	  } \
+	  END { if (fail) exit 1; print "import direction: ok" }'
+
+fuzz:
+	@targets=$$(grep -ho 'func Fuzz[A-Za-z0-9_]*' http/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); \
+	if [ -z "$$targets" ]; then echo "fuzz: no Fuzz targets in ./http"; exit 0; fi; \
+	for t in $$targets; do \
+	  echo "fuzz: $$t"; \
+	  go test -run '^$$' -fuzz "^$$t\$$" -fuzztime 20s ./http || exit 1; \
+	done

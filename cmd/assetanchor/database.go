@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/assetanchor/assetanchor/cmd/internal/pgcluster"
+	"github.com/assetanchor/assetanchor/migrations"
+)
+
+// database is the PostgreSQL the binary works on: DATABASE_URL, or the private
+// cluster under the data dir, which it starts now and stops in close.
+type database struct {
+	url     string
+	cluster *pgcluster.Cluster
+}
+
+func openDatabase(ctx context.Context, cfg config, stderr io.Writer) (*database, error) {
+	if cfg.DatabaseURL != "" {
+		return &database{url: cfg.DatabaseURL}, nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{
+		Dir:   filepath.Join(cfg.DataDir, "postgres"),
+		Fsync: true,
+		Logf:  func(format string, args ...any) { fmt.Fprintf(stderr, "postgres: "+format+"\n", args...) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &database{url: cluster.URL(), cluster: cluster}, nil
+}
+
+func (d *database) close() error {
+	if d.cluster == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return d.cluster.Stop(ctx)
+}
+
+func (d *database) pool(ctx context.Context) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(d.url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	cfg.MaxConns = 40
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	return pool, nil
+}
+
+func (d *database) migrateUp() error {
+	m, err := migrations.Open(d.url)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := m.Up(); err != nil {
+		return fmt.Errorf("migrate up: %w", err)
+	}
+	return nil
+}
+
+// schemaCurrent reports an error unless the database is at the binary's newest
+// migration and clean.
+func schemaCurrent(pool *pgxpool.Pool) func(context.Context) error {
+	return func(ctx context.Context) error {
+		latest, err := migrations.Latest()
+		if err != nil {
+			return err
+		}
+		var version int64
+		var dirty bool
+		if err := pool.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations`).Scan(&version, &dirty); err != nil {
+			return fmt.Errorf("schema version unknown")
+		}
+		if dirty || uint(version) != latest {
+			return fmt.Errorf("schema at %d (dirty %v), binary expects %d", version, dirty, latest)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/assetanchor/assetanchor/commands"
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/http"
+	"github.com/assetanchor/assetanchor/projections"
+)
+
+// serve migrates, starts the projectors and serves the API until ctx ends. Then it
+// drains HTTP, stops the projectors at a checkpoint, closes the pool and stops the
+// private cluster. ready, if given, receives the listening address (tests).
+func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func(addr string)) (err error) {
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	db, err := openDatabase(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, db.close()) }()
+	if err := db.migrateUp(); err != nil {
+		return err
+	}
+	pool, err := db.pool(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	app, err := newApp(pool)
+	if err != nil {
+		return err
+	}
+	if err := bootstrapAdmin(ctx, app.users, pool, cfg, stdout); err != nil {
+		return err
+	}
+
+	projectorCtx, stopProjector := context.WithCancel(context.WithoutCancel(ctx))
+	projectorDone := make(chan error, 1)
+	go func() {
+		projectorDone <- projections.NewRuntime(projections.RelationalName, pool, projections.Relational{}, log).Run(projectorCtx)
+	}()
+	defer func() {
+		stopProjector()
+		err = errors.Join(err, <-projectorDone)
+	}()
+
+	server, err := http.NewServer(http.Deps{
+		Log: log, Pool: pool, Store: app.store, Queries: app.queries,
+		Checkpoints: projections.NewCheckpoints(pool), Users: app.users, Properties: app.properties,
+		SchemaCurrent: schemaCurrent(pool), Collector: app.store.Collector(),
+	})
+	if err != nil {
+		return err
+	}
+	return server.Run(ctx, cfg.Addr, func(addr string) {
+		log.Info("serving", "addr", addr)
+		fmt.Fprintf(stdout, "Asset Anchor is serving on http://%s (Ctrl-C stops it)\n", addr)
+		if ready != nil {
+			ready(addr)
+		}
+	})
+}
+
+// app is the command and query side, wired.
+type app struct {
+	store      *eventstore.Counted
+	queries    *projections.Queries
+	users      *commands.Users
+	properties *commands.Properties
+}
+
+func newApp(pool *pgxpool.Pool) (*app, error) {
+	store := eventstore.NewCounted(eventstore.NewPostgresStore(pool))
+	queries := projections.NewQueries(pool)
+	users, err := commands.NewUsers(store)
+	if err != nil {
+		return nil, err
+	}
+	properties, err := commands.NewProperties(store, queries)
+	if err != nil {
+		return nil, err
+	}
+	return &app{store: store, queries: queries, users: users, properties: properties}, nil
+}
+
+// bootstrapAdmin makes sure an administrator exists. With ASSETANCHOR_ADMIN_EMAIL
+// and ASSETANCHOR_ADMIN_PASSWORD it creates that account if missing; otherwise, on
+// a database without users, it creates one and prints its credentials once.
+func bootstrapAdmin(ctx context.Context, users *commands.Users, pool *pgxpool.Pool, cfg config, stdout io.Writer) error {
+	if cfg.AdminEmail != "" || cfg.AdminPassword != "" {
+		if cfg.AdminEmail == "" || cfg.AdminPassword == "" {
+			return usageError("ASSETANCHOR_ADMIN_EMAIL and ASSETANCHOR_ADMIN_PASSWORD go together")
+		}
+		_, found, err := users.UserIDByEmail(ctx, cfg.AdminEmail)
+		if err != nil || found {
+			return err
+		}
+		_, err = users.Create(ctx, commands.CreateUser{Email: cfg.AdminEmail, Password: cfg.AdminPassword, Role: domain.RoleAdmin.String()})
+		return err
+	}
+	var anyUser bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE stream_type = $1)`,
+		domain.UserStreamType).Scan(&anyUser); err != nil {
+		return fmt.Errorf("look for users: %w", err)
+	}
+	if anyUser {
+		return nil
+	}
+	secret := make([]byte, 18)
+	if _, err := rand.Read(secret); err != nil {
+		return err
+	}
+	email, password := "admin@assetanchor.local", base64.RawURLEncoding.EncodeToString(secret)
+	if _, err := users.Create(ctx, commands.CreateUser{Email: email, Password: password, Role: domain.RoleAdmin.String()}); err != nil {
+		return fmt.Errorf("create first administrator: %w", err)
+	}
+	fmt.Fprintf(stdout, "Created the first administrator; this is the only time the password is shown:\n  email:    %s\n  password: %s\n", email, password)
+	return nil
+}

@@ -1,0 +1,123 @@
+// Package commands carries out what clients ask: it loads an aggregate from its
+// stream, lets the domain decide, and appends the resulting events.
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/eventstore"
+)
+
+// Actor is the authenticated user a command runs for.
+type Actor struct {
+	UserID uuid.UUID
+	Role   domain.Role
+}
+
+// Result tells the caller what a command changed and where its events landed, so
+// that it can wait for the read model (read-your-writes) and answer an ETag.
+type Result struct {
+	ID         uuid.UUID
+	Version    int64
+	Created    bool
+	Checkpoint eventstore.Checkpoint // zero when nothing was appended
+}
+
+// aggregate is what every domain aggregate offers for rehydration.
+type aggregate interface {
+	Apply(e domain.Event, version int64, at time.Time)
+	Version() int64
+}
+
+// load replays a stream into agg.
+func load(ctx context.Context, store eventstore.Store, stream eventstore.StreamID, agg aggregate) error {
+	events, err := store.ReadStream(ctx, stream, time.Time{})
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		de, err := domain.DecodeEvent(e.Type, e.Data)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", stream, err)
+		}
+		agg.Apply(de, e.Version, e.RecordedAt)
+	}
+	return nil
+}
+
+// firstEvent returns a stream's creation event, decoded.
+func firstEvent(ctx context.Context, store eventstore.Store, stream eventstore.StreamID) (domain.Event, error) {
+	events, err := store.ReadStream(ctx, stream, time.Time{})
+	if err != nil || len(events) == 0 {
+		return nil, err
+	}
+	return domain.DecodeEvent(events[0].Type, events[0].Data)
+}
+
+func toNew(events []domain.Event) []eventstore.NewEvent {
+	out := make([]eventstore.NewEvent, len(events))
+	for i, e := range events {
+		out[i] = eventstore.NewEvent{Type: e.EventType(), SchemaVersion: 1, Data: e}
+	}
+	return out
+}
+
+// withCommand names the command in the metadata of the events it appends.
+func withCommand(ctx context.Context, name string) context.Context {
+	md := eventstore.MetadataFrom(ctx)
+	md.Command = name
+	return eventstore.WithMetadata(ctx, md)
+}
+
+// maxAttempts bounds retries of commands that lost an append race without the
+// client asking for a particular version.
+const maxAttempts = 5
+
+// update loads the aggregate of stream, lets authorize refuse (ErrNotFound for what
+// the actor may not see), checks the caller's expected version (If-Match), lets
+// decide produce events and appends them. A lost race is retried
+// on fresh state unless the caller pinned a version.
+func update[A aggregate](ctx context.Context, store eventstore.Store, stream eventstore.StreamID,
+	ifMatch *int64, newAgg func() A, authorize func(A) error, decide func(A) ([]domain.Event, error)) (Result, error) {
+	for attempt := 1; ; attempt++ {
+		agg := newAgg()
+		if err := load(ctx, store, stream, agg); err != nil {
+			return Result{}, err
+		}
+		if agg.Version() == 0 {
+			return Result{}, domain.ErrNotFound
+		}
+		if err := authorize(agg); err != nil {
+			return Result{}, err
+		}
+		if ifMatch != nil && *ifMatch != agg.Version() {
+			return Result{}, domain.ErrPreconditionFailed
+		}
+		events, err := decide(agg)
+		if err != nil {
+			return Result{}, err
+		}
+		res := Result{ID: stream.ID, Version: agg.Version()}
+		if len(events) == 0 {
+			return res, nil
+		}
+		appended, err := store.Append(ctx, stream, agg.Version(), toNew(events)...)
+		if errors.Is(err, eventstore.ErrConcurrency) && ifMatch == nil && attempt < maxAttempts {
+			continue
+		}
+		if errors.Is(err, eventstore.ErrConcurrency) {
+			return Result{}, domain.ErrPreconditionFailed
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		res.Version, res.Checkpoint = appended.Version, appended.Checkpoint
+		return res, nil
+	}
+}

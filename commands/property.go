@@ -1,0 +1,238 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/eventstore"
+)
+
+// LeaseChecker answers whether a property has an active lease.
+type LeaseChecker interface {
+	HasActiveLease(ctx context.Context, propertyID uuid.UUID) (bool, error)
+}
+
+// Properties handles the property commands.
+type Properties struct {
+	store  eventstore.Store
+	leases LeaseChecker
+}
+
+// NewProperties refuses nil dependencies.
+func NewProperties(store eventstore.Store, leases LeaseChecker) (*Properties, error) {
+	if store == nil || leases == nil {
+		return nil, errors.New("commands: NewProperties needs a store and a lease checker")
+	}
+	return &Properties{store: store, leases: leases}, nil
+}
+
+func propertyStream(id uuid.UUID) eventstore.StreamID {
+	return eventstore.StreamID{Type: domain.PropertyStreamType, ID: id}
+}
+
+// canSee is the owner isolation rule for one property.
+func canSee(actor Actor, p *domain.Property) error {
+	if actor.Role.SeesAllProperties() || (p.OwnerID() != nil && *p.OwnerID() == actor.UserID) {
+		return nil
+	}
+	return domain.ErrNotFound
+}
+
+// RegisterProperty registers a property. A user owns what it registers; an admin
+// or manager names the owner (or none).
+type RegisterProperty struct {
+	Actor   Actor
+	ID      *uuid.UUID // client-supplied id, optional
+	OwnerID *uuid.UUID
+	Details domain.PropertyDetails
+}
+
+// Register handles RegisterProperty. Repeating a create with the same id and body
+// answers the existing property and writes nothing; another body is a conflict.
+func (h *Properties) Register(ctx context.Context, cmd RegisterProperty) (Result, error) {
+	ctx = withCommand(ctx, "RegisterProperty")
+	owner := cmd.OwnerID
+	if !cmd.Actor.Role.SeesAllProperties() {
+		if owner != nil && *owner != cmd.Actor.UserID {
+			return Result{}, domain.ErrRoleForbidden
+		}
+		owner = &cmd.Actor.UserID
+	} else if owner != nil {
+		if err := h.requireUser(ctx, *owner); err != nil {
+			return Result{}, err
+		}
+	}
+	id := uuid.New()
+	if cmd.ID != nil {
+		id = *cmd.ID
+	}
+	events, err := domain.RegisterProperty(id, owner, cmd.Details)
+	if err != nil {
+		return Result{}, err
+	}
+	stream := propertyStream(id)
+	appended, err := h.store.Append(ctx, stream, 0, toNew(events)...)
+	if errors.Is(err, eventstore.ErrConcurrency) {
+		return h.repeatedCreate(ctx, cmd.Actor, stream, events[0])
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{ID: id, Version: appended.Version, Created: true, Checkpoint: appended.Checkpoint}, nil
+}
+
+// repeatedCreate answers a create whose id exists: the same body is the same
+// resource again, anything else is a conflict.
+func (h *Properties) repeatedCreate(ctx context.Context, actor Actor, stream eventstore.StreamID, want domain.Event) (Result, error) {
+	var p domain.Property
+	if err := load(ctx, h.store, stream, &p); err != nil {
+		return Result{}, err
+	}
+	if err := canSee(actor, &p); err != nil {
+		return Result{}, domain.ErrAlreadyExists // the id is taken, by something the actor may not see
+	}
+	got, err := firstEvent(ctx, h.store, stream)
+	if err != nil {
+		return Result{}, err
+	}
+	same, err := sameJSON(got, want)
+	if err != nil {
+		return Result{}, err
+	}
+	if !same {
+		return Result{}, domain.ErrAlreadyExists
+	}
+	return Result{ID: stream.ID, Version: p.Version()}, nil
+}
+
+func (h *Properties) requireUser(ctx context.Context, id uuid.UUID) error {
+	var u domain.User
+	if err := load(ctx, h.store, eventstore.StreamID{Type: domain.UserStreamType, ID: id}, &u); err != nil {
+		return err
+	}
+	if !u.Exists() {
+		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "owner_id", Message: "no such user"}}}
+	}
+	return nil
+}
+
+// PropertyPatch changes some of a property's fields; an unset field stays as it is.
+type PropertyPatch struct {
+	Name, Address, City, State, ZipCode, PropertyType Optional[string]
+	Bedrooms, SquareFeet, YearBuilt                   Optional[int]
+	Bathrooms                                         Optional[json.Number]
+	Description                                       Optional[string]
+	OwnerID                                           Optional[uuid.UUID]
+}
+
+// ChangeProperty applies a patch.
+type ChangeProperty struct {
+	Actor   Actor
+	ID      uuid.UUID
+	IfMatch *int64
+	Patch   PropertyPatch
+}
+
+// Change handles ChangeProperty: details for anyone who sees the property, the
+// owner only for admins and managers.
+func (h *Properties) Change(ctx context.Context, cmd ChangeProperty) (Result, error) {
+	ctx = withCommand(ctx, "ChangeProperty")
+	if cmd.Patch.OwnerID.Set {
+		if !cmd.Actor.Role.SeesAllProperties() {
+			return Result{}, domain.ErrRoleForbidden
+		}
+		if cmd.Patch.OwnerID.Value != nil {
+			if err := h.requireUser(ctx, *cmd.Patch.OwnerID.Value); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	return update(ctx, h.store, propertyStream(cmd.ID), cmd.IfMatch, newProperty,
+		func(p *domain.Property) error { return canSee(cmd.Actor, p) },
+		func(p *domain.Property) ([]domain.Event, error) {
+			details, err := cmd.Patch.apply(p.Details())
+			if err != nil {
+				return nil, err
+			}
+			events, err := p.ChangeDetails(details)
+			if err != nil {
+				return nil, err
+			}
+			if cmd.Patch.OwnerID.Set {
+				owner, _ := p.ChangeOwner(cmd.Patch.OwnerID.Value)
+				events = append(events, owner...)
+			}
+			return events, nil
+		})
+}
+
+func (patch PropertyPatch) apply(d domain.PropertyDetails) (domain.PropertyDetails, error) {
+	patch.Name.applyRequired(&d.Name)
+	patch.Address.applyRequired(&d.Address)
+	patch.City.applyRequired(&d.City)
+	patch.State.applyRequired(&d.State)
+	patch.ZipCode.applyRequired(&d.ZipCode)
+	if patch.PropertyType.Set {
+		var s string
+		patch.PropertyType.applyRequired(&s)
+		d.PropertyType = domain.ParsePropertyType(s)
+	}
+	patch.Bedrooms.applyTo(&d.Bedrooms)
+	patch.SquareFeet.applyTo(&d.SquareFeet)
+	patch.YearBuilt.applyTo(&d.YearBuilt)
+	patch.Description.applyTo(&d.Description)
+	if patch.Bathrooms.Set {
+		b, err := ParseBathrooms(patch.Bathrooms.Value)
+		if err != nil {
+			return d, err
+		}
+		d.Bathrooms = b
+	}
+	return d, nil
+}
+
+// ChangePropertyStatus moves a property to another status.
+type ChangePropertyStatus struct {
+	Actor   Actor
+	ID      uuid.UUID
+	IfMatch *int64
+	Status  string
+}
+
+// ChangeStatus handles ChangePropertyStatus.
+func (h *Properties) ChangeStatus(ctx context.Context, cmd ChangePropertyStatus) (Result, error) {
+	ctx = withCommand(ctx, "ChangePropertyStatus")
+	return update(ctx, h.store, propertyStream(cmd.ID), cmd.IfMatch, newProperty,
+		func(p *domain.Property) error { return canSee(cmd.Actor, p) },
+		func(p *domain.Property) ([]domain.Event, error) {
+			to := domain.ParsePropertyStatus(cmd.Status)
+			active := false
+			if to == domain.PropertyArchived {
+				var err error
+				if active, err = h.leases.HasActiveLease(ctx, p.ID()); err != nil {
+					return nil, err
+				}
+			}
+			return p.ChangeStatus(to, active)
+		})
+}
+
+func newProperty() *domain.Property { return &domain.Property{} }
+
+// sameJSON compares two events by their JSON form.
+func sameJSON(a, b domain.Event) (bool, error) {
+	ja, err := json.Marshal(a)
+	if err != nil {
+		return false, fmt.Errorf("encode event: %w", err)
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		return false, fmt.Errorf("encode event: %w", err)
+	}
+	return string(ja) == string(jb), nil
+}

@@ -1,0 +1,151 @@
+package domain
+
+// User invariants:
+//   - email is present, at most 255 characters, and unique regardless of case
+//     (enforced across streams by the command with a claim);
+//   - role is admin, manager or user;
+//   - the password hash is argon2id; the password itself never enters an event;
+//   - a deactivated user cannot log in.
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// UserStreamType names user streams.
+const UserStreamType = "user"
+
+// MinPasswordLength is the shortest password accepted.
+const MinPasswordLength = 12
+
+// Role decides what a user may see and do.
+type Role struct{ name string }
+
+var (
+	RoleAdmin   = Role{"admin"}
+	RoleManager = Role{"manager"}
+	RoleUser    = Role{"user"}
+)
+
+var roles = enumOf(RoleAdmin, RoleManager, RoleUser)
+
+func (r Role) String() string                { return r.name }
+func (r Role) MarshalText() ([]byte, error)  { return []byte(r.name), nil }
+func (r *Role) UnmarshalText(b []byte) error { return roles.parse(string(b), r) }
+
+// ParseRole returns the named role, or the zero role (refused by validation).
+func ParseRole(s string) Role {
+	var r Role
+	_ = roles.parse(s, &r)
+	return r
+}
+
+// SeesAllProperties reports whether the role sees every owner's portfolio.
+func (r Role) SeesAllProperties() bool { return r == RoleAdmin || r == RoleManager }
+
+// User events.
+type (
+	UserRegistered struct {
+		UserID       uuid.UUID `json:"user_id"`
+		Email        string    `json:"email"`
+		PasswordHash string    `json:"password_hash"`
+		FirstName    string    `json:"first_name,omitempty"`
+		LastName     string    `json:"last_name,omitempty"`
+		Phone        string    `json:"phone,omitempty"`
+		Role         Role      `json:"role"`
+	}
+	UserLoggedIn struct {
+		SessionID uuid.UUID `json:"session_id"`
+	}
+)
+
+func (UserRegistered) EventType() string { return "UserRegistered" }
+func (UserLoggedIn) EventType() string   { return "UserLoggedIn" }
+
+// NewUserInput is what registering a user needs. PasswordHash is computed by the
+// caller from a password that passed CheckPassword.
+type NewUserInput struct {
+	ID           uuid.UUID
+	Email        string
+	PasswordHash string
+	FirstName    string
+	LastName     string
+	Phone        string
+	Role         Role
+}
+
+// CheckPassword applies the password policy before hashing.
+func CheckPassword(password string) error {
+	var v validator
+	v.check(len([]rune(password)) >= MinPasswordLength, "password", "must be at least 12 characters")
+	v.check(len(password) <= 1024, "password", "must be at most 1024 bytes")
+	return v.err()
+}
+
+// NormalizeEmail is the form under which emails are compared and claimed.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// RegisterUser validates and records a new user.
+func RegisterUser(in NewUserInput) ([]Event, error) {
+	var v validator
+	v.check(in.ID != uuid.Nil, "id", "must not be the nil UUID")
+	textField(&v, "email", in.Email, true, 255)
+	if in.Email != "" {
+		addr, err := mail.ParseAddress(in.Email)
+		v.check(err == nil && addr.Address == strings.TrimSpace(in.Email), "email", "must be a valid email address")
+	}
+	textField(&v, "first_name", in.FirstName, false, 100)
+	textField(&v, "last_name", in.LastName, false, 100)
+	textField(&v, "phone", in.Phone, false, 20)
+	v.check(in.Role != Role{}, "role", "must be one of "+roles.list())
+	v.check(in.PasswordHash != "", "password", "is required")
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return []Event{&UserRegistered{
+		UserID: in.ID, Email: strings.TrimSpace(in.Email), PasswordHash: in.PasswordHash,
+		FirstName: in.FirstName, LastName: in.LastName, Phone: in.Phone, Role: in.Role,
+	}}, nil
+}
+
+// User is the aggregate.
+type User struct {
+	id           uuid.UUID
+	version      int64
+	email        string
+	passwordHash string
+	role         Role
+	active       bool
+	lastLogin    time.Time
+}
+
+// Apply records a fact.
+func (u *User) Apply(e Event, version int64, at time.Time) {
+	switch e := e.(type) {
+	case *UserRegistered:
+		u.id, u.email, u.passwordHash, u.role, u.active = e.UserID, e.Email, e.PasswordHash, e.Role, true
+	case *UserLoggedIn:
+		u.lastLogin = at
+	}
+	u.version = version
+}
+
+// LogIn records a login that opened the given session. The password was checked
+// by the caller against PasswordHash.
+func (u *User) LogIn(sessionID uuid.UUID) ([]Event, error) {
+	if !u.active {
+		return nil, ErrUserInactive
+	}
+	return []Event{&UserLoggedIn{SessionID: sessionID}}, nil
+}
+
+func (u *User) ID() uuid.UUID        { return u.id }
+func (u *User) Version() int64       { return u.version }
+func (u *User) Exists() bool         { return u.version > 0 }
+func (u *User) Email() string        { return u.email }
+func (u *User) PasswordHash() string { return u.passwordHash }
+func (u *User) Role() Role           { return u.role }
+func (u *User) Active() bool         { return u.active }

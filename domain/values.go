@@ -1,0 +1,66 @@
+package domain
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/shopspring/decimal"
+)
+
+// Money is an exact amount with at most two decimal places, as NUMERIC(10,2) holds it.
+// It is never a float, and it is never rounded: more places are refused.
+type Money struct{ d decimal.Decimal }
+
+// maxMoney is the largest NUMERIC(10,2) value.
+var maxMoney = decimal.RequireFromString("99999999.99")
+
+// ParseMoney checks that d fits NUMERIC(10,2) exactly.
+func ParseMoney(d decimal.Decimal) (Money, error) {
+	if !d.Round(2).Equal(d) {
+		return Money{}, fmt.Errorf("has more than two decimal places")
+	}
+	if d.Abs().GreaterThan(maxMoney) {
+		return Money{}, fmt.Errorf("is larger than %s", maxMoney)
+	}
+	return Money{d: d}, nil
+}
+
+// MustMoney parses a literal amount; it is for tests and constants.
+func MustMoney(s string) Money {
+	m, err := ParseMoney(decimal.RequireFromString(s))
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func (m Money) Decimal() decimal.Decimal { return m.d }
+func (m Money) String() string           { return m.d.StringFixed(2) }
+func (m Money) IsPositive() bool         { return m.d.IsPositive() }
+func (m Money) IsNegative() bool         { return m.d.IsNegative() }
+
+func (m Money) MarshalJSON() ([]byte, error) { return []byte(`"` + m.String() + `"`), nil }
+
+func (m *Money) UnmarshalJSON(b []byte) error {
+	var d decimal.Decimal
+	if err := d.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	parsed, err := ParseMoney(d)
+	if err != nil {
+		return err
+	}
+	*m = parsed
+	return nil
+}
+
+// textField checks a required or optional string against a VARCHAR length.
+func textField(v *validator, field, value string, required bool, maxLen int) {
+	if required {
+		v.check(strings.TrimSpace(value) != "", field, "is required")
+	}
+	if maxLen > 0 {
+		v.check(utf8.RuneCountInString(value) <= maxLen, field, fmt.Sprintf("must be at most %d characters", maxLen))
+	}
+}

@@ -1,0 +1,245 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/oklog/ulid/v2"
+)
+
+var _ Store = (*PostgresStore)(nil)
+
+// DB is what the store needs of a pool or a transaction.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// PostgresStore keeps events in the events table (migrations/000002).
+type PostgresStore struct {
+	db  DB
+	now func() time.Time
+}
+
+// NewPostgresStore returns a store on db, which may be a pool or a transaction.
+func NewPostgresStore(db DB) *PostgresStore {
+	return &PostgresStore{db: db, now: time.Now}
+}
+
+// WithDB returns the same store working inside db, typically a transaction that
+// also writes a cross-stream guard, so both commit or neither does.
+func (s *PostgresStore) WithDB(db DB) *PostgresStore {
+	return &PostgresStore{db: db, now: s.now}
+}
+
+// Atomically runs fn in a transaction (a savepoint when already inside one).
+func (s *PostgresStore) Atomically(ctx context.Context, fn func(Store) error) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return fn(s.WithDB(tx)) })
+}
+
+// Claim reserves value within scope for stream. A value held by another stream is
+// ErrClaimTaken; the same stream claiming again is a no-op.
+func (s *PostgresStore) Claim(ctx context.Context, scope, value string, stream StreamID) error {
+	var holder string
+	err := s.db.QueryRow(ctx, `WITH ins AS (
+			INSERT INTO unique_claims (scope, value, stream_id) VALUES ($1, $2, $3)
+			ON CONFLICT (scope, value) DO NOTHING RETURNING stream_id)
+		SELECT stream_id FROM ins UNION ALL
+		SELECT stream_id FROM unique_claims WHERE scope = $1 AND value = $2 LIMIT 1`,
+		scope, value, stream.String()).Scan(&holder)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// A racing transaction committed the claim after this statement's snapshot.
+		return ErrClaimTaken
+	}
+	if err != nil {
+		return fmt.Errorf("claim %s: %w", scope, err)
+	}
+	if holder != stream.String() {
+		return ErrClaimTaken
+	}
+	return nil
+}
+
+// ClaimedBy returns the stream that holds value within scope.
+func (s *PostgresStore) ClaimedBy(ctx context.Context, scope, value string) (StreamID, bool, error) {
+	var holder string
+	err := s.db.QueryRow(ctx, `SELECT stream_id FROM unique_claims WHERE scope = $1 AND value = $2`,
+		scope, value).Scan(&holder)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return StreamID{}, false, nil
+	}
+	if err != nil {
+		return StreamID{}, false, fmt.Errorf("read claim %s: %w", scope, err)
+	}
+	stream, err := ParseStreamID(holder)
+	return stream, err == nil, err
+}
+
+// Append writes events to the end of stream if it is still at expectedVersion
+// (0 for a new stream), in one statement and so in one transaction. Event ids are
+// ULIDs; the metadata is the context's (WithMetadata).
+func (s *PostgresStore) Append(ctx context.Context, stream StreamID, expectedVersion int64, events ...NewEvent) (AppendResult, error) {
+	if len(events) == 0 {
+		return AppendResult{}, errors.New("append: no events")
+	}
+	md, err := json.Marshal(MetadataFrom(ctx))
+	if err != nil {
+		return AppendResult{}, fmt.Errorf("encode metadata: %w", err)
+	}
+	n := len(events)
+	ids, types, payloads, metas := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	versions := make([]int32, n)
+	for i, e := range events {
+		data, err := json.Marshal(e.Data)
+		if err != nil {
+			return AppendResult{}, fmt.Errorf("encode %s: %w", e.Type, err)
+		}
+		ids[i] = ulid.Make().String()
+		types[i] = e.Type
+		payloads[i] = string(data)
+		metas[i] = string(md)
+		versions[i] = int32(max(e.SchemaVersion, 1))
+	}
+	recordedAt := s.now().UTC().Truncate(time.Microsecond)
+
+	var res AppendResult
+	var txid string
+	err = s.db.QueryRow(ctx,
+		`SELECT last_position, last_transaction_id::text, last_version
+		   FROM append_events($1, $2, $3, $4, $5, $6, $7::jsonb[], $8::jsonb[], $9)`,
+		stream.String(), stream.Type, expectedVersion, ids, types, versions, payloads, metas, recordedAt,
+	).Scan(&res.Checkpoint.Position, &txid, &res.Version)
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_stream_version_key" {
+			return AppendResult{}, ErrConcurrency
+		}
+		return AppendResult{}, fmt.Errorf("append to %s: %w", stream, err)
+	}
+	if res.Checkpoint.TransactionID, err = strconv.ParseUint(txid, 10, 64); err != nil {
+		return AppendResult{}, fmt.Errorf("parse transaction id: %w", err)
+	}
+	return res, nil
+}
+
+const eventColumns = `position, transaction_id::text, event_id, stream_id, stream_type, version,
+	event_type, schema_version, payload, metadata, recorded_at`
+
+// ReadStream returns a stream's events in version order; with a non-zero until,
+// only those recorded at or before it.
+func (s *PostgresStore) ReadStream(ctx context.Context, stream StreamID, until time.Time) ([]Event, error) {
+	q := `SELECT ` + eventColumns + ` FROM events WHERE stream_id = $1`
+	args := []any{stream.String()}
+	if !until.IsZero() {
+		q += ` AND recorded_at <= $2`
+		args = append(args, until)
+	}
+	rows, err := s.db.Query(ctx, q+` ORDER BY version`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", stream, err)
+	}
+	return collectEvents(rows)
+}
+
+// ReadAfter returns up to limit events after the checkpoint, in commit order. It
+// only returns events of transactions older than every transaction still running,
+// so an event that commits late is read later, never skipped.
+func (s *PostgresStore) ReadAfter(ctx context.Context, after Checkpoint, limit int) ([]Event, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE (transaction_id, position) > ($1::text::xid8, $2)
+		  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY transaction_id, position LIMIT $3`,
+		strconv.FormatUint(after.TransactionID, 10), after.Position, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read events after %v: %w", after, err)
+	}
+	return collectEvents(rows)
+}
+
+// Head is the checkpoint of the newest event readers can see now.
+func (s *PostgresStore) Head(ctx context.Context) (Checkpoint, error) {
+	var cp Checkpoint
+	var txid string
+	err := s.db.QueryRow(ctx, `SELECT coalesce(max(transaction_id)::text, '0'), coalesce(max(position), 0)
+		FROM events WHERE transaction_id = (SELECT max(transaction_id) FROM events
+		WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()))`).Scan(&txid, &cp.Position)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("read head: %w", err)
+	}
+	cp.TransactionID, err = strconv.ParseUint(txid, 10, 64)
+	return cp, err
+}
+
+// Verify recomputes every stream's hash chain and returns the first broken link
+// of each stream whose history was edited or has a gap.
+func (s *PostgresStore) Verify(ctx context.Context) ([]BrokenLink, error) {
+	rows, err := s.db.Query(ctx, `
+		WITH chain AS (
+			SELECT stream_id, version, hash,
+			       row_number() OVER w AS expected_version,
+			       event_hash(lag(hash) OVER w, event_id, stream_id, version, event_type,
+			                  schema_version, payload, metadata, recorded_at) AS expected_hash
+			  FROM events WINDOW w AS (PARTITION BY stream_id ORDER BY version))
+		SELECT DISTINCT ON (stream_id) stream_id, version,
+		       CASE WHEN version <> expected_version THEN 'version gap: expected version ' || expected_version
+		            ELSE 'hash mismatch: content or predecessor was changed' END
+		  FROM chain
+		 WHERE version <> expected_version OR hash <> expected_hash
+		 ORDER BY stream_id, version`)
+	if err != nil {
+		return nil, fmt.Errorf("verify hash chains: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (BrokenLink, error) {
+		var b BrokenLink
+		err := row.Scan(&b.Stream, &b.Version, &b.Reason)
+		return b, err
+	})
+}
+
+func collectEvents(rows pgx.Rows) ([]Event, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Event, error) {
+		var (
+			e                  Event
+			txid, id, streamID string
+			meta               []byte
+		)
+		if err := row.Scan(&e.Position, &txid, &id, &streamID, &e.Stream.Type, &e.Version,
+			&e.Type, &e.SchemaVersion, &e.Data, &meta, &e.RecordedAt); err != nil {
+			return Event{}, err
+		}
+		return finishEvent(e, txid, id, streamID, meta)
+	})
+}
+
+// finishEvent parses the textual columns shared by SQL reads and watermill messages.
+func finishEvent(e Event, txid, id, streamID string, meta []byte) (Event, error) {
+	var err error
+	if e.TransactionID, err = strconv.ParseUint(txid, 10, 64); err != nil {
+		return Event{}, fmt.Errorf("parse transaction id: %w", err)
+	}
+	if e.EventID, err = ulid.ParseStrict(id); err != nil {
+		return Event{}, fmt.Errorf("parse event id: %w", err)
+	}
+	idPart, ok := strings.CutPrefix(streamID, e.Stream.Type+"-")
+	if !ok {
+		return Event{}, fmt.Errorf("stream %q does not match its type %q", streamID, e.Stream.Type)
+	}
+	if e.Stream.ID, err = uuid.Parse(idPart); err != nil {
+		return Event{}, fmt.Errorf("parse stream id: %w", err)
+	}
+	if e.Metadata, err = decodeMetadata(meta); err != nil {
+		return Event{}, err
+	}
+	e.RecordedAt = e.RecordedAt.UTC()
+	return e, nil
+}

@@ -1,0 +1,74 @@
+package http
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/assetanchor/assetanchor/projections"
+)
+
+type metrics struct {
+	registry *prometheus.Registry
+	latency  *prometheus.HistogramVec
+	handler  http.Handler
+}
+
+func newMetrics(s *Server) *metrics {
+	reg := prometheus.NewRegistry()
+	m := &metrics{
+		registry: reg,
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "assetanchor_http_request_duration_seconds",
+			Help:    "HTTP request latency by route and status.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"method", "route", "status"}),
+	}
+	lag := func(measure func(projections.Lag) float64) func() float64 {
+		return func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			l, err := s.Checkpoints.Lag(ctx, projections.RelationalName)
+			if err != nil {
+				return -1
+			}
+			return measure(l)
+		}
+	}
+	stat := func(f func() float64) func() float64 { return f }
+	reg.MustRegister(
+		m.latency,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assetanchor_projection_lag_events",
+			Help: "Events the relational projector has not applied yet."},
+			lag(func(l projections.Lag) float64 { return float64(l.Events) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assetanchor_projection_lag_seconds",
+			Help: "Age of the oldest event the relational projector has not applied yet."},
+			lag(func(l projections.Lag) float64 { return l.Seconds })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assetanchor_db_pool_acquired_conns",
+			Help: "Connections in use."}, stat(func() float64 { return float64(s.Pool.Stat().AcquiredConns()) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assetanchor_db_pool_idle_conns",
+			Help: "Idle connections."}, stat(func() float64 { return float64(s.Pool.Stat().IdleConns()) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assetanchor_db_pool_total_conns",
+			Help: "Open connections."}, stat(func() float64 { return float64(s.Pool.Stat().TotalConns()) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "assetanchor_db_pool_acquires_total",
+			Help: "Connection acquisitions."}, stat(func() float64 { return float64(s.Pool.Stat().AcquireCount()) })),
+	)
+	if s.Collector != nil {
+		reg.MustRegister(s.Collector)
+	}
+	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	return m
+}
+
+func (m *metrics) observe(method, route string, status int, elapsed time.Duration) {
+	m.latency.WithLabelValues(method, route, strconv.Itoa(status)).Observe(elapsed.Seconds())
+}
+
+func (m *metrics) serve(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }

@@ -1,0 +1,189 @@
+package http
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/assetanchor/assetanchor/commands"
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/projections"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	sessionKey
+)
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// session returns the authenticated session; routes behind authenticate have one.
+func session(ctx context.Context) projections.Authenticated {
+	s, _ := ctx.Value(sessionKey).(projections.Authenticated)
+	return s
+}
+
+func actorOf(r *http.Request) commands.Actor {
+	s := session(r.Context())
+	return commands.Actor{UserID: s.UserID, Role: s.Role}
+}
+
+func viewerOf(r *http.Request) projections.Viewer {
+	s := session(r.Context())
+	return projections.Viewer{UserID: s.UserID, Role: s.Role}
+}
+
+// statusRecorder remembers the status written, for logs and metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// observe gives each request an id, security headers, a log line, metrics and
+// recovery from panics; it also seeds the event metadata of the request.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 100 {
+			b := make([]byte, 12)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		h := w.Header()
+		h.Set("X-Request-Id", id)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Cache-Control", "no-store")
+
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx = eventstore.WithMetadata(ctx, eventstore.Metadata{
+			IPAddress: clientIP(r), UserAgent: truncate(r.UserAgent(), 1000),
+			CorrelationID: id, CausationID: id,
+		})
+		r = r.WithContext(ctx)
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.ErrorContext(ctx, "panic", "request_id", id, "panic", p)
+				if rec.status == 0 {
+					Error(rec, r, s.log, errPanic)
+				}
+			}
+			route := chi.RouteContext(r.Context()).RoutePattern()
+			if route == "" {
+				route = "unmatched"
+			}
+			elapsed := time.Since(start)
+			s.metrics.observe(r.Method, route, rec.status, elapsed)
+			s.log.InfoContext(ctx, "request", "request_id", id, "method", r.Method, "route", route,
+				"status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+type panicError struct{}
+
+func (panicError) Error() string { return "panic while serving the request" }
+
+var errPanic = panicError{}
+
+// authenticate requires a live bearer token and records the actor in the context
+// and in the metadata of any event the request appends.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			Error(w, r, s.log, domain.ErrUnauthenticated)
+			return
+		}
+		sess, err := s.queries.Authenticate(r.Context(), commands.HashToken(token))
+		if err != nil {
+			Error(w, r, s.log, err)
+			return
+		}
+		ctx := context.WithValue(r.Context(), sessionKey, sess)
+		md := eventstore.MetadataFrom(ctx)
+		md.ActorID = &sess.UserID
+		ctx = eventstore.WithMetadata(ctx, md)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// clientIP is the peer address; proxies are not trusted.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return truncate(r.RemoteAddr, 45)
+	}
+	return host
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// pathID parses the {id} URL parameter; a malformed id names nothing, so it is a 404.
+func pathID(r *http.Request) (uuid.UUID, error) {
+	id, err := uuid.Parse(chi.URLParam(r, "id"))
+	if err != nil {
+		return uuid.Nil, domain.ErrNotFound
+	}
+	return id, nil
+}
+
+// ifMatch reads an If-Match: "<version>" header.
+func ifMatch(r *http.Request) (*int64, error) {
+	h := r.Header.Get("If-Match")
+	if h == "" {
+		return nil, nil
+	}
+	v, err := strconv.ParseInt(strings.TrimPrefix(strings.Trim(h, `"`), "W/"), 10, 64)
+	if err != nil {
+		v, err = strconv.ParseInt(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
+	}
+	if err != nil {
+		return nil, domain.ErrPreconditionFailed
+	}
+	return &v, nil
+}
+
+func setETag(w http.ResponseWriter, version int64) {
+	w.Header().Set("ETag", `"`+strconv.FormatInt(version, 10)+`"`)
+}

@@ -1,0 +1,74 @@
+package http
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/projections"
+)
+
+// problem is an RFC 9457 problem document.
+type problem struct {
+	Type      string              `json:"type"`
+	Title     string              `json:"title"`
+	Status    int                 `json:"status"`
+	Detail    string              `json:"detail,omitempty"`
+	Instance  string              `json:"instance,omitempty"`
+	RequestID string              `json:"request_id,omitempty"`
+	Errors    []domain.FieldError `json:"errors,omitempty"`
+}
+
+// clientError is a refusal decided by the HTTP layer itself (bad syntax, size, type).
+type clientError struct {
+	status int
+	detail string
+}
+
+func (e *clientError) Error() string { return e.detail }
+
+func badRequest(detail string) error { return &clientError{status: http.StatusBadRequest, detail: detail} }
+
+// Error answers err as a problem document. It is the one place where errors become
+// status codes; anything unrecognised is a 500 whose cause goes only to the log.
+func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	p := problem{Instance: r.URL.Path, RequestID: requestID(r.Context())}
+	var (
+		ce *clientError
+		ve *domain.ValidationError
+	)
+	switch {
+	case errors.As(err, &ce):
+		p.Status, p.Detail = ce.status, ce.detail
+	case errors.As(err, &ve):
+		p.Status, p.Detail, p.Errors = http.StatusUnprocessableEntity, "the request has invalid fields", ve.Fields
+	case errors.Is(err, projections.ErrBadCursor):
+		p.Status, p.Detail = http.StatusBadRequest, err.Error()
+	case errors.Is(err, domain.ErrNotFound):
+		p.Status, p.Detail = http.StatusNotFound, "no such resource"
+	case errors.Is(err, domain.ErrUnauthenticated):
+		p.Status, p.Detail = http.StatusUnauthorized, "missing, unknown, expired or revoked credentials"
+		w.Header().Set("WWW-Authenticate", `Bearer realm="assetanchor"`)
+	case errors.Is(err, domain.ErrForbidden):
+		p.Status, p.Detail = http.StatusForbidden, err.Error()
+	case errors.Is(err, domain.ErrPreconditionFailed):
+		p.Status, p.Detail = http.StatusPreconditionFailed, err.Error()
+	case errors.Is(err, domain.ErrConflict):
+		p.Status, p.Detail = http.StatusConflict, err.Error()
+	case errors.Is(err, projections.ErrProjectionLag):
+		p.Status, p.Detail = http.StatusServiceUnavailable, "the change is recorded but the read model is behind; retry the read"
+		w.Header().Set("Retry-After", "1")
+	default:
+		p.Status, p.Detail = http.StatusInternalServerError, "internal error; quote the request id when reporting it"
+		log.ErrorContext(r.Context(), "request failed", "request_id", p.RequestID, "method", r.Method,
+			"path", r.URL.Path, "err", err)
+	}
+	p.Title = http.StatusText(p.Status)
+	p.Type = "about:blank"
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Del("ETag")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}

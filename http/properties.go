@@ -1,0 +1,223 @@
+package http
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/google/uuid"
+
+	"github.com/assetanchor/assetanchor/commands"
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/projections"
+)
+
+// propertyRequest is the body of POST /properties.
+type propertyRequest struct {
+	ID           *uuid.UUID   `json:"id"`
+	Name         string       `json:"name"`
+	Address      string       `json:"address"`
+	City         string       `json:"city"`
+	State        string       `json:"state"`
+	ZipCode      string       `json:"zip_code"`
+	OwnerID      *uuid.UUID   `json:"owner_id"`
+	PropertyType string       `json:"property_type"`
+	Bedrooms     *int         `json:"bedrooms"`
+	Bathrooms    *json.Number `json:"bathrooms"`
+	SquareFeet   *int         `json:"square_feet"`
+	YearBuilt    *int         `json:"year_built"`
+	Description  *string      `json:"description"`
+}
+
+func (req propertyRequest) command(actor commands.Actor) (commands.RegisterProperty, error) {
+	bathrooms, err := commands.ParseBathrooms(req.Bathrooms)
+	if err != nil {
+		return commands.RegisterProperty{}, err
+	}
+	return commands.RegisterProperty{
+		Actor: actor, ID: req.ID, OwnerID: req.OwnerID,
+		Details: domain.PropertyDetails{
+			Name: req.Name, Address: req.Address, City: req.City, State: req.State, ZipCode: req.ZipCode,
+			PropertyType: domain.ParsePropertyType(req.PropertyType), Bedrooms: req.Bedrooms,
+			Bathrooms: bathrooms, SquareFeet: req.SquareFeet, YearBuilt: req.YearBuilt, Description: req.Description,
+		},
+	}, nil
+}
+
+// propertyPatchRequest is the body of PATCH /properties/{id}: a JSON merge patch.
+type propertyPatchRequest struct {
+	Name         commands.Optional[string]      `json:"name"`
+	Address      commands.Optional[string]      `json:"address"`
+	City         commands.Optional[string]      `json:"city"`
+	State        commands.Optional[string]      `json:"state"`
+	ZipCode      commands.Optional[string]      `json:"zip_code"`
+	PropertyType commands.Optional[string]      `json:"property_type"`
+	Bedrooms     commands.Optional[int]         `json:"bedrooms"`
+	Bathrooms    commands.Optional[json.Number] `json:"bathrooms"`
+	SquareFeet   commands.Optional[int]         `json:"square_feet"`
+	YearBuilt    commands.Optional[int]         `json:"year_built"`
+	Description  commands.Optional[string]      `json:"description"`
+	OwnerID      commands.Optional[uuid.UUID]   `json:"owner_id"`
+}
+
+func (p propertyPatchRequest) patch() commands.PropertyPatch {
+	return commands.PropertyPatch{
+		Name: p.Name, Address: p.Address, City: p.City, State: p.State, ZipCode: p.ZipCode,
+		PropertyType: p.PropertyType, Bedrooms: p.Bedrooms, Bathrooms: p.Bathrooms,
+		SquareFeet: p.SquareFeet, YearBuilt: p.YearBuilt, Description: p.Description, OwnerID: p.OwnerID,
+	}
+}
+
+type statusRequest struct {
+	Status string `json:"status"`
+}
+
+func (s *Server) createProperty(w http.ResponseWriter, r *http.Request) {
+	var req propertyRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	cmd, err := req.command(actorOf(r))
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	res, err := s.Properties.Register(r.Context(), cmd)
+	s.answerProperty(w, r, res, err)
+}
+
+func (s *Server) changeProperty(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	var req propertyPatchRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	res, err := s.Properties.Change(r.Context(), commands.ChangeProperty{
+		Actor: actorOf(r), ID: id, IfMatch: version, Patch: req.patch(),
+	})
+	s.answerProperty(w, r, res, err)
+}
+
+func (s *Server) changePropertyStatus(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	var req statusRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	res, err := s.Properties.ChangeStatus(r.Context(), commands.ChangePropertyStatus{
+		Actor: actorOf(r), ID: id, IfMatch: version, Status: req.Status,
+	})
+	s.answerProperty(w, r, res, err)
+}
+
+// answerProperty waits for the read model and answers the property as it now is:
+// 201 with Location for a new one, 200 otherwise.
+func (s *Server) answerProperty(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
+	if err == nil {
+		err = s.awaitProjection(r.Context(), res)
+	}
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	p, err := s.queries.Property(r.Context(), viewerOf(r), res.ID)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	setETag(w, p.Version)
+	status := http.StatusOK
+	if res.Created {
+		w.Header().Set("Location", "/api/v1/properties/"+p.ID.String())
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, p)
+}
+
+func (s *Server) getProperty(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	p, err := s.queries.Property(r.Context(), viewerOf(r), id)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	setETag(w, p.Version)
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) listProperties(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := listLimit(q.Get("limit"))
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	f := projections.PropertyFilter{
+		Status: q.Get("status"), City: q.Get("city"), State: q.Get("state"),
+		PropertyType: q.Get("property_type"), Cursor: q.Get("cursor"), Limit: limit,
+	}
+	if owner := q.Get("owner_id"); owner != "" {
+		id, err := uuid.Parse(owner)
+		if err != nil {
+			Error(w, r, s.log, badRequest("owner_id must be a UUID"))
+			return
+		}
+		f.OwnerID = &id
+	}
+	page, err := s.queries.Properties(r.Context(), viewerOf(r), f)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) propertyHistory(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	if _, err := s.queries.Property(r.Context(), viewerOf(r), id); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	s.writeHistory(w, r, domain.PropertyStreamType, id)
+}
+
+// listLimit reads ?limit= (1..200, default 50).
+func listLimit(raw string) (int, error) {
+	if raw == "" {
+		return 50, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > 200 {
+		return 0, badRequest("limit must be an integer from 1 to 200")
+	}
+	return n, nil
+}

@@ -1,0 +1,106 @@
+// Package http serves the Asset Anchor API. It wraps net/http and chi so that
+// nothing else in the module touches them: cmd calls NewServer and Run.
+package http
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/assetanchor/assetanchor/commands"
+	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/projections"
+)
+
+// Deps are the server's collaborators; NewServer refuses missing ones.
+type Deps struct {
+	Log         *slog.Logger
+	Pool        *pgxpool.Pool // idempotency records and readiness
+	Store       eventstore.Store
+	Queries     *projections.Queries
+	Checkpoints *projections.Checkpoints
+	Users       *commands.Users
+	Properties  *commands.Properties
+	// SchemaCurrent reports whether the database is at the binary's migration.
+	SchemaCurrent func(context.Context) error
+	// Collector adds metrics of other packages, such as events appended by type.
+	Collector prometheus.Collector
+	// ReadYourWritesBound caps how long a command waits for the read model.
+	ReadYourWritesBound time.Duration
+}
+
+// Server is the HTTP API.
+type Server struct {
+	Deps
+	log     *slog.Logger
+	queries *projections.Queries
+	metrics *metrics
+	handler http.Handler
+}
+
+// NewServer builds the API.
+func NewServer(d Deps) (*Server, error) {
+	if d.Log == nil || d.Pool == nil || d.Store == nil || d.Queries == nil ||
+		d.Checkpoints == nil || d.Users == nil || d.Properties == nil || d.SchemaCurrent == nil {
+		return nil, errors.New("http: NewServer is missing a dependency")
+	}
+	if d.ReadYourWritesBound == 0 {
+		d.ReadYourWritesBound = 10 * time.Second
+	}
+	s := &Server{Deps: d, log: d.Log, queries: d.Queries}
+	s.metrics = newMetrics(s)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler is the whole API, for tests.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run serves on addr until ctx ends, then drains requests for up to 15 s.
+// ready, if given, receives the bound address once the server accepts connections.
+func (s *Server) Run(ctx context.Context, addr string, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errs := make(chan error, 1)
+	go func() { errs <- srv.Serve(ln) }()
+	select {
+	case err := <-errs:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("drain http: %w", err)
+	}
+	return nil
+}
+
+// awaitProjection gives read-your-writes: it returns once the read model has
+// applied the command's events, within the configured bound.
+func (s *Server) awaitProjection(ctx context.Context, res commands.Result) error {
+	ctx, cancel := context.WithTimeout(ctx, s.ReadYourWritesBound)
+	defer cancel()
+	return s.Checkpoints.WaitFor(ctx, projections.RelationalName, res.Checkpoint)
+}

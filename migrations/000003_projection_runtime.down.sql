@@ -1,0 +1,13 @@
+ALTER TABLE user_sessions DROP COLUMN IF EXISTS revoked_at;
+DROP INDEX IF EXISTS users_email_lower_key;
+ALTER TABLE maintenance_requests DROP COLUMN IF EXISTS version;
+ALTER TABLE documents DROP COLUMN IF EXISTS version;
+ALTER TABLE transactions DROP COLUMN IF EXISTS version;
+ALTER TABLE leases DROP COLUMN IF EXISTS version;
+ALTER TABLE tenants DROP COLUMN IF EXISTS version;
+ALTER TABLE properties DROP COLUMN IF EXISTS version;
+ALTER TABLE users DROP COLUMN IF EXISTS version;
+DROP TABLE IF EXISTS unique_claims;
+DROP TABLE IF EXISTS idempotency_keys;
+DROP TABLE IF EXISTS projector_checkpoints;
+DROP TABLE IF EXISTS watermill_offsets_events;

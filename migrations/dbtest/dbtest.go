@@ -1,0 +1,85 @@
+// Package dbtest gives each test its own migrated database on the PostgreSQL that
+// DATABASE_URL points at (make test starts a throwaway cluster for it).
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/assetanchor/assetanchor/migrations"
+)
+
+// MustURL creates a fresh, migrated database and returns its URL. The database is
+// dropped when the test ends. Without DATABASE_URL the test is skipped, never faked.
+func MustURL(tb testing.TB) string {
+	tb.Helper()
+	base := os.Getenv("DATABASE_URL")
+	if base == "" {
+		tb.Skip("DATABASE_URL is not set: run the tests with `make test`")
+	}
+	suffix := make([]byte, 6)
+	if _, err := rand.Read(suffix); err != nil {
+		tb.Fatal(err)
+	}
+	name := "aa_test_" + hex.EncodeToString(suffix)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		tb.Fatalf("connect to DATABASE_URL: %v", err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		tb.Fatalf("create test database: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			tb.Errorf("connect to drop test database: %v", err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			tb.Errorf("drop test database: %v", err)
+		}
+	})
+
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("parse DATABASE_URL: %v", err)
+	}
+	u.Path = "/" + name
+	dbURL := u.String()
+
+	m, err := migrations.Open(dbURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Up(); err != nil {
+		tb.Fatalf("migrate test database: %v", err)
+	}
+	return dbURL
+}
+
+// MustPool is MustURL with a connection pool that closes when the test ends.
+func MustPool(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	pool, err := pgxpool.New(context.Background(), MustURL(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pool.Close)
+	return pool
+}

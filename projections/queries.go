@@ -1,0 +1,263 @@
+package projections
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/assetanchor/assetanchor/domain"
+)
+
+// Viewer is who is asking; it decides which rows a query may return.
+type Viewer struct {
+	UserID uuid.UUID
+	Role   domain.Role
+}
+
+func (v Viewer) seesAll() bool { return v.Role.SeesAllProperties() }
+
+// Queries answers from the read model.
+type Queries struct{ pool *pgxpool.Pool }
+
+// NewQueries reads through pool.
+func NewQueries(pool *pgxpool.Pool) *Queries { return &Queries{pool: pool} }
+
+// Page is one page of a list, with the cursor of the next one.
+type Page[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// ErrBadCursor means a cursor was not one this API handed out.
+var ErrBadCursor = errors.New("malformed cursor")
+
+// cursor is the position after the last row of a page: lists are ordered by
+// (created_at, id), which is stable.
+type cursor struct {
+	CreatedAt time.Time `json:"c"`
+	ID        uuid.UUID `json:"i"`
+}
+
+func encodeCursor(createdAt time.Time, id uuid.UUID) *string {
+	b, _ := json.Marshal(cursor{CreatedAt: createdAt, ID: id})
+	s := base64.RawURLEncoding.EncodeToString(b)
+	return &s
+}
+
+func decodeCursor(s string) (*cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, ErrBadCursor
+	}
+	var c cursor
+	if err := json.Unmarshal(b, &c); err != nil || c.ID == uuid.Nil {
+		return nil, ErrBadCursor
+	}
+	return &c, nil
+}
+
+// Timestamp renders read-model timestamps (UTC) as RFC 3339.
+type Timestamp time.Time
+
+func (t Timestamp) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format(time.RFC3339Nano) + `"`), nil
+}
+
+// PropertyView is a properties row.
+type PropertyView struct {
+	ID           uuid.UUID        `json:"id"`
+	Name         string           `json:"name"`
+	Address      string           `json:"address"`
+	City         string           `json:"city"`
+	State        string           `json:"state"`
+	ZipCode      string           `json:"zip_code"`
+	OwnerID      *uuid.UUID       `json:"owner_id"`
+	PropertyType string           `json:"property_type"`
+	Status       string           `json:"status"`
+	Bedrooms     *int             `json:"bedrooms"`
+	Bathrooms    *decimal.Decimal `json:"bathrooms"`
+	SquareFeet   *int             `json:"square_feet"`
+	YearBuilt    *int             `json:"year_built"`
+	Description  *string          `json:"description"`
+	CreatedAt    Timestamp        `json:"created_at"`
+	UpdatedAt    Timestamp        `json:"updated_at"`
+	Version      int64            `json:"version"`
+}
+
+const propertyColumns = `id, name, address, city, state, zip_code, owner_id, property_type, status,
+	bedrooms, bathrooms, square_feet, year_built, description, created_at, updated_at, version`
+
+func scanProperty(row pgx.CollectableRow) (PropertyView, error) {
+	var p PropertyView
+	var created, updated time.Time
+	err := row.Scan(&p.ID, &p.Name, &p.Address, &p.City, &p.State, &p.ZipCode, &p.OwnerID,
+		&p.PropertyType, &p.Status, &p.Bedrooms, &p.Bathrooms, &p.SquareFeet, &p.YearBuilt,
+		&p.Description, &created, &updated, &p.Version)
+	p.CreatedAt, p.UpdatedAt = Timestamp(created), Timestamp(updated)
+	return p, err
+}
+
+// Property returns one property the viewer may see, or domain.ErrNotFound.
+func (q *Queries) Property(ctx context.Context, v Viewer, id uuid.UUID) (PropertyView, error) {
+	rows, err := q.pool.Query(ctx, `SELECT `+propertyColumns+` FROM properties
+		WHERE id = $1 AND ($2 OR owner_id = $3)`, id, v.seesAll(), v.UserID)
+	if err != nil {
+		return PropertyView{}, fmt.Errorf("read property: %w", err)
+	}
+	p, err := pgx.CollectExactlyOneRow(rows, scanProperty)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return PropertyView{}, domain.ErrNotFound
+	}
+	return p, err
+}
+
+// PropertyFilter narrows a property list; empty fields do not filter.
+type PropertyFilter struct {
+	Status, City, State, PropertyType string
+	OwnerID                           *uuid.UUID
+	Cursor                            string
+	Limit                             int
+}
+
+// Properties lists the properties the viewer may see, oldest first.
+func (q *Queries) Properties(ctx context.Context, v Viewer, f PropertyFilter) (Page[PropertyView], error) {
+	after, err := decodeCursor(f.Cursor)
+	if err != nil {
+		return Page[PropertyView]{}, err
+	}
+	where := []string{"($1 OR owner_id = $2)"}
+	args := []any{v.seesAll(), v.UserID}
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Status != "" {
+		add("status = $%d", f.Status)
+	}
+	if f.City != "" {
+		add("city = $%d", f.City)
+	}
+	if f.State != "" {
+		add("state = $%d", f.State)
+	}
+	if f.PropertyType != "" {
+		add("property_type = $%d", f.PropertyType)
+	}
+	if f.OwnerID != nil {
+		add("owner_id = $%d", *f.OwnerID)
+	}
+	if after != nil {
+		args = append(args, after.CreatedAt, after.ID)
+		where = append(where, fmt.Sprintf("(created_at, id) > ($%d, $%d)", len(args)-1, len(args)))
+	}
+	args = append(args, f.Limit+1)
+	rows, err := q.pool.Query(ctx, `SELECT `+propertyColumns+` FROM properties WHERE `+
+		strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return Page[PropertyView]{}, fmt.Errorf("list properties: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, scanProperty)
+	if err != nil {
+		return Page[PropertyView]{}, fmt.Errorf("list properties: %w", err)
+	}
+	return pageOf(items, f.Limit, func(p PropertyView) *string {
+		return encodeCursor(time.Time(p.CreatedAt), p.ID)
+	}), nil
+}
+
+func pageOf[T any](items []T, limit int, cursorOf func(T) *string) Page[T] {
+	page := Page[T]{Items: items}
+	if len(items) > limit {
+		page.Items = items[:limit]
+		page.NextCursor = cursorOf(items[limit-1])
+	}
+	if page.Items == nil {
+		page.Items = []T{}
+	}
+	return page
+}
+
+// HasActiveLease reports whether a property has an active lease.
+func (q *Queries) HasActiveLease(ctx context.Context, propertyID uuid.UUID) (bool, error) {
+	var active bool
+	err := q.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM leases
+		WHERE property_id = $1 AND status = 'active')`, propertyID).Scan(&active)
+	return active, err
+}
+
+// UserView is a users row, without its password hash.
+type UserView struct {
+	ID            uuid.UUID  `json:"id"`
+	Email         string     `json:"email"`
+	FirstName     *string    `json:"first_name"`
+	LastName      *string    `json:"last_name"`
+	Role          string     `json:"role"`
+	Phone         *string    `json:"phone"`
+	LastLogin     *Timestamp `json:"last_login"`
+	IsActive      bool       `json:"is_active"`
+	EmailVerified bool       `json:"email_verified"`
+	CreatedAt     Timestamp  `json:"created_at"`
+	UpdatedAt     Timestamp  `json:"updated_at"`
+	Version       int64      `json:"version"`
+}
+
+// User returns one user by id.
+func (q *Queries) User(ctx context.Context, id uuid.UUID) (UserView, error) {
+	var u UserView
+	var lastLogin *time.Time
+	var created, updated time.Time
+	err := q.pool.QueryRow(ctx, `SELECT id, email, first_name, last_name, role, phone, last_login,
+		coalesce(is_active, FALSE), coalesce(email_verified, FALSE), created_at, updated_at, version
+		FROM users WHERE id = $1`, id).Scan(&u.ID, &u.Email, &u.FirstName, &u.LastName, &u.Role,
+		&u.Phone, &lastLogin, &u.IsActive, &u.EmailVerified, &created, &updated, &u.Version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return UserView{}, domain.ErrNotFound
+	}
+	if lastLogin != nil {
+		t := Timestamp(*lastLogin)
+		u.LastLogin = &t
+	}
+	u.CreatedAt, u.UpdatedAt = Timestamp(created), Timestamp(updated)
+	return u, err
+}
+
+// Authenticated is the session behind a bearer token.
+type Authenticated struct {
+	SessionID uuid.UUID
+	UserID    uuid.UUID
+	Role      domain.Role
+}
+
+// Authenticate finds the live session of an active user with this token hash, or
+// returns domain.ErrUnauthenticated.
+func (q *Queries) Authenticate(ctx context.Context, tokenHash string) (Authenticated, error) {
+	var a Authenticated
+	var role string
+	err := q.pool.QueryRow(ctx, `SELECT s.id, s.user_id, u.role FROM user_sessions s
+		JOIN users u ON u.id = s.user_id
+		WHERE s.token = $1 AND s.revoked_at IS NULL AND s.expires_at > (now() AT TIME ZONE 'UTC')
+		  AND coalesce(u.is_active, FALSE)`, tokenHash).Scan(&a.SessionID, &a.UserID, &role)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Authenticated{}, domain.ErrUnauthenticated
+	}
+	if err != nil {
+		return Authenticated{}, fmt.Errorf("authenticate: %w", err)
+	}
+	a.Role = domain.ParseRole(role)
+	return a, nil
+}
+
+// Ping checks that the read model's database answers.
+func (q *Queries) Ping(ctx context.Context) error { return q.pool.Ping(ctx) }

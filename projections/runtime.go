@@ -1,0 +1,166 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/assetanchor/assetanchor/eventstore"
+)
+
+// Projector applies one event inside the transaction that also advances its checkpoint.
+type Projector interface {
+	Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error
+}
+
+// Runtime delivers the event log to a projector through watermill, in global
+// order. Each event is applied in the subscriber's transaction, together with the
+// projector's checkpoint and watermill's offset, so redelivery changes nothing.
+type Runtime struct {
+	name      string
+	pool      *pgxpool.Pool
+	projector Projector
+	log       *slog.Logger
+	poll      time.Duration
+}
+
+// NewRuntime runs projector under name (its consumer group and checkpoint row).
+func NewRuntime(name string, pool *pgxpool.Pool, projector Projector, log *slog.Logger) *Runtime {
+	return &Runtime{name: name, pool: pool, projector: projector, log: log, poll: 5 * time.Millisecond}
+}
+
+// Run consumes until ctx ends. It returns nil on a clean stop.
+func (r *Runtime) Run(ctx context.Context) error {
+	if _, err := r.pool.Exec(ctx, `INSERT INTO projector_checkpoints (projector) VALUES ($1)
+		ON CONFLICT DO NOTHING`, r.name); err != nil {
+		return fmt.Errorf("create checkpoint of %s: %w", r.name, err)
+	}
+	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(r.pool), wsql.SubscriberConfig{
+		ConsumerGroup:  r.name,
+		SchemaAdapter:  eventstore.WatermillSchema{},
+		OffsetsAdapter: eventstore.WatermillOffsets(),
+		PollInterval:   r.poll,
+		ResendInterval: time.Second,
+		RetryInterval:  time.Second,
+	}, watermill.NewSlogLogger(r.log))
+	if err != nil {
+		return fmt.Errorf("subscribe %s: %w", r.name, err)
+	}
+	defer sub.Close()
+	messages, err := sub.Subscribe(ctx, eventstore.Topic)
+	if err != nil {
+		return fmt.Errorf("subscribe %s: %w", r.name, err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case msg, ok := <-messages:
+			if !ok {
+				return nil
+			}
+			if err := r.handle(msg); err != nil {
+				// A projection bug must not skip history: the event is redelivered.
+				r.log.Error("projection failed", "projector", r.name, "event_id", msg.UUID, "err", err)
+				msg.Nack()
+				continue
+			}
+			msg.Ack()
+		}
+	}
+}
+
+func (r *Runtime) handle(msg *message.Message) error {
+	ctx := msg.Context()
+	wtx, ok := wsql.TxFromContext(ctx)
+	if !ok {
+		return errors.New("message carries no transaction")
+	}
+	tx, ok := wtx.(*wsql.PgxTx)
+	if !ok {
+		return fmt.Errorf("unexpected transaction type %T", wtx)
+	}
+	e, err := eventstore.EventFromMessage(msg)
+	if err != nil {
+		return err
+	}
+	// A savepoint keeps a failed event from poisoning the rest of the batch.
+	return pgx.BeginFunc(ctx, tx.Tx, func(sp pgx.Tx) error { return r.projector.Apply(ctx, sp, e) })
+}
+
+// Checkpoints reads projector checkpoints; commands wait on them for read-your-writes.
+type Checkpoints struct{ pool *pgxpool.Pool }
+
+// NewCheckpoints reads checkpoints from pool.
+func NewCheckpoints(pool *pgxpool.Pool) *Checkpoints { return &Checkpoints{pool: pool} }
+
+// Read returns a projector's checkpoint.
+func (c *Checkpoints) Read(ctx context.Context, name string) (eventstore.Checkpoint, error) {
+	var cp eventstore.Checkpoint
+	var txid string
+	err := c.pool.QueryRow(ctx, `SELECT transaction_id::text, position FROM projector_checkpoints
+		WHERE projector = $1`, name).Scan(&txid, &cp.Position)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return eventstore.Checkpoint{}, nil
+	}
+	if err != nil {
+		return eventstore.Checkpoint{}, fmt.Errorf("read checkpoint of %s: %w", name, err)
+	}
+	cp.TransactionID, err = strconv.ParseUint(txid, 10, 64)
+	return cp, err
+}
+
+// ErrProjectionLag means the projector did not reach an event within the bound.
+var ErrProjectionLag = errors.New("read model did not catch up in time")
+
+// WaitFor returns once projector name has applied the event at cp, or
+// ErrProjectionLag when ctx ends first.
+func (c *Checkpoints) WaitFor(ctx context.Context, name string, cp eventstore.Checkpoint) error {
+	if cp == (eventstore.Checkpoint{}) {
+		return nil
+	}
+	delay := 500 * time.Microsecond
+	for {
+		got, err := c.Read(ctx, name)
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+		if got.Reached(cp) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ErrProjectionLag
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Millisecond)
+	}
+}
+
+// Lag is how far a projector is behind the event log.
+type Lag struct {
+	Events  int64   `json:"events"`
+	Seconds float64 `json:"seconds"` // age of the oldest event not yet applied
+}
+
+// Lag measures how far projector name is behind.
+func (c *Checkpoints) Lag(ctx context.Context, name string) (Lag, error) {
+	var l Lag
+	err := c.pool.QueryRow(ctx, `SELECT count(*),
+			coalesce(extract(epoch FROM clock_timestamp() - min(e.recorded_at)), 0)::float8
+		FROM events e JOIN projector_checkpoints c ON c.projector = $1
+		WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)`, name).Scan(&l.Events, &l.Seconds)
+	if err != nil {
+		return Lag{}, fmt.Errorf("measure lag of %s: %w", name, err)
+	}
+	return l, nil
+}
