@@ -29,7 +29,9 @@ type clientError struct {
 
 func (e *clientError) Error() string { return e.detail }
 
-func badRequest(detail string) error { return &clientError{status: http.StatusBadRequest, detail: detail} }
+func badRequest(detail string) error {
+	return &clientError{status: http.StatusBadRequest, detail: detail}
+}
 
 // Error answers err as a problem document. It is the one place where errors become
 // status codes; anything unrecognised is a 500 whose cause goes only to the log.

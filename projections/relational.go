@@ -90,4 +90,3 @@ func applyRelational(ctx context.Context, tx pgx.Tx, e eventstore.Event, de doma
 	}
 	return err
 }
-

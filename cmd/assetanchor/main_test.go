@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/assetanchor/assetanchor/migrations/dbtest"
+)
+
+// serve starts on port 0, bootstraps the given admin, answers /healthz and
+// /readyz, and stops cleanly when its context ends.
+func TestServeStartsAndStops(t *testing.T) {
+	url := dbtest.MustURL(t)
+	cfg := loadConfig(func(key string) string {
+		return map[string]string{
+			"DATABASE_URL":               url,
+			"ASSETANCHOR_ADDR":           "127.0.0.1:0",
+			"ASSETANCHOR_ADMIN_EMAIL":    "boot@example.com",
+			"ASSETANCHOR_ADMIN_PASSWORD": "a long enough password",
+		}[key]
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrs := make(chan string, 1)
+	done := make(chan error, 1)
+	var stdout bytes.Buffer
+	go func() { done <- serve(ctx, cfg, &stdout, io.Discard, func(addr string) { addrs <- addr }) }()
+
+	var addr string
+	select {
+	case addr = <-addrs:
+	case err := <-done:
+		t.Fatalf("serve ended before listening: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not start listening")
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
+		}
+	}
+	body := `{"email":"boot@example.com","password":"a long enough password"}`
+	resp, err := http.Post("http://"+addr+"/api/v1/auth/login", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("login as the bootstrapped admin = %d, want 200", resp.StatusCode)
+	}
+	if strings.Contains(stdout.String(), "password") {
+		t.Errorf("a given admin password must not be printed; stdout: %s", stdout.String())
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v after shutdown, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+func TestRunRefusesBadUsage(t *testing.T) {
+	for _, args := range [][]string{nil, {"bogus"}, {"migrate"}, {"migrate", "sideways"}, {"migrate", "down", "x"}, {"users"}, {"users", "create-admin"}} {
+		err := run(context.Background(), args, func(string) string { return "" }, io.Discard, io.Discard)
+		var usage usageError
+		if !errors.As(err, &usage) {
+			t.Errorf("run %q = %v, want a usage error", args, err)
+		}
+	}
+}

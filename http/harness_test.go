@@ -1,0 +1,153 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/assetanchor/assetanchor/commands"
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/migrations/dbtest"
+	"github.com/assetanchor/assetanchor/projections"
+)
+
+// stack is the whole service on a fresh database: commands, the projection
+// runtime and the HTTP API, served by httptest.
+type stack struct {
+	pool   *pgxpool.Pool
+	store  *eventstore.PostgresStore
+	users  *commands.Users
+	server *Server
+	http   *httptest.Server
+}
+
+const testPassword = "correct horse battery staple"
+
+// MustStack starts the service; it stops when the test ends.
+func MustStack(tb testing.TB) *stack {
+	tb.Helper()
+	pool := dbtest.MustPool(tb)
+	store := eventstore.NewPostgresStore(pool)
+	queries := projections.NewQueries(pool)
+	users, err := commands.NewUsers(store)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	properties, err := commands.NewProperties(store, queries)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	server, err := NewServer(Deps{
+		Log: log, Pool: pool, Store: store, Queries: queries,
+		Checkpoints: projections.NewCheckpoints(pool), Users: users, Properties: properties,
+		SchemaCurrent: func(context.Context) error { return nil },
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- projections.NewRuntime(projections.RelationalName, pool, projections.Relational{}, log).Run(ctx)
+	}()
+	ts := httptest.NewServer(server.Handler())
+	tb.Cleanup(func() {
+		ts.Close()
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("projection runtime: %v", err)
+		}
+	})
+	return &stack{pool: pool, store: store, users: users, server: server, http: ts}
+}
+
+// MustUser creates an account with the given role and logs it in; it returns the
+// user id and a bearer token.
+func (s *stack) MustUser(tb testing.TB, role domain.Role) (uuid.UUID, string) {
+	tb.Helper()
+	email := role.String() + "-" + uuid.NewString()[:8] + "@example.com"
+	res, err := s.users.Create(context.Background(), commands.CreateUser{Email: email, Password: testPassword, Role: role.String()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var body struct {
+		Token string `json:"token"`
+	}
+	resp := s.Do(tb, "", http.MethodPost, "/api/v1/auth/login", map[string]string{"email": email, "password": testPassword}, nil)
+	MustStatus(tb, resp, http.StatusOK)
+	MustDecode(tb, resp, &body)
+	return res.ID, body.Token
+}
+
+// Do sends a request; body is JSON-encoded unless it is a string or []byte.
+func (s *stack) Do(tb testing.TB, token, method, path string, body any, header map[string]string) *http.Response {
+	tb.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = bytes.NewBufferString(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, s.http.URL+path, r)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := s.http.Client().Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// MustEventCount counts every event in the store.
+func (s *stack) MustEventCount(tb testing.TB) int {
+	tb.Helper()
+	var n int
+	if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM events`).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+func MustStatus(tb testing.TB, resp *http.Response, want int) {
+	tb.Helper()
+	if resp.StatusCode != want {
+		body, _ := io.ReadAll(resp.Body)
+		tb.Fatalf("%s %s: status %d, want %d: %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, want, body)
+	}
+}
+
+func MustDecode(tb testing.TB, resp *http.Response, v any) {
+	tb.Helper()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		tb.Fatalf("decode %s %s: %v", resp.Request.Method, resp.Request.URL.Path, err)
+	}
+}
