@@ -158,7 +158,7 @@ func (s *PostgresStore) ReadAfter(ctx context.Context, after Checkpoint, limit i
 	rows, err := s.db.Query(ctx, `SELECT `+eventColumns+` FROM events
 		WHERE (transaction_id, position) > ($1::text::xid8, $2)
 		  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-		ORDER BY transaction_id, position LIMIT $3`,
+		ORDER BY events.transaction_id, events.position LIMIT $3`, // events.transaction_id: the xid8, not the text column of the same name
 		strconv.FormatUint(after.TransactionID, 10), after.Position, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read events after %v: %w", after, err)

@@ -684,6 +684,90 @@ func appendHeld(ctx context.Context, pool *pgxpool.Pool, store *eventstore.Postg
 	return res, tx.Commit(ctx)
 }
 
+// Transaction ids are ordered as numbers, not as text: events of transaction 9999
+// come before those of transaction 10000. The test advances the cluster's
+// transaction counter to just below the next power of ten (within a budget) so
+// that its appends straddle it.
+func TestReadAfterOrdersTransactionIDsNumerically(t *testing.T) {
+	const budget = 200_000 // transaction ids this test may burn to reach a boundary
+	ctx := MustContext(t)
+	pool := dbtest.MustPool(t)
+	store := eventstore.NewPostgresStore(pool)
+
+	next := MustNextXid(t, ctx, pool)
+	boundary := uint64(10)
+	for boundary <= next+20 {
+		boundary *= 10
+	}
+	if boundary-next > budget {
+		t.Skipf("next transaction id %d is %d away from the digit boundary %d (budget %d)", next, boundary-next, boundary, budget)
+	}
+	for next < boundary-10 {
+		MustBurnXids(t, ctx, pool, int(min(boundary-10-next, 1000)))
+		next = MustNextXid(t, ctx, pool)
+	}
+
+	var appended []eventstore.Checkpoint
+	for len(appended) < 100 {
+		res := MustAppend(t, ctx, store, newStream("lease"), 0, event("LeaseSigned", map[string]int{"i": len(appended)}))
+		appended = append(appended, res.Checkpoint)
+		if res.Checkpoint.TransactionID >= boundary+2 {
+			break
+		}
+	}
+	if first, last := appended[0].TransactionID, appended[len(appended)-1].TransactionID; first >= boundary || last < boundary {
+		t.Skipf("appends got transaction ids %d..%d, which do not straddle %d (another session raced past it)", first, last, boundary)
+	}
+	t.Logf("%d appends with transaction ids %d..%d around %d", len(appended),
+		appended[0].TransactionID, appended[len(appended)-1].TransactionID, boundary)
+
+	for _, limit := range []int{1000, 3, 1} {
+		var (
+			checkpoint eventstore.Checkpoint
+			got        []eventstore.Checkpoint
+		)
+		for len(got) < len(appended) {
+			if ctx.Err() != nil {
+				t.Fatalf("limit %d: read %d of %d events before the deadline", limit, len(got), len(appended))
+			}
+			for _, e := range MustReadAfter(t, ctx, store, checkpoint, limit) {
+				if !strictlyAfter(e.Checkpoint(), checkpoint) {
+					t.Fatalf("limit %d: ReadAfter(%+v) returned %+v, which is not after it", limit, checkpoint, e.Checkpoint())
+				}
+				checkpoint = e.Checkpoint()
+				got = append(got, checkpoint)
+			}
+		}
+		if !reflect.DeepEqual(got, appended) {
+			t.Errorf("limit %d: read checkpoints %+v, want %+v", limit, got, appended)
+		}
+	}
+}
+
+// MustNextXid returns the transaction id the next writer will get (about: other
+// sessions may take some first).
+func MustNextXid(t *testing.T, ctx context.Context, pool *pgxpool.Pool) uint64 {
+	t.Helper()
+	var s string
+	if err := pool.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text`).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	x, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// MustBurnXids commits n empty transactions that each take a transaction id.
+func MustBurnXids(t *testing.T, ctx context.Context, pool *pgxpool.Pool, n int) {
+	t.Helper()
+	sql := strings.Repeat(`BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_current_xact_id(); COMMIT; `, n)
+	if _, err := pool.Exec(ctx, sql); err != nil {
+		t.Fatalf("burn %d transaction ids: %v", n, err)
+	}
+}
+
 // A page is limited, and paging on from the last checkpoint continues where it
 // stopped, including inside one transaction's events.
 func TestReadAfterPagesWithinATransaction(t *testing.T) {
@@ -1069,3 +1153,16 @@ var (
 	_ eventstore.DB = (*pgxpool.Conn)(nil)
 	_ eventstore.DB = pgx.Tx(nil)
 )
+
+func TestEventsTableRefusesTruncate(t *testing.T) {
+	ctx := MustContext(t)
+	pool := dbtest.MustPool(t)
+	store := eventstore.NewPostgresStore(pool)
+	MustAppend(t, ctx, store, eventstore.StreamID{Type: "test", ID: uuid.New()}, 0, eventstore.NewEvent{Type: "Happened", Data: map[string]int{"n": 1}})
+	if _, err := pool.Exec(ctx, `TRUNCATE events`); err == nil {
+		t.Fatal("TRUNCATE events succeeded, want it refused")
+	}
+	if got, want := MustCountAllRows(t, ctx, pool), 1; got != want {
+		t.Errorf("rows after refused TRUNCATE = %d, want %d", got, want)
+	}
+}

@@ -2,27 +2,52 @@ package eventstore_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/assetanchor/assetanchor/eventstore"
 )
 
+// errorLogger hands the subscriber's logged errors (failed polls) to the test, so
+// that a broken query fails the test at once with its cause instead of timing out.
+type errorLogger struct{ errs chan error }
+
+func (l errorLogger) Error(msg string, err error, _ watermill.LogFields) {
+	select {
+	case l.errs <- fmt.Errorf("%s: %w", msg, err):
+	default:
+	}
+}
+func (errorLogger) Info(string, watermill.LogFields)                   {}
+func (errorLogger) Debug(string, watermill.LogFields)                  {}
+func (errorLogger) Trace(string, watermill.LogFields)                  {}
+func (l errorLogger) With(watermill.LogFields) watermill.LoggerAdapter { return l }
+
+// subscription is a running subscriber with its messages and logged errors.
+type subscription struct {
+	sub  *wsql.Subscriber
+	msgs <-chan *message.Message
+	errs <-chan error
+}
+
 // MustSubscribe starts a watermill-sql subscriber on the events table itself.
-func MustSubscribe(t *testing.T, ctx context.Context, pool *pgxpool.Pool, group string) (*wsql.Subscriber, <-chan *message.Message) {
+func MustSubscribe(t *testing.T, ctx context.Context, pool *pgxpool.Pool, group string) subscription {
 	t.Helper()
+	logger := errorLogger{errs: make(chan error, 16)}
 	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(pool), wsql.SubscriberConfig{
 		ConsumerGroup:  group,
 		SchemaAdapter:  eventstore.WatermillSchema{},
 		OffsetsAdapter: eventstore.WatermillOffsets(),
 		PollInterval:   10 * time.Millisecond,
-	}, nil)
+	}, logger)
 	if err != nil {
 		t.Fatalf("new subscriber: %v", err)
 	}
@@ -31,16 +56,18 @@ func MustSubscribe(t *testing.T, ctx context.Context, pool *pgxpool.Pool, group 
 	if err != nil {
 		t.Fatalf("subscribe to %s: %v", eventstore.Topic, err)
 	}
-	return sub, msgs
+	return subscription{sub: sub, msgs: msgs, errs: logger.errs}
 }
 
 // MustReceive takes the next n messages, acking each, and converts them to events.
-func MustReceive(t *testing.T, ctx context.Context, msgs <-chan *message.Message, n int) []eventstore.Event {
+func MustReceive(t *testing.T, ctx context.Context, s subscription, n int) []eventstore.Event {
 	t.Helper()
 	var out []eventstore.Event
 	for len(out) < n {
 		select {
-		case msg, ok := <-msgs:
+		case err := <-s.errs:
+			t.Fatalf("subscriber failed after %d of %d messages: %v", len(out), n, err)
+		case msg, ok := <-s.msgs:
 			if !ok {
 				t.Fatalf("message channel closed after %d of %d messages", len(out), n)
 			}
@@ -82,17 +109,22 @@ func MustOffsetAcked(t *testing.T, ctx context.Context, pool *pgxpool.Pool, grou
 }
 
 // MustCloseDrained closes the subscriber and fails on any message still delivered.
-func MustCloseDrained(t *testing.T, sub *wsql.Subscriber, msgs <-chan *message.Message) {
+func MustCloseDrained(t *testing.T, s subscription) {
 	t.Helper()
 	closed := make(chan error, 1)
-	go func() { closed <- sub.Close() }()
-	for msg := range msgs {
+	go func() { closed <- s.sub.Close() }()
+	for msg := range s.msgs {
 		e, _ := eventstore.EventFromMessage(msg)
 		t.Errorf("unexpected message %s (event %s version %d) while closing", msg.UUID, e.Stream, e.Version)
 		msg.Nack()
 	}
 	if err := <-closed; err != nil {
 		t.Errorf("close subscriber: %v", err)
+	}
+	select {
+	case err := <-s.errs:
+		t.Errorf("subscriber logged an error: %v", err)
+	default:
 	}
 }
 
@@ -136,18 +168,18 @@ func TestWatermillSubscriberConsumesEvents(t *testing.T) {
 		t.Fatalf("ReadStream returned %d events, want 3", len(want))
 	}
 
-	sub, msgs := MustSubscribe(t, ctx, pool, group)
-	got := MustReceive(t, ctx, msgs, 3)
+	sub := MustSubscribe(t, ctx, pool, group)
+	got := MustReceive(t, ctx, sub, 3)
 	for i := range want {
 		MustEqualEvent(t, got[i], want[i])
 	}
 	MustOffsetAcked(t, ctx, pool, group, want[2].Checkpoint())
-	MustCloseDrained(t, sub, msgs)
+	MustCloseDrained(t, sub)
 
 	// A new subscriber of the same group resumes after the acked offset.
 	res := MustAppend(t, mdCtx, store, s2, 1, event("UserProfileChanged", map[string]any{"name": "B"}))
-	sub, msgs = MustSubscribe(t, ctx, pool, group)
-	got = MustReceive(t, ctx, msgs, 1)
+	sub = MustSubscribe(t, ctx, pool, group)
+	got = MustReceive(t, ctx, sub, 1)
 	latest := MustReadStream(t, ctx, store, s2, time.Time{})
 	if len(latest) != 2 {
 		t.Fatalf("ReadStream returned %d events, want 2", len(latest))
@@ -157,17 +189,17 @@ func TestWatermillSubscriberConsumesEvents(t *testing.T) {
 		t.Errorf("redelivered checkpoint %+v, want only the new event at %+v", got[0].Checkpoint(), res.Checkpoint)
 	}
 	MustOffsetAcked(t, ctx, pool, group, res.Checkpoint)
-	MustCloseDrained(t, sub, msgs)
+	MustCloseDrained(t, sub)
 
 	// Another consumer group starts from the beginning and gets all four.
-	sub, msgs = MustSubscribe(t, ctx, pool, "other")
-	got = MustReceive(t, ctx, msgs, 4)
-	all := append(want, latest[1])
+	sub = MustSubscribe(t, ctx, pool, "other")
+	got = MustReceive(t, ctx, sub, 4)
+	all := append(slices.Clone(want), latest[1])
 	for i := range all {
 		MustEqualEvent(t, got[i], all[i])
 	}
 	MustOffsetAcked(t, ctx, pool, "other", res.Checkpoint)
-	MustCloseDrained(t, sub, msgs)
+	MustCloseDrained(t, sub)
 }
 
 // A message whose event was appended in a transaction that is still open is not
@@ -190,18 +222,27 @@ func TestWatermillSubscriberWaitsForOpenTransaction(t *testing.T) {
 	}
 	resB := MustAppend(t, ctx, store, b, 0, event("LeaseSigned", map[string]string{"e": "B"}))
 
-	sub, msgs := MustSubscribe(t, ctx, pool, group)
+	sub := MustSubscribe(t, ctx, pool, group)
 	// Let the subscriber poll several times without delivering anything. Each poll
 	// locks the group's offsets row FOR UPDATE in a new transaction, which leaves
 	// that transaction's id in the row's xmax: count distinct lockers.
 	lockers := map[string]bool{}
-	for len(lockers) < 4 {
+	noDelivery := func() {
+		t.Helper()
 		select {
-		case msg := <-msgs:
+		case msg, ok := <-sub.msgs:
+			if !ok {
+				t.Fatal("message channel closed")
+			}
 			e, _ := eventstore.EventFromMessage(msg)
 			t.Fatalf("delivered %s version %d while an older transaction is open", e.Stream, e.Version)
+		case err := <-sub.errs:
+			t.Fatalf("subscriber failed: %v", err)
 		default:
 		}
+	}
+	for len(lockers) < 4 {
+		noDelivery()
 		if ctx.Err() != nil {
 			t.Fatalf("saw %d subscriber polls before the deadline", len(lockers))
 		}
@@ -213,20 +254,15 @@ func TestWatermillSubscriberWaitsForOpenTransaction(t *testing.T) {
 			lockers[xmax] = true
 		}
 	}
-	select {
-	case msg := <-msgs:
-		e, _ := eventstore.EventFromMessage(msg)
-		t.Fatalf("delivered %s version %d while an older transaction is open", e.Stream, e.Version)
-	default:
-	}
+	noDelivery()
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got := MustReceive(t, ctx, msgs, 2)
+	got := MustReceive(t, ctx, sub, 2)
 	if got[0].Checkpoint() != resA.Checkpoint || got[1].Checkpoint() != resB.Checkpoint {
 		t.Errorf("delivered %+v then %+v, want A %+v then B %+v",
 			got[0].Checkpoint(), got[1].Checkpoint(), resA.Checkpoint, resB.Checkpoint)
 	}
 	MustOffsetAcked(t, ctx, pool, group, resB.Checkpoint)
-	MustCloseDrained(t, sub, msgs)
+	MustCloseDrained(t, sub)
 }

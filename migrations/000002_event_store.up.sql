@@ -27,6 +27,8 @@ BEGIN
 END $$;
 CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
     FOR EACH ROW EXECUTE FUNCTION events_refuse_change();
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION events_refuse_change();
 
 -- The link of the per-stream hash chain: SHA-256 over the previous event's hash and
 -- this event's content. jsonb's text form is canonical, so the hash is reproducible.
