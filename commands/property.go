@@ -12,24 +12,22 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore"
 )
 
-// LeaseChecker answers whether a property has an active lease.
-type LeaseChecker interface {
-	HasActiveLease(ctx context.Context, propertyID uuid.UUID) (bool, error)
-}
-
 // Properties handles the property commands.
 type Properties struct {
-	store  eventstore.Store
-	leases LeaseChecker
+	store eventstore.Store
 }
 
 // NewProperties refuses nil dependencies.
-func NewProperties(store eventstore.Store, leases LeaseChecker) (*Properties, error) {
-	if store == nil || leases == nil {
-		return nil, errors.New("commands: NewProperties needs a store and a lease checker")
+func NewProperties(store eventstore.Store) (*Properties, error) {
+	if store == nil {
+		return nil, errors.New("commands: NewProperties needs a store")
 	}
-	return &Properties{store: store, leases: leases}, nil
+	return &Properties{store: store}, nil
 }
+
+// propertyLock serialises the commands that read and change a property's leasing
+// state together: signing or renewing a lease, and archiving the property.
+func propertyLock(id uuid.UUID) string { return "property:" + id.String() }
 
 func propertyStream(id uuid.UUID) eventstore.StreamID {
 	return eventstore.StreamID{Type: domain.PropertyStreamType, ID: id}
@@ -204,22 +202,29 @@ type ChangePropertyStatus struct {
 	Status  string
 }
 
-// ChangeStatus handles ChangePropertyStatus.
+// ChangeStatus handles ChangePropertyStatus. Under the property's lock, an active
+// lease (a held lease period) blocks archiving even while a signing races it.
 func (h *Properties) ChangeStatus(ctx context.Context, cmd ChangePropertyStatus) (Result, error) {
 	ctx = withCommand(ctx, "ChangePropertyStatus")
-	return update(ctx, h.store, propertyStream(cmd.ID), cmd.IfMatch, newProperty,
-		func(p *domain.Property) error { return canSee(cmd.Actor, p) },
-		func(p *domain.Property) ([]domain.Event, error) {
-			to := domain.ParsePropertyStatus(cmd.Status)
-			active := false
-			if to == domain.PropertyArchived {
-				var err error
-				if active, err = h.leases.HasActiveLease(ctx, p.ID()); err != nil {
+	var res Result
+	err := h.store.Atomically(ctx, func(store eventstore.Store) error {
+		if err := store.Lock(ctx, propertyLock(cmd.ID)); err != nil {
+			return err
+		}
+		var err error
+		res, err = update(ctx, store, propertyStream(cmd.ID), cmd.IfMatch, newProperty,
+			func(p *domain.Property) error { return canSee(cmd.Actor, p) },
+			func(p *domain.Property) ([]domain.Event, error) {
+				to := domain.ParsePropertyStatus(cmd.Status)
+				active, err := store.HasPeriods(ctx, p.ID())
+				if err != nil {
 					return nil, err
 				}
-			}
-			return p.ChangeStatus(to, active)
-		})
+				return p.ChangeStatus(to, active)
+			})
+		return err
+	})
+	return res, err
 }
 
 func newProperty() *domain.Property { return &domain.Property{} }

@@ -10,17 +10,22 @@ type Event interface {
 	EventType() string
 }
 
-// eventTypes is the one registry of stored event type names. Renaming an entry
-// needs an upcaster, never an edit of stored rows.
-var eventTypes = map[string]func() Event{
-	"UserRegistered":         func() Event { return &UserRegistered{} },
-	"UserLoggedIn":           func() Event { return &UserLoggedIn{} },
-	"SessionStarted":         func() Event { return &SessionStarted{} },
-	"SessionRevoked":         func() Event { return &SessionRevoked{} },
-	"PropertyRegistered":     func() Event { return &PropertyRegistered{} },
-	"PropertyDetailsChanged": func() Event { return &PropertyDetailsChanged{} },
-	"PropertyStatusChanged":  func() Event { return &PropertyStatusChanged{} },
-	"PropertyOwnerChanged":   func() Event { return &PropertyOwnerChanged{} },
+// eventTypes is the one registry of stored event type names, gathered from each
+// aggregate's list. Renaming an entry needs an upcaster, never an edit of stored rows.
+var eventTypes = merge(userEvents, sessionEvents, propertyEvents, tenantEvents, leaseEvents,
+	transactionEvents, maintenanceEvents)
+
+func merge(lists ...map[string]func() Event) map[string]func() Event {
+	all := map[string]func() Event{}
+	for _, list := range lists {
+		for name, factory := range list {
+			if _, dup := all[name]; dup {
+				panic("event type registered twice: " + name)
+			}
+			all[name] = factory
+		}
+	}
+	return all
 }
 
 // DecodeEvent turns a stored event back into its type.

@@ -9,6 +9,7 @@ package domain
 //     bathrooms fits NUMERIC(3,1).
 
 import (
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -88,7 +89,10 @@ func (d PropertyDetails) validate(v *validator) {
 			"bathrooms", "must be between 0 and 99.9 with at most one decimal place")
 	}
 	if d.SquareFeet != nil {
-		v.check(*d.SquareFeet > 0, "square_feet", "must be positive")
+		v.check(*d.SquareFeet > 0 && *d.SquareFeet <= math.MaxInt32, "square_feet", "must be positive and fit an INTEGER")
+	}
+	if d.Description != nil {
+		textField(v, "description", *d.Description, false, 0)
 	}
 	if d.YearBuilt != nil {
 		v.check(*d.YearBuilt >= 1000 && *d.YearBuilt <= 9999, "year_built", "must be a four-digit year")
@@ -119,6 +123,13 @@ func (PropertyRegistered) EventType() string     { return "PropertyRegistered" }
 func (PropertyDetailsChanged) EventType() string { return "PropertyDetailsChanged" }
 func (PropertyStatusChanged) EventType() string  { return "PropertyStatusChanged" }
 func (PropertyOwnerChanged) EventType() string   { return "PropertyOwnerChanged" }
+
+var propertyEvents = map[string]func() Event{
+	"PropertyRegistered":     func() Event { return &PropertyRegistered{} },
+	"PropertyDetailsChanged": func() Event { return &PropertyDetailsChanged{} },
+	"PropertyStatusChanged":  func() Event { return &PropertyStatusChanged{} },
+	"PropertyOwnerChanged":   func() Event { return &PropertyOwnerChanged{} },
+}
 
 // Property is the aggregate. It is rebuilt from its events; its fields change only
 // through them.

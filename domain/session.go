@@ -32,6 +32,11 @@ type (
 func (SessionStarted) EventType() string { return "SessionStarted" }
 func (SessionRevoked) EventType() string { return "SessionRevoked" }
 
+var sessionEvents = map[string]func() Event{
+	"SessionStarted": func() Event { return &SessionStarted{} },
+	"SessionRevoked": func() Event { return &SessionRevoked{} },
+}
+
 // StartSession records a new session for a user who proved who they are.
 func StartSession(s SessionStarted) []Event { return []Event{&s} }
 

@@ -65,6 +65,11 @@ type (
 func (UserRegistered) EventType() string { return "UserRegistered" }
 func (UserLoggedIn) EventType() string   { return "UserLoggedIn" }
 
+var userEvents = map[string]func() Event{
+	"UserRegistered": func() Event { return &UserRegistered{} },
+	"UserLoggedIn":   func() Event { return &UserLoggedIn{} },
+}
+
 // NewUserInput is what registering a user needs. PasswordHash is computed by the
 // caller from a password that passed CheckPassword.
 type NewUserInput struct {

@@ -133,7 +133,23 @@ type Store interface {
 	ClaimedBy(ctx context.Context, scope, value string) (StreamID, bool, error)
 	// Atomically runs fn with a store whose writes commit together or not at all.
 	Atomically(ctx context.Context, fn func(Store) error) error
+	// Lock serialises transactions on key until the surrounding Atomically ends.
+	Lock(ctx context.Context, key string) error
+
+	// ReservePeriod holds the dates [from, to] of resource for holder (a lease of a
+	// property); overlapping holds of one resource are refused with ErrPeriodTaken.
+	// Reserving again for the same holder replaces its period.
+	ReservePeriod(ctx context.Context, resource, holder uuid.UUID, from, to time.Time) error
+	// ReleasePeriod drops holder's period.
+	ReleasePeriod(ctx context.Context, holder uuid.UUID) error
+	// HasPeriods reports whether any holder has a period of resource.
+	HasPeriods(ctx context.Context, resource uuid.UUID) (bool, error)
+	// PeriodsEndedBefore lists the holders whose period ends before day.
+	PeriodsEndedBefore(ctx context.Context, day time.Time) ([]uuid.UUID, error)
 }
+
+// ErrPeriodTaken means another holder already has overlapping dates of the resource.
+var ErrPeriodTaken = errors.New("the period overlaps another holder's")
 
 func decodeMetadata(raw []byte) (Metadata, error) {
 	var md Metadata

@@ -85,6 +85,58 @@ func (s *PostgresStore) ClaimedBy(ctx context.Context, scope, value string) (Str
 	return stream, err == nil, err
 }
 
+// Lock takes a transaction-scoped advisory lock on key.
+func (s *PostgresStore) Lock(ctx context.Context, key string) error {
+	if _, err := s.db.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key); err != nil {
+		return fmt.Errorf("lock %s: %w", key, err)
+	}
+	return nil
+}
+
+// ReservePeriod holds [from, to] of resource for holder (lease_reservations).
+func (s *PostgresStore) ReservePeriod(ctx context.Context, resource, holder uuid.UUID, from, to time.Time) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO lease_reservations (lease_id, property_id, period)
+		VALUES ($1, $2, daterange($3::date, $4::date, '[]'))
+		ON CONFLICT (lease_id) DO UPDATE SET property_id = excluded.property_id, period = excluded.period`,
+		holder, resource, from, to)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23P01" { // exclusion_violation
+		return ErrPeriodTaken
+	}
+	if err != nil {
+		return fmt.Errorf("reserve period: %w", err)
+	}
+	return nil
+}
+
+// ReleasePeriod drops holder's period.
+func (s *PostgresStore) ReleasePeriod(ctx context.Context, holder uuid.UUID) error {
+	if _, err := s.db.Exec(ctx, `DELETE FROM lease_reservations WHERE lease_id = $1`, holder); err != nil {
+		return fmt.Errorf("release period: %w", err)
+	}
+	return nil
+}
+
+// HasPeriods reports whether resource has any held period.
+func (s *PostgresStore) HasPeriods(ctx context.Context, resource uuid.UUID) (bool, error) {
+	var held bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM lease_reservations WHERE property_id = $1)`, resource).Scan(&held)
+	if err != nil {
+		return false, fmt.Errorf("read periods: %w", err)
+	}
+	return held, nil
+}
+
+// PeriodsEndedBefore lists holders whose period's last day is before day.
+func (s *PostgresStore) PeriodsEndedBefore(ctx context.Context, day time.Time) ([]uuid.UUID, error) {
+	rows, err := s.db.Query(ctx, `SELECT lease_id FROM lease_reservations
+		WHERE upper(period) <= $1::date ORDER BY lease_id`, day)
+	if err != nil {
+		return nil, fmt.Errorf("read ended periods: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+}
+
 // Append writes events to the end of stream if it is still at expectedVersion
 // (0 for a new stream), in one statement and so in one transaction. Event ids are
 // ULIDs; the metadata is the context's (WithMetadata).

@@ -42,7 +42,23 @@ func MustStack(tb testing.TB) *stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	properties, err := commands.NewProperties(store, queries)
+	properties, err := commands.NewProperties(store)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tenants, err := commands.NewTenants(store, queries)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	leases, err := commands.NewLeases(store)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	transactions, err := commands.NewTransactions(store)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	maintenance, err := commands.NewMaintenance(store)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -50,6 +66,7 @@ func MustStack(tb testing.TB) *stack {
 	server, err := NewServer(Deps{
 		Log: log, Pool: pool, Store: store, Queries: queries,
 		Checkpoints: projections.NewCheckpoints(pool), Users: users, Properties: properties,
+		Tenants: tenants, Leases: leases, Transactions: transactions, Maintenance: maintenance,
 		SchemaCurrent: func(context.Context) error { return nil },
 	})
 	if err != nil {

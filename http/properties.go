@@ -131,43 +131,14 @@ func (s *Server) changePropertyStatus(w http.ResponseWriter, r *http.Request) {
 	s.answerProperty(w, r, res, err)
 }
 
-// answerProperty waits for the read model and answers the property as it now is:
-// 201 with Location for a new one, 200 otherwise.
 func (s *Server) answerProperty(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
-	if err == nil {
-		err = s.awaitProjection(r.Context(), res)
-	}
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	p, err := s.queries.Property(r.Context(), viewerOf(r), res.ID)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	setETag(w, p.Version)
-	status := http.StatusOK
-	if res.Created {
-		w.Header().Set("Location", "/api/v1/properties/"+p.ID.String())
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, p)
+	answerCommand(s, w, r, res, err, "properties", s.queries.Property, propertyVersion)
 }
 
+func propertyVersion(p projections.PropertyView) int64 { return p.Version }
+
 func (s *Server) getProperty(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	p, err := s.queries.Property(r.Context(), viewerOf(r), id)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	setETag(w, p.Version)
-	writeJSON(w, http.StatusOK, p)
+	answerEntity(s, w, r, s.queries.Property, propertyVersion)
 }
 
 func (s *Server) listProperties(w http.ResponseWriter, r *http.Request) {
@@ -198,16 +169,7 @@ func (s *Server) listProperties(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) propertyHistory(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	if _, err := s.queries.Property(r.Context(), viewerOf(r), id); err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	s.writeHistory(w, r, domain.PropertyStreamType, id)
+	answerHistory(s, w, r, domain.PropertyStreamType, s.queries.Property)
 }
 
 // listLimit reads ?limit= (1..200, default 50).

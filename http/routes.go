@@ -30,6 +30,44 @@ func (s *Server) routes() http.Handler {
 			r.Patch("/properties/{id}", s.changeProperty)
 			r.With(s.idempotent).Post("/properties/{id}/status", s.changePropertyStatus)
 			r.Get("/properties/{id}/history", s.propertyHistory)
+			r.Get("/properties/{id}/active-leases", s.activeLeases)
+
+			r.With(s.idempotent).Post("/tenants", s.createTenant)
+			r.Get("/tenants", s.listTenants)
+			r.Get("/tenants/{id}", s.getTenant)
+			r.Patch("/tenants/{id}", s.changeTenant)
+			r.With(s.idempotent).Post("/tenants/{id}/screening", s.recordScreening)
+			r.Get("/tenants/{id}/history", s.tenantHistory)
+
+			r.With(s.idempotent).Post("/leases", s.signLease)
+			r.Get("/leases", s.listLeases)
+			r.Get("/leases/{id}", s.getLease)
+			r.With(s.idempotent).Post("/leases/{id}/renew", s.renewLease)
+			r.With(s.idempotent).Post("/leases/{id}/terminate", s.terminateLease)
+			r.Get("/leases/{id}/history", s.leaseHistory)
+
+			r.With(s.idempotent).Post("/transactions", s.postCharge)
+			r.Get("/transactions", s.listTransactions)
+			r.Get("/transactions/{id}", s.getTransaction)
+			r.With(s.idempotent).Post("/transactions/{id}/pay", s.payTransaction)
+			r.With(s.idempotent).Post("/transactions/{id}/fail", s.failTransaction)
+			r.With(s.idempotent).Post("/transactions/{id}/retry", s.retryTransaction)
+			r.With(s.idempotent).Post("/transactions/{id}/refund", s.refundTransaction)
+			r.Get("/transactions/{id}/history", s.transactionHistory)
+
+			r.With(s.idempotent).Post("/maintenance-requests", s.requestMaintenance)
+			r.Get("/maintenance-requests", s.listMaintenance)
+			r.Get("/maintenance-requests/{id}", s.getMaintenance)
+			r.Patch("/maintenance-requests/{id}", s.changeMaintenance)
+			r.With(s.idempotent).Post("/maintenance-requests/{id}/assign", s.assignMaintenance)
+			r.With(s.idempotent).Post("/maintenance-requests/{id}/schedule", s.scheduleMaintenance)
+			r.With(s.idempotent).Post("/maintenance-requests/{id}/start", s.startMaintenance)
+			r.With(s.idempotent).Post("/maintenance-requests/{id}/complete", s.completeMaintenance)
+			r.With(s.idempotent).Post("/maintenance-requests/{id}/cancel", s.cancelMaintenance)
+			r.Get("/maintenance-requests/{id}/history", s.maintenanceHistory)
+
+			r.Get("/reports/overdue-transactions", s.overdueTransactions)
+			r.Get("/reports/expiring-leases", s.expiringLeases)
 		})
 	})
 	return r
@@ -38,4 +76,6 @@ func (s *Server) routes() http.Handler {
 var (
 	errNoRoute = &clientError{status: http.StatusNotFound, detail: "no such route"}
 	errMethod  = &clientError{status: http.StatusMethodNotAllowed, detail: "method not allowed on this route"}
+	// errNotBuilt answers routes whose handlers are still being written.
+	errNotBuilt = &clientError{status: http.StatusNotImplemented, detail: "not implemented yet"}
 )

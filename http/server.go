@@ -21,13 +21,17 @@ import (
 
 // Deps are the server's collaborators; NewServer refuses missing ones.
 type Deps struct {
-	Log         *slog.Logger
-	Pool        *pgxpool.Pool // idempotency records and readiness
-	Store       eventstore.Store
-	Queries     *projections.Queries
-	Checkpoints *projections.Checkpoints
-	Users       *commands.Users
-	Properties  *commands.Properties
+	Log          *slog.Logger
+	Pool         *pgxpool.Pool // idempotency records and readiness
+	Store        eventstore.Store
+	Queries      *projections.Queries
+	Checkpoints  *projections.Checkpoints
+	Users        *commands.Users
+	Properties   *commands.Properties
+	Tenants      *commands.Tenants
+	Leases       *commands.Leases
+	Transactions *commands.Transactions
+	Maintenance  *commands.Maintenance
 	// SchemaCurrent reports whether the database is at the binary's migration.
 	SchemaCurrent func(context.Context) error
 	// Collector adds metrics of other packages, such as events appended by type.
@@ -48,7 +52,8 @@ type Server struct {
 // NewServer builds the API.
 func NewServer(d Deps) (*Server, error) {
 	if d.Log == nil || d.Pool == nil || d.Store == nil || d.Queries == nil ||
-		d.Checkpoints == nil || d.Users == nil || d.Properties == nil || d.SchemaCurrent == nil {
+		d.Checkpoints == nil || d.Users == nil || d.Properties == nil || d.Tenants == nil ||
+		d.Leases == nil || d.Transactions == nil || d.Maintenance == nil || d.SchemaCurrent == nil {
 		return nil, errors.New("http: NewServer is missing a dependency")
 	}
 	if d.ReadYourWritesBound == 0 {

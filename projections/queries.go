@@ -189,14 +189,6 @@ func pageOf[T any](items []T, limit int, cursorOf func(T) *string) Page[T] {
 	return page
 }
 
-// HasActiveLease reports whether a property has an active lease.
-func (q *Queries) HasActiveLease(ctx context.Context, propertyID uuid.UUID) (bool, error) {
-	var active bool
-	err := q.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM leases
-		WHERE property_id = $1 AND status = 'active')`, propertyID).Scan(&active)
-	return active, err
-}
-
 // UserView is a users row, without its password hash.
 type UserView struct {
 	ID            uuid.UUID  `json:"id"`
@@ -261,3 +253,14 @@ func (q *Queries) Authenticate(ctx context.Context, tokenHash string) (Authentic
 
 // Ping checks that the read model's database answers.
 func (q *Queries) Ping(ctx context.Context) error { return q.pool.Ping(ctx) }
+
+// TenantLeasesFrom reports whether the tenant has a lease on a property of owner.
+func (q *Queries) TenantLeasesFrom(ctx context.Context, tenantID, ownerID uuid.UUID) (bool, error) {
+	var found bool
+	err := q.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM leases l JOIN properties p ON p.id = l.property_id
+		WHERE l.tenant_id = $1 AND p.owner_id = $2)`, tenantID, ownerID).Scan(&found)
+	if err != nil {
+		return false, fmt.Errorf("read tenant leases: %w", err)
+	}
+	return found, nil
+}

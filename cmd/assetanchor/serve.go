@@ -58,6 +58,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	server, err := http.NewServer(http.Deps{
 		Log: log, Pool: pool, Store: app.store, Queries: app.queries,
 		Checkpoints: projections.NewCheckpoints(pool), Users: app.users, Properties: app.properties,
+		Tenants: app.tenants, Leases: app.leases, Transactions: app.transactions, Maintenance: app.maintenance,
 		SchemaCurrent: schemaCurrent(pool), Collector: app.store.Collector(),
 	})
 	if err != nil {
@@ -74,24 +75,40 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 
 // app is the command and query side, wired.
 type app struct {
-	store      *eventstore.Counted
-	queries    *projections.Queries
-	users      *commands.Users
-	properties *commands.Properties
+	store        *eventstore.Counted
+	queries      *projections.Queries
+	users        *commands.Users
+	properties   *commands.Properties
+	tenants      *commands.Tenants
+	leases       *commands.Leases
+	transactions *commands.Transactions
+	maintenance  *commands.Maintenance
 }
 
 func newApp(pool *pgxpool.Pool) (*app, error) {
 	store := eventstore.NewCounted(eventstore.NewPostgresStore(pool))
 	queries := projections.NewQueries(pool)
-	users, err := commands.NewUsers(store)
-	if err != nil {
+	a := &app{store: store, queries: queries}
+	var err error
+	if a.users, err = commands.NewUsers(store); err != nil {
 		return nil, err
 	}
-	properties, err := commands.NewProperties(store, queries)
-	if err != nil {
+	if a.properties, err = commands.NewProperties(store); err != nil {
 		return nil, err
 	}
-	return &app{store: store, queries: queries, users: users, properties: properties}, nil
+	if a.tenants, err = commands.NewTenants(store, queries); err != nil {
+		return nil, err
+	}
+	if a.leases, err = commands.NewLeases(store); err != nil {
+		return nil, err
+	}
+	if a.transactions, err = commands.NewTransactions(store); err != nil {
+		return nil, err
+	}
+	if a.maintenance, err = commands.NewMaintenance(store); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // bootstrapAdmin makes sure an administrator exists. With ASSETANCHOR_ADMIN_EMAIL

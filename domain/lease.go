@@ -1,0 +1,201 @@
+package domain
+
+// Lease invariants:
+//   - end_date > start_date; rent_amount > 0; security_deposit >= 0; payment_day 1..28;
+//   - it is signed only on an existing, active property and an existing tenant;
+//   - no two active leases of one property overlap in dates (a cross-stream rule,
+//     enforced by the command with a reservation written in the append's transaction);
+//   - only an active lease renews, terminates or expires; a renewal moves end_date later;
+//   - a lease expires only once its end_date has passed.
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// LeaseStreamType names lease streams.
+const LeaseStreamType = "lease"
+
+// LeaseStatus is where a lease stands.
+type LeaseStatus struct{ name string }
+
+var (
+	LeaseStatusActive     = LeaseStatus{"active"}
+	LeaseStatusExpired    = LeaseStatus{"expired"}
+	LeaseStatusTerminated = LeaseStatus{"terminated"}
+)
+
+var leaseStatuses = enumOf(LeaseStatusActive, LeaseStatusExpired, LeaseStatusTerminated)
+
+func (s LeaseStatus) String() string                { return s.name }
+func (s LeaseStatus) MarshalText() ([]byte, error)  { return []byte(s.name), nil }
+func (s *LeaseStatus) UnmarshalText(b []byte) error { return leaseStatuses.parse(string(b), s) }
+
+// Lease refusals.
+var (
+	ErrLeaseNotActive    = conflict("the lease is not active")
+	ErrLeaseOverlap      = conflict("the property has an active lease overlapping these dates")
+	ErrPropertyNotActive = conflict("the property is not active")
+	ErrLeaseNotYetEnded  = conflict("the lease's end date has not passed")
+)
+
+// LeaseTerms are the terms a lease is signed on.
+type LeaseTerms struct {
+	StartDate       Date  `json:"start_date"`
+	EndDate         Date  `json:"end_date"`
+	RentAmount      Money `json:"rent_amount"`
+	SecurityDeposit Money `json:"security_deposit"`
+	PaymentDay      int   `json:"payment_day"`
+	AutoRenew       bool  `json:"auto_renew"`
+}
+
+func (t LeaseTerms) validate(v *validator) {
+	v.check(!t.StartDate.IsZero(), "start_date", "is required")
+	v.check(!t.EndDate.IsZero(), "end_date", "is required")
+	if !t.StartDate.IsZero() && !t.EndDate.IsZero() {
+		v.check(t.EndDate.After(t.StartDate), "end_date", "must be after start_date")
+	}
+	v.check(t.RentAmount.IsPositive(), "rent_amount", "must be greater than 0")
+	v.check(!t.SecurityDeposit.IsNegative(), "security_deposit", "must not be negative")
+	v.check(t.PaymentDay >= 1 && t.PaymentDay <= 28, "payment_day", "must be between 1 and 28")
+}
+
+// Lease events.
+type (
+	LeaseSigned struct {
+		LeaseID    uuid.UUID  `json:"lease_id"`
+		PropertyID uuid.UUID  `json:"property_id"`
+		TenantID   uuid.UUID  `json:"tenant_id"`
+		Terms      LeaseTerms `json:"terms"`
+	}
+	LeaseRenewed struct {
+		PreviousEndDate Date   `json:"previous_end_date"`
+		EndDate         Date   `json:"end_date"`
+		RentAmount      *Money `json:"rent_amount,omitempty"` // the new rent, when it changes
+	}
+	LeaseTerminated struct {
+		EffectiveDate Date   `json:"effective_date"`
+		Reason        string `json:"reason,omitempty"`
+	}
+	LeaseExpired struct {
+		EndDate Date `json:"end_date"`
+	}
+)
+
+func (LeaseSigned) EventType() string     { return "LeaseSigned" }
+func (LeaseRenewed) EventType() string    { return "LeaseRenewed" }
+func (LeaseTerminated) EventType() string { return "LeaseTerminated" }
+func (LeaseExpired) EventType() string    { return "LeaseExpired" }
+
+var leaseEvents = map[string]func() Event{
+	"LeaseSigned":     func() Event { return &LeaseSigned{} },
+	"LeaseRenewed":    func() Event { return &LeaseRenewed{} },
+	"LeaseTerminated": func() Event { return &LeaseTerminated{} },
+	"LeaseExpired":    func() Event { return &LeaseExpired{} },
+}
+
+// SignLease validates the terms against the property and tenant and records the
+// signing. The overlap rule is the command's: it needs other leases.
+func SignLease(id uuid.UUID, property *Property, tenant *Tenant, terms LeaseTerms) ([]Event, error) {
+	var v validator
+	v.check(id != uuid.Nil, "id", "must not be the nil UUID")
+	v.check(property.Exists(), "property_id", "no such property")
+	v.check(tenant.Exists(), "tenant_id", "no such tenant")
+	terms.validate(&v)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if property.Status() != PropertyActive {
+		return nil, ErrPropertyNotActive
+	}
+	return []Event{&LeaseSigned{LeaseID: id, PropertyID: property.ID(), TenantID: tenant.ID(), Terms: terms}}, nil
+}
+
+// Lease is the aggregate.
+type Lease struct {
+	id           uuid.UUID
+	version      int64
+	propertyID   uuid.UUID
+	tenantID     uuid.UUID
+	terms        LeaseTerms
+	status       LeaseStatus
+	terminatedOn *Date
+}
+
+// Apply records a fact.
+func (l *Lease) Apply(e Event, version int64, _ time.Time) {
+	switch e := e.(type) {
+	case *LeaseSigned:
+		l.id, l.propertyID, l.tenantID, l.terms, l.status = e.LeaseID, e.PropertyID, e.TenantID, e.Terms, LeaseStatusActive
+	case *LeaseRenewed:
+		l.terms.EndDate = e.EndDate
+		if e.RentAmount != nil {
+			l.terms.RentAmount = *e.RentAmount
+		}
+	case *LeaseTerminated:
+		l.status = LeaseStatusTerminated
+		on := e.EffectiveDate
+		l.terminatedOn = &on
+	case *LeaseExpired:
+		l.status = LeaseStatusExpired
+	}
+	l.version = version
+}
+
+// Renew extends an active lease to endDate, optionally at a new rent.
+func (l *Lease) Renew(endDate Date, rent *Money) ([]Event, error) {
+	if l.status != LeaseStatusActive {
+		return nil, ErrLeaseNotActive
+	}
+	var v validator
+	v.check(!endDate.IsZero(), "end_date", "is required")
+	if !endDate.IsZero() {
+		v.check(endDate.After(l.terms.EndDate), "end_date", "must be after the current end date "+l.terms.EndDate.String())
+	}
+	if rent != nil {
+		v.check(rent.IsPositive(), "rent_amount", "must be greater than 0")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return []Event{&LeaseRenewed{PreviousEndDate: l.terms.EndDate, EndDate: endDate, RentAmount: rent}}, nil
+}
+
+// Terminate ends an active lease early, from effective (today when zero).
+func (l *Lease) Terminate(effective Date, reason string, today Date) ([]Event, error) {
+	if l.status != LeaseStatusActive {
+		return nil, ErrLeaseNotActive
+	}
+	if effective.IsZero() {
+		effective = today
+	}
+	var v validator
+	v.check(!effective.Before(l.terms.StartDate), "effective_date", "must not be before the start date "+l.terms.StartDate.String())
+	v.check(!effective.After(l.terms.EndDate), "effective_date", "must not be after the end date "+l.terms.EndDate.String())
+	textField(&v, "reason", reason, false, 1000)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return []Event{&LeaseTerminated{EffectiveDate: effective, Reason: reason}}, nil
+}
+
+// Expire ends an active lease whose end date has passed.
+func (l *Lease) Expire(today Date) ([]Event, error) {
+	if l.status != LeaseStatusActive {
+		return nil, ErrLeaseNotActive
+	}
+	if !l.terms.EndDate.Before(today) {
+		return nil, ErrLeaseNotYetEnded
+	}
+	return []Event{&LeaseExpired{EndDate: l.terms.EndDate}}, nil
+}
+
+func (l *Lease) ID() uuid.UUID         { return l.id }
+func (l *Lease) Version() int64        { return l.version }
+func (l *Lease) Exists() bool          { return l.version > 0 }
+func (l *Lease) PropertyID() uuid.UUID { return l.propertyID }
+func (l *Lease) TenantID() uuid.UUID   { return l.tenantID }
+func (l *Lease) Terms() LeaseTerms     { return l.terms }
+func (l *Lease) Status() LeaseStatus   { return l.status }
+func (l *Lease) TerminatedOn() *Date   { return l.terminatedOn }

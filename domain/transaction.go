@@ -1,0 +1,241 @@
+package domain
+
+// Transaction invariants:
+//   - amount > 0 with at most two decimal places (NUMERIC(10,2)), never a float;
+//   - type is rent, deposit, fee or maintenance; it never changes;
+//   - status moves pending → completed | failed, failed → pending (retry),
+//     completed → refunded, and nowhere else;
+//   - a payment names its date and a method: credit_card, bank_transfer, cash or check.
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// TransactionStreamType names transaction streams.
+const TransactionStreamType = "transaction"
+
+// TransactionType is what a charge is for.
+type TransactionType struct{ name string }
+
+var (
+	TransactionRent        = TransactionType{"rent"}
+	TransactionDeposit     = TransactionType{"deposit"}
+	TransactionFee         = TransactionType{"fee"}
+	TransactionMaintenance = TransactionType{"maintenance"}
+)
+
+var transactionTypes = enumOf(TransactionRent, TransactionDeposit, TransactionFee, TransactionMaintenance)
+
+func (t TransactionType) String() string                { return t.name }
+func (t TransactionType) MarshalText() ([]byte, error)  { return []byte(t.name), nil }
+func (t *TransactionType) UnmarshalText(b []byte) error { return transactionTypes.parse(string(b), t) }
+
+// ParseTransactionType returns the named type, or the zero type (refused by validation).
+func ParseTransactionType(s string) TransactionType {
+	var t TransactionType
+	_ = transactionTypes.parse(s, &t)
+	return t
+}
+
+// TransactionStatus is where a charge stands.
+type TransactionStatus struct{ name string }
+
+var (
+	TransactionPending   = TransactionStatus{"pending"}
+	TransactionCompleted = TransactionStatus{"completed"}
+	TransactionFailed    = TransactionStatus{"failed"}
+	TransactionRefunded  = TransactionStatus{"refunded"}
+)
+
+var transactionStatuses = enumOf(TransactionPending, TransactionCompleted, TransactionFailed, TransactionRefunded)
+
+func (s TransactionStatus) String() string               { return s.name }
+func (s TransactionStatus) MarshalText() ([]byte, error) { return []byte(s.name), nil }
+func (s *TransactionStatus) UnmarshalText(b []byte) error {
+	return transactionStatuses.parse(string(b), s)
+}
+
+// PaymentMethod is how a charge was paid.
+type PaymentMethod struct{ name string }
+
+var (
+	PaymentCreditCard   = PaymentMethod{"credit_card"}
+	PaymentBankTransfer = PaymentMethod{"bank_transfer"}
+	PaymentCash         = PaymentMethod{"cash"}
+	PaymentCheck        = PaymentMethod{"check"}
+)
+
+var paymentMethods = enumOf(PaymentCreditCard, PaymentBankTransfer, PaymentCash, PaymentCheck)
+
+func (m PaymentMethod) String() string                { return m.name }
+func (m PaymentMethod) MarshalText() ([]byte, error)  { return []byte(m.name), nil }
+func (m *PaymentMethod) UnmarshalText(b []byte) error { return paymentMethods.parse(string(b), m) }
+
+// ParsePaymentMethod returns the named method, or the zero method (refused by validation).
+func ParsePaymentMethod(s string) PaymentMethod {
+	var m PaymentMethod
+	_ = paymentMethods.parse(s, &m)
+	return m
+}
+
+// ErrIllegalTransition refuses a status change the state machine does not allow.
+var ErrIllegalTransition = conflict("this status change is not allowed from the current status")
+
+// Transaction events.
+type (
+	ChargePosted struct {
+		TransactionID uuid.UUID       `json:"transaction_id"`
+		LeaseID       uuid.UUID       `json:"lease_id"`
+		Amount        Money           `json:"amount"`
+		Type          TransactionType `json:"type"`
+		DueDate       Date            `json:"due_date"`
+		Notes         *string         `json:"notes,omitempty"`
+	}
+	// Payment is the content of RentPaid and PaymentReceived.
+	Payment struct {
+		PaymentDate     Date          `json:"payment_date"`
+		PaymentMethod   PaymentMethod `json:"payment_method"`
+		ReferenceNumber *string       `json:"reference_number,omitempty"`
+	}
+	RentPaid        struct{ Payment }
+	PaymentReceived struct{ Payment }
+	PaymentFailed   struct {
+		Reason string `json:"reason,omitempty"`
+	}
+	PaymentRetried  struct{}
+	PaymentRefunded struct {
+		Reason string `json:"reason,omitempty"`
+	}
+)
+
+func (ChargePosted) EventType() string    { return "ChargePosted" }
+func (RentPaid) EventType() string        { return "RentPaid" }
+func (PaymentReceived) EventType() string { return "PaymentReceived" }
+func (PaymentFailed) EventType() string   { return "PaymentFailed" }
+func (PaymentRetried) EventType() string  { return "PaymentRetried" }
+func (PaymentRefunded) EventType() string { return "PaymentRefunded" }
+
+var transactionEvents = map[string]func() Event{
+	"ChargePosted":    func() Event { return &ChargePosted{} },
+	"RentPaid":        func() Event { return &RentPaid{} },
+	"PaymentReceived": func() Event { return &PaymentReceived{} },
+	"PaymentFailed":   func() Event { return &PaymentFailed{} },
+	"PaymentRetried":  func() Event { return &PaymentRetried{} },
+	"PaymentRefunded": func() Event { return &PaymentRefunded{} },
+}
+
+// NewChargeInput is what posting a charge needs.
+type NewChargeInput struct {
+	ID      uuid.UUID
+	Amount  Money
+	Type    TransactionType
+	DueDate Date
+	Notes   *string
+}
+
+// PostCharge validates a charge against its lease and records it as pending.
+func PostCharge(lease *Lease, in NewChargeInput) ([]Event, error) {
+	var v validator
+	v.check(in.ID != uuid.Nil, "id", "must not be the nil UUID")
+	v.check(lease.Exists(), "lease_id", "no such lease")
+	v.check(in.Amount.IsPositive(), "amount", "must be greater than 0")
+	v.check(in.Type != TransactionType{}, "type", "must be one of "+transactionTypes.list())
+	v.check(!in.DueDate.IsZero(), "due_date", "is required")
+	if in.Notes != nil {
+		textField(&v, "notes", *in.Notes, false, 10000)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return []Event{&ChargePosted{TransactionID: in.ID, LeaseID: lease.ID(), Amount: in.Amount,
+		Type: in.Type, DueDate: in.DueDate, Notes: in.Notes}}, nil
+}
+
+// Transaction is the aggregate: one charge and what became of it.
+type Transaction struct {
+	id      uuid.UUID
+	version int64
+	leaseID uuid.UUID
+	amount  Money
+	kind    TransactionType
+	status  TransactionStatus
+	dueDate Date
+	payment *Payment
+}
+
+// Apply records a fact.
+func (t *Transaction) Apply(e Event, version int64, _ time.Time) {
+	switch e := e.(type) {
+	case *ChargePosted:
+		t.id, t.leaseID, t.amount, t.kind, t.dueDate, t.status = e.TransactionID, e.LeaseID, e.Amount, e.Type, e.DueDate, TransactionPending
+	case *RentPaid:
+		p := e.Payment
+		t.payment, t.status = &p, TransactionCompleted
+	case *PaymentReceived:
+		p := e.Payment
+		t.payment, t.status = &p, TransactionCompleted
+	case *PaymentFailed:
+		t.status = TransactionFailed
+	case *PaymentRetried:
+		t.payment, t.status = nil, TransactionPending
+	case *PaymentRefunded:
+		t.status = TransactionRefunded
+	}
+	t.version = version
+}
+
+// Pay completes a pending charge: RentPaid for rent, PaymentReceived otherwise.
+func (t *Transaction) Pay(p Payment) ([]Event, error) {
+	if t.status != TransactionPending {
+		return nil, ErrIllegalTransition
+	}
+	var v validator
+	v.check(!p.PaymentDate.IsZero(), "payment_date", "is required")
+	v.check(p.PaymentMethod != PaymentMethod{}, "payment_method", "must be one of "+paymentMethods.list())
+	if p.ReferenceNumber != nil {
+		textField(&v, "reference_number", *p.ReferenceNumber, false, 100)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if t.kind == TransactionRent {
+		return []Event{&RentPaid{Payment: p}}, nil
+	}
+	return []Event{&PaymentReceived{Payment: p}}, nil
+}
+
+// Fail marks a pending payment as failed.
+func (t *Transaction) Fail(reason string) ([]Event, error) {
+	if t.status != TransactionPending {
+		return nil, ErrIllegalTransition
+	}
+	return []Event{&PaymentFailed{Reason: reason}}, nil
+}
+
+// Retry puts a failed payment back to pending.
+func (t *Transaction) Retry() ([]Event, error) {
+	if t.status != TransactionFailed {
+		return nil, ErrIllegalTransition
+	}
+	return []Event{&PaymentRetried{}}, nil
+}
+
+// Refund returns a completed payment.
+func (t *Transaction) Refund(reason string) ([]Event, error) {
+	if t.status != TransactionCompleted {
+		return nil, ErrIllegalTransition
+	}
+	return []Event{&PaymentRefunded{Reason: reason}}, nil
+}
+
+func (t *Transaction) ID() uuid.UUID             { return t.id }
+func (t *Transaction) Version() int64            { return t.version }
+func (t *Transaction) Exists() bool              { return t.version > 0 }
+func (t *Transaction) LeaseID() uuid.UUID        { return t.leaseID }
+func (t *Transaction) Amount() Money             { return t.amount }
+func (t *Transaction) Type() TransactionType     { return t.kind }
+func (t *Transaction) Status() TransactionStatus { return t.status }
+func (t *Transaction) DueDate() Date             { return t.dueDate }
+func (t *Transaction) Payment() *Payment         { return t.payment }
