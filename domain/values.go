@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"database/sql/driver"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -42,6 +43,9 @@ func (m Money) IsNegative() bool         { return m.d.IsNegative() }
 
 func (m Money) MarshalJSON() ([]byte, error) { return []byte(`"` + m.String() + `"`), nil }
 
+// Value stores the amount in a NUMERIC column, exactly.
+func (m Money) Value() (driver.Value, error) { return m.String(), nil }
+
 func (m *Money) UnmarshalJSON(b []byte) error {
 	var d decimal.Decimal
 	if err := d.UnmarshalJSON(b); err != nil {
@@ -63,4 +67,6 @@ func textField(v *validator, field, value string, required bool, maxLen int) {
 	if maxLen > 0 {
 		v.check(utf8.RuneCountInString(value) <= maxLen, field, fmt.Sprintf("must be at most %d characters", maxLen))
 	}
+	// PostgreSQL text and jsonb cannot hold NUL.
+	v.check(!strings.ContainsRune(value, 0), field, "must not contain NUL characters")
 }

@@ -264,3 +264,12 @@ func (q *Queries) TenantLeasesFrom(ctx context.Context, tenantID, ownerID uuid.U
 	}
 	return found, nil
 }
+
+// Money renders a NUMERIC amount as a decimal string with two places ("1250.00").
+type Money struct{ decimal.Decimal }
+
+func (m Money) MarshalJSON() ([]byte, error) { return []byte(`"` + m.StringFixed(2) + `"`), nil }
+
+// visibleProperties is the SQL condition "property p is visible to the viewer",
+// with $1 = sees everything and $2 = the viewer's user id.
+const visibleProperty = `($1 OR p.owner_id = $2)`
