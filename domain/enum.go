@@ -14,6 +14,13 @@ type enum[T fmt.Stringer] struct{ members []T }
 func enumOf[T fmt.Stringer](members ...T) enum[T] { return enum[T]{members: members} }
 
 func (e enum[T]) parse(s string, into *T) error {
+	if s == "" {
+		// The zero value (unset) marshals as ""; it must decode back to itself so
+		// that every encoding decodes. Validation refuses it where a value is required.
+		var zero T
+		*into = zero
+		return nil
+	}
 	for _, m := range e.members {
 		if m.String() == s {
 			*into = m

@@ -42,6 +42,9 @@ func NewRuntime(name string, pool *pgxpool.Pool, projector Projector, log *slog.
 func (r *Runtime) Run(ctx context.Context) error {
 	if _, err := r.pool.Exec(ctx, `INSERT INTO projector_checkpoints (projector) VALUES ($1)
 		ON CONFLICT DO NOTHING`, r.name); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started: a clean stop
+		}
 		return fmt.Errorf("create checkpoint of %s: %w", r.name, err)
 	}
 	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(r.pool), wsql.SubscriberConfig{
@@ -58,6 +61,9 @@ func (r *Runtime) Run(ctx context.Context) error {
 	defer sub.Close()
 	messages, err := sub.Subscribe(ctx, eventstore.Topic)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("subscribe %s: %w", r.name, err)
 	}
 	for {
@@ -157,8 +163,8 @@ func (c *Checkpoints) Lag(ctx context.Context, name string) (Lag, error) {
 	var l Lag
 	err := c.pool.QueryRow(ctx, `SELECT count(*),
 			coalesce(extract(epoch FROM clock_timestamp() - min(e.recorded_at)), 0)::float8
-		FROM events e JOIN projector_checkpoints c ON c.projector = $1
-		WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)`, name).Scan(&l.Events, &l.Seconds)
+		FROM events e LEFT JOIN projector_checkpoints c ON c.projector = $1
+		WHERE (e.transaction_id, e.position) > (coalesce(c.transaction_id, '0'), coalesce(c.position, 0))`, name).Scan(&l.Events, &l.Seconds)
 	if err != nil {
 		return Lag{}, fmt.Errorf("measure lag of %s: %w", name, err)
 	}
