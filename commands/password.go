@@ -1,11 +1,13 @@
 package commands
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -18,6 +20,43 @@ const (
 	argonThreads   = 1
 	argonKeyLen    = 32
 )
+
+// hasher runs argon2id with a bound on how many hashes run at once, so that a flood
+// of logins queues instead of exhausting memory (each hash takes 19 MiB).
+type hasher struct{ slots chan struct{} }
+
+func newHasher() *hasher {
+	return &hasher{slots: make(chan struct{}, max(2, runtime.NumCPU()))}
+}
+
+func (h *hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *hasher) release() { <-h.slots }
+
+// hash returns the PHC-formatted argon2id hash of password.
+func (h *hasher) hash(ctx context.Context, password string) (string, error) {
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	return HashPassword(password)
+}
+
+// check reports whether password matches a hash made by HashPassword.
+func (h *hasher) check(ctx context.Context, hash, password string) (bool, error) {
+	if err := h.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer h.release()
+	return checkPassword(hash, password)
+}
 
 // HashPassword returns the PHC-formatted argon2id hash of password.
 func HashPassword(password string) (string, error) {

@@ -2,12 +2,7 @@ package commands
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,29 +14,37 @@ import (
 // emailScope is the unique-claim scope of user emails (lower-cased).
 const emailScope = "user_email"
 
-// SessionLifetime is how long an access token lives.
-const SessionLifetime = 12 * time.Hour
+// LiveSessions lists a user's sessions that are neither revoked nor expired.
+type LiveSessions interface {
+	LiveSessionIDs(ctx context.Context, userID uuid.UUID) ([]uuid.UUID, error)
+}
 
 // Users handles accounts and sessions.
 type Users struct {
-	store eventstore.Store
-	now   func() time.Time
+	store    eventstore.Store
+	sessions LiveSessions
+	hasher   *hasher
+	now      func() time.Time
 }
 
 // NewUsers refuses nil dependencies.
-func NewUsers(store eventstore.Store) (*Users, error) {
-	if store == nil {
-		return nil, errors.New("commands: NewUsers needs a store")
+func NewUsers(store eventstore.Store, sessions LiveSessions) (*Users, error) {
+	if store == nil || sessions == nil {
+		return nil, errors.New("commands: NewUsers needs a store and a session lister")
 	}
-	return &Users{store: store, now: time.Now}, nil
+	return &Users{store: store, sessions: sessions, hasher: newHasher(), now: time.Now}, nil
 }
 
 func userStream(id uuid.UUID) eventstore.StreamID {
 	return eventstore.StreamID{Type: domain.UserStreamType, ID: id}
 }
 
-func sessionStream(id uuid.UUID) eventstore.StreamID {
-	return eventstore.StreamID{Type: domain.SessionStreamType, ID: id}
+// requireAdmin refuses everyone but administrators.
+func requireAdmin(actor Actor) error {
+	if actor.Role != domain.RoleAdmin {
+		return domain.ErrRoleForbidden
+	}
+	return nil
 }
 
 // CreateUser registers an account with a password.
@@ -55,8 +58,9 @@ type CreateUser struct {
 	Role      string
 }
 
-// Create handles CreateUser. The email is claimed in the same transaction as the
-// append, so two racing registrations of one email cannot both succeed.
+// Create handles CreateUser for operators (bootstrap, create-admin). The email is
+// claimed in the same transaction as the append, so two racing registrations of
+// one email cannot both succeed.
 func (h *Users) Create(ctx context.Context, cmd CreateUser) (Result, error) {
 	ctx = withCommand(ctx, "CreateUser")
 	if err := domain.CheckPassword(cmd.Password); err != nil {
@@ -66,14 +70,15 @@ func (h *Users) Create(ctx context.Context, cmd CreateUser) (Result, error) {
 	if cmd.ID != nil {
 		id = *cmd.ID
 	}
-	hash, err := HashPassword(cmd.Password)
+	// Validate before paying for the hash; the hash itself is checked again below.
+	if _, err := domain.RegisterUser(h.newUserInput(id, cmd, "-")); err != nil {
+		return Result{}, err
+	}
+	hash, err := h.hasher.hash(ctx, cmd.Password)
 	if err != nil {
 		return Result{}, err
 	}
-	events, err := domain.RegisterUser(domain.NewUserInput{
-		ID: id, Email: cmd.Email, PasswordHash: hash, FirstName: cmd.FirstName,
-		LastName: cmd.LastName, Phone: cmd.Phone, Role: domain.ParseRole(cmd.Role),
-	})
+	events, err := domain.RegisterUser(h.newUserInput(id, cmd, hash))
 	if err != nil {
 		return Result{}, err
 	}
@@ -98,117 +103,139 @@ func (h *Users) Create(ctx context.Context, cmd CreateUser) (Result, error) {
 	return res, nil
 }
 
+func (h *Users) newUserInput(id uuid.UUID, cmd CreateUser, hash string) domain.NewUserInput {
+	return domain.NewUserInput{ID: id, Email: cmd.Email, PasswordHash: hash, FirstName: cmd.FirstName,
+		LastName: cmd.LastName, Phone: cmd.Phone, Role: domain.ParseRole(cmd.Role)}
+}
+
+// CreateAsAdmin is POST /users: only administrators create accounts of any role.
+func (h *Users) CreateAsAdmin(ctx context.Context, actor Actor, cmd CreateUser) (Result, error) {
+	if err := requireAdmin(actor); err != nil {
+		return Result{}, err
+	}
+	return h.Create(ctx, cmd)
+}
+
+// SignUp is self-service registration: the account gets role user (a landlord).
+func (h *Users) SignUp(ctx context.Context, cmd CreateUser) (Result, error) {
+	cmd.Role = domain.RoleUser.String()
+	return h.Create(withCommand(ctx, "SignUp"), cmd)
+}
+
 // UserIDByEmail finds an account on the write side.
 func (h *Users) UserIDByEmail(ctx context.Context, email string) (uuid.UUID, bool, error) {
 	stream, found, err := h.store.ClaimedBy(ctx, emailScope, domain.NormalizeEmail(email))
 	return stream.ID, found, err
 }
 
-// LogIn asks for a session.
-type LogIn struct {
-	Email     string
-	Password  string
-	IPAddress string
-	UserAgent string
+// ChangeUserProfile changes a user's email, names or phone (admin only).
+type ChangeUserProfile struct {
+	Actor                             Actor
+	ID                                uuid.UUID
+	IfMatch                           *int64
+	Email, FirstName, LastName, Phone Optional[string]
 }
 
-// Session is what a successful login hands out. The tokens are shown once; only
-// their hashes are stored.
-type Session struct {
-	Result
-	SessionID    uuid.UUID
-	UserID       uuid.UUID
-	Token        string
-	RefreshToken string
-	ExpiresAt    time.Time
-}
-
-// LogIn checks the password and opens a session. An unknown email and a wrong
-// password fail alike, after the same argon2id work.
-func (h *Users) LogIn(ctx context.Context, cmd LogIn) (Session, error) {
-	ctx = withCommand(ctx, "LogIn")
-	userID, found, err := h.UserIDByEmail(ctx, cmd.Email)
-	if err != nil {
-		return Session{}, err
+// ChangeProfile handles ChangeUserProfile; a new email moves the user's claim.
+func (h *Users) ChangeProfile(ctx context.Context, cmd ChangeUserProfile) (Result, error) {
+	ctx = withCommand(ctx, "ChangeUserProfile")
+	if err := requireAdmin(cmd.Actor); err != nil {
+		return Result{}, err
 	}
-	var user domain.User
-	if found {
-		if err := load(ctx, h.store, userStream(userID), &user); err != nil {
-			return Session{}, err
-		}
-	}
-	hash := dummyHash
-	if user.Exists() {
-		hash = user.PasswordHash()
-	}
-	ok, err := checkPassword(hash, cmd.Password)
-	if err != nil {
-		return Session{}, err
-	}
-	if !ok || !user.Exists() {
-		return Session{}, domain.ErrBadCredentials
-	}
-	if !user.Active() {
-		return Session{}, domain.ErrBadCredentials
-	}
-
-	s := Session{SessionID: uuid.New(), UserID: userID, ExpiresAt: h.now().UTC().Add(SessionLifetime).Truncate(time.Second)}
-	if s.Token, err = newToken(); err != nil {
-		return Session{}, err
-	}
-	if s.RefreshToken, err = newToken(); err != nil {
-		return Session{}, err
-	}
-	started := domain.StartSession(domain.SessionStarted{
-		SessionID: s.SessionID, UserID: userID, TokenHash: HashToken(s.Token),
-		RefreshTokenHash: HashToken(s.RefreshToken), IPAddress: cmd.IPAddress,
-		UserAgent: cmd.UserAgent, ExpiresAt: s.ExpiresAt,
-	})
-	md := eventstore.MetadataFrom(ctx)
-	md.ActorID = &userID
-	ctx = eventstore.WithMetadata(ctx, md)
-	err = h.store.Atomically(ctx, func(store eventstore.Store) error {
-		if _, err := store.Append(ctx, sessionStream(s.SessionID), 0, toNew(started)...); err != nil {
-			return err
-		}
-		res, err := update(ctx, store, userStream(userID), nil, newUser,
-			func(*domain.User) error { return nil },
-			func(u *domain.User) ([]domain.Event, error) { return u.LogIn(s.SessionID) })
-		s.Result = res
+	var res Result
+	err := h.store.Atomically(ctx, func(store eventstore.Store) error {
+		var err error
+		res, err = update(ctx, store, userStream(cmd.ID), cmd.IfMatch, newUser, allowAll[*domain.User],
+			func(u *domain.User) ([]domain.Event, error) {
+				p := u.Profile()
+				cmd.Email.applyRequired(&p.Email)
+				cmd.FirstName.applyRequired(&p.FirstName)
+				cmd.LastName.applyRequired(&p.LastName)
+				cmd.Phone.applyRequired(&p.Phone)
+				events, err := u.ChangeProfile(p)
+				if err != nil || len(events) == 0 {
+					return events, err
+				}
+				if old, next := domain.NormalizeEmail(u.Email()), domain.NormalizeEmail(p.Email); old != next {
+					if err := store.Claim(ctx, emailScope, next, userStream(cmd.ID)); err != nil {
+						return nil, err
+					}
+					if err := store.Unclaim(ctx, emailScope, old, userStream(cmd.ID)); err != nil {
+						return nil, err
+					}
+				}
+				return events, nil
+			})
 		return err
 	})
-	if err != nil {
-		return Session{}, fmt.Errorf("open session: %w", err)
+	if errors.Is(err, eventstore.ErrClaimTaken) {
+		return Result{}, domain.ErrEmailTaken
 	}
-	return s, nil
+	return res, err
 }
 
-// LogOut revokes a session at once.
-func (h *Users) LogOut(ctx context.Context, actor Actor, sessionID uuid.UUID) (Result, error) {
-	ctx = withCommand(ctx, "LogOut")
-	return update(ctx, h.store, sessionStream(sessionID), nil, func() *domain.Session { return &domain.Session{} },
-		func(s *domain.Session) error {
-			if s.UserID() != actor.UserID {
-				return domain.ErrNotFound
+// ChangeRole gives a user another role (admin only).
+func (h *Users) ChangeRole(ctx context.Context, actor Actor, id uuid.UUID, ifMatch *int64, role string) (Result, error) {
+	ctx = withCommand(ctx, "ChangeUserRole")
+	if err := requireAdmin(actor); err != nil {
+		return Result{}, err
+	}
+	return update(ctx, h.store, userStream(id), ifMatch, newUser, allowAll[*domain.User],
+		func(u *domain.User) ([]domain.Event, error) {
+			return u.ChangeRole(domain.ParseRole(role), actor.UserID)
+		})
+}
+
+// Deactivate stops a user from logging in and revokes their live sessions in the
+// same transaction, so their tokens die at once (admin only).
+func (h *Users) Deactivate(ctx context.Context, actor Actor, id uuid.UUID, ifMatch *int64) (Result, error) {
+	ctx = withCommand(ctx, "DeactivateUser")
+	if err := requireAdmin(actor); err != nil {
+		return Result{}, err
+	}
+	var res Result
+	err := h.store.Atomically(ctx, func(store eventstore.Store) error {
+		var err error
+		res, err = update(ctx, store, userStream(id), ifMatch, newUser, allowAll[*domain.User],
+			func(u *domain.User) ([]domain.Event, error) { return u.Deactivate(actor.UserID) })
+		if err != nil || res.Checkpoint == (eventstore.Checkpoint{}) {
+			return err
+		}
+		live, err := h.sessions.LiveSessionIDs(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, sid := range live {
+			revoked, err := revokeSession(ctx, store, sid, "user deactivated")
+			if err != nil {
+				return err
 			}
-			return nil
-		},
-		func(s *domain.Session) ([]domain.Event, error) { return s.Revoke("logout"), nil })
+			res.Checkpoint = later(res.Checkpoint, revoked.Checkpoint)
+		}
+		return nil
+	})
+	return res, err
+}
+
+// Reactivate lets a deactivated user log in again (admin only).
+func (h *Users) Reactivate(ctx context.Context, actor Actor, id uuid.UUID, ifMatch *int64) (Result, error) {
+	ctx = withCommand(ctx, "ReactivateUser")
+	if err := requireAdmin(actor); err != nil {
+		return Result{}, err
+	}
+	return update(ctx, h.store, userStream(id), ifMatch, newUser, allowAll[*domain.User],
+		func(u *domain.User) ([]domain.Event, error) { return u.Reactivate() })
 }
 
 func newUser() *domain.User { return &domain.User{} }
 
-// newToken returns 256 random bits, URL-safe.
-func newToken() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("read token: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
+// allowAll is the authorize step of commands whose caller was checked up front.
+func allowAll[A any](A) error { return nil }
 
-// HashToken is the form in which tokens are stored and looked up.
-func HashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
+// later returns the later of two checkpoints.
+func later(a, b eventstore.Checkpoint) eventstore.Checkpoint {
+	if a.Reached(b) {
+		return a
+	}
+	return b
 }

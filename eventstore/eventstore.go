@@ -129,6 +129,8 @@ type Store interface {
 	// Claim reserves value within scope for stream, for rules that span streams
 	// such as unique emails. Make it atomic with the append through Atomically.
 	Claim(ctx context.Context, scope, value string, stream StreamID) error
+	// Unclaim gives up stream's claim of value within scope.
+	Unclaim(ctx context.Context, scope, value string, stream StreamID) error
 	// ClaimedBy returns the stream holding a claim.
 	ClaimedBy(ctx context.Context, scope, value string) (StreamID, bool, error)
 	// Atomically runs fn with a store whose writes commit together or not at all.

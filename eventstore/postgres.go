@@ -70,6 +70,15 @@ func (s *PostgresStore) Claim(ctx context.Context, scope, value string, stream S
 	return nil
 }
 
+// Unclaim gives up stream's claim of value within scope; another stream's claim stays.
+func (s *PostgresStore) Unclaim(ctx context.Context, scope, value string, stream StreamID) error {
+	if _, err := s.db.Exec(ctx, `DELETE FROM unique_claims WHERE scope = $1 AND value = $2 AND stream_id = $3`,
+		scope, value, stream.String()); err != nil {
+		return fmt.Errorf("unclaim %s: %w", scope, err)
+	}
+	return nil
+}
+
 // ClaimedBy returns the stream that holds value within scope.
 func (s *PostgresStore) ClaimedBy(ctx context.Context, scope, value string) (StreamID, bool, error) {
 	var holder string

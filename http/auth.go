@@ -1,10 +1,13 @@
 package http
 
 import (
+	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/assetanchor/assetanchor/commands"
+	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/projections"
 )
 
@@ -13,11 +16,38 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
-type loginResponse struct {
+type signupRequest struct {
+	Email     string `json:"email"`
+	Password  string `json:"password"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Phone     string `json:"phone"`
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+type tokenResponse struct {
 	Token        string               `json:"token"`
 	RefreshToken string               `json:"refresh_token"`
 	ExpiresAt    string               `json:"expires_at"`
 	User         projections.UserView `json:"user"`
+}
+
+func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
+	var req signupRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	if !s.throttle(w, r, s.limitIP(r)) {
+		return
+	}
+	res, err := s.Users.SignUp(r.Context(), commands.CreateUser{
+		Email: req.Email, Password: req.Password, FirstName: req.FirstName, LastName: req.LastName, Phone: req.Phone,
+	})
+	answerCommand(s, w, r, res, err, "users", s.queries.UserFor, userVersion)
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -26,14 +56,40 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
+	if !s.throttle(w, r, s.limitIP(r), s.limitEmail(req.Email)) {
+		return
+	}
 	sess, err := s.Users.LogIn(r.Context(), commands.LogIn{
 		Email: req.Email, Password: req.Password, IPAddress: clientIP(r), UserAgent: truncate(r.UserAgent(), 1000),
 	})
-	if err != nil {
+	s.answerSession(w, r, sess, err)
+}
+
+func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
+	var req refreshRequest
+	if err := decodeJSON(w, r, &req); err != nil {
 		Error(w, r, s.log, err)
 		return
 	}
-	if err := s.awaitProjection(r.Context(), sess.Result); err != nil {
+	if !s.throttle(w, r, s.limitIP(r), s.limitEmail("refresh:"+req.RefreshToken)) {
+		return
+	}
+	sess, err := s.Users.Refresh(r.Context(), req.RefreshToken)
+	if errors.Is(err, domain.ErrRefreshTokenReused) {
+		// The session was revoked for the reuse: make that visible before refusing.
+		if waitErr := s.awaitProjection(r.Context(), sess.Result); waitErr != nil {
+			err = waitErr
+		}
+	}
+	s.answerSession(w, r, sess, err)
+}
+
+// answerSession answers a login or refresh with the new token pair and the user.
+func (s *Server) answerSession(w http.ResponseWriter, r *http.Request, sess commands.Session, err error) {
+	if err == nil {
+		err = s.awaitProjection(r.Context(), sess.Result)
+	}
+	if err != nil {
 		Error(w, r, s.log, err)
 		return
 	}
@@ -42,7 +98,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, loginResponse{
+	writeJSON(w, http.StatusOK, tokenResponse{
 		Token: sess.Token, RefreshToken: sess.RefreshToken,
 		ExpiresAt: sess.ExpiresAt.UTC().Format(time.RFC3339), User: user,
 	})
@@ -50,6 +106,41 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	res, err := s.Users.LogOut(r.Context(), actorOf(r), session(r.Context()).SessionID)
+	s.answerNoContent(w, r, res, err)
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+	user, err := s.queries.User(r.Context(), session(r.Context()).UserID)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	setETag(w, user.Version)
+	writeJSON(w, http.StatusOK, user)
+}
+
+func (s *Server) mySessions(w http.ResponseWriter, r *http.Request) {
+	sess := session(r.Context())
+	items, err := s.queries.Sessions(r.Context(), sess.UserID, sess.SessionID)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, projections.Page[projections.SessionView]{Items: items})
+}
+
+func (s *Server) revokeMySession(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	res, err := s.Users.RevokeSession(r.Context(), actorOf(r), id)
+	s.answerNoContent(w, r, res, err)
+}
+
+// answerNoContent answers 204 once the read model has the command's effect.
+func (s *Server) answerNoContent(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
 	if err == nil {
 		err = s.awaitProjection(r.Context(), res)
 	}
@@ -58,4 +149,14 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) limitIP(r *http.Request) func(time.Time) (bool, time.Duration) {
+	ip := clientIP(r)
+	return func(now time.Time) (bool, time.Duration) { return s.ipLimiter.allow(ip, now) }
+}
+
+func (s *Server) limitEmail(email string) func(time.Time) (bool, time.Duration) {
+	key := strings.ToLower(strings.TrimSpace(email))
+	return func(now time.Time) (bool, time.Duration) { return s.emailLimiter.allow(key, now) }
 }

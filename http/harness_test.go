@@ -38,7 +38,7 @@ func MustStack(tb testing.TB) *stack {
 	pool := dbtest.MustPool(tb)
 	store := eventstore.NewPostgresStore(pool)
 	queries := projections.NewQueries(pool)
-	users, err := commands.NewUsers(store)
+	users, err := commands.NewUsers(store, queries)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/assetanchor/assetanchor/domain"
@@ -50,7 +51,9 @@ func (c *capture) Write(b []byte) (int, error) {
 func (s *Server) idempotent(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("Idempotency-Key")
-		if key == "" {
+		// Anonymous requests (login) are not deduplicated: their answers carry fresh
+		// tokens, which are stored only as hashes, and there is no user to scope a key to.
+		if key == "" || session(r.Context()).UserID == uuid.Nil {
 			next.ServeHTTP(w, r)
 			return
 		}

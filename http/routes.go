@@ -19,10 +19,24 @@ func (s *Server) routes() http.Handler {
 	r.Get("/openapi.json", s.openAPI)
 
 	r.Route("/api/v1", func(r chi.Router) {
-		r.With(s.idempotent).Post("/auth/login", s.login)
+		r.With(s.idempotent).Post("/auth/signup", s.signup)
+		r.Post("/auth/login", s.login)
+		r.Post("/auth/refresh", s.refresh)
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate)
 			r.Post("/auth/logout", s.logout)
+			r.Get("/me", s.me)
+			r.Get("/me/sessions", s.mySessions)
+			r.Delete("/me/sessions/{id}", s.revokeMySession)
+
+			r.With(s.idempotent).Post("/users", s.createUser)
+			r.Get("/users", s.listUsers)
+			r.Get("/users/{id}", s.getUser)
+			r.Patch("/users/{id}", s.changeUser)
+			r.With(s.idempotent).Post("/users/{id}/role", s.changeUserRole)
+			r.With(s.idempotent).Post("/users/{id}/deactivate", s.deactivateUser)
+			r.With(s.idempotent).Post("/users/{id}/activate", s.activateUser)
+			r.Get("/users/{id}/history", s.userHistory)
 
 			r.With(s.idempotent).Post("/properties", s.createProperty)
 			r.Get("/properties", s.listProperties)

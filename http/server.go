@@ -38,6 +38,8 @@ type Deps struct {
 	Collector prometheus.Collector
 	// ReadYourWritesBound caps how long a command waits for the read model.
 	ReadYourWritesBound time.Duration
+	// LoginLimitPerIP and LoginLimitPerEmail throttle login, signup and refresh.
+	LoginLimitPerIP, LoginLimitPerEmail RateLimit
 }
 
 // Server is the HTTP API.
@@ -47,6 +49,8 @@ type Server struct {
 	queries *projections.Queries
 	metrics *metrics
 	handler http.Handler
+
+	ipLimiter, emailLimiter *limiter
 }
 
 // NewServer builds the API.
@@ -59,7 +63,14 @@ func NewServer(d Deps) (*Server, error) {
 	if d.ReadYourWritesBound == 0 {
 		d.ReadYourWritesBound = 10 * time.Second
 	}
-	s := &Server{Deps: d, log: d.Log, queries: d.Queries}
+	if d.LoginLimitPerIP == (RateLimit{}) {
+		d.LoginLimitPerIP = RateLimit{Burst: 60, PerSecond: 1}
+	}
+	if d.LoginLimitPerEmail == (RateLimit{}) {
+		d.LoginLimitPerEmail = RateLimit{Burst: 10, PerSecond: 1.0 / 6}
+	}
+	s := &Server{Deps: d, log: d.Log, queries: d.Queries,
+		ipLimiter: newLimiter(d.LoginLimitPerIP), emailLimiter: newLimiter(d.LoginLimitPerEmail)}
 	s.metrics = newMetrics(s)
 	s.handler = s.routes()
 	return s, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -205,26 +206,6 @@ type UserView struct {
 	Version       int64      `json:"version"`
 }
 
-// User returns one user by id.
-func (q *Queries) User(ctx context.Context, id uuid.UUID) (UserView, error) {
-	var u UserView
-	var lastLogin *time.Time
-	var created, updated time.Time
-	err := q.pool.QueryRow(ctx, `SELECT id, email, first_name, last_name, role, phone, last_login,
-		coalesce(is_active, FALSE), coalesce(email_verified, FALSE), created_at, updated_at, version
-		FROM users WHERE id = $1`, id).Scan(&u.ID, &u.Email, &u.FirstName, &u.LastName, &u.Role,
-		&u.Phone, &lastLogin, &u.IsActive, &u.EmailVerified, &created, &updated, &u.Version)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return UserView{}, domain.ErrNotFound
-	}
-	if lastLogin != nil {
-		t := Timestamp(*lastLogin)
-		u.LastLogin = &t
-	}
-	u.CreatedAt, u.UpdatedAt = Timestamp(created), Timestamp(updated)
-	return u, err
-}
-
 // Authenticated is the session behind a bearer token.
 type Authenticated struct {
 	SessionID uuid.UUID
@@ -263,6 +244,14 @@ func (q *Queries) TenantLeasesFrom(ctx context.Context, tenantID, ownerID uuid.U
 		return false, fmt.Errorf("read tenant leases: %w", err)
 	}
 	return found, nil
+}
+
+// sqlArgs collects query arguments; add returns the placeholder of the one added.
+type sqlArgs []any
+
+func (a *sqlArgs) add(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
 }
 
 // Money renders a NUMERIC amount as a decimal string with two places ("1250.00").

@@ -90,7 +90,7 @@ func newApp(pool *pgxpool.Pool) (*app, error) {
 	queries := projections.NewQueries(pool)
 	a := &app{store: store, queries: queries}
 	var err error
-	if a.users, err = commands.NewUsers(store); err != nil {
+	if a.users, err = commands.NewUsers(store, queries); err != nil {
 		return nil, err
 	}
 	if a.properties, err = commands.NewProperties(store); err != nil {

@@ -1,0 +1,153 @@
+package http
+
+import (
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/assetanchor/assetanchor/commands"
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/projections"
+)
+
+type createUserRequest struct {
+	ID        *uuid.UUID `json:"id"`
+	Email     string     `json:"email"`
+	Password  string     `json:"password"`
+	FirstName string     `json:"first_name"`
+	LastName  string     `json:"last_name"`
+	Phone     string     `json:"phone"`
+	Role      string     `json:"role"`
+}
+
+type userPatchRequest struct {
+	Email     commands.Optional[string] `json:"email"`
+	FirstName commands.Optional[string] `json:"first_name"`
+	LastName  commands.Optional[string] `json:"last_name"`
+	Phone     commands.Optional[string] `json:"phone"`
+}
+
+type roleRequest struct {
+	Role string `json:"role"`
+}
+
+func userVersion(u projections.UserView) int64 { return u.Version }
+
+// requireUserReader lets admins and managers read users (API.md: managers read users).
+func requireUserReader(r *http.Request) error {
+	if !viewerOf(r).Role.SeesAllProperties() {
+		return domain.ErrRoleForbidden
+	}
+	return nil
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+	var req createUserRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	if req.Role == "" {
+		req.Role = domain.RoleUser.String()
+	}
+	res, err := s.Users.CreateAsAdmin(r.Context(), actorOf(r), commands.CreateUser{
+		ID: req.ID, Email: req.Email, Password: req.Password, FirstName: req.FirstName,
+		LastName: req.LastName, Phone: req.Phone, Role: req.Role,
+	})
+	answerCommand(s, w, r, res, err, "users", s.queries.UserFor, userVersion)
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+	if err := requireUserReader(r); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	q := r.URL.Query()
+	limit, err := listLimit(q.Get("limit"))
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	role := q.Get("role")
+	if role != "" && domain.ParseRole(role) == (domain.Role{}) {
+		Error(w, r, s.log, badRequest("role must be admin, manager or user"))
+		return
+	}
+	page, err := s.queries.Users(r.Context(), projections.UserFilter{
+		Role: role, Email: q.Get("email"), Cursor: q.Get("cursor"), Limit: limit,
+	})
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+	if err := requireUserReader(r); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	answerEntity(s, w, r, s.queries.UserFor, userVersion)
+}
+
+func (s *Server) userHistory(w http.ResponseWriter, r *http.Request) {
+	if err := requireUserReader(r); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	answerHistory(s, w, r, domain.UserStreamType, s.queries.UserFor)
+}
+
+func (s *Server) changeUser(w http.ResponseWriter, r *http.Request) {
+	var req userPatchRequest
+	s.userCommand(w, r, &req, func(id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Users.ChangeProfile(r.Context(), commands.ChangeUserProfile{
+			Actor: actorOf(r), ID: id, IfMatch: version,
+			Email: req.Email, FirstName: req.FirstName, LastName: req.LastName, Phone: req.Phone,
+		})
+	})
+}
+
+func (s *Server) changeUserRole(w http.ResponseWriter, r *http.Request) {
+	var req roleRequest
+	s.userCommand(w, r, &req, func(id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Users.ChangeRole(r.Context(), actorOf(r), id, version, req.Role)
+	})
+}
+
+func (s *Server) deactivateUser(w http.ResponseWriter, r *http.Request) {
+	s.userCommand(w, r, nil, func(id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Users.Deactivate(r.Context(), actorOf(r), id, version)
+	})
+}
+
+func (s *Server) activateUser(w http.ResponseWriter, r *http.Request) {
+	s.userCommand(w, r, nil, func(id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Users.Reactivate(r.Context(), actorOf(r), id, version)
+	})
+}
+
+// userCommand decodes the body (when body is not nil) and the id and If-Match,
+// runs the command and answers the user as it now is.
+func (s *Server) userCommand(w http.ResponseWriter, r *http.Request, body any,
+	run func(id uuid.UUID, version *int64) (commands.Result, error)) {
+	id, err := pathID(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	if body != nil {
+		if err := decodeJSON(w, r, body); err != nil {
+			Error(w, r, s.log, err)
+			return
+		}
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	res, err := run(id, version)
+	answerCommand(s, w, r, res, err, "users", s.queries.UserFor, userVersion)
+}
