@@ -80,6 +80,8 @@ func (s *Server) routes() http.Handler {
 			r.With(s.idempotent).Post("/maintenance-requests/{id}/cancel", s.cancelMaintenance)
 			r.Get("/maintenance-requests/{id}/history", s.maintenanceHistory)
 
+			r.Get("/audit-logs", s.listAuditLogs)
+
 			r.Get("/reports/overdue-transactions", s.overdueTransactions)
 			r.Get("/reports/expiring-leases", s.expiringLeases)
 		})

@@ -18,8 +18,9 @@ import (
 // linked by foreign keys, so one projector applies their events in global order.
 const RelationalName = "relational"
 
-// Relational projects events into the seed tables. Every read-model timestamp and
-// id comes from the event, so replaying the log gives identical rows.
+// Relational projects events into the seed tables, and one audit_logs row per
+// event. Every read-model timestamp and id comes from the event, so replaying the
+// log gives identical rows.
 type Relational struct{}
 
 // Apply applies one event and advances the checkpoint in tx. An event at or before
@@ -40,10 +41,14 @@ func (Relational) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) erro
 	if err != nil {
 		return err
 	}
+	before, err := entityRow(ctx, tx, e.Stream.Type, e.Stream.ID)
+	if err != nil {
+		return err
+	}
 	if err := applyRelational(ctx, tx, e, de); err != nil {
 		return fmt.Errorf("project %s %s v%d: %w", e.Type, e.Stream, e.Version, err)
 	}
-	return nil
+	return writeAudit(ctx, tx, e, de, before)
 }
 
 // applyRelational hands the event to the projection of its stream type.

@@ -1,0 +1,105 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// AuditLogView is an audit_logs row.
+type AuditLogView struct {
+	ID         uuid.UUID       `json:"id"`
+	UserID     *uuid.UUID      `json:"user_id"`
+	Action     string          `json:"action"`
+	EntityType string          `json:"entity_type"`
+	EntityID   *uuid.UUID      `json:"entity_id"`
+	OldValues  json.RawMessage `json:"old_values"`
+	NewValues  json.RawMessage `json:"new_values"`
+	IPAddress  *string         `json:"ip_address"`
+	UserAgent  *string         `json:"user_agent"`
+	CreatedAt  Timestamp       `json:"created_at"`
+}
+
+// AuditFilter narrows the audit log; zero fields do not filter.
+type AuditFilter struct {
+	EntityType string
+	EntityID   *uuid.UUID
+	UserID     *uuid.UUID
+	Action     string
+	From, To   time.Time // created_at >= From, created_at < To
+	Cursor     string
+	Limit      int
+}
+
+// auditVisible is "the viewer may see the audited entity", the same owner
+// isolation as the entities' own queries ($1 sees all, $2 the viewer's id).
+const auditVisible = `($1 OR CASE a.entity_type
+	WHEN 'property' THEN EXISTS (SELECT 1 FROM properties p WHERE p.id = a.entity_id AND p.owner_id = $2)
+	WHEN 'lease' THEN EXISTS (SELECT 1 FROM leases l JOIN properties p ON p.id = l.property_id
+		WHERE l.id = a.entity_id AND p.owner_id = $2)
+	WHEN 'transaction' THEN EXISTS (SELECT 1 FROM transactions t JOIN leases l ON l.id = t.lease_id
+		JOIN properties p ON p.id = l.property_id WHERE t.id = a.entity_id AND p.owner_id = $2)
+	WHEN 'maintenance_request' THEN EXISTS (SELECT 1 FROM maintenance_requests m
+		JOIN properties p ON p.id = m.property_id
+		WHERE m.id = a.entity_id AND (p.owner_id = $2 OR m.assigned_to = $2))
+	WHEN 'tenant' THEN EXISTS (SELECT 1 FROM tenants tn WHERE tn.id = a.entity_id AND (tn.registered_by = $2
+		OR EXISTS (SELECT 1 FROM leases l JOIN properties p ON p.id = l.property_id
+			WHERE l.tenant_id = tn.id AND p.owner_id = $2)))
+	WHEN 'user' THEN a.entity_id = $2
+	WHEN 'session' THEN EXISTS (SELECT 1 FROM user_sessions s WHERE s.id = a.entity_id AND s.user_id = $2)
+	ELSE FALSE END)`
+
+// AuditLogs lists audit rows the viewer may see, oldest first.
+func (q *Queries) AuditLogs(ctx context.Context, v Viewer, f AuditFilter) (Page[AuditLogView], error) {
+	after, err := decodeCursor(f.Cursor)
+	if err != nil {
+		return Page[AuditLogView]{}, err
+	}
+	args := sqlArgs{v.seesAll(), v.UserID}
+	where := []string{auditVisible}
+	if f.EntityType != "" {
+		where = append(where, "a.entity_type = "+args.add(f.EntityType))
+	}
+	if f.EntityID != nil {
+		where = append(where, "a.entity_id = "+args.add(*f.EntityID))
+	}
+	if f.UserID != nil {
+		where = append(where, "a.user_id = "+args.add(*f.UserID))
+	}
+	if f.Action != "" {
+		where = append(where, "a.action = "+args.add(f.Action))
+	}
+	if !f.From.IsZero() {
+		where = append(where, "a.created_at >= "+args.add(f.From.UTC()))
+	}
+	if !f.To.IsZero() {
+		where = append(where, "a.created_at < "+args.add(f.To.UTC()))
+	}
+	if after != nil {
+		where = append(where, "(a.created_at, a.id) > ("+args.add(after.CreatedAt)+", "+args.add(after.ID)+")")
+	}
+	rows, err := q.pool.Query(ctx, `SELECT a.id, a.user_id, a.action, a.entity_type, a.entity_id,
+		a.old_values, a.new_values, a.ip_address, a.user_agent, a.created_at
+		FROM audit_logs a WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY a.created_at, a.id LIMIT `+args.add(f.Limit+1), args...)
+	if err != nil {
+		return Page[AuditLogView]{}, fmt.Errorf("list audit logs: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (AuditLogView, error) {
+		var a AuditLogView
+		var created time.Time
+		err := row.Scan(&a.ID, &a.UserID, &a.Action, &a.EntityType, &a.EntityID, &a.OldValues,
+			&a.NewValues, &a.IPAddress, &a.UserAgent, &created)
+		a.CreatedAt = Timestamp(created)
+		return a, err
+	})
+	if err != nil {
+		return Page[AuditLogView]{}, fmt.Errorf("list audit logs: %w", err)
+	}
+	return pageOf(items, f.Limit, func(a AuditLogView) *string { return encodeCursor(time.Time(a.CreatedAt), a.ID) }), nil
+}
