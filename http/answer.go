@@ -3,10 +3,15 @@ package http
 import (
 	"context"
 	"net/http"
+	"strings"
+	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"github.com/assetanchor/assetanchor/commands"
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/projections"
 )
 
@@ -36,7 +41,9 @@ func answerCommand[T any](s *Server, w http.ResponseWriter, r *http.Request, res
 	writeJSON(w, status, entity)
 }
 
-// answerEntity answers GET /{collection}/{id}: the entity the caller may see, with its ETag.
+// answerEntity answers GET /{collection}/{id}: the entity the caller may see, with
+// its ETag. With ?as_of=<RFC 3339> it answers the entity as it stood then, replayed
+// from its stream; before the entity existed that is a 404.
 func answerEntity[T any](s *Server, w http.ResponseWriter, r *http.Request,
 	read func(context.Context, projections.Viewer, uuid.UUID) (T, error), version func(T) int64) {
 	id, err := pathID(r)
@@ -45,12 +52,54 @@ func answerEntity[T any](s *Server, w http.ResponseWriter, r *http.Request,
 		return
 	}
 	entity, err := read(r.Context(), viewerOf(r), id)
+	if err == nil && r.URL.Query().Has("as_of") {
+		entity, err = entityAsOf(s, r, id, read)
+	}
 	if err != nil {
 		Error(w, r, s.log, err)
 		return
 	}
 	setETag(w, version(entity))
 	writeJSON(w, http.StatusOK, entity)
+}
+
+// streamTypes maps each collection of the API to the stream type of its entities.
+var streamTypes = map[string]string{
+	"users":                domain.UserStreamType,
+	"properties":           domain.PropertyStreamType,
+	"tenants":              domain.TenantStreamType,
+	"leases":               domain.LeaseStreamType,
+	"transactions":         domain.TransactionStreamType,
+	"maintenance-requests": domain.MaintenanceStreamType,
+	"documents":            "document",
+}
+
+// entityAsOf replays the entity's events up to ?as_of and reads it from the replay.
+// The caller may see the entity now, which is what entitles it to its past.
+func entityAsOf[T any](s *Server, r *http.Request, id uuid.UUID,
+	read func(context.Context, projections.Viewer, uuid.UUID) (T, error)) (T, error) {
+	var zero T
+	asOf, err := time.Parse(time.RFC3339Nano, r.URL.Query().Get("as_of"))
+	if err != nil {
+		return zero, badRequest("as_of must be an RFC 3339 timestamp")
+	}
+	collection := strings.Split(strings.TrimPrefix(chi.RouteContext(r.Context()).RoutePattern(), "/api/v1/"), "/")[0]
+	streamType, ok := streamTypes[collection]
+	if !ok {
+		return zero, badRequest("as_of is not supported here")
+	}
+	events, err := s.Store.ReadStream(r.Context(), eventstore.StreamID{Type: streamType, ID: id}, asOf)
+	if err != nil {
+		return zero, err
+	}
+	if len(events) == 0 {
+		return zero, domain.ErrNotFound
+	}
+	// The replay holds only this entity, so it is read with unrestricted visibility.
+	everything := projections.Viewer{UserID: viewerOf(r).UserID, Role: domain.RoleAdmin}
+	return projections.AsOf(r.Context(), s.queries, events, func(ctx context.Context) (T, error) {
+		return read(ctx, everything, id)
+	})
 }
 
 // answerHistory answers GET /{collection}/{id}/history for an entity the caller may see.

@@ -27,10 +27,33 @@ type Viewer struct {
 func (v Viewer) seesAll() bool { return v.Role.SeesAllProperties() }
 
 // Queries answers from the read model.
-type Queries struct{ pool *pgxpool.Pool }
+type Queries struct {
+	pool  replayable
+	dbase *pgxpool.Pool
+}
 
 // NewQueries reads through pool.
-func NewQueries(pool *pgxpool.Pool) *Queries { return &Queries{pool: pool} }
+func NewQueries(pool *pgxpool.Pool) *Queries { return &Queries{pool: replayable{pool}, dbase: pool} }
+
+// replayable reads through the pool, or through the replay transaction that AsOf
+// put into the context, so every query can answer for a past moment unchanged.
+type replayable struct{ pool *pgxpool.Pool }
+
+type replayKey struct{}
+
+func (r replayable) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if tx, ok := ctx.Value(replayKey{}).(pgx.Tx); ok {
+		return tx.Query(ctx, sql, args...)
+	}
+	return r.pool.Query(ctx, sql, args...)
+}
+
+func (r replayable) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if tx, ok := ctx.Value(replayKey{}).(pgx.Tx); ok {
+		return tx.QueryRow(ctx, sql, args...)
+	}
+	return r.pool.QueryRow(ctx, sql, args...)
+}
 
 // Page is one page of a list, with the cursor of the next one.
 type Page[T any] struct {
@@ -233,7 +256,7 @@ func (q *Queries) Authenticate(ctx context.Context, tokenHash string) (Authentic
 }
 
 // Ping checks that the read model's database answers.
-func (q *Queries) Ping(ctx context.Context) error { return q.pool.Ping(ctx) }
+func (q *Queries) Ping(ctx context.Context) error { return q.dbase.Ping(ctx) }
 
 // TenantLeasesFrom reports whether the tenant has a lease on a property of owner.
 func (q *Queries) TenantLeasesFrom(ctx context.Context, tenantID, ownerID uuid.UUID) (bool, error) {

@@ -1,0 +1,74 @@
+package http
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/assetanchor/assetanchor/domain"
+)
+
+func TestPropertyAsOf(t *testing.T) {
+	s := MustStack(t)
+	_, tokenA := s.MustUser(t, domain.RoleUser)
+	_, tokenB := s.MustUser(t, domain.RoleUser)
+	id := s.MustProperty(t, tokenA)
+	path := "/api/v1/properties/" + id.String()
+	MustStatus(t, s.Do(t, tokenA, http.MethodPatch, path, map[string]any{"city": "Shelbyville"}, nil), http.StatusOK)
+	MustStatus(t, s.Do(t, tokenA, http.MethodPost, path+"/status", map[string]any{"status": "inactive"}, nil), http.StatusOK)
+
+	var history struct {
+		Items []struct {
+			RecordedAt time.Time `json:"recorded_at"`
+		} `json:"items"`
+	}
+	resp := s.Do(t, tokenA, http.MethodGet, path+"/history", nil, nil)
+	MustStatus(t, resp, http.StatusOK)
+	MustDecode(t, resp, &history)
+	if len(history.Items) != 3 {
+		t.Fatalf("history has %d events, want 3", len(history.Items))
+	}
+	at := func(d time.Time) string { return "?as_of=" + url.QueryEscape(d.Format(time.RFC3339Nano)) }
+
+	cases := []struct {
+		name             string
+		asOf             string
+		wantCity, wantSt string
+		wantVersion      float64
+	}{
+		{"at creation", at(history.Items[0].RecordedAt), "Springfield", "active", 1},
+		{"between change and status", at(history.Items[1].RecordedAt.Add(time.Microsecond)), "Shelbyville", "active", 2},
+		{"now", at(time.Now().Add(time.Hour)), "Shelbyville", "inactive", 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp := s.Do(t, tokenA, http.MethodGet, path+c.asOf, nil, nil)
+			MustStatus(t, resp, http.StatusOK)
+			var p map[string]any
+			MustDecode(t, resp, &p)
+			if p["city"] != c.wantCity || p["status"] != c.wantSt || p["version"] != c.wantVersion {
+				t.Errorf("as of %s: city %v status %v version %v; want %s %s %v",
+					c.asOf, p["city"], p["status"], p["version"], c.wantCity, c.wantSt, c.wantVersion)
+			}
+			if got, want := resp.Header.Get("ETag"), fmt.Sprintf(`"%d"`, int(c.wantVersion)); got != want {
+				t.Errorf("ETag = %s, want %s", got, want)
+			}
+		})
+	}
+
+	// Before it existed: not found. Another owner: not found. Malformed: 400.
+	MustStatus(t, s.Do(t, tokenA, http.MethodGet, path+at(history.Items[0].RecordedAt.Add(-time.Microsecond)), nil, nil), http.StatusNotFound)
+	MustStatus(t, s.Do(t, tokenB, http.MethodGet, path+at(time.Now()), nil, nil), http.StatusNotFound)
+	MustStatus(t, s.Do(t, tokenA, http.MethodGet, path+"?as_of=yesterday", nil, nil), http.StatusBadRequest)
+
+	// The replay left nothing behind: the live property is unchanged.
+	resp = s.Do(t, tokenA, http.MethodGet, path, nil, nil)
+	MustStatus(t, resp, http.StatusOK)
+	var live map[string]any
+	MustDecode(t, resp, &live)
+	if live["status"] != "inactive" || live["version"] != float64(3) {
+		t.Errorf("live property after replays: %v", live)
+	}
+}

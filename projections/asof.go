@@ -1,0 +1,42 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/eventstore"
+)
+
+// AsOf answers a query as the read model stood after events: it replays them with
+// the projector's own code into empty temporary copies of the seed tables, inside a
+// transaction that is rolled back, and runs read with a context whose queries go
+// to that replay. events are one entity's stream up to a moment; read should not
+// depend on other entities' rows.
+func AsOf[T any](ctx context.Context, q *Queries, events []eventstore.Event, read func(context.Context) (T, error)) (T, error) {
+	var zero T
+	tx, err := q.dbase.Begin(ctx)
+	if err != nil {
+		return zero, err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // nothing of the replay may persist
+	for _, table := range []string{"users", "user_sessions", "properties", "tenants", "leases",
+		"transactions", "documents", "maintenance_requests"} {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+table+` (LIKE public.`+table+` INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
+			return zero, fmt.Errorf("prepare replay of %s: %w", table, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_temp, public`); err != nil {
+		return zero, err
+	}
+	for _, e := range events {
+		de, err := domain.DecodeEvent(e.Type, e.Data)
+		if err != nil {
+			return zero, err
+		}
+		if err := applyRelational(ctx, tx, e, de); err != nil {
+			return zero, fmt.Errorf("replay %s v%d: %w", e.Stream, e.Version, err)
+		}
+	}
+	return read(context.WithValue(ctx, replayKey{}, tx))
+}
