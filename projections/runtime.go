@@ -170,3 +170,53 @@ func (c *Checkpoints) Lag(ctx context.Context, name string) (Lag, error) {
 	}
 	return l, nil
 }
+
+// Status is one projector's place and health.
+type Status struct {
+	Name       string
+	Checkpoint eventstore.Checkpoint
+	Applied    int64
+	Lag        Lag
+}
+
+// State summarises a status for operators.
+func (s Status) State() string {
+	switch {
+	case s.Applied == 0 && s.Lag.Events > 0:
+		return "not started"
+	case s.Lag.Events == 0:
+		return "caught up"
+	default:
+		return "behind"
+	}
+}
+
+// Statuses lists every projector with its checkpoint and lag.
+func (c *Checkpoints) Statuses(ctx context.Context) ([]Status, error) {
+	rows, err := c.pool.Query(ctx, `SELECT projector, transaction_id::text, position, events_applied
+		FROM projector_checkpoints ORDER BY projector`)
+	if err != nil {
+		return nil, fmt.Errorf("list projectors: %w", err)
+	}
+	statuses, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Status, error) {
+		var s Status
+		var txid string
+		if err := row.Scan(&s.Name, &txid, &s.Checkpoint.Position, &s.Applied); err != nil {
+			return s, err
+		}
+		s.Checkpoint.TransactionID, err = strconv.ParseUint(txid, 10, 64)
+		return s, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list projectors: %w", err)
+	}
+	if len(statuses) == 0 {
+		statuses = []Status{{Name: RelationalName}} // never ran yet
+	}
+	for i := range statuses {
+		if statuses[i].Lag, err = c.Lag(ctx, statuses[i].Name); err != nil {
+			return nil, err
+		}
+	}
+	return statuses, nil
+}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/migrations"
@@ -65,7 +67,7 @@ func migrateCommand(ctx context.Context, cfg config, args []string, stdout, stde
 	return nil
 }
 
-func usersCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) (err error) {
+func usersCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "create-admin" {
 		return usageError("users needs create-admin --email E --password P")
 	}
@@ -76,31 +78,12 @@ func usersCommand(ctx context.Context, cfg config, args []string, stdout, stderr
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 || *email == "" || *password == "" {
 		return usageError("users create-admin needs --email E --password P")
 	}
-	db, err := openDatabase(ctx, cfg, stderr)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := db.close(); err == nil {
-			err = cerr
+	return withApp(ctx, cfg, stderr, func(a *app, _ *pgxpool.Pool) error {
+		res, err := a.users.Create(ctx, commands.CreateUser{Email: *email, Password: *password, Role: domain.RoleAdmin.String()})
+		if err != nil {
+			return fmt.Errorf("create administrator: %w", err)
 		}
-	}()
-	if err := db.migrateUp(); err != nil {
-		return err
-	}
-	pool, err := db.pool(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	a, err := newApp(pool)
-	if err != nil {
-		return err
-	}
-	res, err := a.users.Create(ctx, commands.CreateUser{Email: *email, Password: *password, Role: domain.RoleAdmin.String()})
-	if err != nil {
-		return fmt.Errorf("create administrator: %w", err)
-	}
-	fmt.Fprintf(stdout, "administrator %s created with id %s\n", *email, res.ID)
-	return nil
+		fmt.Fprintf(stdout, "administrator %s created with id %s\n", *email, res.ID)
+		return nil
+	})
 }

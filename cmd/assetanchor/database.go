@@ -96,3 +96,30 @@ func schemaCurrent(pool *pgxpool.Pool) func(context.Context) error {
 		return nil
 	}
 }
+
+// withApp opens the database (starting the private cluster if need be), migrates
+// it, wires the application and runs fn; everything is closed afterwards.
+func withApp(ctx context.Context, cfg config, stderr io.Writer, fn func(a *app, pool *pgxpool.Pool) error) (err error) {
+	db, err := openDatabase(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := db.close(); err == nil {
+			err = cerr
+		}
+	}()
+	if err := db.migrateUp(); err != nil {
+		return err
+	}
+	pool, err := db.pool(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	a, err := newApp(pool)
+	if err != nil {
+		return err
+	}
+	return fn(a, pool)
+}

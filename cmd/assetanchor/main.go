@@ -37,6 +37,9 @@ const usageText = `usage: assetanchor COMMAND
   migrate up|down [N]|version             schema migrations
   users create-admin --email E --password P
                                           bootstrap an administrator
+  leases expire                           expire every active lease past its end date; idempotent
+  projections list|status                 projectors, their checkpoints and lag
+  audit verify                            check every stream's hash chain
   help                                    this text
 
 Configuration (environment): DATABASE_URL, ASSETANCHOR_ADDR, ASSETANCHOR_DATA_DIR,
@@ -57,6 +60,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateCommand(ctx, cfg, args[1:], stdout, stderr)
 	case "users":
 		return usersCommand(ctx, cfg, args[1:], stdout, stderr)
+	case "leases":
+		return leasesCommand(ctx, cfg, args[1:], stdout, stderr)
+	case "audit":
+		return auditCommand(ctx, cfg, args[1:], stdout, stderr)
+	case "projections":
+		return projectionsCommand(ctx, cfg, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageText)
 		return nil

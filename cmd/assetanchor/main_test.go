@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 )
 
@@ -81,5 +83,44 @@ func TestRunRefusesBadUsage(t *testing.T) {
 		if !errors.As(err, &usage) {
 			t.Errorf("run %q = %v, want a usage error", args, err)
 		}
+	}
+}
+
+func TestAuditVerifyAndProjectionStatus(t *testing.T) {
+	url := dbtest.MustURL(t)
+	env := func(key string) string { return map[string]string{"DATABASE_URL": url}[key] }
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"users", "create-admin", "--email", "a@example.com", "--password", "long enough password"}, env, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"audit", "verify"}, env, &out, io.Discard); err != nil {
+		t.Fatalf("audit verify on an intact log: %v (%s)", err, out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"projections", "status"}, env, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "relational") || !strings.Contains(out.String(), "not started") {
+		t.Errorf("projections status before any projector ran:\n%s", out.String())
+	}
+
+	// Tamper with the log behind the application's back.
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `SET session_replication_role = replica;
+		UPDATE events SET payload = jsonb_set(payload, '{role}', '"user"') WHERE version = 1`); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err = run(context.Background(), []string{"audit", "verify"}, env, &out, io.Discard)
+	if err == nil {
+		t.Fatal("audit verify passed a tampered log")
+	}
+	if !strings.Contains(out.String(), "BROKEN user-") || !strings.Contains(out.String(), "version 1") {
+		t.Errorf("audit verify did not name the broken stream and version:\n%s", out.String())
 	}
 }

@@ -50,8 +50,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	go func() {
 		projectorDone <- projections.NewRuntime(projections.RelationalName, pool, projections.Relational{}, log).Run(projectorCtx)
 	}()
+	expiryDone := make(chan struct{})
+	go func() {
+		expireDaily(projectorCtx, app.leases, log)
+		close(expiryDone)
+	}()
 	defer func() {
 		stopProjector()
+		<-expiryDone
 		err = errors.Join(err, <-projectorDone)
 	}()
 

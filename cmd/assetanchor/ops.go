@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/projections"
+)
+
+// auditCommand is `assetanchor audit verify`: it recomputes every stream's hash
+// chain and names each stream and version where the chain breaks.
+func auditCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+	if len(args) != 1 || args[0] != "verify" {
+		return usageError("audit needs verify")
+	}
+	return withApp(ctx, cfg, stderr, func(_ *app, pool *pgxpool.Pool) error {
+		broken, err := eventstore.NewPostgresStore(pool).Verify(ctx)
+		if err != nil {
+			return err
+		}
+		for _, b := range broken {
+			fmt.Fprintf(stdout, "BROKEN %s version %d: %s\n", b.Stream, b.Version, b.Reason)
+		}
+		if len(broken) > 0 {
+			return fmt.Errorf("the hash chain is broken in %d stream(s)", len(broken))
+		}
+		fmt.Fprintln(stdout, "every stream's hash chain is intact")
+		return nil
+	})
+}
+
+// projectionsCommand is `assetanchor projections list|status`.
+func projectionsCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+	if len(args) != 1 || (args[0] != "list" && args[0] != "status") {
+		return usageError("projections needs list or status")
+	}
+	return withApp(ctx, cfg, stderr, func(_ *app, pool *pgxpool.Pool) error {
+		statuses, err := projections.NewCheckpoints(pool).Statuses(ctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "PROJECTOR\tCHECKPOINT\tAPPLIED\tLAG (EVENTS)\tLAG (SECONDS)\tSTATE")
+		for _, s := range statuses {
+			fmt.Fprintf(w, "%s\t%d/%d\t%d\t%d\t%.1f\t%s\n", s.Name, s.Checkpoint.TransactionID,
+				s.Checkpoint.Position, s.Applied, s.Lag.Events, s.Lag.Seconds, s.State())
+		}
+		return w.Flush()
+	})
+}
