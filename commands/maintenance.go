@@ -1,13 +1,25 @@
 package commands
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 )
 
 // Maintenance handles the maintenance request commands.
+//
+// Who may act: admins and managers on every request; a user on the requests of
+// the properties it owns; a user who is a request's assignee on the work itself
+// (schedule, start, complete), but not on what the work is or who does it
+// (details, assign, cancel), which is 403 since it can see the request. Anyone
+// else gets 404.
 type Maintenance struct {
 	store eventstore.Store
 	now   func() time.Time
@@ -19,4 +31,316 @@ func NewMaintenance(store eventstore.Store) (*Maintenance, error) {
 		return nil, errors.New("commands: NewMaintenance needs a store")
 	}
 	return &Maintenance{store: store, now: time.Now}, nil
+}
+
+// RequestMaintenance files a new request on a property for a tenant. Costs are
+// the client's raw numbers, parsed exactly here.
+type RequestMaintenance struct {
+	Actor         Actor
+	ID            *uuid.UUID // client-supplied id, optional
+	PropertyID    uuid.UUID
+	TenantID      uuid.UUID
+	Title         string
+	Description   string
+	Priority      *string // nil is medium
+	EstimatedCost *json.Number
+}
+
+// Request handles RequestMaintenance. The property must exist and be visible to
+// the actor, the tenant must exist; a property the actor may not see is reported
+// exactly like one that does not exist. Repeating a create with the same id and
+// body answers the existing request and writes nothing; another body is a conflict.
+func (h *Maintenance) Request(ctx context.Context, cmd RequestMaintenance) (Result, error) {
+	ctx = withCommand(ctx, "RequestMaintenance")
+	var parsed maintenanceFieldErrors
+	cost := parsed.money("estimated_cost", cmd.EstimatedCost)
+	priority := domain.PriorityMedium
+	if cmd.Priority != nil {
+		priority = strictMaintenancePriority(*cmd.Priority)
+	}
+	property, err := loadProperty(ctx, h.store, cmd.PropertyID)
+	if err != nil {
+		return Result{}, err
+	}
+	if property.Exists() && canSee(cmd.Actor, property) != nil {
+		property = &domain.Property{} // invisible is absent: never leak another owner's property
+	}
+	tenant, err := loadTenant(ctx, h.store, cmd.TenantID)
+	if err != nil {
+		return Result{}, err
+	}
+	id := uuid.New()
+	if cmd.ID != nil {
+		id = *cmd.ID
+	}
+	events, err := domain.RequestMaintenance(id, property, tenant, domain.MaintenanceDetails{
+		Title: cmd.Title, Description: cmd.Description, Priority: priority, EstimatedCost: cost,
+	})
+	if err := parsed.join(err); err != nil {
+		return Result{}, err
+	}
+	stream := maintenanceStream(id)
+	appended, err := h.store.Append(ctx, stream, 0, toNew(events)...)
+	if errors.Is(err, eventstore.ErrConcurrency) {
+		return h.repeatedCreate(ctx, cmd.Actor, stream, events[0])
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{ID: id, Version: appended.Version, Created: true, Checkpoint: appended.Checkpoint}, nil
+}
+
+// repeatedCreate answers a create whose id exists: the same body is the same
+// request again, anything else (or a request the actor may not see) is a conflict.
+func (h *Maintenance) repeatedCreate(ctx context.Context, actor Actor, stream eventstore.StreamID, want domain.Event) (Result, error) {
+	var m domain.MaintenanceRequest
+	if err := load(ctx, h.store, stream, &m); err != nil {
+		return Result{}, err
+	}
+	if err := h.authorize(ctx, actor, &m, maintenanceForWork); err != nil {
+		return Result{}, domain.ErrAlreadyExists
+	}
+	got, err := firstEvent(ctx, h.store, stream)
+	if err != nil {
+		return Result{}, err
+	}
+	same, err := sameJSON(got, want)
+	if err != nil {
+		return Result{}, err
+	}
+	if !same {
+		return Result{}, domain.ErrAlreadyExists
+	}
+	return Result{ID: stream.ID, Version: m.Version()}, nil
+}
+
+// MaintenancePatch changes some of a request's details; an unset field stays as it is.
+type MaintenancePatch struct {
+	Title, Description, Priority Optional[string]
+	EstimatedCost                Optional[json.Number]
+}
+
+// apply returns the patched details and what of the patch could not be parsed.
+func (patch MaintenancePatch) apply(d domain.MaintenanceDetails) (domain.MaintenanceDetails, maintenanceFieldErrors) {
+	var parsed maintenanceFieldErrors
+	patch.Title.applyRequired(&d.Title)
+	patch.Description.applyRequired(&d.Description)
+	if patch.Priority.Set {
+		var s string
+		patch.Priority.applyRequired(&s)
+		d.Priority = strictMaintenancePriority(s)
+	}
+	if patch.EstimatedCost.Set {
+		d.EstimatedCost = parsed.money("estimated_cost", patch.EstimatedCost.Value)
+	}
+	return d, parsed
+}
+
+// ChangeMaintenance applies a merge patch to a request's details.
+type ChangeMaintenance struct {
+	Actor   Actor
+	ID      uuid.UUID
+	IfMatch *int64
+	Patch   MaintenancePatch
+}
+
+// Change handles ChangeMaintenance.
+func (h *Maintenance) Change(ctx context.Context, cmd ChangeMaintenance) (Result, error) {
+	ctx = withCommand(ctx, "ChangeMaintenance")
+	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, maintenanceForOwner,
+		func(m *domain.MaintenanceRequest) ([]domain.Event, error) {
+			details, parsed := cmd.Patch.apply(m.Details())
+			events, err := m.ChangeDetails(details)
+			if err := parsed.join(err); err != nil {
+				return nil, err
+			}
+			return events, nil
+		})
+}
+
+// AssignMaintenance hands a request to an existing user.
+type AssignMaintenance struct {
+	Actor      Actor
+	ID         uuid.UUID
+	IfMatch    *int64
+	AssignedTo uuid.UUID
+}
+
+// Assign handles AssignMaintenance.
+func (h *Maintenance) Assign(ctx context.Context, cmd AssignMaintenance) (Result, error) {
+	ctx = withCommand(ctx, "AssignMaintenance")
+	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, maintenanceForOwner,
+		func(m *domain.MaintenanceRequest) ([]domain.Event, error) {
+			assignee, err := loadUser(ctx, h.store, cmd.AssignedTo)
+			if err != nil {
+				return nil, err
+			}
+			return m.Assign(assignee)
+		})
+}
+
+// ScheduleMaintenance plans the work; ScheduledDate is an RFC 3339 timestamp.
+type ScheduleMaintenance struct {
+	Actor         Actor
+	ID            uuid.UUID
+	IfMatch       *int64
+	ScheduledDate *string
+}
+
+// Schedule handles ScheduleMaintenance.
+func (h *Maintenance) Schedule(ctx context.Context, cmd ScheduleMaintenance) (Result, error) {
+	ctx = withCommand(ctx, "ScheduleMaintenance")
+	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, maintenanceForWork,
+		func(m *domain.MaintenanceRequest) ([]domain.Event, error) {
+			var at time.Time
+			if cmd.ScheduledDate != nil {
+				var err error
+				at, err = time.Parse(time.RFC3339, *cmd.ScheduledDate)
+				if err != nil {
+					return nil, &domain.ValidationError{Fields: []domain.FieldError{{
+						Field: "scheduled_date", Message: "must be an RFC 3339 timestamp such as 2025-06-01T09:00:00Z",
+					}}}
+				}
+			}
+			return m.Schedule(at)
+		})
+}
+
+// StartMaintenance begins work on an assigned request.
+type StartMaintenance struct {
+	Actor   Actor
+	ID      uuid.UUID
+	IfMatch *int64
+}
+
+// Start handles StartMaintenance.
+func (h *Maintenance) Start(ctx context.Context, cmd StartMaintenance) (Result, error) {
+	ctx = withCommand(ctx, "StartMaintenance")
+	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, maintenanceForWork,
+		func(m *domain.MaintenanceRequest) ([]domain.Event, error) { return m.Start() })
+}
+
+// CompleteMaintenance finishes a request in progress at its actual cost.
+type CompleteMaintenance struct {
+	Actor      Actor
+	ID         uuid.UUID
+	IfMatch    *int64
+	ActualCost *json.Number
+}
+
+// Complete handles CompleteMaintenance.
+func (h *Maintenance) Complete(ctx context.Context, cmd CompleteMaintenance) (Result, error) {
+	ctx = withCommand(ctx, "CompleteMaintenance")
+	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, maintenanceForWork,
+		func(m *domain.MaintenanceRequest) ([]domain.Event, error) {
+			var parsed maintenanceFieldErrors
+			cost := parsed.money("actual_cost", cmd.ActualCost)
+			if err := parsed.join(nil); err != nil {
+				return nil, err
+			}
+			return m.Complete(cost)
+		})
+}
+
+// CancelMaintenance withdraws a request.
+type CancelMaintenance struct {
+	Actor   Actor
+	ID      uuid.UUID
+	IfMatch *int64
+	Reason  string
+}
+
+// Cancel handles CancelMaintenance.
+func (h *Maintenance) Cancel(ctx context.Context, cmd CancelMaintenance) (Result, error) {
+	ctx = withCommand(ctx, "CancelMaintenance")
+	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, maintenanceForOwner,
+		func(m *domain.MaintenanceRequest) ([]domain.Event, error) { return m.Cancel(cmd.Reason) })
+}
+
+// maintenanceAccess is what a command needs of the actor.
+type maintenanceAccess int
+
+const (
+	// maintenanceForOwner: admin, manager or the property's owner.
+	maintenanceForOwner maintenanceAccess = iota
+	// maintenanceForWork: those, or the request's assignee.
+	maintenanceForWork
+)
+
+// authorize is the owner isolation rule for one request: ErrNotFound for what the
+// actor may not see, ErrRoleForbidden for an assignee asking for an owner's action.
+func (h *Maintenance) authorize(ctx context.Context, actor Actor, m *domain.MaintenanceRequest, need maintenanceAccess) error {
+	if actor.Role.SeesAllProperties() {
+		return nil
+	}
+	p, err := loadProperty(ctx, h.store, m.PropertyID())
+	if err != nil {
+		return err
+	}
+	if p.Exists() && canSee(actor, p) == nil {
+		return nil
+	}
+	if to := m.AssignedTo(); to != nil && *to == actor.UserID {
+		if need == maintenanceForWork {
+			return nil
+		}
+		return domain.ErrRoleForbidden
+	}
+	return domain.ErrNotFound
+}
+
+func (h *Maintenance) update(ctx context.Context, actor Actor, id uuid.UUID, ifMatch *int64, need maintenanceAccess,
+	decide func(*domain.MaintenanceRequest) ([]domain.Event, error)) (Result, error) {
+	return update(ctx, h.store, maintenanceStream(id), ifMatch, newMaintenanceRequest,
+		func(m *domain.MaintenanceRequest) error { return h.authorize(ctx, actor, m, need) },
+		decide)
+}
+
+func newMaintenanceRequest() *domain.MaintenanceRequest { return &domain.MaintenanceRequest{} }
+
+// strictMaintenancePriority parses a priority the client sent; unlike domain.ParsePriority,
+// an explicit empty string is refused rather than read as the default.
+func strictMaintenancePriority(s string) domain.Priority {
+	if s == "" {
+		return domain.Priority{}
+	}
+	return domain.ParsePriority(s)
+}
+
+// maintenanceFieldErrors collects input that could not be parsed, so that it is reported in
+// one 422 together with what the domain refuses.
+type maintenanceFieldErrors []domain.FieldError
+
+// money parses an exact amount of at most two decimal places; nil stays nil.
+func (f *maintenanceFieldErrors) money(field string, n *json.Number) *domain.Money {
+	if n == nil {
+		return nil
+	}
+	d, err := decimal.NewFromString(n.String())
+	if err != nil {
+		*f = append(*f, domain.FieldError{Field: field, Message: "must be a decimal amount"})
+		return nil
+	}
+	m, err := domain.ParseMoney(d)
+	if err != nil {
+		*f = append(*f, domain.FieldError{Field: field, Message: err.Error()})
+		return nil
+	}
+	return &m
+}
+
+// join adds the collected field errors to err: one ValidationError holds them
+// all. Any other error wins as it is.
+func (f maintenanceFieldErrors) join(err error) error {
+	if len(f) == 0 {
+		return err
+	}
+	if err == nil {
+		return &domain.ValidationError{Fields: f}
+	}
+	var ve *domain.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	return &domain.ValidationError{Fields: append(append([]domain.FieldError{}, ve.Fields...), f...)}
 }

@@ -242,6 +242,11 @@ func (m *MaintenanceRequest) Cancel(reason string) ([]Event, error) {
 	if m.final() {
 		return nil, ErrIllegalTransition
 	}
+	var v validator
+	textField(&v, "reason", reason, false, 0)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
 	return []Event{&MaintenanceCancelled{Reason: reason}}, nil
 }
 

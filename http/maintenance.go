@@ -1,45 +1,226 @@
 package http
 
-import "net/http"
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
 
-// TODO(issue 3): the maintenance endpoints.
+	"github.com/google/uuid"
+
+	"github.com/assetanchor/assetanchor/commands"
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/projections"
+)
+
+// maintenanceRequest is the body of POST /maintenance-requests.
+type maintenanceRequest struct {
+	ID            *uuid.UUID   `json:"id"`
+	PropertyID    uuid.UUID    `json:"property_id"`
+	TenantID      uuid.UUID    `json:"tenant_id"`
+	Title         string       `json:"title"`
+	Description   string       `json:"description"`
+	Priority      *string      `json:"priority"`
+	EstimatedCost *json.Number `json:"estimated_cost"`
+}
+
+// maintenancePatchRequest is the body of PATCH /maintenance-requests/{id}: a JSON merge patch.
+type maintenancePatchRequest struct {
+	Title         commands.Optional[string]      `json:"title"`
+	Description   commands.Optional[string]      `json:"description"`
+	Priority      commands.Optional[string]      `json:"priority"`
+	EstimatedCost commands.Optional[json.Number] `json:"estimated_cost"`
+}
+
+type maintenanceAssignRequest struct {
+	AssignedTo uuid.UUID `json:"assigned_to"`
+}
+
+type maintenanceScheduleRequest struct {
+	ScheduledDate *string `json:"scheduled_date"`
+}
+
+type maintenanceCompleteRequest struct {
+	ActualCost *json.Number `json:"actual_cost"`
+}
+
+type maintenanceCancelRequest struct {
+	Reason string `json:"reason"`
+}
 
 func (s *Server) requestMaintenance(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
-}
-
-func (s *Server) listMaintenance(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
-}
-
-func (s *Server) getMaintenance(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	var req maintenanceRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	res, err := s.Maintenance.Request(r.Context(), commands.RequestMaintenance{
+		Actor: actorOf(r), ID: req.ID, PropertyID: req.PropertyID, TenantID: req.TenantID,
+		Title: req.Title, Description: req.Description, Priority: req.Priority, EstimatedCost: req.EstimatedCost,
+	})
+	s.answerMaintenance(w, r, res, err)
 }
 
 func (s *Server) changeMaintenance(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	var req maintenancePatchRequest
+	s.maintenanceCommand(w, r, &req, false, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Maintenance.Change(r.Context(), commands.ChangeMaintenance{
+			Actor: actor, ID: id, IfMatch: version, Patch: commands.MaintenancePatch{
+				Title: req.Title, Description: req.Description, Priority: req.Priority, EstimatedCost: req.EstimatedCost,
+			},
+		})
+	})
 }
 
 func (s *Server) assignMaintenance(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	var req maintenanceAssignRequest
+	s.maintenanceCommand(w, r, &req, false, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Maintenance.Assign(r.Context(), commands.AssignMaintenance{
+			Actor: actor, ID: id, IfMatch: version, AssignedTo: req.AssignedTo,
+		})
+	})
 }
 
 func (s *Server) scheduleMaintenance(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	var req maintenanceScheduleRequest
+	s.maintenanceCommand(w, r, &req, false, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Maintenance.Schedule(r.Context(), commands.ScheduleMaintenance{
+			Actor: actor, ID: id, IfMatch: version, ScheduledDate: req.ScheduledDate,
+		})
+	})
 }
 
 func (s *Server) startMaintenance(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	var req struct{}
+	s.maintenanceCommand(w, r, &req, true, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Maintenance.Start(r.Context(), commands.StartMaintenance{Actor: actor, ID: id, IfMatch: version})
+	})
 }
 
 func (s *Server) completeMaintenance(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	var req maintenanceCompleteRequest
+	s.maintenanceCommand(w, r, &req, false, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Maintenance.Complete(r.Context(), commands.CompleteMaintenance{
+			Actor: actor, ID: id, IfMatch: version, ActualCost: req.ActualCost,
+		})
+	})
 }
 
 func (s *Server) cancelMaintenance(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	var req maintenanceCancelRequest
+	s.maintenanceCommand(w, r, &req, true, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Maintenance.Cancel(r.Context(), commands.CancelMaintenance{
+			Actor: actor, ID: id, IfMatch: version, Reason: req.Reason,
+		})
+	})
+}
+
+// maintenanceCommand runs a command on one request: the path id, the body (which
+// may be left out entirely when optionalBody), If-Match, then the answer.
+func (s *Server) maintenanceCommand(w http.ResponseWriter, r *http.Request, req any, optionalBody bool,
+	run func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error)) {
+	id, err := pathID(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	decode := decodeJSON
+	if optionalBody {
+		decode = decodeMaintenanceOptionalBody
+	}
+	if err := decode(w, r, req); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	res, err := run(actorOf(r), id, version)
+	s.answerMaintenance(w, r, res, err)
+}
+
+// decodeMaintenanceOptionalBody is decodeJSON for a body that may be absent: an empty body
+// leaves v as it is; anything else must be JSON, as decodeJSON requires.
+func decodeMaintenanceOptionalBody(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	body := bufio.NewReader(r.Body)
+	if _, err := body.Peek(1); errors.Is(err, io.EOF) {
+		return nil
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{body, r.Body}
+	return decodeJSON(w, r, v)
+}
+
+func (s *Server) answerMaintenance(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
+	answerCommand(s, w, r, res, err, "maintenance-requests", s.queries.MaintenanceRequest, maintenanceVersion)
+}
+
+func maintenanceVersion(m projections.MaintenanceView) int64 { return m.Version }
+
+func (s *Server) getMaintenance(w http.ResponseWriter, r *http.Request) {
+	answerEntity(s, w, r, s.queries.MaintenanceRequest, maintenanceVersion)
+}
+
+func (s *Server) listMaintenance(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := listLimit(q.Get("limit"))
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	f := projections.MaintenanceFilter{Cursor: q.Get("cursor"), Limit: limit}
+	if f.PropertyID, err = maintenanceUUIDParam(q.Get("property_id"), "property_id"); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	if f.AssignedTo, err = maintenanceUUIDParam(q.Get("assigned_to"), "assigned_to"); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	if raw := q.Get("status"); raw != "" {
+		var status domain.MaintenanceStatus
+		if err := status.UnmarshalText([]byte(raw)); err != nil {
+			Error(w, r, s.log, badRequest("status must be one of open, assigned, in_progress, completed, cancelled"))
+			return
+		}
+		f.Status = status.String()
+	}
+	if raw := q.Get("priority"); raw != "" {
+		var priority domain.Priority
+		if err := priority.UnmarshalText([]byte(raw)); err != nil {
+			Error(w, r, s.log, badRequest("priority must be one of low, medium, high, emergency"))
+			return
+		}
+		f.Priority = priority.String()
+	}
+	page, err := s.queries.MaintenanceRequests(r.Context(), viewerOf(r), f)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// maintenanceUUIDParam reads an optional UUID query parameter; a malformed one is a 400.
+func maintenanceUUIDParam(raw, name string) (*uuid.UUID, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	id, err := uuid.Parse(raw)
+	if err != nil {
+		return nil, badRequest(name + " must be a UUID")
+	}
+	return &id, nil
 }
 
 func (s *Server) maintenanceHistory(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	answerHistory(s, w, r, domain.MaintenanceStreamType, s.queries.MaintenanceRequest)
 }
