@@ -1,9 +1,16 @@
 package commands
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 )
 
@@ -19,4 +26,232 @@ func NewTransactions(store eventstore.Store) (*Transactions, error) {
 		return nil, errors.New("commands: NewTransactions needs a store")
 	}
 	return &Transactions{store: store, now: time.Now}, nil
+}
+
+// PostCharge posts a pending charge on a lease the actor may see. The inputs are
+// raw, as the client sent them, so that every bad value comes back as a field error.
+type PostCharge struct {
+	Actor   Actor
+	ID      *uuid.UUID // client-supplied id, optional
+	LeaseID *uuid.UUID
+	Amount  *json.Number // a JSON string or number, parsed exactly
+	Type    string
+	DueDate *string // YYYY-MM-DD
+	Notes   *string
+}
+
+// Post handles PostCharge. A lease the actor may not see is reported like a lease
+// that does not exist: a field error on lease_id, since the body names it.
+// Repeating a post with the same id and body answers the existing charge and
+// writes nothing; another body is a conflict.
+func (h *Transactions) Post(ctx context.Context, cmd PostCharge) (Result, error) {
+	ctx = withCommand(ctx, "PostCharge")
+	var parsed []domain.FieldError
+	amount, bad := parseTransactionAmount(cmd.Amount)
+	parsed = append(parsed, bad...)
+	dueDate, bad := parseTransactionDate("due_date", cmd.DueDate)
+	parsed = append(parsed, bad...)
+
+	lease := &domain.Lease{} // no lease: the domain refuses it as lease_id "no such lease"
+	if cmd.LeaseID == nil {
+		parsed = append(parsed, domain.FieldError{Field: "lease_id", Message: "is required"})
+	} else {
+		l, err := visibleLease(ctx, h.store, cmd.Actor, *cmd.LeaseID)
+		switch {
+		case err == nil:
+			lease = l
+		case !errors.Is(err, domain.ErrNotFound):
+			return Result{}, err
+		}
+	}
+	id := uuid.New()
+	if cmd.ID != nil {
+		id = *cmd.ID
+	}
+	events, err := domain.PostCharge(lease, domain.NewChargeInput{
+		ID: id, Amount: amount, Type: domain.ParseTransactionType(cmd.Type), DueDate: dueDate, Notes: cmd.Notes,
+	})
+	if err := mergeTransactionFieldErrors(parsed, err); err != nil {
+		return Result{}, err
+	}
+	stream := transactionStream(id)
+	appended, err := h.store.Append(ctx, stream, 0, toNew(events)...)
+	if errors.Is(err, eventstore.ErrConcurrency) {
+		return h.repeatedPost(ctx, cmd.Actor, stream, events[0])
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{ID: id, Version: appended.Version, Created: true, Checkpoint: appended.Checkpoint}, nil
+}
+
+// repeatedPost answers a post whose id exists: the same charge is the same
+// resource again, anything else is a conflict.
+func (h *Transactions) repeatedPost(ctx context.Context, actor Actor, stream eventstore.StreamID, want domain.Event) (Result, error) {
+	var t domain.Transaction
+	if err := load(ctx, h.store, stream, &t); err != nil {
+		return Result{}, err
+	}
+	if err := h.canSee(ctx, actor, &t); err != nil {
+		if errors.Is(err, domain.ErrNotFound) {
+			return Result{}, domain.ErrAlreadyExists // the id is taken, by something the actor may not see
+		}
+		return Result{}, err
+	}
+	got, err := firstEvent(ctx, h.store, stream)
+	if err != nil {
+		return Result{}, err
+	}
+	same, err := sameJSON(got, want)
+	if err != nil {
+		return Result{}, err
+	}
+	if !same {
+		return Result{}, domain.ErrAlreadyExists
+	}
+	return Result{ID: stream.ID, Version: t.Version()}, nil
+}
+
+// canSee is the owner isolation rule for a transaction: the actor must see its lease.
+func (h *Transactions) canSee(ctx context.Context, actor Actor, t *domain.Transaction) error {
+	_, err := visibleLease(ctx, h.store, actor, t.LeaseID())
+	return err
+}
+
+// PayTransaction completes a pending charge.
+type PayTransaction struct {
+	Actor           Actor
+	ID              uuid.UUID
+	IfMatch         *int64
+	PaymentDate     *string // YYYY-MM-DD, required
+	PaymentMethod   string
+	ReferenceNumber *string
+}
+
+// Pay handles PayTransaction: RentPaid for a rent charge, PaymentReceived for any
+// other. Of concurrent payments of one charge exactly one succeeds; the others
+// lose the append, reload the completed charge and are refused as an illegal
+// transition.
+func (h *Transactions) Pay(ctx context.Context, cmd PayTransaction) (Result, error) {
+	ctx = withCommand(ctx, "PayTransaction")
+	date, parsed := parseTransactionDate("payment_date", cmd.PaymentDate)
+	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(t *domain.Transaction) ([]domain.Event, error) {
+		events, err := t.Pay(domain.Payment{
+			PaymentDate: date, PaymentMethod: domain.ParsePaymentMethod(cmd.PaymentMethod),
+			ReferenceNumber: cmd.ReferenceNumber,
+		})
+		if err := mergeTransactionFieldErrors(parsed, err); err != nil {
+			return nil, err
+		}
+		return events, nil
+	})
+}
+
+// FailTransaction marks a pending payment as failed.
+type FailTransaction struct {
+	Actor   Actor
+	ID      uuid.UUID
+	IfMatch *int64
+	Reason  string
+}
+
+// Fail handles FailTransaction.
+func (h *Transactions) Fail(ctx context.Context, cmd FailTransaction) (Result, error) {
+	ctx = withCommand(ctx, "FailTransaction")
+	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(t *domain.Transaction) ([]domain.Event, error) {
+		return t.Fail(cmd.Reason)
+	})
+}
+
+// RetryTransaction puts a failed payment back to pending.
+type RetryTransaction struct {
+	Actor   Actor
+	ID      uuid.UUID
+	IfMatch *int64
+}
+
+// Retry handles RetryTransaction.
+func (h *Transactions) Retry(ctx context.Context, cmd RetryTransaction) (Result, error) {
+	ctx = withCommand(ctx, "RetryTransaction")
+	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(t *domain.Transaction) ([]domain.Event, error) {
+		return t.Retry()
+	})
+}
+
+// RefundTransaction returns a completed payment.
+type RefundTransaction struct {
+	Actor   Actor
+	ID      uuid.UUID
+	IfMatch *int64
+	Reason  string
+}
+
+// Refund handles RefundTransaction.
+func (h *Transactions) Refund(ctx context.Context, cmd RefundTransaction) (Result, error) {
+	ctx = withCommand(ctx, "RefundTransaction")
+	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(t *domain.Transaction) ([]domain.Event, error) {
+		return t.Refund(cmd.Reason)
+	})
+}
+
+// update runs decide on a transaction the actor may see.
+func (h *Transactions) update(ctx context.Context, actor Actor, id uuid.UUID, ifMatch *int64,
+	decide func(*domain.Transaction) ([]domain.Event, error)) (Result, error) {
+	return update(ctx, h.store, transactionStream(id), ifMatch, newTransaction,
+		func(t *domain.Transaction) error { return h.canSee(ctx, actor, t) }, decide)
+}
+
+func newTransaction() *domain.Transaction { return &domain.Transaction{} }
+
+// parseTransactionAmount reads an amount exactly, from a JSON string or number;
+// more than two decimal places is refused, never rounded.
+func parseTransactionAmount(n *json.Number) (domain.Money, []domain.FieldError) {
+	if n == nil {
+		return domain.Money{}, []domain.FieldError{{Field: "amount", Message: "is required"}}
+	}
+	d, err := decimal.NewFromString(n.String())
+	if err != nil {
+		return domain.Money{}, []domain.FieldError{{Field: "amount", Message: "must be a decimal number"}}
+	}
+	m, err := domain.ParseMoney(d)
+	if err != nil {
+		return domain.Money{}, []domain.FieldError{{Field: "amount", Message: err.Error()}}
+	}
+	return m, nil
+}
+
+// parseTransactionDate reads a YYYY-MM-DD date; a missing one is the zero date,
+// which the domain refuses where a date is required.
+func parseTransactionDate(field string, s *string) (domain.Date, []domain.FieldError) {
+	if s == nil {
+		return domain.Date{}, nil
+	}
+	d, err := domain.ParseDate(*s)
+	if err != nil {
+		return domain.Date{}, []domain.FieldError{{Field: field, Message: err.Error()}}
+	}
+	return d, nil
+}
+
+// mergeTransactionFieldErrors combines the field errors found while parsing raw
+// input with the domain's verdict on the parsed values. A parse error replaces the
+// domain's complaint about the same field (the domain only saw a zero value), and
+// a refusal other than a validation error (a state conflict) wins over both.
+func mergeTransactionFieldErrors(parsed []domain.FieldError, err error) error {
+	var ve *domain.ValidationError
+	if err != nil && !errors.As(err, &ve) {
+		return err
+	}
+	if len(parsed) == 0 {
+		return err
+	}
+	fields := slices.Clone(parsed)
+	if ve != nil {
+		for _, f := range ve.Fields {
+			if !slices.ContainsFunc(parsed, func(p domain.FieldError) bool { return p.Field == f.Field }) {
+				fields = append(fields, f)
+			}
+		}
+	}
+	return &domain.ValidationError{Fields: fields}
 }

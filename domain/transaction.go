@@ -211,6 +211,9 @@ func (t *Transaction) Fail(reason string) ([]Event, error) {
 	if t.status != TransactionPending {
 		return nil, ErrIllegalTransition
 	}
+	if err := validateTransactionReason(reason); err != nil {
+		return nil, err
+	}
 	return []Event{&PaymentFailed{Reason: reason}}, nil
 }
 
@@ -227,7 +230,18 @@ func (t *Transaction) Refund(reason string) ([]Event, error) {
 	if t.status != TransactionCompleted {
 		return nil, ErrIllegalTransition
 	}
+	if err := validateTransactionReason(reason); err != nil {
+		return nil, err
+	}
 	return []Event{&PaymentRefunded{Reason: reason}}, nil
+}
+
+// validateTransactionReason bounds the free-text reason of a failure or refund, as a lease
+// termination's: at most 1000 characters, and no NUL, which jsonb cannot hold.
+func validateTransactionReason(reason string) error {
+	var v validator
+	textField(&v, "reason", reason, false, 1000)
+	return v.err()
 }
 
 func (t *Transaction) ID() uuid.UUID             { return t.id }

@@ -1,39 +1,205 @@
 package http
 
-import "net/http"
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
 
-// TODO(issue 3): the transactions endpoints.
+	"github.com/google/uuid"
 
-func (s *Server) postCharge(w http.ResponseWriter, r *http.Request) { Error(w, r, s.log, errNotBuilt) }
+	"github.com/assetanchor/assetanchor/commands"
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/projections"
+)
 
-func (s *Server) listTransactions(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+// chargeRequest is the body of POST /transactions: a pending charge.
+type chargeRequest struct {
+	ID      *uuid.UUID   `json:"id"`
+	LeaseID *uuid.UUID   `json:"lease_id"`
+	Amount  *json.Number `json:"amount"`
+	Type    string       `json:"type"`
+	DueDate *string      `json:"due_date"`
+	Notes   *string      `json:"notes"`
 }
 
-func (s *Server) getTransaction(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+// paymentRequest is the body of POST /transactions/{id}/pay.
+type paymentRequest struct {
+	PaymentDate     *string `json:"payment_date"`
+	PaymentMethod   string  `json:"payment_method"`
+	ReferenceNumber *string `json:"reference_number"`
+}
+
+// transactionReasonRequest is the optional body of /fail and /refund.
+type transactionReasonRequest struct {
+	Reason string `json:"reason"`
+}
+
+// decodeTransactionOptionalBody reads an optional JSON body into v: no body at all
+// (whatever the Content-Type) leaves v as it is; a body is decoded as any other.
+func decodeTransactionOptionalBody(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil
+	}
+	body := bufio.NewReader(r.Body)
+	if _, err := body.Peek(1); errors.Is(err, io.EOF) {
+		return nil
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{body, r.Body}
+	return decodeJSON(w, r, v)
+}
+
+func (s *Server) postCharge(w http.ResponseWriter, r *http.Request) {
+	var req chargeRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	res, err := s.Transactions.Post(r.Context(), commands.PostCharge{
+		Actor: actorOf(r), ID: req.ID, LeaseID: req.LeaseID, Amount: req.Amount,
+		Type: req.Type, DueDate: req.DueDate, Notes: req.Notes,
+	})
+	s.answerTransaction(w, r, res, err)
+}
+
+// transactionCommand runs a command on one transaction: the path id, the body
+// (which may be left out entirely when optionalBody), If-Match, then the answer.
+func (s *Server) transactionCommand(w http.ResponseWriter, r *http.Request, req any, optionalBody bool,
+	run func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error)) {
+	id, err := pathID(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	decode := decodeJSON
+	if optionalBody {
+		decode = decodeTransactionOptionalBody
+	}
+	if err := decode(w, r, req); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	res, err := run(actorOf(r), id, version)
+	s.answerTransaction(w, r, res, err)
 }
 
 func (s *Server) payTransaction(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	var req paymentRequest
+	s.transactionCommand(w, r, &req, false, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Transactions.Pay(r.Context(), commands.PayTransaction{
+			Actor: actor, ID: id, IfMatch: version, PaymentDate: req.PaymentDate,
+			PaymentMethod: req.PaymentMethod, ReferenceNumber: req.ReferenceNumber,
+		})
+	})
 }
 
 func (s *Server) failTransaction(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	var req transactionReasonRequest
+	s.transactionCommand(w, r, &req, true, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Transactions.Fail(r.Context(), commands.FailTransaction{Actor: actor, ID: id, IfMatch: version, Reason: req.Reason})
+	})
 }
 
 func (s *Server) retryTransaction(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	var req struct{}
+	s.transactionCommand(w, r, &req, true, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Transactions.Retry(r.Context(), commands.RetryTransaction{Actor: actor, ID: id, IfMatch: version})
+	})
 }
 
 func (s *Server) refundTransaction(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	var req transactionReasonRequest
+	s.transactionCommand(w, r, &req, true, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Transactions.Refund(r.Context(), commands.RefundTransaction{Actor: actor, ID: id, IfMatch: version, Reason: req.Reason})
+	})
+}
+
+func (s *Server) answerTransaction(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
+	answerCommand(s, w, r, res, err, "transactions", s.queries.Transaction, transactionVersion)
+}
+
+func transactionVersion(t projections.TransactionView) int64 { return t.Version }
+
+func (s *Server) getTransaction(w http.ResponseWriter, r *http.Request) {
+	answerEntity(s, w, r, s.queries.Transaction, transactionVersion)
 }
 
 func (s *Server) transactionHistory(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	answerHistory(s, w, r, domain.TransactionStreamType, s.queries.Transaction)
 }
 
+func (s *Server) listTransactions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := listLimit(q.Get("limit"))
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	f := projections.TransactionFilter{Cursor: q.Get("cursor"), Limit: limit}
+	if raw := q.Get("lease_id"); raw != "" {
+		id, err := uuid.Parse(raw)
+		if err != nil {
+			Error(w, r, s.log, badRequest("lease_id must be a UUID"))
+			return
+		}
+		f.LeaseID = &id
+	}
+	if raw := q.Get("status"); raw != "" {
+		var status domain.TransactionStatus
+		if err := status.UnmarshalText([]byte(raw)); err != nil {
+			Error(w, r, s.log, badRequest("status "+err.Error()))
+			return
+		}
+		f.Status = status.String()
+	}
+	if raw := q.Get("type"); raw != "" {
+		var kind domain.TransactionType
+		if err := kind.UnmarshalText([]byte(raw)); err != nil {
+			Error(w, r, s.log, badRequest("type "+err.Error()))
+			return
+		}
+		f.Type = kind.String()
+	}
+	page, err := s.queries.Transactions(r.Context(), viewerOf(r), f)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// overdueTransactions is the seed's "Overdue Transactions": pending charges due
+// before ?as_of= (default: the server's UTC date), earliest due first.
 func (s *Server) overdueTransactions(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	q := r.URL.Query()
+	limit, err := listLimit(q.Get("limit"))
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	f := projections.OverdueFilter{AsOf: domain.DateOf(time.Now()), Cursor: q.Get("cursor"), Limit: limit}
+	if raw := q.Get("as_of"); raw != "" {
+		asOf, err := domain.ParseDate(raw)
+		if err != nil {
+			Error(w, r, s.log, badRequest("as_of "+err.Error()))
+			return
+		}
+		f.AsOf = asOf
+	}
+	page, err := s.queries.OverdueTransactions(r.Context(), viewerOf(r), f)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
 }
