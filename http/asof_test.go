@@ -72,3 +72,33 @@ func TestPropertyAsOf(t *testing.T) {
 		t.Errorf("live property after replays: %v", live)
 	}
 }
+
+// A transaction's past is readable even though its replay holds no lease or property.
+func TestTransactionAsOf(t *testing.T) {
+	s := MustStack(t)
+	ownerID, token := s.MustUser(t, domain.RoleUser)
+	property := s.MustProperty(t, token)
+	tenant := s.MustTenantFixture(t, ownerID)
+	lease := s.MustLeaseFixture(t, property, tenant, domain.NewDate(2026, 1, 1), domain.NewDate(2026, 12, 31), "1250.00")
+	resp := s.Do(t, token, http.MethodPost, "/api/v1/transactions", map[string]any{
+		"lease_id": lease, "amount": "1250.00", "type": "rent", "due_date": "2026-02-01",
+	}, nil)
+	MustStatus(t, resp, http.StatusCreated)
+	var charge struct {
+		ID        string    `json:"id"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+	MustDecode(t, resp, &charge)
+	path := "/api/v1/transactions/" + charge.ID
+	MustStatus(t, s.Do(t, token, http.MethodPost, path+"/pay", map[string]any{
+		"payment_date": "2026-02-01", "payment_method": "cash",
+	}, nil), http.StatusOK)
+
+	resp = s.Do(t, token, http.MethodGet, path+"?as_of="+url.QueryEscape(charge.CreatedAt.Format(time.RFC3339Nano)), nil, nil)
+	MustStatus(t, resp, http.StatusOK)
+	var then map[string]any
+	MustDecode(t, resp, &then)
+	if then["status"] != "pending" || then["payment_date"] != nil {
+		t.Errorf("as of its posting the charge was pending and unpaid; got status %v payment_date %v", then["status"], then["payment_date"])
+	}
+}

@@ -36,9 +36,11 @@ const transactionColumns = `t.id, t.lease_id, t.amount, t.type, t.status, t.due_
 
 // visibleTransactions joins a transaction (t) to its lease (l) and property (p),
 // whose visibility decides the transaction's: $1 = sees everything, $2 = the viewer.
+// The joins are outer so that an as_of replay, which holds only the transaction's
+// own row, still finds it.
 const visibleTransactions = `transactions t
-	JOIN leases l ON l.id = t.lease_id
-	JOIN properties p ON p.id = l.property_id`
+	LEFT JOIN leases l ON l.id = t.lease_id
+	LEFT JOIN properties p ON p.id = l.property_id`
 
 func transactionTargets(t *TransactionView, created, updated *time.Time) []any {
 	return []any{&t.ID, &t.LeaseID, &t.Amount, &t.Type, &t.Status, &t.DueDate, &t.PaymentDate,
