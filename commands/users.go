@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -96,11 +97,32 @@ func (h *Users) Create(ctx context.Context, cmd CreateUser) (Result, error) {
 	case errors.Is(err, eventstore.ErrClaimTaken):
 		return Result{}, domain.ErrEmailTaken
 	case errors.Is(err, eventstore.ErrConcurrency):
-		return Result{}, domain.ErrAlreadyExists
+		return h.repeatedCreate(ctx, id, cmd)
 	case err != nil:
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// repeatedCreate answers a create whose id exists: the same account (profile, role
+// and password) is the same resource again, anything else is a conflict.
+func (h *Users) repeatedCreate(ctx context.Context, id uuid.UUID, cmd CreateUser) (Result, error) {
+	u, err := loadUser(ctx, h.store, id)
+	if err != nil {
+		return Result{}, err
+	}
+	want := domain.UserProfile{Email: strings.TrimSpace(cmd.Email), FirstName: cmd.FirstName, LastName: cmd.LastName, Phone: cmd.Phone}
+	if u.Profile() != want || u.Role() != domain.ParseRole(cmd.Role) {
+		return Result{}, domain.ErrAlreadyExists
+	}
+	same, err := h.hasher.check(ctx, u.PasswordHash(), cmd.Password)
+	if err != nil {
+		return Result{}, err
+	}
+	if !same {
+		return Result{}, domain.ErrAlreadyExists
+	}
+	return Result{ID: id, Version: u.Version()}, nil
 }
 
 func (h *Users) newUserInput(id uuid.UUID, cmd CreateUser, hash string) domain.NewUserInput {

@@ -102,3 +102,27 @@ func TestTransactionAsOf(t *testing.T) {
 		t.Errorf("as of its posting the charge was pending and unpaid; got status %v payment_date %v", then["status"], then["payment_date"])
 	}
 }
+
+func TestLeaseAsOf(t *testing.T) {
+	s := MustStack(t)
+	ownerID, token := s.MustUser(t, domain.RoleUser)
+	property := s.MustProperty(t, token)
+	tenant := s.MustTenantFixture(t, ownerID)
+	lease := s.MustLeaseFixture(t, property, tenant, domain.NewDate(2026, 1, 1), domain.NewDate(2026, 12, 31), "1250.00")
+	path := "/api/v1/leases/" + lease.String()
+	resp := s.Do(t, token, http.MethodGet, path, nil, nil)
+	MustStatus(t, resp, http.StatusOK)
+	var signed struct {
+		CreatedAt time.Time `json:"created_at"`
+	}
+	MustDecode(t, resp, &signed)
+	MustStatus(t, s.Do(t, token, http.MethodPost, path+"/renew", map[string]any{"end_date": "2027-06-30", "rent_amount": "1300.00"}, nil), http.StatusOK)
+
+	resp = s.Do(t, token, http.MethodGet, path+"?as_of="+url.QueryEscape(signed.CreatedAt.Format(time.RFC3339Nano)), nil, nil)
+	MustStatus(t, resp, http.StatusOK)
+	var then map[string]any
+	MustDecode(t, resp, &then)
+	if then["end_date"] != "2026-12-31" || then["rent_amount"] != "1250.00" {
+		t.Errorf("as of signing: end_date %v rent %v, want 2026-12-31 and 1250.00", then["end_date"], then["rent_amount"])
+	}
+}

@@ -1,10 +1,13 @@
 package http
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
@@ -47,7 +50,11 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	res, err := s.Users.SignUp(r.Context(), commands.CreateUser{
 		Email: req.Email, Password: req.Password, FirstName: req.FirstName, LastName: req.LastName, Phone: req.Phone,
 	})
-	answerCommand(s, w, r, res, err, "users", s.queries.UserFor, userVersion)
+	// The caller is anonymous: it is answered the account it just made, as that account sees itself.
+	asNewUser := func(ctx context.Context, _ projections.Viewer, id uuid.UUID) (projections.UserView, error) {
+		return s.queries.UserFor(ctx, projections.Viewer{UserID: id, Role: domain.RoleUser}, id)
+	}
+	answerCommand(s, w, r, res, err, "users", asNewUser, userVersion)
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {

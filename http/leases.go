@@ -1,29 +1,212 @@
 package http
 
-import "net/http"
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
 
-// TODO(issue 3): the leases endpoints.
+	"github.com/google/uuid"
 
-func (s *Server) signLease(w http.ResponseWriter, r *http.Request) { Error(w, r, s.log, errNotBuilt) }
+	"github.com/assetanchor/assetanchor/commands"
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/projections"
+)
 
-func (s *Server) listLeases(w http.ResponseWriter, r *http.Request) { Error(w, r, s.log, errNotBuilt) }
+// leaseRequest is the body of POST /leases. Amounts and dates stay raw here: the
+// command parses them, so that a bad value is a 422 naming its field.
+type leaseRequest struct {
+	ID              *uuid.UUID   `json:"id"`
+	PropertyID      *uuid.UUID   `json:"property_id"`
+	TenantID        *uuid.UUID   `json:"tenant_id"`
+	StartDate       *string      `json:"start_date"`
+	EndDate         *string      `json:"end_date"`
+	RentAmount      *json.Number `json:"rent_amount"`
+	SecurityDeposit *json.Number `json:"security_deposit"`
+	PaymentDay      *int         `json:"payment_day"`
+	AutoRenew       *bool        `json:"auto_renew"`
+}
 
-func (s *Server) getLease(w http.ResponseWriter, r *http.Request) { Error(w, r, s.log, errNotBuilt) }
+// leaseRenewRequest is the body of POST /leases/{id}/renew.
+type leaseRenewRequest struct {
+	EndDate    *string      `json:"end_date"`
+	RentAmount *json.Number `json:"rent_amount"`
+}
 
-func (s *Server) renewLease(w http.ResponseWriter, r *http.Request) { Error(w, r, s.log, errNotBuilt) }
+// leaseTerminateRequest is the body of POST /leases/{id}/terminate.
+type leaseTerminateRequest struct {
+	EffectiveDate *string `json:"effective_date"`
+	Reason        *string `json:"reason"`
+}
+
+func (s *Server) signLease(w http.ResponseWriter, r *http.Request) {
+	var req leaseRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	res, err := s.Leases.Sign(r.Context(), commands.SignLease{
+		Actor: actorOf(r), ID: req.ID, PropertyID: req.PropertyID, TenantID: req.TenantID,
+		StartDate: req.StartDate, EndDate: req.EndDate, RentAmount: req.RentAmount,
+		SecurityDeposit: req.SecurityDeposit, PaymentDay: req.PaymentDay, AutoRenew: req.AutoRenew,
+	})
+	s.answerLease(w, r, res, err)
+}
+
+func (s *Server) renewLease(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	var req leaseRenewRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	res, err := s.Leases.Renew(r.Context(), commands.RenewLease{
+		Actor: actorOf(r), ID: id, IfMatch: version, EndDate: req.EndDate, RentAmount: req.RentAmount,
+	})
+	s.answerLease(w, r, res, err)
+}
 
 func (s *Server) terminateLease(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	id, err := pathID(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	var req leaseTerminateRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	res, err := s.Leases.Terminate(r.Context(), commands.TerminateLease{
+		Actor: actorOf(r), ID: id, IfMatch: version, EffectiveDate: req.EffectiveDate, Reason: req.Reason,
+	})
+	s.answerLease(w, r, res, err)
+}
+
+func (s *Server) answerLease(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
+	answerCommand(s, w, r, res, err, "leases", s.queries.Lease, leaseVersion)
+}
+
+func leaseVersion(l projections.LeaseView) int64 { return l.Version }
+
+func (s *Server) getLease(w http.ResponseWriter, r *http.Request) {
+	answerEntity(s, w, r, s.queries.Lease, leaseVersion)
 }
 
 func (s *Server) leaseHistory(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	answerHistory(s, w, r, domain.LeaseStreamType, s.queries.Lease)
 }
 
+func (s *Server) listLeases(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := listLimit(q.Get("limit"))
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	f := projections.LeaseFilter{Cursor: q.Get("cursor"), Limit: limit}
+	if f.PropertyID, err = leaseQueryUUID(q.Get("property_id"), "property_id"); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	if f.TenantID, err = leaseQueryUUID(q.Get("tenant_id"), "tenant_id"); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	if status := q.Get("status"); status != "" {
+		var st domain.LeaseStatus
+		if err := st.UnmarshalText([]byte(status)); err != nil {
+			Error(w, r, s.log, badRequest("status must be one of active, expired, terminated"))
+			return
+		}
+		f.Status = st.String()
+	}
+	page, err := s.queries.Leases(r.Context(), viewerOf(r), f)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// activeLeases answers the seed's "Active Leases for Property".
 func (s *Server) activeLeases(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	id, err := pathID(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	today, err := leaseReportDate(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	items, err := s.queries.ActiveLeases(r.Context(), viewerOf(r), id, today)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 }
 
+// expiringLeases answers the seed's "Properties with Expiring Leases".
 func (s *Server) expiringLeases(w http.ResponseWriter, r *http.Request) {
-	Error(w, r, s.log, errNotBuilt)
+	today, err := leaseReportDate(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	days := 30
+	if raw := r.URL.Query().Get("days"); raw != "" {
+		days, err = strconv.Atoi(raw)
+		if err != nil || days < 0 || days > projections.MaxExpiringDays {
+			Error(w, r, s.log, badRequest("days must be an integer from 0 to "+strconv.Itoa(projections.MaxExpiringDays)))
+			return
+		}
+	}
+	items, err := s.queries.ExpiringLeases(r.Context(), viewerOf(r), today, days)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+// leaseReportDate is a report's "today": ?as_of=YYYY-MM-DD, or the server's UTC date.
+func leaseReportDate(r *http.Request) (domain.Date, error) {
+	raw := r.URL.Query().Get("as_of")
+	if raw == "" {
+		return domain.DateOf(time.Now()), nil
+	}
+	d, err := domain.ParseDate(raw)
+	if err != nil {
+		return domain.Date{}, badRequest("as_of must be a date as YYYY-MM-DD")
+	}
+	return d, nil
+}
+
+// leaseQueryUUID reads an optional UUID query parameter.
+func leaseQueryUUID(raw, name string) (*uuid.UUID, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	id, err := uuid.Parse(raw)
+	if err != nil {
+		return nil, badRequest(name + " must be a UUID")
+	}
+	return &id, nil
 }

@@ -1,0 +1,226 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/assetanchor/assetanchor/domain"
+)
+
+// LeaseView is a leases row.
+type LeaseView struct {
+	ID                uuid.UUID    `json:"id"`
+	PropertyID        uuid.UUID    `json:"property_id"`
+	TenantID          uuid.UUID    `json:"tenant_id"`
+	StartDate         domain.Date  `json:"start_date"`
+	EndDate           domain.Date  `json:"end_date"`
+	RentAmount        Money        `json:"rent_amount"`
+	SecurityDeposit   Money        `json:"security_deposit"`
+	PaymentDay        int          `json:"payment_day"`
+	Status            string       `json:"status"`
+	AutoRenew         bool         `json:"auto_renew"`
+	CreatedAt         Timestamp    `json:"created_at"`
+	UpdatedAt         Timestamp    `json:"updated_at"`
+	TerminatedOn      *domain.Date `json:"terminated_on"`
+	TerminationReason *string      `json:"termination_reason"`
+	Version           int64        `json:"version"`
+}
+
+// leaseColumns are the columns scanLease reads, of leases aliased l.
+const leaseColumns = `l.id, l.property_id, l.tenant_id, l.start_date, l.end_date, l.rent_amount,
+	l.security_deposit, l.payment_day, l.status, coalesce(l.auto_renew, FALSE), l.created_at, l.updated_at,
+	l.terminated_on, l.termination_reason, l.version`
+
+// leaseTargets are the scan destinations of leaseColumns; finish converts what
+// needs converting once the row is scanned.
+func (l *LeaseView) leaseTargets() (targets []any, finish func()) {
+	var created, updated time.Time
+	var terminatedOn domain.Date
+	targets = []any{&l.ID, &l.PropertyID, &l.TenantID, &l.StartDate, &l.EndDate, &l.RentAmount.Decimal,
+		&l.SecurityDeposit.Decimal, &l.PaymentDay, &l.Status, &l.AutoRenew, &created, &updated,
+		&terminatedOn, &l.TerminationReason, &l.Version}
+	return targets, func() {
+		l.CreatedAt, l.UpdatedAt = Timestamp(created), Timestamp(updated)
+		if !terminatedOn.IsZero() {
+			l.TerminatedOn = &terminatedOn
+		}
+	}
+}
+
+func scanLease(row pgx.CollectableRow) (LeaseView, error) {
+	var l LeaseView
+	targets, finish := l.leaseTargets()
+	if err := row.Scan(targets...); err != nil {
+		return LeaseView{}, err
+	}
+	finish()
+	return l, nil
+}
+
+// Lease returns one lease of a property the viewer may see, or domain.ErrNotFound.
+// The join is outer so that an as_of replay, which holds only the lease, finds it.
+func (q *Queries) Lease(ctx context.Context, v Viewer, id uuid.UUID) (LeaseView, error) {
+	rows, err := q.pool.Query(ctx, `SELECT `+leaseColumns+` FROM leases l
+		LEFT JOIN properties p ON p.id = l.property_id
+		WHERE `+visibleProperty+` AND l.id = $3`, v.seesAll(), v.UserID, id)
+	if err != nil {
+		return LeaseView{}, fmt.Errorf("read lease: %w", err)
+	}
+	l, err := pgx.CollectExactlyOneRow(rows, scanLease)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return LeaseView{}, domain.ErrNotFound
+	}
+	if err != nil {
+		return LeaseView{}, fmt.Errorf("read lease: %w", err)
+	}
+	return l, nil
+}
+
+// LeaseFilter narrows a lease list; empty fields do not filter.
+type LeaseFilter struct {
+	PropertyID, TenantID *uuid.UUID
+	Status               string
+	Cursor               string
+	Limit                int
+}
+
+// Leases lists the leases of the properties the viewer may see, oldest first.
+func (q *Queries) Leases(ctx context.Context, v Viewer, f LeaseFilter) (Page[LeaseView], error) {
+	after, err := decodeCursor(f.Cursor)
+	if err != nil {
+		return Page[LeaseView]{}, err
+	}
+	where := []string{visibleProperty}
+	args := []any{v.seesAll(), v.UserID}
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.PropertyID != nil {
+		add("l.property_id = $%d", *f.PropertyID)
+	}
+	if f.TenantID != nil {
+		add("l.tenant_id = $%d", *f.TenantID)
+	}
+	if f.Status != "" {
+		add("l.status = $%d", f.Status)
+	}
+	if after != nil {
+		args = append(args, after.CreatedAt, after.ID)
+		where = append(where, fmt.Sprintf("(l.created_at, l.id) > ($%d, $%d)", len(args)-1, len(args)))
+	}
+	args = append(args, f.Limit+1)
+	rows, err := q.pool.Query(ctx, `SELECT `+leaseColumns+` FROM leases l
+		JOIN properties p ON p.id = l.property_id WHERE `+strings.Join(where, " AND ")+
+		fmt.Sprintf(` ORDER BY l.created_at, l.id LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return Page[LeaseView]{}, fmt.Errorf("list leases: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, scanLease)
+	if err != nil {
+		return Page[LeaseView]{}, fmt.Errorf("list leases: %w", err)
+	}
+	return pageOf(items, f.Limit, func(l LeaseView) *string {
+		return encodeCursor(time.Time(l.CreatedAt), l.ID)
+	}), nil
+}
+
+// ActiveLeaseView is a row of the seed's "Active Leases for Property": the lease
+// with its tenant's name and email.
+type ActiveLeaseView struct {
+	LeaseView
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Email     string `json:"email"`
+}
+
+// ActiveLeases is the seed's "Active Leases for Property": the property's active
+// leases whose end date is not before today, ordered by start date. A property
+// the viewer may not see is domain.ErrNotFound.
+func (q *Queries) ActiveLeases(ctx context.Context, v Viewer, propertyID uuid.UUID, today domain.Date) ([]ActiveLeaseView, error) {
+	if _, err := q.Property(ctx, v, propertyID); err != nil {
+		return nil, err
+	}
+	rows, err := q.pool.Query(ctx, `SELECT `+leaseColumns+`, t.first_name, t.last_name, t.email
+		FROM leases l
+		JOIN properties p ON p.id = l.property_id
+		JOIN tenants t ON t.id = l.tenant_id
+		WHERE `+visibleProperty+` AND l.property_id = $3 AND l.status = 'active' AND l.end_date >= $4
+		ORDER BY l.start_date, l.id`, v.seesAll(), v.UserID, propertyID, today)
+	if err != nil {
+		return nil, fmt.Errorf("read active leases: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ActiveLeaseView, error) {
+		var a ActiveLeaseView
+		targets, finish := a.leaseTargets()
+		if err := row.Scan(append(targets, &a.FirstName, &a.LastName, &a.Email)...); err != nil {
+			return ActiveLeaseView{}, err
+		}
+		finish()
+		return a, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read active leases: %w", err)
+	}
+	if items == nil {
+		items = []ActiveLeaseView{}
+	}
+	return items, nil
+}
+
+// ExpiringLeaseView is a row of the seed's "Properties with Expiring Leases": the
+// property, the lease's id and end date, and its tenant's contact.
+type ExpiringLeaseView struct {
+	PropertyView
+	LeaseID   uuid.UUID   `json:"lease_id"`
+	EndDate   domain.Date `json:"end_date"`
+	FirstName string      `json:"first_name"`
+	LastName  string      `json:"last_name"`
+	Email     string      `json:"email"`
+	Phone     *string     `json:"phone"`
+}
+
+// MaxExpiringDays bounds the window of ExpiringLeases.
+const MaxExpiringDays = 365
+
+// ExpiringLeases is the seed's "Properties with Expiring Leases": active leases of
+// properties the viewer may see whose end date lies from today to today + days,
+// ordered by end date, then lease id.
+func (q *Queries) ExpiringLeases(ctx context.Context, v Viewer, today domain.Date, days int) ([]ExpiringLeaseView, error) {
+	rows, err := q.pool.Query(ctx, `SELECT p.id, p.name, p.address, p.city, p.state, p.zip_code, p.owner_id,
+			p.property_type, p.status, p.bedrooms, p.bathrooms, p.square_feet, p.year_built, p.description,
+			p.created_at, p.updated_at, p.version,
+			l.id, l.end_date, t.first_name, t.last_name, t.email, t.phone
+		FROM properties p
+		JOIN leases l ON p.id = l.property_id
+		JOIN tenants t ON l.tenant_id = t.id
+		WHERE `+visibleProperty+` AND l.status = 'active' AND l.end_date BETWEEN $3 AND $4
+		ORDER BY l.end_date, l.id`, v.seesAll(), v.UserID, today, today.AddDays(days))
+	if err != nil {
+		return nil, fmt.Errorf("read expiring leases: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ExpiringLeaseView, error) {
+		var e ExpiringLeaseView
+		var created, updated time.Time
+		p := &e.PropertyView
+		err := row.Scan(&p.ID, &p.Name, &p.Address, &p.City, &p.State, &p.ZipCode, &p.OwnerID,
+			&p.PropertyType, &p.Status, &p.Bedrooms, &p.Bathrooms, &p.SquareFeet, &p.YearBuilt,
+			&p.Description, &created, &updated, &p.Version,
+			&e.LeaseID, &e.EndDate, &e.FirstName, &e.LastName, &e.Email, &e.Phone)
+		p.CreatedAt, p.UpdatedAt = Timestamp(created), Timestamp(updated)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read expiring leases: %w", err)
+	}
+	if items == nil {
+		items = []ExpiringLeaseView{}
+	}
+	return items, nil
+}
