@@ -34,8 +34,10 @@ run: pg
 test: pg
 	go run ./cmd/pgtest -- go test -race -count=1 ./...
 
+# The benchmarks time themselves (fixed-length rounds, see eventstore/bench_test.go
+# and http/bench_test.go), so each runs once: -benchtime=1x.
 bench: pg
-	go run ./cmd/pgtest -durable -- go test -run '^$$' -bench . -benchmem -count=1 ./...
+	go run ./cmd/pgtest -durable -- go test -run '^$$' -bench . -benchtime=1x -benchmem -count=1 ./...
 
 # Import direction: domain depends on nothing of ours and only on std plus
 # uuid/ulid/decimal; commands must not know http or projections; eventstore

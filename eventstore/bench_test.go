@@ -32,15 +32,15 @@ import (
 )
 
 const (
-	benchRounds = 3
-	benchPhase  = 1500 * time.Millisecond
+	benchRounds = 6 // even, so that each workload goes first equally often
+	benchPhase  = time.Second
 	benchWarmup = 300 * time.Millisecond
 )
 
 // plainEventsDDL is the events table of migrations/000002 under another name:
-// same columns, types, defaults, constraints, indexes and append-only trigger,
-// without append_events in front of it. MustSameTableShape checks it still
-// matches the migration.
+// same columns, types, defaults, constraints and indexes, without append_events
+// in front of it. Its triggers (append-only, no truncate) never fire on INSERT, so
+// they are left out. MustSameTableShape checks it still matches the migration.
 const plainEventsDDL = `
 CREATE TABLE plain_events (
     position       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -58,9 +58,7 @@ CREATE TABLE plain_events (
     CONSTRAINT plain_events_stream_version_key UNIQUE (stream_id, version),
     CONSTRAINT plain_events_event_id_key UNIQUE (event_id)
 );
-CREATE INDEX plain_events_horizon_idx ON plain_events (transaction_id, position);
-CREATE TRIGGER plain_events_append_only BEFORE UPDATE OR DELETE ON plain_events
-    FOR EACH ROW EXECUTE FUNCTION events_refuse_change();`
+CREATE INDEX plain_events_horizon_idx ON plain_events (transaction_id, position);`
 
 const plainInsert = `INSERT INTO plain_events (event_id, stream_id, stream_type, version,
 	event_type, schema_version, payload, metadata, recorded_at, hash)
@@ -227,8 +225,8 @@ func MustBenchPool(b *testing.B, maxConns int32) *pgxpool.Pool {
 }
 
 // MustSameTableShape fails unless two tables have the same columns (name, type,
-// nullability, default, identity), constraints and indexes, ignoring the names of
-// the table, its constraints and its indexes.
+// nullability, default, identity), constraints, indexes and triggers that fire on
+// INSERT, ignoring the names of the table, its constraints and its indexes.
 func MustSameTableShape(b *testing.B, ctx context.Context, pool *pgxpool.Pool, want, got string) {
 	b.Helper()
 	shape := func(table string) []string {
@@ -248,6 +246,7 @@ func MustSameTableShape(b *testing.B, ctx context.Context, pool *pgxpool.Pool, w
 			UNION ALL
 			SELECT 'trigger ' || regexp_replace(pg_get_triggerdef(t.oid), '^.* ON \S+ ', '')
 			  FROM pg_trigger t WHERE t.tgrelid = $1::regclass AND NOT t.tgisinternal
+			   AND t.tgtype & 4 <> 0 -- TRIGGER_TYPE_INSERT
 			ORDER BY 1`, table)
 		if err != nil {
 			b.Fatalf("read shape of %s: %v", table, err)

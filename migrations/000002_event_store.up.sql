@@ -54,9 +54,13 @@ DECLARE
     v_version BIGINT;
     v_hash BYTEA;
 BEGIN
-    SELECT e.version, e.hash INTO v_version, v_hash
-      FROM events e WHERE e.stream_id = p_stream_id
-     ORDER BY e.version DESC LIMIT 1;
+    -- A new stream needs no lookup: if it exists after all, inserting version 1
+    -- hits the unique index and reports the same conflict.
+    IF p_expected > 0 THEN
+        SELECT e.version, e.hash INTO v_version, v_hash
+          FROM events e WHERE e.stream_id = p_stream_id
+         ORDER BY e.version DESC LIMIT 1;
+    END IF;
     v_version := coalesce(v_version, 0);
     IF v_version <> p_expected THEN
         RAISE EXCEPTION 'stream % is at version %, not %', p_stream_id, v_version, p_expected
