@@ -76,3 +76,13 @@ func visibleLease(ctx context.Context, store eventstore.Store, actor Actor, id u
 	}
 	return l, nil
 }
+
+// tenantVisible is the isolation rule for a tenant that a command names: admins
+// and managers see every tenant, a user the tenants it registered and those that
+// lease one of its properties.
+func tenantVisible(ctx context.Context, leases TenantVisibility, actor Actor, id uuid.UUID, t *domain.Tenant) (bool, error) {
+	if actor.Role.SeesAllProperties() || t.RegisteredBy() == actor.UserID {
+		return true, nil
+	}
+	return leases.TenantLeasesFrom(ctx, id, actor.UserID)
+}

@@ -240,43 +240,79 @@ func (h *Leases) Terminate(ctx context.Context, cmd TerminateLease) (Result, err
 	})
 }
 
-// ExpireDue expires every active lease whose end date is before today, each in its
-// own transaction, and returns how many it expired. Leases that are no longer
-// active or were renewed meanwhile are skipped, so running it again changes
-// nothing. The events carry no actor; their command is "ExpireLease". A lease
-// that cannot be expired does not stop the others: the errors are returned joined.
+// ExpireDue ends every active lease whose end date is before today, as EndDue
+// does, and returns how many it expired (auto-renewed leases are not counted).
 func (h *Leases) ExpireDue(ctx context.Context, today domain.Date) (int, error) {
-	ctx = eventstore.WithMetadata(ctx, eventstore.Metadata{
-		CorrelationID: eventstore.MetadataFrom(ctx).CorrelationID, Command: "ExpireLease",
-	})
-	ids, err := h.store.PeriodsEndedBefore(ctx, today.Time())
-	if err != nil {
-		return 0, err
-	}
-	var (
-		expired int
-		errs    []error
-	)
-	for _, id := range ids {
-		done, err := h.expire(ctx, id, today)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("expire lease %s: %w", id, err))
-			continue
-		}
-		if done {
-			expired++
-		}
-	}
-	return expired, errors.Join(errs...)
+	report, err := h.EndDue(ctx, today)
+	return report.Expired, err
 }
 
-// expire expires one lease if it is active and ended before today.
-func (h *Leases) expire(ctx context.Context, id uuid.UUID, today domain.Date) (bool, error) {
+// LeaseEndReport tells what EndDue did.
+type LeaseEndReport struct {
+	Expired     int         // leases expired (overlapping ones included)
+	Renewed     int         // leases renewed automatically
+	Overlapping []uuid.UUID // auto_renew leases expired because a renewal would overlap another lease
+}
+
+// EndDue ends every active lease whose end date is before today, each in its own
+// transaction: one with auto_renew renews for the same term length as its last
+// term (as often as it takes to reach today), any other expires. A renewal that
+// would overlap another lease of the property expires the lease instead, and
+// names it in Overlapping. Leases that are no longer active or were renewed
+// meanwhile are skipped, so running it again changes nothing. The events carry no
+// actor; their command is "ExpireLease" or "AutoRenewLease". A lease that cannot
+// be ended does not stop the others: the errors are returned joined.
+func (h *Leases) EndDue(ctx context.Context, today domain.Date) (LeaseEndReport, error) {
+	ids, err := h.store.PeriodsEndedBefore(ctx, today.Time())
+	if err != nil {
+		return LeaseEndReport{}, err
+	}
+	var (
+		report LeaseEndReport
+		errs   []error
+	)
+	for _, id := range ids {
+		outcome, err := h.end(ctx, id, today)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("end lease %s: %w", id, err))
+			continue
+		}
+		switch outcome {
+		case leaseExpired:
+			report.Expired++
+		case leaseRenewed:
+			report.Renewed++
+		case leaseOverlapExpired:
+			report.Expired++
+			report.Overlapping = append(report.Overlapping, id)
+		}
+	}
+	return report, errors.Join(errs...)
+}
+
+type leaseEndOutcome int
+
+const (
+	leaseUnchanged leaseEndOutcome = iota
+	leaseExpired
+	leaseRenewed
+	leaseOverlapExpired
+)
+
+// end renews or expires one lease if it is active and ended before today.
+func (h *Leases) end(ctx context.Context, id uuid.UUID, today domain.Date) (leaseEndOutcome, error) {
 	l, err := loadLease(ctx, h.store, id)
 	if err != nil || !l.Exists() {
-		return false, err
+		return leaseUnchanged, err
 	}
-	var expired bool
+	command := "ExpireLease"
+	if l.Terms().AutoRenew {
+		command = "AutoRenewLease"
+	}
+	ctx = eventstore.WithMetadata(ctx, eventstore.Metadata{
+		CorrelationID: eventstore.MetadataFrom(ctx).CorrelationID, Command: command,
+	})
+	outcome := leaseUnchanged
 	err = h.store.Atomically(ctx, func(store eventstore.Store) error {
 		if err := store.Lock(ctx, propertyLock(l.PropertyID())); err != nil {
 			return err
@@ -284,6 +320,26 @@ func (h *Leases) expire(ctx context.Context, id uuid.UUID, today domain.Date) (b
 		_, err := update(ctx, store, leaseStream(id), nil, newLease,
 			func(*domain.Lease) error { return nil },
 			func(l *domain.Lease) ([]domain.Event, error) {
+				outcome = leaseUnchanged
+				renewal, err := l.RenewAutomatically(today)
+				switch {
+				case err == nil:
+					end := renewal[len(renewal)-1].(*domain.LeaseRenewed).EndDate
+					// In a savepoint: an overlap must not abort the transaction.
+					err := store.Atomically(ctx, func(sp eventstore.Store) error {
+						return sp.ReservePeriod(ctx, l.PropertyID(), l.ID(), l.Terms().StartDate.Time(), end.Time())
+					})
+					if err == nil {
+						outcome = leaseRenewed
+						return renewal, nil
+					}
+					if !errors.Is(err, eventstore.ErrPeriodTaken) {
+						return nil, err
+					}
+					outcome = leaseOverlapExpired
+				case !errors.Is(err, domain.ErrLeaseNotAutoRenew):
+					return nil, err
+				}
 				events, err := l.Expire(today)
 				if err != nil {
 					return nil, err
@@ -291,15 +347,21 @@ func (h *Leases) expire(ctx context.Context, id uuid.UUID, today domain.Date) (b
 				if err := store.ReleasePeriod(ctx, l.ID()); err != nil {
 					return nil, err
 				}
+				if outcome == leaseUnchanged {
+					outcome = leaseExpired
+				}
 				return events, nil
 			})
 		if errors.Is(err, domain.ErrLeaseNotActive) || errors.Is(err, domain.ErrLeaseNotYetEnded) {
+			outcome = leaseUnchanged
 			return nil // ended otherwise, or renewed meanwhile
 		}
-		expired = err == nil
 		return err
 	})
-	return expired && err == nil, err
+	if err != nil {
+		return leaseUnchanged, err
+	}
+	return outcome, nil
 }
 
 // change runs decide on a lease the actor may see, in one transaction under its

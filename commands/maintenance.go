@@ -21,16 +21,17 @@ import (
 // (details, assign, cancel), which is 403 since it can see the request. Anyone
 // else gets 404.
 type Maintenance struct {
-	store eventstore.Store
-	now   func() time.Time
+	store   eventstore.Store
+	tenants TenantVisibility
+	now     func() time.Time
 }
 
 // NewMaintenance refuses nil dependencies.
-func NewMaintenance(store eventstore.Store) (*Maintenance, error) {
-	if store == nil {
-		return nil, errors.New("commands: NewMaintenance needs a store")
+func NewMaintenance(store eventstore.Store, tenants TenantVisibility) (*Maintenance, error) {
+	if store == nil || tenants == nil {
+		return nil, errors.New("commands: NewMaintenance needs a store and a tenant visibility check")
 	}
-	return &Maintenance{store: store, now: time.Now}, nil
+	return &Maintenance{store: store, tenants: tenants, now: time.Now}, nil
 }
 
 // RequestMaintenance files a new request on a property for a tenant. Costs are
@@ -46,9 +47,9 @@ type RequestMaintenance struct {
 	EstimatedCost *json.Number
 }
 
-// Request handles RequestMaintenance. The property must exist and be visible to
-// the actor, the tenant must exist; a property the actor may not see is reported
-// exactly like one that does not exist. Repeating a create with the same id and
+// Request handles RequestMaintenance. The property and the tenant must exist and
+// be visible to the actor; one the actor may not see is reported exactly like one
+// that does not exist, so that a request cannot probe another owner's ids. Repeating a create with the same id and
 // body answers the existing request and writes nothing; another body is a conflict.
 func (h *Maintenance) Request(ctx context.Context, cmd RequestMaintenance) (Result, error) {
 	ctx = withCommand(ctx, "RequestMaintenance")
@@ -68,6 +69,15 @@ func (h *Maintenance) Request(ctx context.Context, cmd RequestMaintenance) (Resu
 	tenant, err := loadTenant(ctx, h.store, cmd.TenantID)
 	if err != nil {
 		return Result{}, err
+	}
+	if tenant.Exists() {
+		visible, err := tenantVisible(ctx, h.tenants, cmd.Actor, cmd.TenantID, tenant)
+		if err != nil {
+			return Result{}, err
+		}
+		if !visible {
+			tenant = &domain.Tenant{}
+		}
 	}
 	id := uuid.New()
 	if cmd.ID != nil {

@@ -25,8 +25,12 @@ const (
 // of logins queues instead of exhausting memory (each hash takes 19 MiB).
 type hasher struct{ slots chan struct{} }
 
+// maxHashes caps the concurrent hashes whatever the number of CPUs: 4 × 19 MiB,
+// with the collector's headroom, keeps a login flood far under 300 MiB.
+const maxHashes = 4
+
 func newHasher() *hasher {
-	return &hasher{slots: make(chan struct{}, max(2, runtime.NumCPU()))}
+	return &hasher{slots: make(chan struct{}, min(max(2, runtime.NumCPU()), maxHashes))}
 }
 
 func (h *hasher) acquire(ctx context.Context) error {

@@ -19,19 +19,21 @@ type TenantVisibility interface {
 	TenantLeasesFrom(ctx context.Context, tenantID, ownerID uuid.UUID) (bool, error)
 }
 
-// Tenants handles the tenant commands.
+// Tenants handles the tenant commands. Its store seals the tenants' personal data
+// with their data keys (tenantdata.go).
 type Tenants struct {
 	store      eventstore.Store
 	visibility TenantVisibility
 	now        func() time.Time
 }
 
-// NewTenants refuses nil dependencies.
-func NewTenants(store eventstore.Store, visibility TenantVisibility) (*Tenants, error) {
-	if store == nil || visibility == nil {
-		return nil, errors.New("commands: NewTenants needs a store and a visibility check")
+// NewTenants refuses nil dependencies. keyring holds the master key that wraps
+// every tenant's data key.
+func NewTenants(store eventstore.Store, visibility TenantVisibility, keyring *eventstore.Keyring) (*Tenants, error) {
+	if store == nil || visibility == nil || keyring == nil {
+		return nil, errors.New("commands: NewTenants needs a store, a visibility check and a keyring")
 	}
-	return &Tenants{store: store, visibility: visibility, now: time.Now}, nil
+	return &Tenants{store: sealingStore{Store: store, keyring: keyring}, visibility: visibility, now: time.Now}, nil
 }
 
 func newTenant() *domain.Tenant { return &domain.Tenant{} }
@@ -243,4 +245,23 @@ func (h *Tenants) RecordScreening(ctx context.Context, cmd RecordTenantScreening
 			}
 			return events, nil
 		})
+}
+
+// EraseTenant erases a tenant's personal data.
+type EraseTenant struct {
+	Actor   Actor
+	ID      uuid.UUID
+	IfMatch *int64
+}
+
+// Erase handles EraseTenant: in one transaction it shreds the tenant's data key,
+// so that every sealed field of its events is unreadable for good, forgets the
+// stored answers that held its data in clear, and records TenantPersonalDataErased.
+// Whoever may see the tenant may erase it (API.md, Roles: an owner acts on its
+// tenants, managers and admins on all). Erasing again records nothing.
+func (h *Tenants) Erase(ctx context.Context, cmd EraseTenant) (Result, error) {
+	ctx = withCommand(ctx, "EraseTenant")
+	return update(ctx, h.store, tenantStream(cmd.ID), cmd.IfMatch, newTenant,
+		func(t *domain.Tenant) error { return h.canSeeTenant(ctx, cmd.Actor, cmd.ID, t) },
+		func(t *domain.Tenant) ([]domain.Event, error) { return t.ErasePersonalData(), nil })
 }

@@ -131,11 +131,11 @@ type PayTransaction struct {
 // Pay handles PayTransaction: RentPaid for a rent charge, PaymentReceived for any
 // other. Of concurrent payments of one charge exactly one succeeds; the others
 // lose the append, reload the completed charge and are refused as an illegal
-// transition.
+// transition. A rent charge paid within its grace period has its late fee voided.
 func (h *Transactions) Pay(ctx context.Context, cmd PayTransaction) (Result, error) {
 	ctx = withCommand(ctx, "PayTransaction")
 	date, parsed := parseTransactionDate("payment_date", cmd.PaymentDate)
-	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(t *domain.Transaction) ([]domain.Event, error) {
+	res, err := h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(t *domain.Transaction) ([]domain.Event, error) {
 		events, err := t.Pay(domain.Payment{
 			PaymentDate: date, PaymentMethod: domain.ParsePaymentMethod(cmd.PaymentMethod),
 			ReferenceNumber: cmd.ReferenceNumber,
@@ -145,6 +145,10 @@ func (h *Transactions) Pay(ctx context.Context, cmd PayTransaction) (Result, err
 		}
 		return events, nil
 	})
+	if err != nil {
+		return res, err
+	}
+	return res, h.cancelLateFee(ctx, cmd.ID, &res) // rent paid within the grace period keeps no fee (docs/rent.md)
 }
 
 // FailTransaction marks a pending payment as failed.

@@ -6,7 +6,9 @@ package domain
 //   - no two active leases of one property overlap in dates (a cross-stream rule,
 //     enforced by the command with a reservation written in the append's transaction);
 //   - only an active lease renews, terminates or expires; a renewal moves end_date later;
-//   - a lease expires only once its end_date has passed.
+//   - a lease expires only once its end_date has passed; one that renews
+//     automatically (auto_renew) is renewed instead, for the same term length as
+//     its last term, as many times as it takes to end on or after today.
 
 import (
 	"time"
@@ -73,6 +75,7 @@ type (
 		PreviousEndDate Date   `json:"previous_end_date"`
 		EndDate         Date   `json:"end_date"`
 		RentAmount      *Money `json:"rent_amount,omitempty"` // the new rent, when it changes
+		Automatic       bool   `json:"automatic,omitempty"`   // renewed by auto_renew at its end date
 	}
 	LeaseTerminated struct {
 		EffectiveDate Date   `json:"effective_date"`
@@ -121,17 +124,26 @@ type Lease struct {
 	terms        LeaseTerms
 	status       LeaseStatus
 	terminatedOn *Date
+	ends         []Date         // the end date as signed, then as each renewal set it
+	rentChanges  []rentChange   // the rent as signed, then each renewal's new rent
+	lateFee      *LateFeePolicy // the lease's own late-fee policy
 }
 
 // Apply records a fact.
-func (l *Lease) Apply(e Event, version int64, _ time.Time) {
+func (l *Lease) Apply(e Event, version int64, at time.Time) {
 	switch e := e.(type) {
 	case *LeaseSigned:
 		l.id, l.propertyID, l.tenantID, l.terms, l.status = e.LeaseID, e.PropertyID, e.TenantID, e.Terms, LeaseStatusActive
+		l.ends = []Date{e.Terms.EndDate}
+		l.rentChanges = []rentChange{{amount: e.Terms.RentAmount}}
 	case *LeaseRenewed:
 		l.terms.EndDate = e.EndDate
+		l.ends = append(l.ends, e.EndDate)
 		if e.RentAmount != nil {
 			l.terms.RentAmount = *e.RentAmount
+			// A new rent applies from the first month that begins after the renewal.
+			l.rentChanges = append(l.rentChanges, rentChange{
+				from: firstOfMonth(dateOfRecord(at)).AddMonths(1), amount: *e.RentAmount})
 		}
 	case *LeaseTerminated:
 		l.status = LeaseStatusTerminated
@@ -139,6 +151,9 @@ func (l *Lease) Apply(e Event, version int64, _ time.Time) {
 		l.terminatedOn = &on
 	case *LeaseExpired:
 		l.status = LeaseStatusExpired
+	case *LeaseLateFeePolicySet:
+		p := e.Policy
+		l.lateFee = &p
 	}
 	l.version = version
 }
@@ -189,6 +204,36 @@ func (l *Lease) Expire(today Date) ([]Event, error) {
 		return nil, ErrLeaseNotYetEnded
 	}
 	return []Event{&LeaseExpired{EndDate: l.terms.EndDate}}, nil
+}
+
+// maxAutoRenewals bounds the renewals one RenewAutomatically records; a lease that
+// ended longer ago is brought up to date by the next runs.
+const maxAutoRenewals = 120
+
+// RenewAutomatically renews an active auto_renew lease whose end date has passed,
+// each time for the length of its last term (whole months when that term was whole
+// months, otherwise days), until it ends on or after today.
+func (l *Lease) RenewAutomatically(today Date) ([]Event, error) {
+	if l.status != LeaseStatusActive {
+		return nil, ErrLeaseNotActive
+	}
+	if !l.terms.AutoRenew {
+		return nil, ErrLeaseNotAutoRenew
+	}
+	if !l.terms.EndDate.Before(today) {
+		return nil, ErrLeaseNotYetEnded
+	}
+	termStart, end := l.terms.StartDate, l.terms.EndDate
+	if n := len(l.ends); n > 1 {
+		termStart = l.ends[n-2].AddDays(1)
+	}
+	var events []Event
+	for end.Before(today) && len(events) < maxAutoRenewals {
+		next := nextTermEnd(termStart, end)
+		events = append(events, &LeaseRenewed{PreviousEndDate: end, EndDate: next, Automatic: true})
+		termStart, end = end.AddDays(1), next
+	}
+	return events, nil
 }
 
 func (l *Lease) ID() uuid.UUID         { return l.id }

@@ -139,6 +139,7 @@ type Property struct {
 	ownerID   *uuid.UUID
 	status    PropertyStatus
 	details   PropertyDetails
+	lateFee   *LateFeePolicy
 	createdAt time.Time
 	updatedAt time.Time
 }
@@ -202,6 +203,9 @@ func (p *Property) Apply(e Event, version int64, at time.Time) {
 		p.status = e.To
 	case *PropertyOwnerChanged:
 		p.ownerID = e.OwnerID
+	case *PropertyLateFeePolicySet:
+		policy := e.Policy
+		p.lateFee = &policy
 	}
 	p.version = version
 	p.updatedAt = at

@@ -4,7 +4,8 @@ package domain
 //   - amount > 0 with at most two decimal places (NUMERIC(10,2)), never a float;
 //   - type is rent, deposit, fee or maintenance; it never changes;
 //   - status moves pending → completed | failed, failed → pending (retry),
-//     completed → refunded, and nowhere else;
+//     completed → refunded; a pending or failed charge may also be voided (void),
+//     written off (written_off) or, a fee only, waived (waived); those three end it;
 //   - a payment names its date and a method: credit_card, bank_transfer, cash or check.
 
 import (
@@ -47,9 +48,14 @@ var (
 	TransactionCompleted = TransactionStatus{"completed"}
 	TransactionFailed    = TransactionStatus{"failed"}
 	TransactionRefunded  = TransactionStatus{"refunded"}
+	// Statuses of rent automation (docs/rent.md): a charge no longer owed.
+	TransactionVoid       = TransactionStatus{"void"}
+	TransactionWaived     = TransactionStatus{"waived"}
+	TransactionWrittenOff = TransactionStatus{"written_off"}
 )
 
-var transactionStatuses = enumOf(TransactionPending, TransactionCompleted, TransactionFailed, TransactionRefunded)
+var transactionStatuses = enumOf(TransactionPending, TransactionCompleted, TransactionFailed, TransactionRefunded,
+	TransactionVoid, TransactionWaived, TransactionWrittenOff)
 
 func (s TransactionStatus) String() string               { return s.name }
 func (s TransactionStatus) MarshalText() ([]byte, error) { return []byte(s.name), nil }
@@ -92,6 +98,10 @@ type (
 		Type          TransactionType `json:"type"`
 		DueDate       Date            `json:"due_date"`
 		Notes         *string         `json:"notes,omitempty"`
+		// Set on the charges the rent schedule posts (docs/rent.md).
+		Period  string        `json:"period,omitempty"`
+		Rent    *RentBasis    `json:"rent,omitempty"`
+		LateFee *LateFeeBasis `json:"late_fee,omitempty"`
 	}
 	// Payment is the content of RentPaid and PaymentReceived.
 	Payment struct {
@@ -163,6 +173,8 @@ type Transaction struct {
 	status  TransactionStatus
 	dueDate Date
 	payment *Payment
+	period  string           // the rent period of a scheduled charge
+	lateFee *LateFeeAssessed // the late fee assessed on this rent charge
 }
 
 // Apply records a fact.
@@ -170,6 +182,7 @@ func (t *Transaction) Apply(e Event, version int64, _ time.Time) {
 	switch e := e.(type) {
 	case *ChargePosted:
 		t.id, t.leaseID, t.amount, t.kind, t.dueDate, t.status = e.TransactionID, e.LeaseID, e.Amount, e.Type, e.DueDate, TransactionPending
+		t.period = e.Period
 	case *RentPaid:
 		p := e.Payment
 		t.payment, t.status = &p, TransactionCompleted
@@ -182,6 +195,15 @@ func (t *Transaction) Apply(e Event, version int64, _ time.Time) {
 		t.payment, t.status = nil, TransactionPending
 	case *PaymentRefunded:
 		t.status = TransactionRefunded
+	case *ChargeVoided:
+		t.status = TransactionVoid
+	case *FeeWaived:
+		t.status = TransactionWaived
+	case *ChargeWrittenOff:
+		t.status = TransactionWrittenOff
+	case *LateFeeAssessed:
+		fee := *e
+		t.lateFee = &fee
 	}
 	t.version = version
 }

@@ -133,10 +133,16 @@ type Store interface {
 	Unclaim(ctx context.Context, scope, value string, stream StreamID) error
 	// ClaimedBy returns the stream holding a claim.
 	ClaimedBy(ctx context.Context, scope, value string) (StreamID, bool, error)
+	// Claimed reports whether any stream holds a claim within scope (for example
+	// documents referencing stored bytes, see blobs.go).
+	Claimed(ctx context.Context, scope string) (bool, error)
 	// Atomically runs fn with a store whose writes commit together or not at all.
 	Atomically(ctx context.Context, fn func(Store) error) error
 	// Lock serialises transactions on key until the surrounding Atomically ends.
 	Lock(ctx context.Context, key string) error
+	// DataKeys keeps the wrapped per-tenant data keys (keys.go), in the same
+	// transaction as the appends that need them.
+	DataKeys
 
 	// ReservePeriod holds the dates [from, to] of resource for holder (a lease of a
 	// property); overlapping holds of one resource are refused with ErrPeriodTaken.

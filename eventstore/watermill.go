@@ -51,16 +51,17 @@ func (s WatermillSchema) SelectQuery(params wsql.SelectQueryParams) (wsql.Query,
 	if limit <= 0 {
 		limit = 100
 	}
-	// The subquery keeps the planner on events_horizon_idx (see watermill-sql's
-	// DefaultPostgreSQLSchema for the plans behind this shape).
-	q := `SELECT * FROM (
-		WITH last_processed AS (` + next.Query + `)
+	// One row comparison and an ORDER BY on the table's own columns (the output
+	// column transaction_id is text) let the planner walk events_horizon_idx in
+	// order from the offset and stop after limit rows. An OR of the two halves,
+	// or ordering by an alias of a subquery, makes it read and sort the whole
+	// backlog for every batch, so catching up would be quadratic in the backlog.
+	q := `WITH last_processed AS (` + next.Query + `)
 		SELECT ` + eventColumns + `, transaction_id AS horizon_xid FROM events
-		WHERE ((transaction_id = (SELECT last_processed_transaction_id FROM last_processed)
-		        AND position > (SELECT offset_acked FROM last_processed))
-		       OR transaction_id > (SELECT last_processed_transaction_id FROM last_processed))
+		WHERE (transaction_id, position) > ((SELECT last_processed_transaction_id FROM last_processed),
+		                                    (SELECT offset_acked FROM last_processed))
 		  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-	) AS pending ORDER BY horizon_xid, position LIMIT ` + strconv.Itoa(limit)
+		ORDER BY events.transaction_id, events.position LIMIT ` + strconv.Itoa(limit)
 	return wsql.Query{Query: q, Args: next.Args}, nil
 }
 

@@ -52,7 +52,8 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	})
 	// The caller is anonymous: it is answered the account it just made, as that account sees itself.
 	asNewUser := func(ctx context.Context, _ projections.Viewer, id uuid.UUID) (projections.UserView, error) {
-		return s.queries.UserFor(ctx, projections.Viewer{UserID: id, Role: domain.RoleUser}, id)
+		self := projections.Viewer{UserID: id, Role: domain.RoleUser}
+		return s.queries.UserFor(projections.WithViewer(ctx, self), self, id)
 	}
 	answerCommand(s, w, r, res, err, "users", asNewUser, userVersion)
 }
@@ -100,7 +101,9 @@ func (s *Server) answerSession(w http.ResponseWriter, r *http.Request, sess comm
 		Error(w, r, s.log, err)
 		return
 	}
-	user, err := s.queries.User(r.Context(), sess.UserID)
+	// The caller has just proved who it is: it reads its own account, as a user sees itself.
+	self := projections.WithViewer(r.Context(), projections.Viewer{UserID: sess.UserID, Role: domain.RoleUser})
+	user, err := s.queries.User(self, sess.UserID)
 	if err != nil {
 		Error(w, r, s.log, err)
 		return

@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -28,13 +29,19 @@ type stack struct {
 	users  *commands.Users
 	server *Server
 	http   *httptest.Server
+	blobs  *eventstore.LocalBlobs // document bytes, under the test's temp dir
+	// keyring holds the test's random master key (tenant data keys).
+	keyring *eventstore.Keyring
 }
 
 const testPassword = "correct horse battery staple"
 
-// MustStack starts the service; it stops when the test ends.
-func MustStack(tb testing.TB) *stack {
+// MustStack starts the service; it stops when the test ends. Options (at the end
+// of this file) capture logs or adjust dependencies.
+func MustStack(tb testing.TB, opts ...StackOption) *stack {
 	tb.Helper()
+	o := stackOptionsOf(opts)
+	keyring := MustKeyring(tb)
 	pool := dbtest.MustPool(tb)
 	store := eventstore.NewPostgresStore(pool)
 	queries := projections.NewQueries(pool)
@@ -46,7 +53,7 @@ func MustStack(tb testing.TB) *stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tenants, err := commands.NewTenants(store, queries)
+	tenants, err := commands.NewTenants(store, queries, keyring)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -58,24 +65,33 @@ func MustStack(tb testing.TB) *stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	maintenance, err := commands.NewMaintenance(store)
+	maintenance, err := commands.NewMaintenance(store, queries)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	server, err := NewServer(Deps{
+	log := slog.New(slog.NewJSONHandler(o.logs, nil))
+	blobs, err := eventstore.NewLocalBlobs(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	documents, err := commands.NewDocuments(store, blobs, queries, log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	server, err := NewServer(o.deps(Deps{
 		Log: log, Pool: pool, Store: store, Queries: queries,
 		Checkpoints: projections.NewCheckpoints(pool), Users: users, Properties: properties,
 		Tenants: tenants, Leases: leases, Transactions: transactions, Maintenance: maintenance,
-		SchemaCurrent: func(context.Context) error { return nil },
-	})
+		Documents: documents, Blobs: blobs,
+		SchemaCurrent: func(context.Context) error { return nil }, Keyring: keyring,
+	}))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- projections.NewRuntime(projections.RelationalName, pool, projections.Relational{}, log).Run(ctx)
+		done <- projections.NewRuntime(projections.RelationalName, pool, projections.Relational{Keyring: keyring}, log).Run(ctx)
 	}()
 	ts := httptest.NewServer(server.Handler())
 	tb.Cleanup(func() {
@@ -85,7 +101,7 @@ func MustStack(tb testing.TB) *stack {
 			tb.Errorf("projection runtime: %v", err)
 		}
 	})
-	return &stack{pool: pool, store: store, users: users, server: server, http: ts}
+	return &stack{pool: pool, store: store, users: users, server: server, http: ts, blobs: blobs, keyring: keyring}
 }
 
 // MustUser creates an account with the given role and logs it in; it returns the
@@ -227,4 +243,50 @@ func (s *stack) MustLeaseFixture(tb testing.TB, propertyID, tenantID uuid.UUID, 
 			SecurityDeposit: domain.MustMoney("0.00"), PaymentDay: 1},
 	})
 	return id
+}
+
+// StackOption adjusts MustStack.
+type StackOption func(*stackOptions)
+
+type stackOptions struct {
+	logs      io.Writer
+	configure []func(*Deps)
+}
+
+func stackOptionsOf(opts []StackOption) stackOptions {
+	o := stackOptions{logs: io.Discard}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+func (o stackOptions) deps(d Deps) Deps {
+	for _, f := range o.configure {
+		f(&d)
+	}
+	return d
+}
+
+// WithLogs sends the service's JSON logs (HTTP and projector) to w instead of
+// discarding them. w must be safe for concurrent writes.
+func WithLogs(w io.Writer) StackOption { return func(o *stackOptions) { o.logs = w } }
+
+// WithDeps lets a test adjust the server's dependencies, such as rate limits.
+func WithDeps(f func(*Deps)) StackOption {
+	return func(o *stackOptions) { o.configure = append(o.configure, f) }
+}
+
+// MustKeyring is a keyring with a fresh random master key.
+func MustKeyring(tb testing.TB) *eventstore.Keyring {
+	tb.Helper()
+	master := make([]byte, eventstore.MasterKeySize)
+	if _, err := rand.Read(master); err != nil {
+		tb.Fatal(err)
+	}
+	k, err := eventstore.NewKeyring(master)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
 }

@@ -738,9 +738,10 @@ func TestMaintenanceOwnerIsolation(t *testing.T) {
 			t.Errorf("owner reads %s v%d, want completed v%d", got.Status, got.Version, m.Version)
 		}
 		before := s.MustMaintenanceCounts(t)
+		// Neither A's property nor A's tenant is the assignee's to see: both are refused as absent.
 		p := MustProblem(t, s.Do(t, worker, http.MethodPost, maintenancePath, maintenanceBody(propertyA, tenantA, nil), nil), http.StatusUnprocessableEntity)
-		if got := p.fields(); !slices.Equal(got, []string{"property_id"}) {
-			t.Errorf("the assignee's new request on A's property: errors on %q, want property_id", got)
+		if got := p.fields(); !slices.Equal(got, []string{"property_id", "tenant_id"}) {
+			t.Errorf("the assignee's new request on A's property: errors on %q, want property_id and tenant_id", got)
 		}
 		s.MustMaintenanceUnchanged(t, before, "the assignee's new request")
 	})
@@ -998,10 +999,10 @@ func TestMaintenanceWriteConventions(t *testing.T) {
 			maintenanceBody(property, tenant, map[string]any{"id": id, "priority": nil}), nil), http.StatusConflict)
 		s.MustMaintenanceUnchanged(t, before, "conflicting creates")
 
-		// A stranger cannot see the property, so the same body is refused as such.
+		// A stranger can see neither the property nor the tenant, so the same body is refused as such.
 		p := MustProblem(t, s.Do(t, stranger, http.MethodPost, maintenancePath, body, nil), http.StatusUnprocessableEntity)
-		if got := p.fields(); !slices.Equal(got, []string{"property_id"}) {
-			t.Errorf("stranger's repeat: errors on %q, want property_id", got)
+		if got := p.fields(); !slices.Equal(got, []string{"property_id", "tenant_id"}) {
+			t.Errorf("stranger's repeat: errors on %q, want property_id and tenant_id", got)
 		}
 		s.MustMaintenanceUnchanged(t, before, "stranger's repeat")
 		if got, _ := s.MustGetMaintenance(t, owner, id.String()); got.EstimatedCost != "50.00" || got.Version != 1 {

@@ -121,8 +121,9 @@ func (panicError) Error() string { return "panic while serving the request" }
 
 var errPanic = panicError{}
 
-// authenticate requires a live bearer token and records the actor in the context
-// and in the metadata of any event the request appends.
+// authenticate requires a live bearer token and records the actor in the context,
+// in the metadata of any event the request appends, and as the viewer whose
+// row-level security every read-model query of the request runs under.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -136,6 +137,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		ctx := context.WithValue(r.Context(), sessionKey, sess)
+		ctx = projections.WithViewer(ctx, projections.Viewer{UserID: sess.UserID, Role: sess.Role})
 		md := eventstore.MetadataFrom(ctx)
 		md.ActorID = &sess.UserID
 		ctx = eventstore.WithMetadata(ctx, md)

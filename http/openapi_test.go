@@ -303,7 +303,9 @@ func TestOpenAPIRequestSchemasMatchDecoders(t *testing.T) {
 		"MaintenanceAssignment": reflect.TypeFor[maintenanceAssignRequest](),
 		"MaintenanceSchedule":   reflect.TypeFor[maintenanceScheduleRequest](),
 		"MaintenanceCompletion": reflect.TypeFor[maintenanceCompleteRequest](),
+		"DocumentPatch":         reflect.TypeFor[documentPatchRequest](),
 		"Empty":                 reflect.TypeFor[struct{}](),
+		"LateFeePolicyInput":    reflect.TypeFor[lateFeePolicyRequest](),
 	} {
 		schema := schemaFields(t, doc, name)
 		if got, want := sortedKeys(schema.Properties), jsonFields(typ); !slices.Equal(got, want) {
@@ -335,8 +337,12 @@ func TestOpenAPIResponseSchemasMatchViews(t *testing.T) {
 		"OverdueTransaction": reflect.TypeFor[projections.OverdueTransactionView](),
 		"MaintenanceRequest": reflect.TypeFor[projections.MaintenanceView](),
 		"AuditLog":           reflect.TypeFor[projections.AuditLogView](),
+		"Document":           reflect.TypeFor[projections.DocumentView](),
 		"HistoryItem":        reflect.TypeFor[historyItem](),
 		"TokenResponse":      reflect.TypeFor[tokenResponse](),
+		"LateFeePolicy":      reflect.TypeFor[projections.LateFeePolicyView](),
+		"Ledger":             reflect.TypeFor[projections.LedgerView](),
+		"LedgerEntry":        reflect.TypeFor[projections.LedgerEntry](),
 	} {
 		schema := schemaFields(t, doc, name)
 		want := jsonFields(typ)

@@ -45,12 +45,15 @@ func (s *Server) routes() http.Handler {
 			r.With(s.idempotent).Post("/properties/{id}/status", s.changePropertyStatus)
 			r.Get("/properties/{id}/history", s.propertyHistory)
 			r.Get("/properties/{id}/active-leases", s.activeLeases)
+			r.Get("/properties/{id}/late-fee-policy", s.getPropertyLateFeePolicy)
+			r.Put("/properties/{id}/late-fee-policy", s.putPropertyLateFeePolicy)
 
 			r.With(s.idempotent).Post("/tenants", s.createTenant)
 			r.Get("/tenants", s.listTenants)
 			r.Get("/tenants/{id}", s.getTenant)
 			r.Patch("/tenants/{id}", s.changeTenant)
 			r.With(s.idempotent).Post("/tenants/{id}/screening", s.recordScreening)
+			r.With(s.idempotent).Post("/tenants/{id}/erase", s.eraseTenant)
 			r.Get("/tenants/{id}/history", s.tenantHistory)
 
 			r.With(s.idempotent).Post("/leases", s.signLease)
@@ -59,6 +62,9 @@ func (s *Server) routes() http.Handler {
 			r.With(s.idempotent).Post("/leases/{id}/renew", s.renewLease)
 			r.With(s.idempotent).Post("/leases/{id}/terminate", s.terminateLease)
 			r.Get("/leases/{id}/history", s.leaseHistory)
+			r.Get("/leases/{id}/late-fee-policy", s.getLeaseLateFeePolicy)
+			r.Put("/leases/{id}/late-fee-policy", s.putLeaseLateFeePolicy)
+			r.Get("/leases/{id}/ledger", s.leaseLedger)
 
 			r.With(s.idempotent).Post("/transactions", s.postCharge)
 			r.Get("/transactions", s.listTransactions)
@@ -67,6 +73,8 @@ func (s *Server) routes() http.Handler {
 			r.With(s.idempotent).Post("/transactions/{id}/fail", s.failTransaction)
 			r.With(s.idempotent).Post("/transactions/{id}/retry", s.retryTransaction)
 			r.With(s.idempotent).Post("/transactions/{id}/refund", s.refundTransaction)
+			r.With(s.idempotent).Post("/transactions/{id}/waive", s.waiveTransaction)
+			r.With(s.idempotent).Post("/transactions/{id}/write-off", s.writeOffTransaction)
 			r.Get("/transactions/{id}/history", s.transactionHistory)
 
 			r.With(s.idempotent).Post("/maintenance-requests", s.requestMaintenance)
@@ -79,6 +87,14 @@ func (s *Server) routes() http.Handler {
 			r.With(s.idempotent).Post("/maintenance-requests/{id}/complete", s.completeMaintenance)
 			r.With(s.idempotent).Post("/maintenance-requests/{id}/cancel", s.cancelMaintenance)
 			r.Get("/maintenance-requests/{id}/history", s.maintenanceHistory)
+
+			r.Post("/documents", s.uploadDocument) // multipart: Idempotency-Key is handled by the handler
+			r.Get("/documents", s.listDocuments)
+			r.Get("/documents/{id}", s.getDocument)
+			r.Patch("/documents/{id}", s.changeDocument)
+			r.Delete("/documents/{id}", s.deleteDocument)
+			r.Get("/documents/{id}/content", s.documentContent)
+			r.Get("/documents/{id}/history", s.documentHistory)
 
 			r.Get("/audit-logs", s.listAuditLogs)
 

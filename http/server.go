@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assetanchor/assetanchor/commands"
+	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/projections"
 )
@@ -32,6 +33,16 @@ type Deps struct {
 	Leases       *commands.Leases
 	Transactions *commands.Transactions
 	Maintenance  *commands.Maintenance
+	Documents    *commands.Documents
+	// Blobs holds the documents' bytes (eventstore.LocalBlobs under the data dir).
+	Blobs eventstore.BlobStore
+	// MaxUploadBytes caps a document's size (413 beyond); 0 is DefaultMaxUploadBytes.
+	MaxUploadBytes int64
+	// UploadTypes are the media types a document may have (415 otherwise); nil is
+	// DefaultUploadTypes.
+	UploadTypes []string
+	// Keyring opens tenants' sealed personal data for callers who may see them.
+	Keyring *eventstore.Keyring
 	// SchemaCurrent reports whether the database is at the binary's migration.
 	SchemaCurrent func(context.Context) error
 	// Collector adds metrics of other packages, such as events appended by type.
@@ -50,6 +61,8 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 
+	uploadTypes []string // UploadTypes, normalised
+
 	ipLimiter, emailLimiter *limiter
 }
 
@@ -57,7 +70,8 @@ type Server struct {
 func NewServer(d Deps) (*Server, error) {
 	if d.Log == nil || d.Pool == nil || d.Store == nil || d.Queries == nil ||
 		d.Checkpoints == nil || d.Users == nil || d.Properties == nil || d.Tenants == nil ||
-		d.Leases == nil || d.Transactions == nil || d.Maintenance == nil || d.SchemaCurrent == nil {
+		d.Leases == nil || d.Transactions == nil || d.Maintenance == nil || d.SchemaCurrent == nil ||
+		d.Keyring == nil || d.Documents == nil || d.Blobs == nil {
 		return nil, errors.New("http: NewServer is missing a dependency")
 	}
 	if d.ReadYourWritesBound == 0 {
@@ -69,8 +83,18 @@ func NewServer(d Deps) (*Server, error) {
 	if d.LoginLimitPerEmail == (RateLimit{}) {
 		d.LoginLimitPerEmail = RateLimit{Burst: 10, PerSecond: 1.0 / 6}
 	}
+	if d.MaxUploadBytes == 0 {
+		d.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if d.MaxUploadBytes < 0 || d.MaxUploadBytes > domain.MaxDocumentSize {
+		return nil, errors.New("http: MaxUploadBytes must be from 1 byte to 2 GiB")
+	}
+	if d.UploadTypes == nil {
+		d.UploadTypes = DefaultUploadTypes
+	}
 	s := &Server{Deps: d, log: d.Log, queries: d.Queries,
 		ipLimiter: newLimiter(d.LoginLimitPerIP), emailLimiter: newLimiter(d.LoginLimitPerEmail)}
+	s.uploadTypes = mediaTypes(d.UploadTypes)
 	s.metrics = newMetrics(s)
 	s.handler = s.routes()
 	return s, nil

@@ -1,15 +1,20 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/projections"
 )
 
@@ -110,14 +115,130 @@ func (s *Server) recordScreening(w http.ResponseWriter, r *http.Request) {
 	s.answerTenant(w, r, res, err)
 }
 
+func (s *Server) eraseTenant(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	var req struct{}
+	if err := decodeTransactionOptionalBody(w, r, &req); err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	res, err := s.Tenants.Erase(r.Context(), commands.EraseTenant{Actor: actorOf(r), ID: id, IfMatch: version})
+	s.answerTenant(w, r, res, err)
+}
+
 func (s *Server) answerTenant(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
-	answerCommand(s, w, r, res, err, "tenants", s.queries.Tenant, tenantVersion)
+	answerCommand(s, w, r, res, err, "tenants", s.readTenant, tenantVersion)
 }
 
 func tenantVersion(t projections.TenantView) int64 { return t.Version }
 
+// readTenant reads a tenant the viewer may see, with its ssn_last_four opened:
+// the read model holds it sealed with the tenant's data key.
+func (s *Server) readTenant(ctx context.Context, v projections.Viewer, id uuid.UUID) (projections.TenantView, error) {
+	t, err := s.queries.Tenant(ctx, v, id)
+	if err != nil {
+		return t, err
+	}
+	return t, s.openTenant(ctx, &t)
+}
+
+// openTenant replaces the sealed ssn_last_four of a tenant the caller may see by
+// its four digits. An erased tenant has none.
+func (s *Server) openTenant(ctx context.Context, t *projections.TenantView) error {
+	if t.SSNLastFour == nil {
+		return nil
+	}
+	key, err := s.Keyring.Key(ctx, s.Store, t.ID)
+	if errors.Is(err, eventstore.ErrKeyShredded) {
+		t.SSNLastFour = nil // erased while this was read
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open tenant %s: %w", t.ID, err)
+	}
+	raw, err := key.OpenField("ssn_last_four", *t.SSNLastFour)
+	if err != nil {
+		return fmt.Errorf("open tenant %s: %w", t.ID, err)
+	}
+	var ssn string
+	if err := json.Unmarshal(raw, &ssn); err != nil {
+		return fmt.Errorf("open tenant %s: %w", t.ID, err)
+	}
+	t.SSNLastFour = &ssn
+	return nil
+}
+
+// getTenant answers GET /tenants/{id}, and with ?as_of= the tenant as it stood
+// then, replayed from its events opened with the tenant's key (without the key,
+// after an erasure, the personal data is gone from the past too).
 func (s *Server) getTenant(w http.ResponseWriter, r *http.Request) {
-	answerEntity(s, w, r, s.queries.Tenant, tenantVersion)
+	if !r.URL.Query().Has("as_of") {
+		answerEntity(s, w, r, s.readTenant, tenantVersion)
+		return
+	}
+	t, err := s.tenantAsOf(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	setETag(w, t.Version)
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (s *Server) tenantAsOf(r *http.Request) (projections.TenantView, error) {
+	ctx := r.Context()
+	id, err := pathID(r)
+	if err != nil {
+		return projections.TenantView{}, err
+	}
+	// The caller may see the tenant now, which is what entitles it to its past.
+	if _, err := s.queries.Tenant(ctx, viewerOf(r), id); err != nil {
+		return projections.TenantView{}, err
+	}
+	asOf, err := time.Parse(time.RFC3339Nano, r.URL.Query().Get("as_of"))
+	if err != nil {
+		return projections.TenantView{}, badRequest("as_of must be an RFC 3339 timestamp")
+	}
+	events, err := s.Store.ReadStream(ctx, eventstore.StreamID{Type: domain.TenantStreamType, ID: id}, asOf)
+	if err != nil {
+		return projections.TenantView{}, err
+	}
+	if len(events) == 0 {
+		return projections.TenantView{}, domain.ErrNotFound
+	}
+	opened, err := s.Keyring.OpenEvents(ctx, s.Store, events)
+	if err != nil {
+		return projections.TenantView{}, err
+	}
+	// The replay holds only this tenant, so it is read with unrestricted visibility.
+	everything := projections.Viewer{UserID: viewerOf(r).UserID, Role: domain.RoleAdmin}
+	t, err := projections.AsOf(ctx, s.queries, opened, func(ctx context.Context) (projections.TenantView, error) {
+		return s.readTenant(ctx, everything, id)
+	})
+	if err == nil && shredded(events, opened) {
+		// Erased: its past has no personal data either; it reads as erased.
+		t.FirstName, t.LastName, t.Email = projections.ErasedName, projections.ErasedName, projections.ErasedEmail
+	}
+	return t, err
+}
+
+// shredded reports whether sealed events could not be opened: their key is gone.
+func shredded(stored, opened []eventstore.Event) bool {
+	for i := range stored {
+		if eventstore.Sealed(stored[i].Data) && !eventstore.Sealed(opened[i].Data) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) {
@@ -138,6 +259,12 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		Error(w, r, s.log, err)
 		return
+	}
+	for i := range page.Items {
+		if err := s.openTenant(r.Context(), &page.Items[i]); err != nil {
+			Error(w, r, s.log, err)
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, page)
 }

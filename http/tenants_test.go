@@ -820,12 +820,13 @@ func TestTenantScreening(t *testing.T) {
 			actor uuid.UUID
 			data  string
 		}{
+			// Personal fields are sealed (docs/security.md): only their paths show.
 			{"TenantRegistered", userID, `"registered_by":"` + userID.String() + `"`},
-			{"TenantScreeningRecorded", userID, `"credit_score":700`},
-			{"TenantScreeningRecorded", userID, `"income":"61000.5"`},
-			{"TenantScreeningRecorded", adminID, `"background_check_status":"clear"`},
-			{"TenantScreeningRecorded", userID, `"credit_score":710`},
-			{"TenantContactChanged", userID, `"last_name":"Byron"`},
+			{"TenantScreeningRecorded", userID, `"screening.credit_score":"v1:`},
+			{"TenantScreeningRecorded", userID, `"screening.income":"v1:`},
+			{"TenantScreeningRecorded", adminID, `"screening.background_check_status":"v1:`},
+			{"TenantScreeningRecorded", userID, `"screening.credit_score":"v1:`},
+			{"TenantContactChanged", userID, `"contact.last_name":"v1:`},
 		}
 		if got := len(history.Items); got != len(want) {
 			t.Fatalf("history has %d items, want %d: %+v", got, len(want), history.Items)
@@ -852,10 +853,16 @@ func TestTenantScreening(t *testing.T) {
 			if !strings.Contains(compactJSON(item.Data), w.data) {
 				t.Errorf("item %d: data = %s, want it to hold %s", i, item.Data, w.data)
 			}
+			for _, clear := range []string{"Byron", `"income":"61000.5"`, `"background_check_status":"clear"`,
+				`"credit_score":700`, `"credit_score":710`} {
+				if strings.Contains(compactJSON(item.Data), clear) {
+					t.Errorf("item %d: data = %s holds %s in clear", i, item.Data, clear)
+				}
+			}
 		}
 		// Each screening event holds the whole merged screening.
-		if d := compactJSON(history.Items[2].Data); !strings.Contains(d, `"credit_score":700`) {
-			t.Errorf("income screening data = %s, want it to keep credit_score 700", d)
+		if d := compactJSON(history.Items[2].Data); !strings.Contains(d, `"screening.credit_score":"v1:`) {
+			t.Errorf("income screening data = %s, want it to keep the credit score", d)
 		}
 	})
 }

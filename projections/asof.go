@@ -20,9 +20,9 @@ func AsOf[T any](ctx context.Context, q *Queries, events []eventstore.Event, rea
 		return zero, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // nothing of the replay may persist
-	for _, table := range []string{"users", "user_sessions", "properties", "tenants", "leases",
-		"transactions", "documents", "maintenance_requests"} {
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+table+` (LIKE public.`+table+` INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
+	// Every table the projector writes (rebuild.go), with its keys: upserts need them.
+	for _, table := range readModelTables {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+table+` (LIKE public.`+table+` INCLUDING DEFAULTS INCLUDING INDEXES) ON COMMIT DROP`); err != nil {
 			return zero, fmt.Errorf("prepare replay of %s: %w", table, err)
 		}
 	}

@@ -85,8 +85,10 @@ func writeAudit(ctx context.Context, tx pgx.Tx, e eventstore.Event, de domain.Ev
 		return err
 	}
 	if _, erased := de.(*domain.TenantPersonalDataErased); erased {
-		if _, err := tx.Exec(ctx, `UPDATE audit_logs SET old_values = old_values - $2::text[],
-			new_values = new_values - $2::text[] WHERE entity_type = $3 AND entity_id = $1`,
+		// A row left with no values is NULL, as a row that never had personal ones
+		// is: a rebuild without the key writes those.
+		if _, err := tx.Exec(ctx, `UPDATE audit_logs SET old_values = nullif(old_values - $2::text[], '{}'),
+			new_values = nullif(new_values - $2::text[], '{}') WHERE entity_type = $3 AND entity_id = $1`,
 			e.Stream.ID, tenantPersonalColumns, domain.TenantStreamType); err != nil {
 			return fmt.Errorf("redact tenant audit rows: %w", err)
 		}

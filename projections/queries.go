@@ -32,28 +32,10 @@ type Queries struct {
 	dbase *pgxpool.Pool
 }
 
-// NewQueries reads through pool.
+// NewQueries reads through pool. Every query goes through replayable (rls.go):
+// as ReaderRole under row-level security for the viewer that WithViewer put into
+// its context, or unrestricted where AsSystem says so.
 func NewQueries(pool *pgxpool.Pool) *Queries { return &Queries{pool: replayable{pool}, dbase: pool} }
-
-// replayable reads through the pool, or through the replay transaction that AsOf
-// put into the context, so every query can answer for a past moment unchanged.
-type replayable struct{ pool *pgxpool.Pool }
-
-type replayKey struct{}
-
-func (r replayable) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if tx, ok := ctx.Value(replayKey{}).(pgx.Tx); ok {
-		return tx.Query(ctx, sql, args...)
-	}
-	return r.pool.Query(ctx, sql, args...)
-}
-
-func (r replayable) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	if tx, ok := ctx.Value(replayKey{}).(pgx.Tx); ok {
-		return tx.QueryRow(ctx, sql, args...)
-	}
-	return r.pool.QueryRow(ctx, sql, args...)
-}
 
 // Page is one page of a list, with the cursor of the next one.
 type Page[T any] struct {
@@ -237,11 +219,13 @@ type Authenticated struct {
 }
 
 // Authenticate finds the live session of an active user with this token hash, or
-// returns domain.ErrUnauthenticated.
+// returns domain.ErrUnauthenticated. It runs before anyone is known, so it reads
+// as the system: the token, 256 random bits that only its holder knows, is the
+// credential, and the lookup answers nothing but the session it names.
 func (q *Queries) Authenticate(ctx context.Context, tokenHash string) (Authenticated, error) {
 	var a Authenticated
 	var role string
-	err := q.pool.QueryRow(ctx, `SELECT s.id, s.user_id, u.role FROM user_sessions s
+	err := q.pool.QueryRow(AsSystem(ctx), `SELECT s.id, s.user_id, u.role FROM user_sessions s
 		JOIN users u ON u.id = s.user_id
 		WHERE s.token = $1 AND s.revoked_at IS NULL AND s.expires_at > (now() AT TIME ZONE 'UTC')
 		  AND coalesce(u.is_active, FALSE)`, tokenHash).Scan(&a.SessionID, &a.UserID, &role)
@@ -259,9 +243,11 @@ func (q *Queries) Authenticate(ctx context.Context, tokenHash string) (Authentic
 func (q *Queries) Ping(ctx context.Context) error { return q.dbase.Ping(ctx) }
 
 // TenantLeasesFrom reports whether the tenant has a lease on a property of owner.
+// Commands ask it to decide on access, so it reads the facts as the system,
+// whoever the request's viewer is.
 func (q *Queries) TenantLeasesFrom(ctx context.Context, tenantID, ownerID uuid.UUID) (bool, error) {
 	var found bool
-	err := q.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM leases l JOIN properties p ON p.id = l.property_id
+	err := q.pool.QueryRow(AsSystem(ctx), `SELECT EXISTS (SELECT 1 FROM leases l JOIN properties p ON p.id = l.property_id
 		WHERE l.tenant_id = $1 AND p.owner_id = $2)`, tenantID, ownerID).Scan(&found)
 	if err != nil {
 		return false, fmt.Errorf("read tenant leases: %w", err)

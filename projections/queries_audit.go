@@ -37,22 +37,28 @@ type AuditFilter struct {
 }
 
 // auditVisible is "the viewer may see the audited entity", the same owner
-// isolation as the entities' own queries ($1 sees all, $2 the viewer's id).
-const auditVisible = `($1 OR CASE a.entity_type
+// isolation as the entities' own queries ($1 sees all, $2 the viewer's id, $3
+// sees confidential documents). A document's rows follow visibleDocument, so a
+// manager does not see those of confidential documents. The property of a
+// maintenance request is joined outer: its assignee may not see the property
+// (row-level security hides it), only the request.
+const auditVisible = `CASE a.entity_type
+	WHEN 'document' THEN EXISTS (SELECT 1 FROM documents d WHERE d.id = a.entity_id AND ` + visibleDocument + `)
+	ELSE ($1 OR CASE a.entity_type
 	WHEN 'property' THEN EXISTS (SELECT 1 FROM properties p WHERE p.id = a.entity_id AND p.owner_id = $2)
 	WHEN 'lease' THEN EXISTS (SELECT 1 FROM leases l JOIN properties p ON p.id = l.property_id
 		WHERE l.id = a.entity_id AND p.owner_id = $2)
 	WHEN 'transaction' THEN EXISTS (SELECT 1 FROM transactions t JOIN leases l ON l.id = t.lease_id
 		JOIN properties p ON p.id = l.property_id WHERE t.id = a.entity_id AND p.owner_id = $2)
 	WHEN 'maintenance_request' THEN EXISTS (SELECT 1 FROM maintenance_requests m
-		JOIN properties p ON p.id = m.property_id
+		LEFT JOIN properties p ON p.id = m.property_id
 		WHERE m.id = a.entity_id AND (p.owner_id = $2 OR m.assigned_to = $2))
 	WHEN 'tenant' THEN EXISTS (SELECT 1 FROM tenants tn WHERE tn.id = a.entity_id AND (tn.registered_by = $2
 		OR EXISTS (SELECT 1 FROM leases l JOIN properties p ON p.id = l.property_id
 			WHERE l.tenant_id = tn.id AND p.owner_id = $2)))
 	WHEN 'user' THEN a.entity_id = $2
 	WHEN 'session' THEN EXISTS (SELECT 1 FROM user_sessions s WHERE s.id = a.entity_id AND s.user_id = $2)
-	ELSE FALSE END)`
+	ELSE FALSE END) END`
 
 // AuditLogs lists audit rows the viewer may see, oldest first.
 func (q *Queries) AuditLogs(ctx context.Context, v Viewer, f AuditFilter) (Page[AuditLogView], error) {
@@ -60,7 +66,7 @@ func (q *Queries) AuditLogs(ctx context.Context, v Viewer, f AuditFilter) (Page[
 	if err != nil {
 		return Page[AuditLogView]{}, err
 	}
-	args := sqlArgs{v.seesAll(), v.UserID}
+	args := sqlArgs(documentArgs(v))
 	where := []string{auditVisible}
 	if f.EntityType != "" {
 		where = append(where, "a.entity_type = "+args.add(f.EntityType))

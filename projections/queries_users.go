@@ -119,9 +119,10 @@ func (q *Queries) Sessions(ctx context.Context, userID, current uuid.UUID) ([]Se
 }
 
 // LiveSessionIDs lists a user's sessions that are not revoked. Expired ones count
-// too: they may still be refreshed.
+// too: they may still be refreshed. Deactivation revokes them all, whoever runs
+// it, so it reads as the system.
 func (q *Queries) LiveSessionIDs(ctx context.Context, userID uuid.UUID) ([]uuid.UUID, error) {
-	rows, err := q.pool.Query(ctx, `SELECT id FROM user_sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id`, userID)
+	rows, err := q.pool.Query(AsSystem(ctx), `SELECT id FROM user_sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list live sessions: %w", err)
 	}

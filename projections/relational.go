@@ -21,11 +21,16 @@ const RelationalName = "relational"
 // Relational projects events into the seed tables, and one audit_logs row per
 // event. Every read-model timestamp and id comes from the event, so replaying the
 // log gives identical rows.
-type Relational struct{}
+type Relational struct {
+	// Keyring opens the sealed personal fields of tenant events (sealed.go).
+	// serve, rebuilds and tests set it; without it a sealed event is an error,
+	// never a silently blank row.
+	Keyring *eventstore.Keyring
+}
 
 // Apply applies one event and advances the checkpoint in tx. An event at or before
 // the checkpoint was applied already and changes nothing: redelivery is harmless.
-func (Relational) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
+func (r Relational) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 	tag, err := tx.Exec(ctx, `UPDATE projector_checkpoints
 		SET transaction_id = $2::text::xid8, position = $3, events_applied = events_applied + 1,
 		    last_event_at = $4, updated_at = now()
@@ -37,7 +42,7 @@ func (Relational) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) erro
 	if tag.RowsAffected() == 0 {
 		return nil // already applied
 	}
-	de, err := domain.DecodeEvent(e.Type, e.Data)
+	de, err := r.decode(ctx, tx, e)
 	if err != nil {
 		return err
 	}
@@ -69,6 +74,7 @@ var relationalByStream = map[string]func(context.Context, pgx.Tx, eventstore.Eve
 	domain.LeaseStreamType:       applyLease,
 	domain.TransactionStreamType: applyTransaction,
 	domain.MaintenanceStreamType: applyMaintenance,
+	domain.DocumentStreamType:    applyDocument,
 }
 
 var errNoProjection = errors.New("no projection for this event type")

@@ -29,6 +29,8 @@ func applyLease(ctx context.Context, tx pgx.Tx, e eventstore.Event, de domain.Ev
 			id, ev.EffectiveDate, ev.Reason, at, v)
 	case *domain.LeaseExpired:
 		_, err = tx.Exec(ctx, `UPDATE leases SET status = 'expired', updated_at = $2, version = $3 WHERE id = $1`, id, at, v)
+	case *domain.LeaseLateFeePolicySet:
+		err = projectLateFeePolicy(ctx, tx, "leases", "lease_late_fee_policies", "lease_id", id, ev.Policy, at, v)
 	default:
 		return errNoProjection
 	}

@@ -34,6 +34,8 @@ func applyProperty(ctx context.Context, tx pgx.Tx, e eventstore.Event, de domain
 	case *domain.PropertyOwnerChanged:
 		_, err = tx.Exec(ctx, `UPDATE properties SET owner_id = $2, updated_at = $3, version = $4 WHERE id = $1`,
 			id, ev.OwnerID, at, v)
+	case *domain.PropertyLateFeePolicySet:
+		err = projectLateFeePolicy(ctx, tx, "properties", "property_late_fee_policies", "property_id", id, ev.Policy, at, v)
 	default:
 		return errNoProjection
 	}

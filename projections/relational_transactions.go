@@ -29,6 +29,14 @@ func applyTransaction(ctx context.Context, tx pgx.Tx, e eventstore.Event, de dom
 			payment_method = NULL, reference_number = NULL, updated_at = $2, version = $3 WHERE id = $1`, id, at, v)
 	case *domain.PaymentRefunded:
 		err = projectTransactionStatus(ctx, tx, id, domain.TransactionRefunded, at, v)
+	case *domain.ChargeVoided:
+		err = projectChargeClosed(ctx, tx, id, domain.TransactionVoid, at, v)
+	case *domain.FeeWaived:
+		err = projectChargeClosed(ctx, tx, id, domain.TransactionWaived, at, v)
+	case *domain.ChargeWrittenOff:
+		err = projectChargeClosed(ctx, tx, id, domain.TransactionWrittenOff, at, v)
+	case *domain.LateFeeAssessed:
+		err = projectTransactionVersion(ctx, tx, id, at, v)
 	default:
 		return errNoProjection
 	}

@@ -1,6 +1,12 @@
 package main
 
-import "path/filepath"
+import (
+	"math"
+	"mime"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
 
 // config is everything the binary reads from its environment.
 type config struct {
@@ -9,6 +15,13 @@ type config struct {
 	DataDir       string
 	AdminEmail    string
 	AdminPassword string
+	// MaxUploadBytes and UploadTypes are ASSETANCHOR_MAX_UPLOAD_BYTES and
+	// ASSETANCHOR_UPLOAD_TYPES as given; uploadLimits parses them.
+	MaxUploadBytes string
+	UploadTypes    string
+	// MasterKey is ASSETANCHOR_MASTER_KEY (base64 of 32 bytes); empty means the
+	// key file under the data dir (keys.go).
+	MasterKey string
 }
 
 func loadConfig(getenv func(string) string) config {
@@ -18,7 +31,9 @@ func loadConfig(getenv func(string) string) config {
 		DataDir:       getenv("ASSETANCHOR_DATA_DIR"),
 		AdminEmail:    getenv("ASSETANCHOR_ADMIN_EMAIL"),
 		AdminPassword: getenv("ASSETANCHOR_ADMIN_PASSWORD"),
+		MasterKey:     getenv("ASSETANCHOR_MASTER_KEY"),
 	}
+	c.MaxUploadBytes, c.UploadTypes = getenv("ASSETANCHOR_MAX_UPLOAD_BYTES"), getenv("ASSETANCHOR_UPLOAD_TYPES")
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
 	}
@@ -29,4 +44,39 @@ func loadConfig(getenv func(string) string) config {
 		c.DataDir = abs
 	}
 	return c
+}
+
+// uploadLimits are the document upload settings; zero values leave the server's
+// defaults (25 MiB; PDF, images, plain text and office documents).
+type uploadLimits struct {
+	maxBytes int64
+	types    []string
+}
+
+// uploadLimits parses ASSETANCHOR_MAX_UPLOAD_BYTES (a number of bytes, at most
+// what the documents table's INTEGER file_size holds) and ASSETANCHOR_UPLOAD_TYPES
+// (media types separated by commas, such as "application/pdf,image/png").
+func (c config) uploadLimits() (uploadLimits, error) {
+	var u uploadLimits
+	if raw := strings.TrimSpace(c.MaxUploadBytes); raw != "" {
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || n < 1 || n > math.MaxInt32 {
+			return uploadLimits{}, usageError("ASSETANCHOR_MAX_UPLOAD_BYTES must be a number of bytes from 1 to 2147483647")
+		}
+		u.maxBytes = n
+	}
+	if strings.TrimSpace(c.UploadTypes) != "" {
+		for _, t := range strings.Split(c.UploadTypes, ",") {
+			if t = strings.TrimSpace(t); t == "" {
+				continue
+			}
+			mt, params, err := mime.ParseMediaType(t)
+			if err != nil || len(params) > 0 || !strings.Contains(mt, "/") || strings.Contains(mt, "*") {
+				return uploadLimits{}, usageError("ASSETANCHOR_UPLOAD_TYPES must list media types separated by commas, such as application/pdf,image/png; " +
+					strconv.Quote(t) + " is not one")
+			}
+			u.types = append(u.types, mt)
+		}
+	}
+	return u, nil
 }

@@ -117,7 +117,11 @@ func withApp(ctx context.Context, cfg config, stderr io.Writer, fn func(a *app, 
 		return err
 	}
 	defer pool.Close()
-	a, err := newApp(pool)
+	keyring, err := openKeyring(ctx, cfg, pool, false, stderr)
+	if err != nil {
+		return err
+	}
+	a, err := newApp(pool, keyring)
 	if err != nil {
 		return err
 	}

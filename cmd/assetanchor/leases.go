@@ -15,19 +15,25 @@ import (
 )
 
 // leasesCommand is `assetanchor leases expire`: it expires every active lease whose
-// end date is before today (UTC). Running it again expires nothing more.
+// end date is before today (UTC), or renews it when it has auto_renew (an
+// auto-renewal that would overlap another lease expires it instead, and says so).
+// Running it again changes nothing more.
 func leasesCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
 	if len(args) != 1 || args[0] != "expire" {
 		return usageError("leases needs expire")
 	}
 	return withApp(ctx, cfg, stderr, func(a *app, _ *pgxpool.Pool) error {
 		today := domain.DateOf(time.Now())
-		n, err := a.leases.ExpireDue(ctx, today)
+		report, err := a.leases.EndDue(ctx, today)
+		for _, id := range report.Overlapping {
+			fmt.Fprintf(stdout, "lease %s expired instead of renewing: the renewal would overlap another lease\n", id)
+		}
 		if err != nil {
 			// One line on stderr, whatever number of leases failed.
-			return fmt.Errorf("expire leases: %d expired, but: %s", n, strings.ReplaceAll(err.Error(), "\n", "; "))
+			return fmt.Errorf("expire leases: %d expired, %d renewed, but: %s", report.Expired, report.Renewed,
+				strings.ReplaceAll(err.Error(), "\n", "; "))
 		}
-		fmt.Fprintf(stdout, "%d leases expired (end date before %s)\n", n, today)
+		fmt.Fprintf(stdout, "%d leases expired, %d renewed (end date before %s)\n", report.Expired, report.Renewed, today)
 		return nil
 	})
 }
@@ -37,13 +43,16 @@ func leasesCommand(ctx context.Context, cfg config, args []string, stdout, stder
 func expireDaily(ctx context.Context, leases *commands.Leases, log *slog.Logger) {
 	run := func() {
 		today := domain.DateOf(time.Now())
-		n, err := leases.ExpireDue(ctx, today)
+		report, err := leases.EndDue(ctx, today)
+		for _, id := range report.Overlapping {
+			log.WarnContext(ctx, "auto-renewal would overlap another lease; expired instead", "lease", id)
+		}
 		if err != nil && ctx.Err() == nil {
-			log.ErrorContext(ctx, "expire leases", "expired", n, "err", err)
+			log.ErrorContext(ctx, "expire leases", "expired", report.Expired, "renewed", report.Renewed, "err", err)
 			return
 		}
-		if n > 0 {
-			log.InfoContext(ctx, "expired leases", "expired", n, "before", today.String())
+		if report.Expired+report.Renewed > 0 {
+			log.InfoContext(ctx, "ended leases", "expired", report.Expired, "renewed", report.Renewed, "before", today.String())
 		}
 	}
 	run()

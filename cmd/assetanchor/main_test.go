@@ -19,9 +19,11 @@ import (
 // /readyz, and stops cleanly when its context ends.
 func TestServeStartsAndStops(t *testing.T) {
 	url := dbtest.MustURL(t)
+	dataDir := t.TempDir()
 	cfg := loadConfig(func(key string) string {
 		return map[string]string{
 			"DATABASE_URL":               url,
+			"ASSETANCHOR_DATA_DIR":       dataDir, // the generated master key goes there
 			"ASSETANCHOR_ADDR":           "127.0.0.1:0",
 			"ASSETANCHOR_ADMIN_EMAIL":    "boot@example.com",
 			"ASSETANCHOR_ADMIN_PASSWORD": "a long enough password",

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -37,7 +38,11 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	}
 	defer pool.Close()
 
-	app, err := newApp(pool)
+	keyring, err := openKeyring(ctx, cfg, pool, true, stderr)
+	if err != nil {
+		return err
+	}
+	app, err := newApp(pool, keyring)
 	if err != nil {
 		return err
 	}
@@ -48,24 +53,54 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	projectorCtx, stopProjector := context.WithCancel(context.WithoutCancel(ctx))
 	projectorDone := make(chan error, 1)
 	go func() {
-		projectorDone <- projections.NewRuntime(projections.RelationalName, pool, projections.Relational{}, log).Run(projectorCtx)
+		projectorDone <- projections.NewRuntime(projections.RelationalName, pool, projections.Relational{Keyring: keyring}, log).Run(projectorCtx)
 	}()
 	expiryDone := make(chan struct{})
 	go func() {
 		expireDaily(projectorCtx, app.leases, log)
 		close(expiryDone)
 	}()
+	rentDone := make(chan struct{})
+	go func() {
+		runRentSchedule(projectorCtx, app.store, pool, log)
+		close(rentDone)
+	}()
 	defer func() {
 		stopProjector()
 		<-expiryDone
+		<-rentDone
 		err = errors.Join(err, <-projectorDone)
+	}()
+
+	uploads, err := cfg.uploadLimits()
+	if err != nil {
+		return err
+	}
+	blobs, err := eventstore.NewLocalBlobs(filepath.Join(cfg.DataDir, "documents"))
+	if err != nil {
+		return err
+	}
+	documents, err := commands.NewDocuments(app.store, blobs, app.queries, log)
+	if err != nil {
+		return err
+	}
+	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
+	sweepDone := make(chan struct{})
+	go func() {
+		sweepOrphanBlobs(sweepCtx, documents, log)
+		close(sweepDone)
+	}()
+	defer func() {
+		stopSweep()
+		<-sweepDone
 	}()
 
 	server, err := http.NewServer(http.Deps{
 		Log: log, Pool: pool, Store: app.store, Queries: app.queries,
 		Checkpoints: projections.NewCheckpoints(pool), Users: app.users, Properties: app.properties,
 		Tenants: app.tenants, Leases: app.leases, Transactions: app.transactions, Maintenance: app.maintenance,
-		SchemaCurrent: schemaCurrent(pool), Collector: app.store.Collector(),
+		Documents: documents, Blobs: blobs, MaxUploadBytes: uploads.maxBytes, UploadTypes: uploads.types,
+		SchemaCurrent: schemaCurrent(pool), Collector: app.store.Collector(), Keyring: keyring,
 	})
 	if err != nil {
 		return err
@@ -89,12 +124,15 @@ type app struct {
 	leases       *commands.Leases
 	transactions *commands.Transactions
 	maintenance  *commands.Maintenance
+	// keyring holds the master key; nil for operator commands run without one,
+	// and then tenants is nil too (keys.go).
+	keyring *eventstore.Keyring
 }
 
-func newApp(pool *pgxpool.Pool) (*app, error) {
+func newApp(pool *pgxpool.Pool, keyring *eventstore.Keyring) (*app, error) {
 	store := eventstore.NewCounted(eventstore.NewPostgresStore(pool))
 	queries := projections.NewQueries(pool)
-	a := &app{store: store, queries: queries}
+	a := &app{store: store, queries: queries, keyring: keyring}
 	var err error
 	if a.users, err = commands.NewUsers(store, queries); err != nil {
 		return nil, err
@@ -102,8 +140,10 @@ func newApp(pool *pgxpool.Pool) (*app, error) {
 	if a.properties, err = commands.NewProperties(store); err != nil {
 		return nil, err
 	}
-	if a.tenants, err = commands.NewTenants(store, queries); err != nil {
-		return nil, err
+	if keyring != nil {
+		if a.tenants, err = commands.NewTenants(store, queries, keyring); err != nil {
+			return nil, err
+		}
 	}
 	if a.leases, err = commands.NewLeases(store); err != nil {
 		return nil, err
@@ -111,7 +151,7 @@ func newApp(pool *pgxpool.Pool) (*app, error) {
 	if a.transactions, err = commands.NewTransactions(store); err != nil {
 		return nil, err
 	}
-	if a.maintenance, err = commands.NewMaintenance(store); err != nil {
+	if a.maintenance, err = commands.NewMaintenance(store, queries); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -150,4 +190,19 @@ func bootstrapAdmin(ctx context.Context, users *commands.Users, pool *pgxpool.Po
 	}
 	fmt.Fprintf(stdout, "Created the first administrator; this is the only time the password is shown:\n  email:    %s\n  password: %s\n", email, password)
 	return nil
+}
+
+// sweepOrphanBlobs removes, once at start, document bytes that no live document
+// references: left by an upload that stopped before its commit, or by a deletion
+// whose removal of the bytes did not run. Uploads may run meanwhile; each hash is
+// checked under its lock.
+func sweepOrphanBlobs(ctx context.Context, documents *commands.Documents, log *slog.Logger) {
+	removed, err := documents.SweepBlobs(ctx)
+	if err != nil && ctx.Err() == nil {
+		log.Error("sweep document bytes", "removed", removed, "err", err)
+		return
+	}
+	if removed > 0 {
+		log.Info("removed unreferenced document bytes", "removed", removed)
+	}
 }

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/assetanchor/assetanchor/projections"
+)
+
+// projectionToolsCommand is `assetanchor projections ...`: rebuild and verify
+// here, list and status in ops.go.
+func projectionToolsCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError("projections needs list, status, rebuild or verify")
+	}
+	switch args[0] {
+	case "list", "status":
+		return projectionsCommand(ctx, cfg, args, stdout, stderr)
+	case "rebuild":
+		return rebuildCommand(ctx, cfg, args[1:], stdout, stderr)
+	case "verify":
+		return verifyCommand(ctx, cfg, args[1:], stdout, stderr)
+	default:
+		return usageError("projections needs list, status, rebuild or verify")
+	}
+}
+
+// rebuildCommand is `assetanchor projections rebuild NAME|--all`. There is one
+// projector, relational, so both forms rebuild it.
+func rebuildCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+	if len(args) != 1 || (args[0] != projections.RelationalName && args[0] != "--all") {
+		return usageError("projections rebuild needs a projector name (" + projections.RelationalName + ") or --all")
+	}
+	return withApp(ctx, cfg, stderr, func(a *app, pool *pgxpool.Pool) error {
+		bar := newProgressBar(stderr, "rebuild "+projections.RelationalName)
+		res, err := projections.Rebuild(ctx, pool, projections.RebuildOptions{Progress: bar.update, Keyring: a.keyring})
+		bar.finish()
+		if err != nil {
+			return fmt.Errorf("rebuild %s: %w", projections.RelationalName, err)
+		}
+		fmt.Fprintf(stdout, "rebuilt %s: %d events in %s (%.0f events/s); swapped in at checkpoint %d/%d\n",
+			projections.RelationalName, res.Events, res.Elapsed.Round(time.Millisecond),
+			rate(res.Events, res.Elapsed), res.Checkpoint.TransactionID, res.Checkpoint.Position)
+		return nil
+	})
+}
+
+// verifyCommand is `assetanchor projections verify`: a rebuild into scratch
+// tables, compared row by row with the live ones at the live checkpoint.
+func verifyCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+	if len(args) != 0 {
+		return usageError("projections verify takes no arguments")
+	}
+	return withApp(ctx, cfg, stderr, func(a *app, pool *pgxpool.Pool) error {
+		bar := newProgressBar(stderr, "verify "+projections.RelationalName)
+		res, err := projections.Verify(ctx, pool, projections.RebuildOptions{Progress: bar.update, Keyring: a.keyring})
+		bar.finish()
+		if err != nil {
+			return fmt.Errorf("verify %s: %w", projections.RelationalName, err)
+		}
+		if res.Identical() {
+			fmt.Fprintf(stdout, "identical: %d rows in %d tables (checkpoint %d/%d)\n",
+				res.Rows, res.Tables, res.Checkpoint.TransactionID, res.Checkpoint.Position)
+			return nil
+		}
+		fmt.Fprintf(stdout, "DIFFERENT: %d row(s) differ between the live read model and a rebuild (checkpoint %d/%d); the first:\n",
+			res.Differing, res.Checkpoint.TransactionID, res.Checkpoint.Position)
+		for _, d := range res.Differences {
+			fmt.Fprintf(stdout, "%s id=%s\n  live:    %s\n  rebuilt: %s\n", d.Table, d.ID, orMissing(d.Live), orMissing(d.Rebuilt))
+		}
+		return fmt.Errorf("the live read model differs from a rebuild in %d row(s)", res.Differing)
+	})
+}
+
+func orMissing(s *string) string {
+	if s == nil {
+		return "(no such row)"
+	}
+	return *s
+}
+
+func rate(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// progressBar shows replay progress on stderr: one redrawn line on a terminal,
+// otherwise a plain line every 5 seconds or 10 %.
+type progressBar struct {
+	w        io.Writer
+	label    string
+	tty      bool
+	drawn    bool
+	lastAt   time.Time
+	lastTen  int64 // the last 10 % step printed
+	lastLine projections.Progress
+}
+
+func newProgressBar(w io.Writer, label string) *progressBar {
+	return &progressBar{w: w, label: label, tty: isTerminal(w), lastAt: time.Now(), lastTen: -1}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func (b *progressBar) update(p projections.Progress) {
+	b.lastLine = p
+	pct := int64(100)
+	if p.Total > 0 {
+		pct = min(100, p.Done*100/p.Total)
+	}
+	if b.tty {
+		const width = 30
+		filled := int(pct * width / 100)
+		fmt.Fprintf(b.w, "\r%s [%s%s] %3d%% %d/%d events  %.0f ev/s  ETA %s  %s\x1b[K",
+			b.label, strings.Repeat("#", filled), strings.Repeat(".", width-filled), pct, p.Done, p.Total,
+			p.Rate(), p.ETA().Round(time.Second), p.Phase)
+		b.drawn = true
+		return
+	}
+	if ten := pct / 10; ten > b.lastTen || time.Since(b.lastAt) >= 5*time.Second {
+		b.lastTen, b.lastAt = ten, time.Now()
+		fmt.Fprintf(b.w, "%s: %s %d/%d events (%d%%), %.0f events/s, ETA %s\n",
+			b.label, p.Phase, p.Done, p.Total, pct, p.Rate(), p.ETA().Round(time.Second))
+	}
+}
+
+func (b *progressBar) finish() {
+	if b.tty && b.drawn {
+		fmt.Fprintln(b.w)
+	}
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/assetanchor/assetanchor/commands"
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/eventstore"
+)
+
+// rentCommand is `assetanchor rent post --through DATE`: it posts every rent charge
+// due on or before DATE and every late fee whose grace period ended before it, for
+// every lease, and voids what terminations dropped. Running it again posts nothing
+// more; neither does a run that overlaps another (or serve's schedule).
+func rentCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "post" {
+		return usageError("rent needs post --through DATE")
+	}
+	flags := flag.NewFlagSet("rent post", flag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	through := flags.String("through", "", "post what is due on or before this day (YYYY-MM-DD)")
+	if err := flags.Parse(args[1:]); err != nil || flags.NArg() != 0 || *through == "" {
+		return usageError("rent post needs --through DATE")
+	}
+	day, err := domain.ParseDate(*through)
+	if err != nil {
+		return usageError("rent post --through: " + err.Error())
+	}
+	return withApp(ctx, cfg, stderr, func(a *app, pool *pgxpool.Pool) error {
+		rent, err := commands.NewRent(a.store, eventstore.NewPostgresStore(pool))
+		if err != nil {
+			return err
+		}
+		started := time.Now()
+		report, err := rent.PostDue(ctx, day)
+		if err != nil {
+			return fmt.Errorf("post rent through %s: %d charges and %d fees posted, but: %s", day,
+				report.Charges, report.Fees, strings.ReplaceAll(err.Error(), "\n", "; "))
+		}
+		fmt.Fprintf(stdout, "%d leases: %d rent charges and %d late fees posted, %d charges voided, through %s (%s)\n",
+			report.Leases, report.Charges, report.Fees, report.Voided, day, time.Since(started).Round(time.Millisecond))
+		return nil
+	})
+}
+
+// rentSchedule is the rent schedule inside serve: once at start and then every
+// day (UTC) it runs over every lease through today; in between it reacts to the
+// events that change a lease's schedule or late fees, for that lease alone.
+type rentSchedule struct {
+	rent   *commands.Rent
+	events *eventstore.PostgresStore
+	log    *slog.Logger
+	poll   time.Duration
+	now    func() time.Time
+}
+
+// rentTriggers are the events after which a lease's schedule runs again.
+var rentTriggers = map[string]bool{
+	"LeaseSigned": true, "LeaseRenewed": true, "LeaseTerminated": true, "LeaseExpired": true,
+	"LeaseLateFeePolicySet": true,
+}
+
+// runRentSchedule runs the schedule until ctx ends.
+func runRentSchedule(ctx context.Context, store eventstore.Store, pool *pgxpool.Pool, log *slog.Logger) {
+	events := eventstore.NewPostgresStore(pool)
+	rent, err := commands.NewRent(store, events)
+	if err != nil {
+		log.Error("rent schedule", "err", err)
+		return
+	}
+	(&rentSchedule{rent: rent, events: events, log: log, poll: 250 * time.Millisecond, now: time.Now}).run(ctx)
+}
+
+func (s *rentSchedule) run(ctx context.Context) {
+	// Every event before the head is covered by the first full run; the reader
+	// takes over from there, so nothing falls between the two.
+	cp, err := s.events.Head(ctx)
+	for err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.ErrorContext(ctx, "rent schedule: read the event log's head", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Minute):
+		}
+		cp, err = s.events.Head(ctx)
+	}
+	var ranOn domain.Date
+	var nextTry time.Time
+	ticker := time.NewTicker(s.poll)
+	defer ticker.Stop()
+	for {
+		today := domain.DateOf(s.now())
+		if !today.Equal(ranOn) && !s.now().Before(nextTry) {
+			if s.runAll(ctx, today) {
+				ranOn = today
+			} else {
+				nextTry = s.now().Add(time.Minute)
+			}
+		}
+		cp = s.react(ctx, cp, today)
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// runAll runs every lease's schedule through today; it reports success.
+func (s *rentSchedule) runAll(ctx context.Context, today domain.Date) bool {
+	report, err := s.rent.PostDue(ctx, today)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "rent schedule", "through", today.String(), "charges", report.Charges,
+				"fees", report.Fees, "voided", report.Voided, "err", err)
+		}
+		return false
+	}
+	s.log.InfoContext(ctx, "rent schedule", "through", today.String(), "leases", report.Leases,
+		"charges", report.Charges, "fees", report.Fees, "voided", report.Voided)
+	return true
+}
+
+// react runs the schedule of each lease whose events arrived after cp, and
+// returns the new place in the log. A lease that fails is logged; the next daily
+// run takes it up again.
+func (s *rentSchedule) react(ctx context.Context, cp eventstore.Checkpoint, today domain.Date) eventstore.Checkpoint {
+	for {
+		events, err := s.events.ReadAfter(ctx, cp, 500)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "rent schedule: read events", "err", err)
+			}
+			return cp
+		}
+		for _, e := range events {
+			if e.Stream.Type == domain.LeaseStreamType && rentTriggers[e.Type] {
+				report, err := s.rent.PostLease(ctx, e.Stream.ID, today)
+				switch {
+				case err != nil && ctx.Err() == nil:
+					s.log.ErrorContext(ctx, "rent schedule", "lease", e.Stream.ID, "after", e.Type, "err", err)
+				case report.Charges+report.Fees+report.Voided > 0:
+					s.log.InfoContext(ctx, "rent schedule", "lease", e.Stream.ID, "after", e.Type,
+						"charges", report.Charges, "fees", report.Fees, "voided", report.Voided)
+				}
+			}
+			cp = e.Checkpoint()
+		}
+		if len(events) < 500 {
+			return cp
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/assetanchor/assetanchor/domain"
+)
+
+// LateFeePolicyInput is a late-fee policy as the client sent it: amounts stay raw,
+// so that every bad value comes back as a field error.
+type LateFeePolicyInput struct {
+	GraceDays  *int
+	FlatAmount *json.Number // a JSON string or number, parsed exactly
+	Percent    *json.Number
+	MonthlyCap *json.Number
+}
+
+// parse reads the input; what cannot be parsed is collected in f.
+func (in LateFeePolicyInput) parse(f *leaseFieldErrors) domain.LateFeePolicy {
+	var p domain.LateFeePolicy
+	if in.GraceDays == nil {
+		f.add("grace_days", "is required")
+	} else {
+		p.GraceDays = *in.GraceDays
+	}
+	p.FlatAmount = f.optionalMoney("flat_amount", in.FlatAmount)
+	p.MonthlyCap = f.optionalMoney("monthly_cap", in.MonthlyCap)
+	if in.Percent != nil {
+		d, err := decimal.NewFromString(in.Percent.String())
+		if err != nil {
+			f.add("percent", "must be a decimal number")
+		} else {
+			p.Percent = &d
+		}
+	}
+	return p
+}
+
+// SetPropertyLateFeePolicy sets (replaces) a property's late-fee policy.
+type SetPropertyLateFeePolicy struct {
+	Actor   Actor
+	ID      uuid.UUID
+	IfMatch *int64
+	Policy  LateFeePolicyInput
+}
+
+// SetLateFeePolicy handles SetPropertyLateFeePolicy for anyone who sees the
+// property. The same policy again writes nothing.
+func (h *Properties) SetLateFeePolicy(ctx context.Context, cmd SetPropertyLateFeePolicy) (Result, error) {
+	ctx = withCommand(ctx, "SetPropertyLateFeePolicy")
+	var f leaseFieldErrors
+	policy := cmd.Policy.parse(&f)
+	return update(ctx, h.store, propertyStream(cmd.ID), cmd.IfMatch, newProperty,
+		func(p *domain.Property) error { return canSee(cmd.Actor, p) },
+		func(p *domain.Property) ([]domain.Event, error) {
+			events, err := p.SetLateFeePolicy(policy)
+			return events, f.join(err)
+		})
+}
+
+// SetLeaseLateFeePolicy sets (replaces) a lease's own late-fee policy, which
+// overrides its property's.
+type SetLeaseLateFeePolicy struct {
+	Actor   Actor
+	ID      uuid.UUID
+	IfMatch *int64
+	Policy  LateFeePolicyInput
+}
+
+// SetLateFeePolicy handles SetLeaseLateFeePolicy for anyone who sees the lease's
+// property. The same policy again writes nothing.
+func (h *Leases) SetLateFeePolicy(ctx context.Context, cmd SetLeaseLateFeePolicy) (Result, error) {
+	ctx = withCommand(ctx, "SetLeaseLateFeePolicy")
+	var f leaseFieldErrors
+	policy := cmd.Policy.parse(&f)
+	return update(ctx, h.store, leaseStream(cmd.ID), cmd.IfMatch, newLease,
+		func(l *domain.Lease) error {
+			_, err := visibleProperty(ctx, h.store, cmd.Actor, l.PropertyID())
+			return err
+		},
+		func(l *domain.Lease) ([]domain.Event, error) {
+			events, err := l.SetLateFeePolicy(policy)
+			return events, f.join(err)
+		})
+}

@@ -1,0 +1,75 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/eventstore"
+)
+
+// WaiveFee forgives a pending or failed fee.
+type WaiveFee struct {
+	Actor   Actor
+	ID      uuid.UUID
+	IfMatch *int64
+	Reason  string
+}
+
+// Waive handles WaiveFee for anyone who sees the fee. Any other type of charge is
+// refused with domain.ErrNotAFee (a conflict: the charge is not a fee).
+func (h *Transactions) Waive(ctx context.Context, cmd WaiveFee) (Result, error) {
+	ctx = withCommand(ctx, "WaiveFee")
+	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(t *domain.Transaction) ([]domain.Event, error) {
+		return t.Waive(cmd.Reason)
+	})
+}
+
+// WriteOffCharge gives up collecting a pending or failed charge.
+type WriteOffCharge struct {
+	Actor   Actor
+	ID      uuid.UUID
+	IfMatch *int64
+	Reason  string
+}
+
+// WriteOff handles WriteOffCharge: admins and managers only. A user who sees the
+// charge is refused with domain.ErrRoleForbidden; one who does not, ErrNotFound.
+func (h *Transactions) WriteOff(ctx context.Context, cmd WriteOffCharge) (Result, error) {
+	ctx = withCommand(ctx, "WriteOffCharge")
+	return update(ctx, h.store, transactionStream(cmd.ID), cmd.IfMatch, newTransaction,
+		func(t *domain.Transaction) error {
+			if err := h.canSee(ctx, cmd.Actor, t); err != nil {
+				return err
+			}
+			if !cmd.Actor.Role.SeesAllProperties() {
+				return domain.ErrRoleForbidden
+			}
+			return nil
+		},
+		func(t *domain.Transaction) ([]domain.Event, error) { return t.WriteOff(cmd.Reason) })
+}
+
+// cancelLateFee voids the late fee of a rent charge just paid within its grace
+// period (the payment may be recorded long after its payment_date): such a charge
+// never keeps a fee. The answer then waits for the void too. Should this fail
+// after the payment was recorded, the rent schedule's next run voids the fee.
+func (h *Transactions) cancelLateFee(ctx context.Context, id uuid.UUID, res *Result) error {
+	rent, err := loadTransaction(ctx, h.store, id)
+	if err != nil {
+		return err
+	}
+	fee, within := rent.PaidWithinGrace()
+	if !within {
+		return nil
+	}
+	voided, err := voidCharge(ctx, h.store, fee, "rent paid within the grace period")
+	if err != nil {
+		return err
+	}
+	if voided.Checkpoint != (eventstore.Checkpoint{}) {
+		res.Checkpoint = voided.Checkpoint
+	}
+	return nil
+}

@@ -1,0 +1,6 @@
+DROP POLICY lease_late_fee_policies_visible ON lease_late_fee_policies;
+DROP POLICY property_late_fee_policies_visible ON property_late_fee_policies;
+DROP INDEX events_stream_starts_idx;
+ALTER TABLE transactions DROP COLUMN closed_on;
+DROP TABLE lease_late_fee_policies;
+DROP TABLE property_late_fee_policies;

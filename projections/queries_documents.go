@@ -1,0 +1,135 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/assetanchor/assetanchor/domain"
+)
+
+// DocumentView is a documents row. FilePath is the blob store key, the SHA-256
+// of the content in hex; the content itself is served by GET /documents/{id}/content.
+type DocumentView struct {
+	ID             uuid.UUID  `json:"id"`
+	Name           string     `json:"name"`
+	Description    *string    `json:"description"`
+	FilePath       string     `json:"file_path"`
+	FileType       string     `json:"file_type"`
+	FileSize       int64      `json:"file_size"`
+	EntityType     string     `json:"entity_type"`
+	EntityID       uuid.UUID  `json:"entity_id"`
+	UploaderID     *uuid.UUID `json:"uploader_id"`
+	IsConfidential bool       `json:"is_confidential"`
+	CreatedAt      Timestamp  `json:"created_at"`
+	UpdatedAt      Timestamp  `json:"updated_at"`
+	Version        int64      `json:"version"`
+}
+
+const documentColumns = `d.id, d.name, d.description, d.file_path, d.file_type, d.file_size, d.entity_type,
+	d.entity_id, d.uploader_id, coalesce(d.is_confidential, FALSE), d.created_at, d.updated_at, d.version`
+
+func scanDocument(row pgx.CollectableRow) (DocumentView, error) {
+	var d DocumentView
+	var created, updated time.Time
+	err := row.Scan(&d.ID, &d.Name, &d.Description, &d.FilePath, &d.FileType, &d.FileSize, &d.EntityType,
+		&d.EntityID, &d.UploaderID, &d.IsConfidential, &created, &updated, &d.Version)
+	d.CreatedAt, d.UpdatedAt = Timestamp(created), Timestamp(updated)
+	return d, err
+}
+
+// visibleDocument is the SQL condition "document d is visible to the viewer", with
+// $1 = sees every entity, $2 = the viewer's user id and $3 = sees confidential
+// documents: the document's entity must be visible by that entity's own rule, and
+// a confidential document is hidden from managers (domain.SeesConfidentialDocuments).
+// It does not look at deleted_at.
+const visibleDocument = `(NOT coalesce(d.is_confidential, FALSE) OR $3) AND ($1 OR CASE d.entity_type
+	WHEN 'property' THEN EXISTS (SELECT 1 FROM properties p WHERE p.id = d.entity_id AND p.owner_id = $2)
+	WHEN 'lease' THEN EXISTS (SELECT 1 FROM leases l JOIN properties p ON p.id = l.property_id
+		WHERE l.id = d.entity_id AND p.owner_id = $2)
+	WHEN 'transaction' THEN EXISTS (SELECT 1 FROM transactions x JOIN leases l ON l.id = x.lease_id
+		JOIN properties p ON p.id = l.property_id WHERE x.id = d.entity_id AND p.owner_id = $2)
+	WHEN 'tenant' THEN EXISTS (SELECT 1 FROM tenants t WHERE t.id = d.entity_id AND (t.registered_by = $2
+		OR EXISTS (SELECT 1 FROM leases l JOIN properties p ON p.id = l.property_id
+			WHERE l.tenant_id = t.id AND p.owner_id = $2)))
+	ELSE FALSE END)`
+
+func documentArgs(v Viewer) []any {
+	return []any{v.seesAll(), v.UserID, domain.SeesConfidentialDocuments(v.Role)}
+}
+
+// Document returns one live document the viewer may see, or domain.ErrNotFound.
+func (q *Queries) Document(ctx context.Context, v Viewer, id uuid.UUID) (DocumentView, error) {
+	return q.document(ctx, v, id, false)
+}
+
+// DocumentEvenDeleted is Document, deleted documents included: it authorises a
+// document's history, which outlives the document.
+func (q *Queries) DocumentEvenDeleted(ctx context.Context, v Viewer, id uuid.UUID) (DocumentView, error) {
+	return q.document(ctx, v, id, true)
+}
+
+func (q *Queries) document(ctx context.Context, v Viewer, id uuid.UUID, deletedToo bool) (DocumentView, error) {
+	live := " AND d.deleted_at IS NULL"
+	if deletedToo {
+		live = ""
+	}
+	rows, err := q.pool.Query(ctx, `SELECT `+documentColumns+` FROM documents d
+		WHERE `+visibleDocument+live+` AND d.id = $4`, append(documentArgs(v), id)...)
+	if err != nil {
+		return DocumentView{}, fmt.Errorf("read document: %w", err)
+	}
+	d, err := pgx.CollectExactlyOneRow(rows, scanDocument)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return DocumentView{}, domain.ErrNotFound
+	}
+	if err != nil {
+		return DocumentView{}, fmt.Errorf("read document: %w", err)
+	}
+	return d, nil
+}
+
+// DocumentFilter narrows a document list; empty fields do not filter.
+type DocumentFilter struct {
+	EntityType string
+	EntityID   *uuid.UUID
+	Cursor     string
+	Limit      int
+}
+
+// Documents lists the live documents the viewer may see, oldest first.
+func (q *Queries) Documents(ctx context.Context, v Viewer, f DocumentFilter) (Page[DocumentView], error) {
+	after, err := decodeCursor(f.Cursor)
+	if err != nil {
+		return Page[DocumentView]{}, err
+	}
+	where := []string{visibleDocument, "d.deleted_at IS NULL"}
+	args := sqlArgs(documentArgs(v))
+	if f.EntityType != "" {
+		where = append(where, "d.entity_type = "+args.add(f.EntityType))
+	}
+	if f.EntityID != nil {
+		where = append(where, "d.entity_id = "+args.add(*f.EntityID))
+	}
+	if after != nil {
+		where = append(where, fmt.Sprintf("(d.created_at, d.id) > (%s, %s)", args.add(after.CreatedAt), args.add(after.ID)))
+	}
+	limit := args.add(f.Limit + 1)
+	rows, err := q.pool.Query(ctx, `SELECT `+documentColumns+` FROM documents d WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY d.created_at, d.id LIMIT `+limit, args...)
+	if err != nil {
+		return Page[DocumentView]{}, fmt.Errorf("list documents: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, scanDocument)
+	if err != nil {
+		return Page[DocumentView]{}, fmt.Errorf("list documents: %w", err)
+	}
+	return pageOf(items, f.Limit, func(d DocumentView) *string {
+		return encodeCursor(time.Time(d.CreatedAt), d.ID)
+	}), nil
+}

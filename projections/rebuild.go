@@ -1,0 +1,1035 @@
+package projections
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/assetanchor/assetanchor/eventstore"
+)
+
+// readModelTables are the tables the relational projector writes, each before
+// the tables whose foreign keys point at it. A rebuild replaces all of them at once.
+// A table the projector writes that is missing here would be written live during a
+// rebuild: the replay refuses that (checkNoLiveWrites).
+var readModelTables = []string{"users", "user_sessions", "properties", "tenants", "leases",
+	"transactions", "documents", "maintenance_requests", "audit_logs",
+	"property_late_fee_policies", "lease_late_fee_policies"}
+
+// ReadModelTables lists the tables of the relational read model.
+func ReadModelTables() []string { return slices.Clone(readModelTables) }
+
+// Progress is how far a replay has come. Total grows when events arrive while
+// the replay runs.
+type Progress struct {
+	Phase   string // "replay", "catch-up" (under the swap lock) or "compare"
+	Done    int64  // events applied so far
+	Total   int64  // events to apply, as far as known
+	Elapsed time.Duration
+}
+
+// Rate is the replay speed in events per second.
+func (p Progress) Rate() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Done) / p.Elapsed.Seconds()
+}
+
+// ETA estimates the time left at the current rate (0 when unknown or done).
+func (p Progress) ETA() time.Duration {
+	rate := p.Rate()
+	if rate <= 0 || p.Done >= p.Total {
+		return 0
+	}
+	return time.Duration(float64(p.Total-p.Done) / rate * float64(time.Second))
+}
+
+// RebuildOptions tunes Rebuild and Verify.
+type RebuildOptions struct {
+	// Progress, if set, is called after every batch.
+	Progress func(Progress)
+	// BatchSize is the number of events applied per transaction (default 500).
+	BatchSize int
+	// Keyring opens the sealed personal data of tenant events (Relational.Keyring):
+	// a log holding sealed events cannot be replayed without it.
+	Keyring *eventstore.Keyring
+}
+
+func (o RebuildOptions) batchSize() int {
+	if o.BatchSize <= 0 {
+		return 500
+	}
+	return o.BatchSize
+}
+
+// RebuildResult tells what a rebuild did.
+type RebuildResult struct {
+	Events     int64                 // events replayed into the new tables
+	Checkpoint eventstore.Checkpoint // where the new tables, and the live projector, stand
+	Elapsed    time.Duration
+}
+
+// Rebuild replays the whole event log into fresh copies of the read-model tables
+// in a scratch schema, with the projector's own code, while the API and the live
+// projector keep running. It then swaps the copies in within one transaction:
+// it locks the live projector's watermill offset and checkpoint (waiting for a
+// batch in flight), applies the events that arrived meanwhile, replaces the public
+// tables with the copies (same names, indexes, constraints and foreign keys) and
+// moves the live checkpoint to the rebuilt one. The live projector continues
+// from there.
+func Rebuild(ctx context.Context, pool *pgxpool.Pool, opts RebuildOptions) (RebuildResult, error) {
+	start := time.Now()
+	if err := refuseStalledHorizon(ctx, pool); err != nil {
+		return RebuildResult{}, err
+	}
+	s, err := newScratch(ctx, pool, opts, start)
+	if err != nil {
+		return RebuildResult{}, err
+	}
+	defer s.drop()
+	// Every event committed before the rebuild started is in it: a transaction
+	// still running elsewhere in the cluster can hold the horizon back a moment.
+	if err := s.waitVisible(ctx); err != nil {
+		return RebuildResult{}, err
+	}
+	if err := s.replay(ctx, s.head); err != nil {
+		return RebuildResult{}, err
+	}
+	// A deadlock with a reader, or a lock that a long query holds past
+	// lock_timeout, rolls the swap back whole; the scratch tables stay, so try again.
+	for attempt := 1; ; attempt++ {
+		err = s.swap(ctx)
+		if err == nil || !retryable(err) || attempt == 5 {
+			break
+		}
+	}
+	if err != nil {
+		return RebuildResult{}, err
+	}
+	return RebuildResult{Events: s.applied, Checkpoint: s.cp, Elapsed: time.Since(start)}, nil
+}
+
+// Difference is one row that differs between the live read model and a rebuild.
+// Live or Rebuilt is nil when the row exists on one side only.
+type Difference struct {
+	Table   string
+	ID      string // the row's primary key
+	Live    *string
+	Rebuilt *string
+}
+
+// VerifyResult is the outcome of Verify.
+type VerifyResult struct {
+	Checkpoint  eventstore.Checkpoint // the live checkpoint both sides were compared at
+	Tables      int
+	Rows        int64        // rows in the live tables
+	Differing   int64        // rows that differ (missing on either side counts once)
+	Differences []Difference // the first few differences of each table
+}
+
+// Identical reports whether the live read model equals the rebuild.
+func (r VerifyResult) Identical() bool { return r.Differing == 0 }
+
+// maxDifferencesPerTable bounds what Verify reports of each table.
+const maxDifferencesPerTable = 5
+
+// Verify replays the event log into scratch tables exactly up to the live
+// projector's checkpoint and compares them with the live tables row by row.
+// The live tables are read in the same repeatable-read snapshot as their
+// checkpoint, so the live projector keeps running. The scratch schema is
+// dropped afterwards in every case.
+func Verify(ctx context.Context, pool *pgxpool.Pool, opts RebuildOptions) (VerifyResult, error) {
+	start := time.Now()
+	if err := refuseStalledHorizon(ctx, pool); err != nil {
+		return VerifyResult{}, err
+	}
+	s, err := newScratch(ctx, pool, opts, start)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	defer s.drop()
+	if err := s.replay(ctx, func(ctx context.Context) (eventstore.Checkpoint, error) {
+		return liveCheckpoint(ctx, pool)
+	}); err != nil {
+		return VerifyResult{}, err
+	}
+
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadWrite})
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // the comparison writes nothing that must stay
+	// The first statement fixes the snapshot: the live tables as of this checkpoint.
+	live, err := liveCheckpoint(ctx, tx)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	if s.cp.Reached(live) && s.cp != live {
+		return VerifyResult{}, fmt.Errorf("the live checkpoint moved back to %d/%d during verify (a rebuild?): run verify again",
+			live.TransactionID, live.Position)
+	}
+	if err := s.catchUp(ctx, tx, &live, "compare"); err != nil {
+		return VerifyResult{}, err
+	}
+	if s.cp != live {
+		return VerifyResult{}, fmt.Errorf("replay stopped at %d/%d, short of the live checkpoint %d/%d",
+			s.cp.TransactionID, s.cp.Position, live.TransactionID, live.Position)
+	}
+	res := VerifyResult{Checkpoint: live, Tables: len(readModelTables)}
+	for _, table := range readModelTables {
+		if err := compareTable(ctx, tx, s.schema, table, &res); err != nil {
+			return VerifyResult{}, err
+		}
+	}
+	return res, nil
+}
+
+func compareTable(ctx context.Context, tx pgx.Tx, schema, table string, res *VerifyResult) error {
+	liveT, scratchT := pgx.Identifier{"public", table}.Sanitize(), pgx.Identifier{schema, table}.Sanitize()
+	var n int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+liveT).Scan(&n); err != nil {
+		return fmt.Errorf("count %s: %w", table, err)
+	}
+	res.Rows += n
+	// Rows are matched by primary key (id in the seed's tables).
+	rows, err := tx.Query(ctx, `SELECT a.attname FROM pg_catalog.pg_index i
+		CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+		WHERE i.indrelid = $1::text::regclass AND i.indisprimary ORDER BY k.ord`, liveT)
+	if err != nil {
+		return fmt.Errorf("read the primary key of %s: %w", table, err)
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("read the primary key of %s: %w", table, err)
+	}
+	if len(keys) == 0 {
+		return fmt.Errorf("%s has no primary key to compare rows by", table)
+	}
+	var on, key []string
+	for _, k := range keys {
+		col := pgx.Identifier{k}.Sanitize()
+		on = append(on, "l."+col+" = r."+col)
+		key = append(key, "coalesce(l."+col+", r."+col+")::text")
+	}
+	first := pgx.Identifier{keys[0]}.Sanitize()
+	rows, err = tx.Query(ctx, `SELECT count(*) OVER (), concat_ws(', ', `+strings.Join(key, ", ")+`) AS key,
+			CASE WHEN l.`+first+` IS NULL THEN NULL ELSE l::text END,
+			CASE WHEN r.`+first+` IS NULL THEN NULL ELSE r::text END
+		FROM `+liveT+` l FULL JOIN `+scratchT+` r ON `+strings.Join(on, " AND ")+`
+		WHERE l.`+first+` IS NULL OR r.`+first+` IS NULL OR l::text <> r::text
+		ORDER BY key LIMIT `+fmt.Sprint(maxDifferencesPerTable))
+	if err != nil {
+		return fmt.Errorf("compare %s: %w", table, err)
+	}
+	defer rows.Close()
+	for i := 0; rows.Next(); i++ {
+		d := Difference{Table: table}
+		var total int64
+		if err := rows.Scan(&total, &d.ID, &d.Live, &d.Rebuilt); err != nil {
+			return fmt.Errorf("compare %s: %w", table, err)
+		}
+		if i == 0 {
+			res.Differing += total
+		}
+		res.Differences = append(res.Differences, d)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("compare %s: %w", table, err)
+	}
+	return nil
+}
+
+// EntityState is the read-model row of the entity whose stream's events are
+// given, as those events leave it, as a JSON object without secrets (password
+// and token hashes). It is nil when the events leave no row. The replay is
+// AsOf's: nothing of it persists.
+func EntityState(ctx context.Context, q *Queries, streamType string, events []eventstore.Event) (json.RawMessage, error) {
+	table, ok := auditTables[streamType]
+	if !ok {
+		return nil, fmt.Errorf("no read-model table for stream type %q", streamType)
+	}
+	if len(events) == 0 {
+		return nil, nil
+	}
+	id := events[0].Stream.ID
+	return AsOf(ctx, q, events, func(ctx context.Context) (json.RawMessage, error) {
+		var raw []byte
+		err := q.pool.QueryRow(ctx, `SELECT to_jsonb(t) - $2::text[] FROM `+table+` t WHERE id = $1`,
+			id, []string{"password_hash", "token", "refresh_token"}).Scan(&raw)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s as of its events: %w", table, err)
+		}
+		return raw, nil
+	})
+}
+
+// refuseStalledHorizon stops a replay on a database whose stored transaction ids
+// lie ahead of the cluster's (a pg_dump restored into another cluster): the
+// horizon would hide every event, and the replay would silently find nothing.
+func refuseStalledHorizon(ctx context.Context, pool *pgxpool.Pool) error {
+	stalled, err := eventstore.HorizonStalled(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if stalled {
+		return eventstore.ErrHorizonStalled
+	}
+	return nil
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// liveCheckpoint reads the live relational checkpoint (zero before the projector
+// first ran).
+func liveCheckpoint(ctx context.Context, q querier) (eventstore.Checkpoint, error) {
+	var cp eventstore.Checkpoint
+	var txid string
+	err := q.QueryRow(ctx, `SELECT transaction_id::text, position FROM public.projector_checkpoints
+		WHERE projector = $1`, RelationalName).Scan(&txid, &cp.Position)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return eventstore.Checkpoint{}, nil
+	}
+	if err != nil {
+		return eventstore.Checkpoint{}, fmt.Errorf("read the live checkpoint: %w", err)
+	}
+	_, err = fmt.Sscan(txid, &cp.TransactionID)
+	return cp, err
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "40P01", "40001", "55P03": // deadlock, serialization failure, lock timeout
+		return true
+	}
+	return false
+}
+
+// scratch is a private schema holding empty copies of the read-model tables and
+// a private checkpoint, into which the log is replayed.
+type scratch struct {
+	pool     *pgxpool.Pool
+	schema   string
+	opts     RebuildOptions
+	start    time.Time
+	cp       eventstore.Checkpoint // the last event applied to the copies
+	applied  int64
+	total    int64
+	lastNote time.Time
+}
+
+func newScratch(ctx context.Context, pool *pgxpool.Pool, opts RebuildOptions, start time.Time) (*scratch, error) {
+	suffix := make([]byte, 6)
+	if _, err := rand.Read(suffix); err != nil {
+		return nil, err
+	}
+	s := &scratch{pool: pool, schema: "rebuild_" + hex.EncodeToString(suffix), opts: opts, start: start}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&s.total); err != nil {
+		return nil, fmt.Errorf("count events: %w", err)
+	}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// Copying reads the live tables' definitions and grants to cluster roles:
+		// a session holding one of those locks for long fails the rebuild clearly
+		// instead of hanging it.
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '60s'`); err != nil {
+			return err
+		}
+		if err := cloneReadModel(ctx, tx, s.schema); err != nil {
+			return err
+		}
+		cp := pgx.Identifier{s.schema, "projector_checkpoints"}.Sanitize()
+		if _, err := tx.Exec(ctx, `CREATE TABLE `+cp+` (LIKE public.projector_checkpoints INCLUDING ALL)`); err != nil {
+			return fmt.Errorf("create the rebuild checkpoint: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO `+cp+` (projector) VALUES ($1)`, RelationalName); err != nil {
+			return fmt.Errorf("create the rebuild checkpoint: %w", err)
+		}
+		// Fail before hours of replay, not at the swap, if the copies are not faithful.
+		return sameShape(ctx, tx, "public", s.schema)
+	})
+	if err != nil {
+		s.drop()
+		return nil, fmt.Errorf("prepare rebuild tables: %w", err)
+	}
+	return s, nil
+}
+
+// drop removes the scratch schema; it runs on every way out, even a cancelled one.
+func (s *scratch) drop() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, _ = s.pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{s.schema}.Sanitize()+` CASCADE`)
+}
+
+// redirect points the transaction's unqualified table names at the copies; the
+// event log and everything else still resolve to public.
+func (s *scratch) redirect(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SET LOCAL search_path = `+pgx.Identifier{s.schema}.Sanitize()+`, public`)
+	return err
+}
+
+// replay applies the log to the copies in batches, one transaction each, in
+// passes: each pass goes up to the checkpoint target returns at its start (the
+// head of the log, or the live checkpoint). Writers may append faster than a
+// replay applies, so after a few passes the caller finishes the rest in its
+// final transaction instead of chasing the head for ever.
+func (s *scratch) replay(ctx context.Context, target func(context.Context) (eventstore.Checkpoint, error)) error {
+	const passes = 4
+	for range passes {
+		until, err := target(ctx)
+		if err != nil {
+			return err
+		}
+		if s.cp.Reached(until) {
+			return nil
+		}
+		before := s.applied
+		for !s.cp.Reached(until) {
+			var n int
+			err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+				if err := s.redirect(ctx, tx); err != nil {
+					return err
+				}
+				var err error
+				n, err = s.batch(ctx, tx, &until)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			s.note("replay", false)
+			if n == 0 {
+				break // not visible yet; the final transaction takes it
+			}
+		}
+		if s.applied-before < int64(s.opts.batchSize()) {
+			return nil // what is left is small
+		}
+	}
+	return nil
+}
+
+// waitVisible waits until readers can see the last event committed now.
+func (s *scratch) waitVisible(ctx context.Context) error {
+	var target eventstore.Checkpoint
+	var txid string
+	err := s.pool.QueryRow(ctx, `SELECT transaction_id::text, position FROM events
+		ORDER BY transaction_id DESC, position DESC LIMIT 1`).Scan(&txid, &target.Position)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err == nil {
+		_, err = fmt.Sscan(txid, &target.TransactionID)
+	}
+	if err != nil {
+		return fmt.Errorf("read the last event: %w", err)
+	}
+	delay := time.Millisecond
+	for {
+		head, err := s.head(ctx)
+		if err != nil {
+			return err
+		}
+		if head.Reached(target) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 100*time.Millisecond)
+	}
+}
+
+// head is the newest event readers can see.
+func (s *scratch) head(ctx context.Context) (eventstore.Checkpoint, error) {
+	return eventstore.NewPostgresStore(s.pool).Head(ctx)
+}
+
+// catchUp applies, inside tx, every event up to until (or the horizon).
+func (s *scratch) catchUp(ctx context.Context, tx pgx.Tx, until *eventstore.Checkpoint, phase string) error {
+	if err := s.redirect(ctx, tx); err != nil {
+		return err
+	}
+	for {
+		n, err := s.batch(ctx, tx, until)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			s.note(phase, true)
+			return nil
+		}
+	}
+}
+
+// batch applies up to one batch of events after the scratch checkpoint.
+func (s *scratch) batch(ctx context.Context, tx pgx.Tx, until *eventstore.Checkpoint) (int, error) {
+	events, err := eventstore.NewPostgresStore(tx).ReadAfter(ctx, s.cp, s.opts.batchSize())
+	if err != nil {
+		return 0, err
+	}
+	if len(events) == 0 {
+		return 0, nil
+	}
+	before, err := liveWrites(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range events {
+		if until != nil && !until.Reached(e.Checkpoint()) {
+			break
+		}
+		if err := (Relational{Keyring: s.opts.Keyring}).Apply(ctx, tx, e); err != nil {
+			return n, fmt.Errorf("rebuild: %w", err)
+		}
+		s.cp = e.Checkpoint()
+		s.applied++
+		n++
+	}
+	return n, checkNoLiveWrites(ctx, tx, before)
+}
+
+// liveWrites counts, for each table of public, the rows this backend has
+// inserted, updated or deleted and not yet reported to the statistics system.
+// Within one transaction nothing is reported, so two readings bracket the
+// writes between them.
+func liveWrites(ctx context.Context, tx pgx.Tx) ([]int64, error) {
+	var counts []int64
+	err := tx.QueryRow(ctx, `SELECT array_agg(pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)
+			+ pg_stat_get_xact_tuples_deleted(c.oid) ORDER BY c.relname)
+		FROM pg_catalog.pg_class c
+		WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+		  AND c.relname NOT IN ('projector_checkpoints', 'watermill_offsets_events')`).Scan(&counts)
+	if err != nil {
+		return nil, fmt.Errorf("check the replay's writes: %w", err)
+	}
+	return counts, nil
+}
+
+// checkNoLiveWrites fails when the replay wrote a table of public since before
+// was read: the projector writes a table that readModelTables lacks, and a
+// rebuild would change the live read model behind the live projector's back.
+func checkNoLiveWrites(ctx context.Context, tx pgx.Tx, before []int64) error {
+	after, err := liveWrites(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if slices.Equal(before, after) {
+		return nil
+	}
+	var written *string
+	if err := tx.QueryRow(ctx, `SELECT string_agg(relname, ', ' ORDER BY relname) FROM (
+			SELECT c.relname, pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)
+				+ pg_stat_get_xact_tuples_deleted(c.oid) AS n
+			FROM pg_catalog.pg_class c
+			WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+			  AND c.relname NOT IN ('projector_checkpoints', 'watermill_offsets_events')) t
+		WHERE n > 0`).Scan(&written); err != nil || written == nil {
+		return fmt.Errorf("the projector wrote a live table during a rebuild (%v): add it to projections.readModelTables", err)
+	}
+	return fmt.Errorf("the projector wrote a live table during a rebuild (one of %s): add it to projections.readModelTables", *written)
+}
+
+func (s *scratch) note(phase string, force bool) {
+	if s.opts.Progress == nil {
+		return
+	}
+	now := time.Now()
+	if !force && now.Sub(s.lastNote) < 100*time.Millisecond {
+		return
+	}
+	s.lastNote = now
+	if s.applied > s.total {
+		if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM events`).Scan(&s.total); err != nil || s.applied > s.total {
+			s.total = s.applied
+		}
+	}
+	s.opts.Progress(Progress{Phase: phase, Done: s.applied, Total: s.total, Elapsed: now.Sub(s.start)})
+}
+
+// swap replaces the live tables with the copies in one transaction.
+func (s *scratch) swap(ctx context.Context) error {
+	saved, savedApplied := s.cp, s.applied
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// A query holding a table for long must not queue every request behind the swap.
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '10s'`); err != nil {
+			return err
+		}
+		// Stop the live projector, in the order its subscriber locks: offset, then
+		// checkpoint. A batch in flight finishes first.
+		if _, err := tx.Exec(ctx, `INSERT INTO public.watermill_offsets_events
+			(consumer_group, offset_acked, last_processed_transaction_id) VALUES ($1, 0, '0')
+			ON CONFLICT DO NOTHING`, RelationalName); err != nil {
+			return fmt.Errorf("lock the live projector: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM public.watermill_offsets_events
+			WHERE consumer_group = $1 FOR UPDATE`, RelationalName); err != nil {
+			return fmt.Errorf("lock the live projector: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO public.projector_checkpoints (projector) VALUES ($1)
+			ON CONFLICT DO NOTHING`, RelationalName); err != nil {
+			return fmt.Errorf("lock the live projector: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM public.projector_checkpoints
+			WHERE projector = $1 FOR UPDATE`, RelationalName); err != nil {
+			return fmt.Errorf("lock the live projector: %w", err)
+		}
+		// The events that arrived during the replay. This transaction holds an
+		// xid now, so the horizon cannot run away from it.
+		if err := s.catchUp(ctx, tx, nil, "catch-up"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_catalog`); err != nil {
+			return err
+		}
+		before, err := shapes(ctx, tx, "public", true)
+		if err != nil {
+			return err
+		}
+		outside, err := foreignKeysFromOutside(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := replaceTables(ctx, tx, s.schema); err != nil {
+			return err
+		}
+		for _, fk := range outside {
+			if _, err := tx.Exec(ctx, fk); err != nil {
+				return fmt.Errorf("restore foreign key onto the rebuilt tables: %s: %w", fk, err)
+			}
+		}
+		after, err := shapes(ctx, tx, "public", true)
+		if err != nil {
+			return err
+		}
+		if err := diffShapes(before, after, "public", "public"); err != nil {
+			return fmt.Errorf("the rebuilt tables differ in shape from the live ones, nothing swapped: %w", err)
+		}
+		tag, err := tx.Exec(ctx, `UPDATE public.projector_checkpoints l
+			SET transaction_id = r.transaction_id, position = r.position, events_applied = r.events_applied,
+			    last_event_at = r.last_event_at, updated_at = now()
+			FROM `+pgx.Identifier{s.schema, "projector_checkpoints"}.Sanitize()+` r
+			WHERE l.projector = $1 AND r.projector = $1`, RelationalName)
+		if err != nil || tag.RowsAffected() != 1 {
+			return fmt.Errorf("move the live checkpoint (%d rows): %w", tag.RowsAffected(), err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE public.watermill_offsets_events
+			SET offset_acked = $2, last_processed_transaction_id = $3::text::xid8 WHERE consumer_group = $1`,
+			RelationalName, s.cp.Position, fmt.Sprint(s.cp.TransactionID)); err != nil {
+			return fmt.Errorf("move the live offset: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{s.schema}.Sanitize()+` CASCADE`); err != nil {
+			return fmt.Errorf("drop the scratch schema: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		// Nothing of the transaction stays, so neither do its catch-up events.
+		s.cp, s.applied = saved, savedApplied
+	}
+	return err
+}
+
+// replaceTables drops the live read-model tables and moves the copies (with
+// their partitions) into public.
+func replaceTables(ctx context.Context, tx pgx.Tx, schema string) error {
+	live := make([]string, len(readModelTables))
+	for i, t := range readModelTables {
+		live[i] = pgx.Identifier{"public", t}.Sanitize()
+	}
+	if _, err := tx.Exec(ctx, `DROP TABLE `+strings.Join(live, ", ")+` CASCADE`); err != nil {
+		return fmt.Errorf("drop the live tables: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT c.relname FROM pg_catalog.pg_class c
+		WHERE c.relnamespace = $1::text::regnamespace AND c.relkind IN ('r', 'p') AND c.relname <> 'projector_checkpoints'
+		ORDER BY c.relispartition, c.relname`, schema)
+	if err != nil {
+		return err
+	}
+	moved, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, t := range moved {
+		if _, err := tx.Exec(ctx, `ALTER TABLE `+pgx.Identifier{schema, t}.Sanitize()+` SET SCHEMA public`); err != nil {
+			return fmt.Errorf("move %s into public: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// foreignKeysFromOutside returns, as ALTER TABLE statements, the foreign keys of
+// other tables that point at read-model tables: DROP ... CASCADE removes them,
+// and the swap puts them back onto the new tables.
+func foreignKeysFromOutside(ctx context.Context, tx pgx.Tx) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s',
+			con.conrelid::regclass, con.conname, pg_get_constraintdef(con.oid))
+		FROM pg_constraint con
+		WHERE con.contype = 'f'
+		  AND con.confrelid IN (SELECT c.oid FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1))
+		  AND con.conrelid NOT IN (SELECT c.oid FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1))
+		  AND con.conparentid = 0
+		ORDER BY 1`, readModelTables)
+	if err != nil {
+		return nil, fmt.Errorf("list foreign keys onto the read model: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// cloneReadModel creates schema with empty copies of the read-model tables that
+// carry the live tables' exact shape: columns, defaults, constraints and indexes
+// under their original names (names are per schema, so they can be the same),
+// foreign keys between the copies, triggers, row-level security, grants, owner,
+// partitions. Moving the copies into public later gives back the migrations'
+// schema unchanged.
+func cloneReadModel(ctx context.Context, tx pgx.Tx, schema string) error {
+	// With only pg_catalog on the path, the catalog functions qualify every name.
+	if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_catalog`); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return fmt.Errorf("create scratch schema: %w", err)
+	}
+	// Objects of other tables that depend on the read-model tables, which DROP ...
+	// CASCADE would remove silently: views, and row-level security policies whose
+	// expressions read them. (Foreign keys from other tables are put back by the swap.)
+	var dependents []string
+	rows, err := tx.Query(ctx, `WITH ours AS (
+			SELECT c.oid FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1))
+		SELECT DISTINCT 'view ' || r.ev_class::regclass::text FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+		WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid IN (SELECT oid FROM ours)
+		  AND r.ev_class NOT IN (SELECT oid FROM ours)
+		UNION
+		SELECT DISTINCT format('policy %s on %s', p.polname, p.polrelid::regclass) FROM pg_depend d JOIN pg_policy p ON p.oid = d.objid
+		WHERE d.classid = 'pg_policy'::regclass AND d.refobjid IN (SELECT oid FROM ours)
+		  AND p.polrelid NOT IN (SELECT oid FROM ours)
+		ORDER BY 1`, readModelTables)
+	if err == nil {
+		dependents, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil {
+		return fmt.Errorf("look for objects that depend on the read model: %w", err)
+	}
+	if len(dependents) > 0 {
+		return fmt.Errorf("%s depend on the read-model tables: a swap would drop them (add their tables to projections.readModelTables)",
+			strings.Join(dependents, ", "))
+	}
+	var later []string
+	for _, table := range readModelTables {
+		ddl, tableLater, err := tableDDL(ctx, tx, schema, table)
+		if err != nil {
+			return err
+		}
+		for _, stmt := range ddl {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("copy %s: %s: %w", table, stmt, err)
+			}
+		}
+		later = append(later, tableLater...)
+	}
+	for _, stmt := range later {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("copy foreign key or policy: %s: %w", stmt, err)
+		}
+	}
+	return nil
+}
+
+// tableDDL returns the statements that recreate public.table in schema, and
+// separately those that need every copy to exist: its foreign keys and its
+// row-level security policies (pointed at the copies).
+func tableDDL(ctx context.Context, tx pgx.Tx, schema, table string) (ddl, later []string, err error) {
+	src := pgx.Identifier{"public", table}.Sanitize()
+	dst := pgx.Identifier{schema, table}.Sanitize()
+	var (
+		kind                   string
+		partKey, options, note *string
+		owner                  string
+		rls, forceRLS          bool
+	)
+	err = tx.QueryRow(ctx, `SELECT c.relkind::text, pg_get_partkeydef(c.oid), array_to_string(c.reloptions, ', '),
+			pg_get_userbyid(c.relowner), c.relrowsecurity, c.relforcerowsecurity, obj_description(c.oid, 'pg_class')
+		FROM pg_class c WHERE c.oid = $1::text::regclass`, src).Scan(&kind, &partKey, &options, &owner, &rls, &forceRLS, &note)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the shape of %s: %w", table, err)
+	}
+	create := `CREATE TABLE ` + dst + ` (LIKE ` + src + ` INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING IDENTITY
+		INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS)`
+	if kind == "p" && partKey != nil {
+		create += ` PARTITION BY ` + *partKey
+	} else if options != nil && *options != "" {
+		create += ` WITH (` + *options + `)`
+	}
+	ddl = append(ddl, create)
+
+	// Partitions, under their own names and bounds.
+	partitions, err := queryStrings(ctx, tx, `SELECT format('CREATE TABLE %I.%I PARTITION OF %s %s', $2::text, ch.relname, $3::text,
+			pg_get_expr(ch.relpartbound, ch.oid))
+		FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid
+		WHERE i.inhparent = $1::text::regclass ORDER BY ch.relname`, src, schema, dst)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the partitions of %s: %w", table, err)
+	}
+	ddl = append(ddl, partitions...)
+
+	// Constraints under their names: primary key and unique constraints create
+	// their indexes under the same names.
+	constraints, err := queryStrings(ctx, tx, `SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname,
+			pg_get_constraintdef(oid))
+		FROM pg_constraint WHERE conrelid = $1::text::regclass AND contype IN ('p', 'u', 'x', 'c') AND conislocal
+		ORDER BY array_position(ARRAY['p', 'u', 'x', 'c'], contype::text), conname`, src, dst)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the constraints of %s: %w", table, err)
+	}
+	ddl = append(ddl, constraints...)
+
+	// The other indexes, from their definitions.
+	indexes, err := queryStrings(ctx, tx, `SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
+		WHERE i.indrelid = $1::text::regclass
+		  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+		                  AND c.contype IN ('p', 'u', 'x'))
+		ORDER BY i.indexrelid::regclass::text`, src)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the indexes of %s: %w", table, err)
+	}
+	// As the catalog functions write it: public.users, quoted only where needed.
+	var srcName string
+	if err := tx.QueryRow(ctx, `SELECT $1::text::regclass::text`, src).Scan(&srcName); err != nil {
+		return nil, nil, err
+	}
+	for _, def := range indexes {
+		def, ok := retarget(def, []string{" ON ONLY " + srcName + " ", " ON " + srcName + " "}, " ON "+dst+" ")
+		if !ok {
+			return nil, nil, fmt.Errorf("unexpected index definition on %s: %s", table, def)
+		}
+		ddl = append(ddl, def)
+	}
+
+	triggers, err := queryStrings(ctx, tx, `SELECT pg_get_triggerdef(oid) FROM pg_trigger
+		WHERE tgrelid = $1::text::regclass AND NOT tgisinternal ORDER BY tgname`, src)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the triggers of %s: %w", table, err)
+	}
+	for _, def := range triggers {
+		def, ok := retarget(def, []string{" ON " + srcName + " "}, " ON "+dst+" ")
+		if !ok {
+			return nil, nil, fmt.Errorf("unexpected trigger definition on %s: %s", table, def)
+		}
+		ddl = append(ddl, def)
+	}
+
+	if rls {
+		ddl = append(ddl, `ALTER TABLE `+dst+` ENABLE ROW LEVEL SECURITY`)
+	}
+	if forceRLS {
+		ddl = append(ddl, `ALTER TABLE `+dst+` FORCE ROW LEVEL SECURITY`)
+	}
+	policies, err := queryStrings(ctx, tx, `SELECT format('CREATE POLICY %I ON %s AS %s FOR %s TO %s%s%s', p.polname, $2::text,
+			CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
+			CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
+			(SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r)) END, ', ') FROM unnest(p.polroles) r),
+			' USING (' || pg_get_expr(p.polqual, p.polrelid) || ')',
+			' WITH CHECK (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')')
+		FROM pg_policy p WHERE p.polrelid = $1::text::regclass ORDER BY p.polname`, src, dst)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the policies of %s: %w", table, err)
+	}
+	for _, def := range policies {
+		later = append(later, toCopies(def, schema))
+	}
+
+	ddl = append(ddl, `ALTER TABLE `+dst+` OWNER TO `+pgx.Identifier{owner}.Sanitize())
+	grants, err := queryStrings(ctx, tx, `SELECT format('GRANT %s ON %s TO %s%s', a.privilege_type, $2::text,
+			CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+			CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+		FROM pg_class c, aclexplode(c.relacl) a
+		WHERE c.oid = $1::text::regclass AND a.grantee <> c.relowner
+		ORDER BY 1`, src, dst)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the grants of %s: %w", table, err)
+	}
+	ddl = append(ddl, grants...)
+	if note != nil {
+		ddl = append(ddl, `COMMENT ON TABLE `+dst+` IS `+quoteLiteral(*note))
+	}
+
+	fkDefs, err := queryStrings(ctx, tx, `SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname,
+			pg_get_constraintdef(oid))
+		FROM pg_constraint WHERE conrelid = $1::text::regclass AND contype = 'f' AND conislocal ORDER BY conname`, src, dst)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the foreign keys of %s: %w", table, err)
+	}
+	for _, def := range fkDefs {
+		later = append(later, toCopies(def, schema))
+	}
+	return ddl, later, nil
+}
+
+// retarget replaces the first of olds found in def by repl.
+func retarget(def string, olds []string, repl string) (string, bool) {
+	for _, old := range olds {
+		if strings.Contains(def, old) {
+			return strings.Replace(def, old, repl, 1), true
+		}
+	}
+	return def, false
+}
+
+// toCopies points qualified references to read-model tables (public.users) in
+// a definition at the copies in schema.
+func toCopies(def, schema string) string {
+	for _, t := range readModelTables {
+		old := "public." + t
+		var b strings.Builder
+		for {
+			i := strings.Index(def, old)
+			if i < 0 {
+				b.WriteString(def)
+				break
+			}
+			end := i + len(old)
+			b.WriteString(def[:i])
+			if end < len(def) && isIdentChar(def[end]) {
+				b.WriteString(old) // public.users_archive is another table
+			} else {
+				b.WriteString(pgx.Identifier{schema, t}.Sanitize())
+			}
+			def = def[end:]
+		}
+		def = b.String()
+	}
+	return def
+}
+
+func isIdentChar(c byte) bool {
+	return c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func queryStrings(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]string, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// shapes describes each read-model table of schema as text: everything a swap
+// must keep, with the schema's name in it; with fromOutside, also the foreign
+// keys of other tables that point at it. Run it with search_path = pg_catalog so
+// that every name comes out qualified.
+func shapes(ctx context.Context, tx pgx.Tx, schema string, fromOutside bool) (map[string]string, error) {
+	rows, err := tx.Query(ctx, `SELECT c.relname, concat_ws(E'\n',
+			'kind ' || c.relkind::text, 'owner ' || pg_get_userbyid(c.relowner), 'acl ' || coalesce(c.relacl::text, '-'),
+			'rls ' || c.relrowsecurity || ' force ' || c.relforcerowsecurity,
+			'options ' || coalesce(c.reloptions::text, '-'), 'comment ' || coalesce(obj_description(c.oid, 'pg_class'), '-'),
+			'partition key ' || coalesce(pg_get_partkeydef(c.oid), '-'),
+			(SELECT string_agg(format('column %s %s not null %s default %s identity %s generated %s collation %s',
+					a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid),
+					a.attidentity, a.attgenerated, a.attcollation), E'\n' ORDER BY a.attnum)
+				FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+				WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
+			(SELECT string_agg(format('constraint %s %s', conname, pg_get_constraintdef(oid)), E'\n' ORDER BY conname)
+				FROM pg_constraint WHERE conrelid = c.oid),
+			(SELECT string_agg('index ' || pg_get_indexdef(indexrelid), E'\n' ORDER BY indexrelid::regclass::text)
+				FROM pg_index WHERE indrelid = c.oid),
+			(SELECT string_agg('trigger ' || pg_get_triggerdef(oid), E'\n' ORDER BY tgname)
+				FROM pg_trigger WHERE tgrelid = c.oid AND NOT tgisinternal),
+			(SELECT string_agg(format('policy %s %s %s %s %s %s', polname, polcmd, polpermissive,
+					(SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r) END, ',' ORDER BY r) FROM unnest(polroles) r),
+					pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)), E'\n' ORDER BY polname)
+				FROM pg_policy WHERE polrelid = c.oid),
+			(SELECT string_agg(format('partition %s %s %s', ch.relname, pg_get_expr(ch.relpartbound, ch.oid),
+					(SELECT string_agg(pg_get_indexdef(indexrelid), '; ' ORDER BY indexrelid::regclass::text)
+						FROM pg_index WHERE indrelid = ch.oid)), E'\n' ORDER BY ch.relname)
+				FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid WHERE i.inhparent = c.oid),
+			(SELECT string_agg(format('referenced by %s %s', conrelid::regclass, conname), E'\n' ORDER BY conrelid::regclass::text, conname)
+				FROM pg_constraint WHERE confrelid = c.oid AND contype = 'f'
+				  AND ($3 OR (SELECT relname FROM pg_class WHERE oid = conrelid) = ANY($2))))
+		FROM pg_class c
+		WHERE c.relnamespace = $1::text::regnamespace AND c.relname = ANY($2) AND NOT c.relispartition`,
+		schema, readModelTables, fromOutside)
+	if err != nil {
+		return nil, fmt.Errorf("read table shapes in %s: %w", schema, err)
+	}
+	out := map[string]string{}
+	for rows.Next() {
+		var name, shape string
+		if err := rows.Scan(&name, &shape); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[name] = shape
+	}
+	return out, rows.Err()
+}
+
+// sameShape fails unless the read-model tables of schema b are shaped exactly
+// like those of schema a (foreign keys from other tables aside: the swap puts
+// those back).
+func sameShape(ctx context.Context, tx pgx.Tx, a, b string) error {
+	sa, err := shapes(ctx, tx, a, false)
+	if err != nil {
+		return err
+	}
+	sb, err := shapes(ctx, tx, b, false)
+	if err != nil {
+		return err
+	}
+	return diffShapes(sa, sb, a, b)
+}
+
+// diffShapes names the first line that differs between two sets of shapes,
+// after writing schema b's name as a's.
+func diffShapes(sa, sb map[string]string, a, b string) error {
+	for _, t := range readModelTables {
+		want, ok := sa[t]
+		if !ok {
+			return fmt.Errorf("table %s.%s is missing", a, t)
+		}
+		got := strings.ReplaceAll(sb[t], pgx.Identifier{b}.Sanitize()+".", a+".")
+		got = strings.ReplaceAll(got, b+".", a+".")
+		if got == want {
+			continue
+		}
+		wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
+		for i := range max(len(wl), len(gl)) {
+			w, g := "(nothing)", "(nothing)"
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if w != g {
+				return fmt.Errorf("table %s: %q in %s, %q in %s", t, w, a, g, b)
+			}
+		}
+	}
+	return nil
+}
