@@ -108,6 +108,4 @@ func (s *Server) routes() http.Handler {
 var (
 	errNoRoute = &clientError{status: http.StatusNotFound, detail: "no such route"}
 	errMethod  = &clientError{status: http.StatusMethodNotAllowed, detail: "method not allowed on this route"}
-	// errNotBuilt answers routes whose handlers are still being written.
-	errNotBuilt = &clientError{status: http.StatusNotImplemented, detail: "not implemented yet"}
 )

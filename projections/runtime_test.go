@@ -191,13 +191,13 @@ func TestWaitForTimesOut(t *testing.T) {
 			}
 			short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 			defer cancel()
-			start := time.Now()
 			err := checkpoints.WaitFor(short, projections.RelationalName, res.Checkpoint)
 			if !errors.Is(err, projections.ErrProjectionLag) {
 				t.Errorf("WaitFor = %v, want ErrProjectionLag", err)
 			}
-			if elapsed := time.Since(start); elapsed < 50*time.Millisecond || elapsed > 5*time.Second {
-				t.Errorf("WaitFor returned after %s, want about 50ms", elapsed)
+			// It gives up only when its context ends, not before.
+			if short.Err() == nil {
+				t.Error("WaitFor returned ErrProjectionLag before its context ended")
 			}
 		})
 	}
