@@ -761,3 +761,31 @@ func MustAuthzLease(tb testing.TB, s *stack, token string, property, tenant uuid
 	MustDecode(tb, resp, &l)
 	return l.ID
 }
+
+// Logging in from several places at once works: every login answers 200.
+// (Logins append UserLoggedIn to the user's stream; racing ones must not fail.)
+func TestConcurrentLoginsOfOneUser(t *testing.T) {
+	s := MustStack(t)
+	email := "busy-" + uuid.NewString()[:8] + "@example.com"
+	if _, err := s.users.Create(context.Background(), commands.CreateUser{Email: email, Password: testPassword, Role: "user"}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 12
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.users.LogIn(context.Background(), commands.LogIn{Email: email, Password: testPassword, IPAddress: "192.0.2.7"})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("a login racing others failed: %v", err)
+		}
+	}
+}

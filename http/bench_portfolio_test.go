@@ -36,11 +36,17 @@
 // as often as the prepared-statement cache needs to settle on its plan, and must
 // reach the driving table through an index. The go tool cuts a benchmark's log to
 // ten lines, so plans are logged on one line each; -v logs them in full.
+//
+// At full scale the run takes longer than go test's default -timeout of ten
+// minutes (15 to 26 minutes on a shared 2-CPU machine, nearly all of it the load:
+// about 450 events/s, bounded by the projector). MustBenchTimeout fails it at
+// once when -timeout is too short, instead of letting the go tool panic midway.
 package http
 
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -76,6 +82,9 @@ const (
 	portfolioCalls        = 1_000
 	portfolioWarmup       = 50
 	portfolioCatchUpBound = 15 * time.Minute
+	// portfolioFullRun bounds a run at full scale: it took 15 to 26 minutes on a
+	// shared 2-CPU machine (see MustBenchTimeout).
+	portfolioFullRun = 45 * time.Minute
 	// The seed's "Overdue Transactions" as the endpoint pages it: 50 rows, and one
 	// more to learn whether another page follows.
 	portfolioOverduePage = 50
@@ -114,6 +123,7 @@ ORDER BY l.end_date ASC`
 func BenchmarkPortfolio(b *testing.B) {
 	began := time.Now()
 	scale := MustBenchScale(b)
+	MustBenchTimeout(b, scale)
 	ctx := context.Background()
 	s := MustStack(b)
 	adminID, token := s.MustUser(b, domain.RoleAdmin)
@@ -305,6 +315,29 @@ func MustBenchScale(b *testing.B) float64 {
 		b.Fatalf("ASSETANCHOR_BENCH_SCALE=%q: want a number in (0, 10]", raw)
 	}
 	return scale
+}
+
+// MustBenchTimeout fails at once, rather than let the go tool panic midway and
+// lose every result of the package, when -timeout leaves too little time for the
+// portfolio at this scale.
+func MustBenchTimeout(b *testing.B, scale float64) {
+	b.Helper()
+	f := flag.Lookup("test.timeout")
+	if f == nil {
+		return
+	}
+	getter, ok := f.Value.(flag.Getter)
+	if !ok {
+		return
+	}
+	timeout, ok := getter.Get().(time.Duration)
+	if !ok || timeout <= 0 {
+		return
+	}
+	if need := time.Duration(scale*float64(portfolioFullRun)) + 2*time.Minute; timeout < need {
+		b.Fatalf("the portfolio at scale %g needs -timeout %v or more, have %v: pass a longer -timeout, or shrink it with ASSETANCHOR_BENCH_SCALE (e.g. 0.1)",
+			scale, need.Round(time.Minute), timeout)
+	}
 }
 
 // MustBenchPool opens another pool on the stack's database.
