@@ -59,7 +59,11 @@ func (r *Runtime) Run(ctx context.Context) error {
 		return fmt.Errorf("subscribe %s: %w", r.name, err)
 	}
 	defer sub.Close()
-	messages, err := sub.Subscribe(ctx, eventstore.Topic)
+	// The subscription outlives ctx: on stop, Run finishes the message in hand and
+	// then closes the subscriber, which commits what was acked. Cancelling the
+	// subscription itself would let watermill ack on the transaction while the
+	// handler still uses it.
+	messages, err := sub.Subscribe(context.WithoutCancel(ctx), eventstore.Topic)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
