@@ -37,7 +37,7 @@ test: pg
 # The benchmarks time themselves (fixed-length rounds, see eventstore/bench_test.go
 # and http/bench_test.go), so each runs once: -benchtime=1x.
 bench: pg
-	go run ./cmd/pgtest -durable -- go test -run '^$$' -bench . -benchtime=1x -benchmem -count=1 -timeout 30m ./...
+	go run ./cmd/pgtest -durable -- go test -run '^$$' -bench . -benchtime=1x -benchmem -count=1 -timeout 60m ./...
 
 # Import direction: domain depends on nothing of ours and only on std plus
 # uuid/ulid/decimal; commands must not know http or projections; eventstore

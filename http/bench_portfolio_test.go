@@ -33,8 +33,10 @@
 // (HTTP) or query to last row decoded (SQL); ratio_p99 = http_p99 ÷ sql_p99. The
 // plan of each endpoint's own SQL, captured from the query code with a pgx tracer,
 // is taken with EXPLAIN (ANALYZE, BUFFERS) after the statement has been executed
-// as often as the prepared-statement cache needs to settle on its plan, and must
-// reach the driving table through an index. The go tool cuts a benchmark's log to
+// as often as the prepared-statement cache needs to settle on its plan, as the
+// viewer (the same role and settings as the endpoint: row-level security), and
+// must read every table it joins through an index; the seed SQL's plan is logged
+// beside it. The go tool cuts a benchmark's log to
 // ten lines, so plans are logged on one line each; -v logs them in full.
 //
 // At full scale the run takes longer than go test's default -timeout of ten
@@ -52,7 +54,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -214,11 +215,11 @@ func BenchmarkPortfolio(b *testing.B) {
 				b.Fatalf("property %d: active lease of property %s", p, got.Items[0].PropertyID)
 			}
 		}
-		MustExplainEndpoint(b, ctx, s, "active-leases", func(q *projections.Queries) error {
+		MustExplainEndpoint(b, ctx, s, "active-leases", viewer, func(ctx context.Context, q *projections.Queries) error {
 			_, err := q.ActiveLeases(ctx, viewer, load.properties[0], today()) // a leased one
 			return err
-		}, "leases", "tenants")
-		MustExplainPrepared(b, ctx, pool, "seed SQL", seedActiveLeasesSQL, load.properties[0], today())
+		}, "leases", "properties", "tenants")
+		MustExplainPrepared(b, ctx, pool, "seed SQL", nil, seedActiveLeasesSQL, load.properties[0], today())
 		MustReportQuery(b, ctx, func(i int) error {
 			_, err := get("/api/v1/properties/" + load.properties[propertyOf(i)].String() + "/active-leases")
 			return err
@@ -251,11 +252,11 @@ func BenchmarkPortfolio(b *testing.B) {
 				b.Fatalf("overdue item %d: %s due %s, want pending due %s (the seed's SQL)", i, item.Status, item.DueDate, rows[i])
 			}
 		}
-		MustExplainEndpoint(b, ctx, s, "overdue-transactions", func(q *projections.Queries) error {
+		MustExplainEndpoint(b, ctx, s, "overdue-transactions", viewer, func(ctx context.Context, q *projections.Queries) error {
 			_, err := q.OverdueTransactions(ctx, viewer, projections.OverdueFilter{AsOf: today(), Limit: portfolioOverduePage})
 			return err
-		}, "transactions")
-		MustExplainPrepared(b, ctx, pool, "seed SQL", seedOverdueSQL, today(), portfolioOverduePage+1)
+		}, "transactions", "leases", "properties", "tenants")
+		MustExplainPrepared(b, ctx, pool, "seed SQL", nil, seedOverdueSQL, today(), portfolioOverduePage+1)
 		MustReportQuery(b, ctx, func(int) error {
 			_, err := get("/api/v1/reports/overdue-transactions")
 			return err
@@ -286,11 +287,11 @@ func BenchmarkPortfolio(b *testing.B) {
 			}
 		}
 		b.Logf("%d leases expire within 30 days", want)
-		MustExplainEndpoint(b, ctx, s, "expiring-leases", func(q *projections.Queries) error {
+		MustExplainEndpoint(b, ctx, s, "expiring-leases", viewer, func(ctx context.Context, q *projections.Queries) error {
 			_, err := q.ExpiringLeases(ctx, viewer, today(), 30)
 			return err
-		}, "leases")
-		MustExplainPrepared(b, ctx, pool, "seed SQL", seedExpiringSQL, today())
+		}, "leases", "properties", "tenants")
+		MustExplainPrepared(b, ctx, pool, "seed SQL", nil, seedExpiringSQL, today())
 		MustReportQuery(b, ctx, func(int) error {
 			_, err := get("/api/v1/reports/expiring-leases?days=30")
 			return err
@@ -821,7 +822,8 @@ func MustReportQuery(b *testing.B, ctx context.Context, web, plain func(i int) e
 	b.ReportMetric(hp99/sp99, "ratio_p99")
 }
 
-// capturedSQL records the statements a query method runs.
+// capturedSQL records the statements a query method runs, alone or in a pipeline
+// (a viewer's query goes in one with the settings that make it the viewer's).
 type capturedSQL struct {
 	mu      sync.Mutex
 	queries []capturedQuery
@@ -832,24 +834,40 @@ type capturedQuery struct {
 	args []any
 }
 
-func (c *capturedSQL) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+func (c *capturedSQL) add(sql string, args []any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.queries = append(c.queries, capturedQuery{sql: d.SQL, args: d.Args})
+	c.queries = append(c.queries, capturedQuery{sql: sql, args: args})
+}
+
+func (c *capturedSQL) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	c.add(d.SQL, d.Args)
 	return ctx
 }
 
 func (c *capturedSQL) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
-// MustExplainEndpoint captures the last statement query runs (the endpoint's
-// report query) and logs the plan MustExplainPrepared finds for it. Each of
-// drivers must be read through an index, never by a sequential scan.
-func MustExplainEndpoint(b *testing.B, ctx context.Context, s *stack, name string,
-	query func(*projections.Queries) error, drivers ...string) {
+func (c *capturedSQL) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+func (c *capturedSQL) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	c.add(d.SQL, d.Args)
+}
+
+func (c *capturedSQL) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// MustExplainEndpoint captures the statements query runs for the viewer; the
+// last is the endpoint's report query. It logs the plan MustExplainPrepared finds
+// for it after replaying the statements before it in the same transaction, so
+// that it runs as the endpoint runs it (the same role and settings). Each of
+// tables must be read through an index, never by a sequential scan.
+func MustExplainEndpoint(b *testing.B, ctx context.Context, s *stack, name string, viewer projections.Viewer,
+	query func(context.Context, *projections.Queries) error, tables ...string) {
 	b.Helper()
 	capture := &capturedSQL{}
 	pool := MustBenchPool(b, s, 1, capture)
-	if err := query(projections.NewQueries(pool)); err != nil {
+	if err := query(projections.WithViewer(ctx, viewer), projections.NewQueries(pool)); err != nil {
 		b.Fatal(err)
 	}
 	if len(capture.queries) == 0 {
@@ -859,9 +877,9 @@ func MustExplainEndpoint(b *testing.B, ctx context.Context, s *stack, name strin
 	last := capture.queries[statements-1]
 	b.Logf("endpoint SQL (the last of its %d statements besides authentication): %s",
 		statements, strings.Join(strings.Fields(last.sql), " "))
-	lines := MustExplainPrepared(b, ctx, pool, "endpoint", last.sql, last.args...)
+	lines := MustExplainPrepared(b, ctx, pool, "endpoint", capture.queries[:statements-1], last.sql, last.args...)
 	plan := strings.Join(lines, "\n")
-	for _, table := range drivers {
+	for _, table := range tables {
 		var rows int
 		if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&rows); err != nil {
 			b.Fatal(err)
@@ -875,38 +893,49 @@ func MustExplainEndpoint(b *testing.B, ctx context.Context, s *stack, name strin
 	}
 }
 
-// MustExplainPrepared prepares sql on one connection, executes it with args as
-// often as the plan cache needs to choose between custom and generic plans (it
-// decides after five custom plans; pgx's statement cache prepares statements the
-// same way), and returns EXPLAIN (ANALYZE, BUFFERS) of the next execution: the
-// plan a client that runs the statement again and again gets. It logs the plan
-// on one line, and in full with -v.
-func MustExplainPrepared(b *testing.B, ctx context.Context, pool *pgxpool.Pool, label, sql string, args ...any) []string {
+// MustExplainPrepared runs, in one transaction, the setup statements, then
+// prepares sql, executes it with args as often as the plan cache needs to choose
+// between custom and generic plans (it decides after five custom plans; pgx's
+// statement cache prepares statements the same way), and returns EXPLAIN
+// (ANALYZE, BUFFERS) of the next execution: the plan a client that runs the
+// statement again and again gets. It logs the plan on one line, and in full
+// with -v. The transaction is rolled back.
+func MustExplainPrepared(b *testing.B, ctx context.Context, pool *pgxpool.Pool, label string,
+	setup []capturedQuery, sql string, args ...any) []string {
 	b.Helper()
 	literals := make([]string, len(args))
 	for i, a := range args {
 		literals[i] = MustSQLLiteral(b, a)
 	}
-	conn, err := pool.Acquire(ctx)
+	tx, err := pool.Begin(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer conn.Release()
-	exec := "EXECUTE bench_plan(" + strings.Join(literals, ", ") + ")"
-	if _, err := conn.Exec(ctx, "PREPARE bench_plan AS "+sql); err != nil {
-		b.Fatalf("%s: prepare: %v", label, err)
-	}
 	defer func() {
-		if _, err := conn.Exec(ctx, "DEALLOCATE bench_plan"); err != nil {
-			b.Errorf("%s: deallocate: %v", label, err)
+		if err := tx.Rollback(ctx); err != nil {
+			b.Errorf("%s: roll back: %v", label, err)
 		}
 	}()
+	for _, q := range setup {
+		rows, err := tx.Query(ctx, q.sql, q.args...)
+		if err != nil {
+			b.Fatalf("%s: replay: %v", label, err)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			b.Fatalf("%s: replay: %v", label, err)
+		}
+	}
+	exec := "EXECUTE bench_plan(" + strings.Join(literals, ", ") + ")"
+	if _, err := tx.Exec(ctx, "PREPARE bench_plan AS "+sql); err != nil {
+		b.Fatalf("%s: prepare: %v", label, err)
+	}
 	for range 6 {
-		if _, err := conn.Exec(ctx, exec); err != nil {
+		if _, err := tx.Exec(ctx, exec); err != nil {
 			b.Fatalf("%s: execute: %v", label, err)
 		}
 	}
-	rows, err := conn.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+exec)
+	rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+exec)
 	if err != nil {
 		b.Fatalf("%s: explain: %v", label, err)
 	}
@@ -914,21 +943,15 @@ func MustExplainPrepared(b *testing.B, ctx context.Context, pool *pgxpool.Pool, 
 	if err != nil {
 		b.Fatalf("%s: explain: %v", label, err)
 	}
-	kind := "custom"
-	for _, line := range lines {
-		if (strings.Contains(line, "Cond: ") || strings.Contains(line, "Filter: ")) && genericParam.MatchString(line) {
-			kind = "generic"
-		}
+	if _, err := tx.Exec(ctx, "DEALLOCATE bench_plan"); err != nil {
+		b.Fatalf("%s: deallocate: %v", label, err)
 	}
-	b.Logf("%s plan (%s) after 6 executions: %s", label, kind, planSummary(lines))
+	b.Logf("%s plan after 6 executions: %s", label, planSummary(lines))
 	if testing.Verbose() {
 		b.Logf("EXPLAIN (ANALYZE, BUFFERS) %s:\n%s", exec, strings.Join(lines, "\n"))
 	}
 	return lines
 }
-
-// genericParam finds a parameter left in a plan: the plan is generic.
-var genericParam = regexp.MustCompile(`\$[0-9]`)
 
 // planSummary is an EXPLAIN on one line: its nodes, without costs, with the rows
 // they returned when the plan was run, and the execution time.
@@ -963,6 +986,8 @@ func MustSQLLiteral(b *testing.B, a any) string {
 		return strconv.Itoa(v)
 	case uuid.UUID:
 		return "'" + v.String() + "'"
+	case string:
+		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
 	case domain.Date:
 		return "'" + v.String() + "'"
 	default:
