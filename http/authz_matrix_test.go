@@ -260,6 +260,9 @@ var authzMatrix = map[string]authzCase{
 	"GET /api/v1/audit-logs":                   {want: signedIn(200), req: authzPath("/api/v1/audit-logs")},
 	"GET /api/v1/reports/overdue-transactions": {want: signedIn(200), req: authzPath("/api/v1/reports/overdue-transactions")},
 	"GET /api/v1/reports/expiring-leases":      {want: signedIn(200), req: authzPath("/api/v1/reports/expiring-leases")},
+	"GET /api/v1/reports/rent-roll":            {want: signedIn(200), req: authzPath("/api/v1/reports/rent-roll")},
+	"GET /api/v1/reports/aging":                {want: signedIn(200), req: authzPath("/api/v1/reports/aging")},
+	"GET /api/v1/reports/occupancy":            {want: signedIn(200), req: authzPath("/api/v1/reports/occupancy")},
 }
 
 // authzCaller is one column of the matrix.

@@ -88,7 +88,7 @@ const (
 	portfolioFullRun = 45 * time.Minute
 	// The seed's "Overdue Transactions" as the endpoint pages it: 50 rows, and one
 	// more to learn whether another page follows.
-	portfolioOverduePage = 50
+	portfolioReportPage = 50
 )
 
 // The seed's SQL (../shared/seed/schema.md, "Common Queries") with the literal
@@ -118,7 +118,8 @@ JOIN leases l ON p.id = l.property_id
 JOIN tenants t ON l.tenant_id = t.id
 WHERE l.status = 'active'
 AND l.end_date BETWEEN $1::date AND ($1::date + INTERVAL '30 days')
-ORDER BY l.end_date ASC`
+ORDER BY l.end_date ASC
+LIMIT $2`
 )
 
 func BenchmarkPortfolio(b *testing.B) {
@@ -239,13 +240,13 @@ func BenchmarkPortfolio(b *testing.B) {
 			NextCursor *string `json:"next_cursor"`
 		}
 		MustJSON(b, get, "/api/v1/reports/overdue-transactions", &got)
-		rows := MustSQLDueDates(b, ctx, pool, seedOverdueSQL, today(), portfolioOverduePage+1)
-		want := min(plan.overdue, portfolioOverduePage)
-		if len(got.Items) != want || (got.NextCursor != nil) != (plan.overdue > portfolioOverduePage) {
+		rows := MustSQLDueDates(b, ctx, pool, seedOverdueSQL, today(), portfolioReportPage+1)
+		want := min(plan.overdue, portfolioReportPage)
+		if len(got.Items) != want || (got.NextCursor != nil) != (plan.overdue > portfolioReportPage) {
 			b.Fatalf("overdue report: %d items (next cursor %v), want %d of %d", len(got.Items), got.NextCursor != nil, want, plan.overdue)
 		}
-		if len(rows) != min(plan.overdue, portfolioOverduePage+1) {
-			b.Fatalf("seed's overdue SQL: %d rows, want %d", len(rows), min(plan.overdue, portfolioOverduePage+1))
+		if len(rows) != min(plan.overdue, portfolioReportPage+1) {
+			b.Fatalf("seed's overdue SQL: %d rows, want %d", len(rows), min(plan.overdue, portfolioReportPage+1))
 		}
 		for i, item := range got.Items {
 			if item.Status != "pending" || item.DueDate.String() != rows[i].String() {
@@ -253,15 +254,15 @@ func BenchmarkPortfolio(b *testing.B) {
 			}
 		}
 		MustExplainEndpoint(b, ctx, s, "overdue-transactions", viewer, func(ctx context.Context, q *projections.Queries) error {
-			_, err := q.OverdueTransactions(ctx, viewer, projections.OverdueFilter{AsOf: today(), Limit: portfolioOverduePage})
+			_, err := q.OverdueTransactions(ctx, viewer, projections.OverdueFilter{AsOf: today(), Limit: portfolioReportPage})
 			return err
 		}, "transactions", "leases", "properties", "tenants")
-		MustExplainPrepared(b, ctx, pool, "seed SQL", nil, seedOverdueSQL, today(), portfolioOverduePage+1)
+		MustExplainPrepared(b, ctx, pool, "seed SQL", nil, seedOverdueSQL, today(), portfolioReportPage+1)
 		MustReportQuery(b, ctx, func(int) error {
 			_, err := get("/api/v1/reports/overdue-transactions")
 			return err
 		}, func(int) error {
-			_, err := sqlRows(ctx, pool, seedOverdueSQL, today(), portfolioOverduePage+1)
+			_, err := sqlRows(ctx, pool, seedOverdueSQL, today(), portfolioReportPage+1)
 			return err
 		})
 	})
@@ -273,30 +274,35 @@ func BenchmarkPortfolio(b *testing.B) {
 				LeaseID uuid.UUID   `json:"lease_id"`
 				EndDate domain.Date `json:"end_date"`
 			} `json:"items"`
+			NextCursor *string `json:"next_cursor"`
 		}
 		day := today()
 		MustJSON(b, get, "/api/v1/reports/expiring-leases?days=30", &got)
-		n := MustSQLRows(b, ctx, pool, seedExpiringSQL, day)
-		want := plan.expiring(day, 30)
-		if len(got.Items) != want || n != want {
-			b.Fatalf("expiring leases: %d over HTTP, %d by SQL, want %d", len(got.Items), n, want)
+		rows := MustSQLRows(b, ctx, pool, seedExpiringSQL, day, portfolioReportPage+1)
+		expiring := plan.expiring(day, 30)
+		want := min(expiring, portfolioReportPage)
+		if len(got.Items) != want || (got.NextCursor != nil) != (expiring > portfolioReportPage) {
+			b.Fatalf("expiring leases: %d over HTTP (next cursor %v), want %d of %d", len(got.Items), got.NextCursor != nil, want, expiring)
+		}
+		if rows != min(expiring, portfolioReportPage+1) {
+			b.Fatalf("seed's expiring SQL: %d rows, want %d", rows, min(expiring, portfolioReportPage+1))
 		}
 		for _, item := range got.Items {
 			if item.EndDate.Before(day) || item.EndDate.After(day.AddDays(30)) {
 				b.Fatalf("expiring lease %s ends %s, outside %s + 30 days", item.LeaseID, item.EndDate, day)
 			}
 		}
-		b.Logf("%d leases expire within 30 days", want)
+		b.Logf("%d leases expire within 30 days; the first page of %d is timed", expiring, portfolioReportPage)
 		MustExplainEndpoint(b, ctx, s, "expiring-leases", viewer, func(ctx context.Context, q *projections.Queries) error {
-			_, err := q.ExpiringLeases(ctx, viewer, today(), 30)
+			_, err := q.ExpiringLeases(ctx, viewer, projections.ExpiringFilter{Today: today(), Days: 30, Limit: portfolioReportPage})
 			return err
 		}, "leases", "properties", "tenants")
-		MustExplainPrepared(b, ctx, pool, "seed SQL", nil, seedExpiringSQL, today())
+		MustExplainPrepared(b, ctx, pool, "seed SQL", nil, seedExpiringSQL, today(), portfolioReportPage+1)
 		MustReportQuery(b, ctx, func(int) error {
 			_, err := get("/api/v1/reports/expiring-leases?days=30")
 			return err
 		}, func(int) error {
-			_, err := sqlRows(ctx, pool, seedExpiringSQL, today())
+			_, err := sqlRows(ctx, pool, seedExpiringSQL, today(), portfolioReportPage+1)
 			return err
 		})
 		b.Logf("whole benchmark so far: %.1f s", time.Since(began).Seconds())

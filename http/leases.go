@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -150,7 +149,7 @@ func (s *Server) activeLeases(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	today, err := leaseReportDate(r)
+	today, err := reportDate(r)
 	if err != nil {
 		Error(w, r, s.log, err)
 		return
@@ -165,7 +164,7 @@ func (s *Server) activeLeases(w http.ResponseWriter, r *http.Request) {
 
 // expiringLeases answers the seed's "Properties with Expiring Leases".
 func (s *Server) expiringLeases(w http.ResponseWriter, r *http.Request) {
-	today, err := leaseReportDate(r)
+	today, err := reportDate(r)
 	if err != nil {
 		Error(w, r, s.log, err)
 		return
@@ -178,25 +177,18 @@ func (s *Server) expiringLeases(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	items, err := s.queries.ExpiringLeases(r.Context(), viewerOf(r), today, days)
+	limit, err := listLimit(r.URL.Query().Get("limit"))
 	if err != nil {
 		Error(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
-}
-
-// leaseReportDate is a report's "today": ?as_of=YYYY-MM-DD, or the server's UTC date.
-func leaseReportDate(r *http.Request) (domain.Date, error) {
-	raw := r.URL.Query().Get("as_of")
-	if raw == "" {
-		return domain.DateOf(time.Now()), nil
-	}
-	d, err := domain.ParseDate(raw)
+	page, err := s.queries.ExpiringLeases(r.Context(), viewerOf(r), projections.ExpiringFilter{
+		Today: today, Days: days, Cursor: r.URL.Query().Get("cursor"), Limit: limit})
 	if err != nil {
-		return domain.Date{}, badRequest("as_of must be a date as YYYY-MM-DD")
+		Error(w, r, s.log, err)
+		return
 	}
-	return d, nil
+	writeJSON(w, http.StatusOK, page)
 }
 
 // leaseQueryUUID reads an optional UUID query parameter.

@@ -1211,13 +1211,39 @@ func TestExpiringLeasesReport(t *testing.T) {
 			t.Errorf("row = %+v, want property %s, lease %s ending %s, owner %s, tenant Ada Lovelace without phone", e, p0, in0, now, a.userID)
 		}
 	})
-	for _, query := range []string{"?days=-1", "?days=366", "?days=x", "?days=1.5", "?as_of=2030-02-30", "?as_of=now"} {
+	for _, query := range []string{"?days=-1", "?days=366", "?days=x", "?days=1.5", "?as_of=2030-02-30", "?as_of=now", "?limit=201"} {
 		t.Run("bad query "+query, func(t *testing.T) {
 			MustProblem(t, s.Do(t, a.token, http.MethodGet, "/api/v1/reports/expiring-leases"+query, nil, nil), http.StatusBadRequest)
 		})
 	}
-	if got := len(read(t, a.token, "?days=365")); got != 5 {
-		t.Errorf("days=365: %d items, want 5", got)
+	all := leaseIDs(t, read(t, a.token, "?days=365"))
+	if len(all) != 5 {
+		t.Errorf("days=365: %d items, want 5", len(all))
 	}
+	t.Run("pages of two follow each other", func(t *testing.T) {
+		var paged []string
+		query := "?days=365&limit=2"
+		for pages := 1; ; pages++ {
+			resp := s.Do(t, a.token, http.MethodGet, "/api/v1/reports/expiring-leases"+query, nil, nil)
+			MustStatus(t, resp, http.StatusOK)
+			var page struct {
+				Items      []json.RawMessage `json:"items"`
+				NextCursor *string           `json:"next_cursor"`
+			}
+			MustDecode(t, resp, &page)
+			paged = append(paged, leaseIDs(t, page.Items)...)
+			if page.NextCursor == nil {
+				if pages != 3 {
+					t.Errorf("%d pages, want 3", pages)
+				}
+				break
+			}
+			query = "?days=365&limit=2&cursor=" + *page.NextCursor
+		}
+		if !slices.Equal(paged, all) {
+			t.Errorf("paged lease ids = %v, want %v", paged, all)
+		}
+	})
+	MustProblem(t, s.Do(t, a.token, http.MethodGet, "/api/v1/reports/expiring-leases?cursor=x", nil, nil), http.StatusBadRequest)
 	MustProblem(t, s.Do(t, "", http.MethodGet, "/api/v1/reports/expiring-leases", nil, nil), http.StatusUnauthorized)
 }

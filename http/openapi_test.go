@@ -343,6 +343,15 @@ func TestOpenAPIResponseSchemasMatchViews(t *testing.T) {
 		"LateFeePolicy":      reflect.TypeFor[projections.LateFeePolicyView](),
 		"Ledger":             reflect.TypeFor[projections.LedgerView](),
 		"LedgerEntry":        reflect.TypeFor[projections.LedgerEntry](),
+		"RentRoll":           reflect.TypeFor[projections.RentRoll](),
+		"RentRollRow":        reflect.TypeFor[projections.RentRollRow](),
+		"RentRollTotals":     reflect.TypeFor[projections.RentRollTotals](),
+		"Aging":              reflect.TypeFor[projections.Aging](),
+		"AgingRow":           reflect.TypeFor[projections.AgingRow](),
+		"AgingBuckets":       reflect.TypeFor[projections.AgingBuckets](),
+		"Occupancy":          reflect.TypeFor[projections.Occupancy](),
+		"OwnerOccupancy":     reflect.TypeFor[projections.OwnerOccupancy](),
+		"OccupancyFigures":   reflect.TypeFor[projections.OccupancyFigures](),
 	} {
 		schema := schemaFields(t, doc, name)
 		want := jsonFields(typ)

@@ -100,6 +100,9 @@ func (s *Server) routes() http.Handler {
 
 			r.Get("/reports/overdue-transactions", s.overdueTransactions)
 			r.Get("/reports/expiring-leases", s.expiringLeases)
+			r.Get("/reports/rent-roll", s.rentRoll)
+			r.Get("/reports/aging", s.aging)
+			r.Get("/reports/occupancy", s.occupancy)
 		})
 	})
 	return r

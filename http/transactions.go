@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -187,15 +186,12 @@ func (s *Server) overdueTransactions(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	f := projections.OverdueFilter{AsOf: domain.DateOf(time.Now()), Cursor: q.Get("cursor"), Limit: limit}
-	if raw := q.Get("as_of"); raw != "" {
-		asOf, err := domain.ParseDate(raw)
-		if err != nil {
-			Error(w, r, s.log, badRequest("as_of "+err.Error()))
-			return
-		}
-		f.AsOf = asOf
+	asOf, err := reportDate(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
 	}
+	f := projections.OverdueFilter{AsOf: asOf, Cursor: q.Get("cursor"), Limit: limit}
 	page, err := s.queries.OverdueTransactions(r.Context(), viewerOf(r), f)
 	if err != nil {
 		Error(w, r, s.log, err)

@@ -142,34 +142,38 @@ type ActiveLeaseView struct {
 
 // ActiveLeases is the seed's "Active Leases for Property": the property's active
 // leases whose end date is not before today, ordered by start date. A property
-// the viewer may not see is domain.ErrNotFound.
+// the viewer may not see is domain.ErrNotFound. One query answers both: the
+// property, joined to its leases, gives a row with no lease when it has none.
 func (q *Queries) ActiveLeases(ctx context.Context, v Viewer, propertyID uuid.UUID, today domain.Date) ([]ActiveLeaseView, error) {
-	if _, err := q.Property(ctx, v, propertyID); err != nil {
-		return nil, err
-	}
 	rows, err := q.pool.Query(ctx, `SELECT `+leaseColumns+`, t.first_name, t.last_name, t.email
-		FROM leases l
-		JOIN properties p ON p.id = l.property_id
-		JOIN tenants t ON t.id = l.tenant_id
-		WHERE `+visibleProperty+` AND l.property_id = $3 AND l.status = 'active' AND l.end_date >= $4
+		FROM properties p
+		LEFT JOIN (leases l JOIN tenants t ON t.id = l.tenant_id)
+			ON l.property_id = p.id AND l.status = 'active' AND l.end_date >= $4
+		WHERE `+visibleProperty+` AND p.id = $3
 		ORDER BY l.start_date, l.id`, v.seesAll(), v.UserID, propertyID, today)
 	if err != nil {
 		return nil, fmt.Errorf("read active leases: %w", err)
 	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ActiveLeaseView, error) {
+	defer rows.Close()
+	items, found := []ActiveLeaseView{}, false
+	for rows.Next() {
+		found = true
+		if rows.RawValues()[0] == nil { // the property has no active lease
+			continue
+		}
 		var a ActiveLeaseView
 		targets, finish := a.leaseTargets()
-		if err := row.Scan(append(targets, &a.FirstName, &a.LastName, &a.Email)...); err != nil {
-			return ActiveLeaseView{}, err
+		if err := rows.Scan(append(targets, &a.FirstName, &a.LastName, &a.Email)...); err != nil {
+			return nil, fmt.Errorf("read active leases: %w", err)
 		}
 		finish()
-		return a, nil
-	})
-	if err != nil {
+		items = append(items, a)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read active leases: %w", err)
 	}
-	if items == nil {
-		items = []ActiveLeaseView{}
+	if !found {
+		return nil, domain.ErrNotFound
 	}
 	return items, nil
 }
@@ -189,10 +193,28 @@ type ExpiringLeaseView struct {
 // MaxExpiringDays bounds the window of ExpiringLeases.
 const MaxExpiringDays = 365
 
+// ExpiringFilter is the report's window and page.
+type ExpiringFilter struct {
+	Today  domain.Date
+	Days   int // the window: end dates from Today to Today + Days
+	Cursor string
+	Limit  int
+}
+
 // ExpiringLeases is the seed's "Properties with Expiring Leases": active leases of
 // properties the viewer may see whose end date lies from today to today + days,
-// ordered by end date, then lease id.
-func (q *Queries) ExpiringLeases(ctx context.Context, v Viewer, today domain.Date, days int) ([]ExpiringLeaseView, error) {
+// ordered by end date, then lease id. Pages continue after (end_date, lease id);
+// the cursor carries the end date.
+func (q *Queries) ExpiringLeases(ctx context.Context, v Viewer, f ExpiringFilter) (Page[ExpiringLeaseView], error) {
+	after, err := decodeCursor(f.Cursor)
+	if err != nil {
+		return Page[ExpiringLeaseView]{}, err
+	}
+	args := sqlArgs{v.seesAll(), v.UserID, f.Today, f.Today.AddDays(f.Days)}
+	page := ""
+	if after != nil {
+		page = ` AND (l.end_date, l.id) > (` + args.add(domain.DateOf(after.CreatedAt)) + `, ` + args.add(after.ID) + `)`
+	}
 	rows, err := q.pool.Query(ctx, `SELECT p.id, p.name, p.address, p.city, p.state, p.zip_code, p.owner_id,
 			p.property_type, p.status, p.bedrooms, p.bathrooms, p.square_feet, p.year_built, p.description,
 			p.created_at, p.updated_at, p.version,
@@ -200,10 +222,10 @@ func (q *Queries) ExpiringLeases(ctx context.Context, v Viewer, today domain.Dat
 		FROM properties p
 		JOIN leases l ON p.id = l.property_id
 		JOIN tenants t ON l.tenant_id = t.id
-		WHERE `+visibleProperty+` AND l.status = 'active' AND l.end_date BETWEEN $3 AND $4
-		ORDER BY l.end_date, l.id`, v.seesAll(), v.UserID, today, today.AddDays(days))
+		WHERE `+visibleProperty+` AND l.status = 'active' AND l.end_date BETWEEN $3 AND $4`+page+`
+		ORDER BY l.end_date, l.id LIMIT `+args.add(f.Limit+1), args...)
 	if err != nil {
-		return nil, fmt.Errorf("read expiring leases: %w", err)
+		return Page[ExpiringLeaseView]{}, fmt.Errorf("read expiring leases: %w", err)
 	}
 	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ExpiringLeaseView, error) {
 		var e ExpiringLeaseView
@@ -217,10 +239,9 @@ func (q *Queries) ExpiringLeases(ctx context.Context, v Viewer, today domain.Dat
 		return e, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read expiring leases: %w", err)
+		return Page[ExpiringLeaseView]{}, fmt.Errorf("read expiring leases: %w", err)
 	}
-	if items == nil {
-		items = []ExpiringLeaseView{}
-	}
-	return items, nil
+	return pageOf(items, f.Limit, func(e ExpiringLeaseView) *string {
+		return encodeCursor(e.EndDate.Time(), e.LeaseID)
+	}), nil
 }
