@@ -88,44 +88,16 @@ func csvCell(field string) string {
 	return field
 }
 
-// rentRoll answers GET /reports/rent-roll.
-func (s *Server) rentRoll(w http.ResponseWriter, r *http.Request) {
+// answerReport reads the report request, runs read and answers its report as
+// JSON, or with ?format=csv as the CSV records of its rows under header.
+func answerReport[T any](s *Server, w http.ResponseWriter, r *http.Request, name string,
+	read func(reportRequest) (T, error), header []string, records func(T) [][]string) {
 	req, err := readReportRequest(r)
 	if err != nil {
 		Error(w, r, s.log, err)
 		return
 	}
-	roll, err := s.queries.RentRoll(r.Context(), viewerOf(r), req.asOf, req.page)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	if !req.csv {
-		writeJSON(w, http.StatusOK, roll)
-		return
-	}
-	records := make([][]string, 0, len(roll.Items))
-	for _, p := range roll.Items {
-		records = append(records, []string{p.PropertyID.String(), p.PropertyName, p.Address, p.City, p.State,
-			p.ZipCode, p.PropertyStatus, csvUUID(p.OwnerID), p.Occupancy, csvUUID(p.LeaseID), csvString(p.LeaseStatus),
-			csvUUID(p.TenantID), csvString(p.TenantFirstName), csvString(p.TenantLastName), csvDate(p.StartDate),
-			csvDate(p.EndDate), csvMoney(p.RentAmount), csvMoney(p.SecurityDeposit), csvMoney(p.DepositHeld),
-			csvMoney(p.BalanceDue)})
-	}
-	writeCSV(w, "rent-roll", req.asOf, []string{"property_id", "property_name", "address", "city", "state",
-		"zip_code", "property_status", "owner_id", "occupancy", "lease_id", "lease_status", "tenant_id",
-		"tenant_first_name", "tenant_last_name", "start_date", "end_date", "rent_amount", "security_deposit",
-		"deposit_held", "balance_due"}, records)
-}
-
-// aging answers GET /reports/aging.
-func (s *Server) aging(w http.ResponseWriter, r *http.Request) {
-	req, err := readReportRequest(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	report, err := s.queries.Aging(r.Context(), viewerOf(r), req.asOf, req.page)
+	report, err := read(req)
 	if err != nil {
 		Error(w, r, s.log, err)
 		return
@@ -134,48 +106,63 @@ func (s *Server) aging(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, report)
 		return
 	}
-	records := make([][]string, 0, len(report.Items))
-	for _, a := range report.Items {
-		records = append(records, append([]string{a.LeaseID.String(), a.LeaseStatus, a.PropertyID.String(),
-			a.PropertyName, a.TenantID.String(), a.TenantFirstName, a.TenantLastName, strconv.Itoa(a.Charges)},
-			bucketRecord(a.AgingBuckets)...))
-	}
-	writeCSV(w, "aging", req.asOf, []string{"lease_id", "lease_status", "property_id", "property_name",
-		"tenant_id", "tenant_first_name", "tenant_last_name", "charges",
-		"days_0_30", "days_31_60", "days_61_90", "days_over_90", "total"}, records)
+	writeCSV(w, name, req.asOf, header, records(report))
 }
 
-func bucketRecord(b projections.AgingBuckets) []string {
-	return []string{b.Days0To30.StringFixed(2), b.Days31To60.StringFixed(2), b.Days61To90.StringFixed(2),
-		b.Over90.StringFixed(2), b.Total.StringFixed(2)}
+// rentRoll answers GET /reports/rent-roll.
+func (s *Server) rentRoll(w http.ResponseWriter, r *http.Request) {
+	answerReport(s, w, r, "rent-roll", func(req reportRequest) (projections.RentRoll, error) {
+		return s.queries.RentRoll(r.Context(), viewerOf(r), req.asOf, req.page)
+	}, []string{"property_id", "property_name", "address", "city", "state", "zip_code", "property_status",
+		"owner_id", "occupancy", "lease_id", "lease_status", "tenant_id", "tenant_first_name", "tenant_last_name",
+		"start_date", "end_date", "rent_amount", "security_deposit", "deposit_held", "balance_due"},
+		func(roll projections.RentRoll) [][]string {
+			records := make([][]string, 0, len(roll.Items))
+			for _, p := range roll.Items {
+				records = append(records, []string{p.PropertyID.String(), p.PropertyName, p.Address, p.City, p.State,
+					p.ZipCode, p.PropertyStatus, csvUUID(p.OwnerID), p.Occupancy, csvUUID(p.LeaseID),
+					csvString(p.LeaseStatus), csvUUID(p.TenantID), csvString(p.TenantFirstName),
+					csvString(p.TenantLastName), csvDate(p.StartDate), csvDate(p.EndDate), csvMoney(p.RentAmount),
+					csvMoney(p.SecurityDeposit), csvMoney(p.DepositHeld), csvMoney(p.BalanceDue)})
+			}
+			return records
+		})
+}
+
+// aging answers GET /reports/aging.
+func (s *Server) aging(w http.ResponseWriter, r *http.Request) {
+	answerReport(s, w, r, "aging", func(req reportRequest) (projections.Aging, error) {
+		return s.queries.Aging(r.Context(), viewerOf(r), req.asOf, req.page)
+	}, []string{"lease_id", "lease_status", "property_id", "property_name", "tenant_id", "tenant_first_name",
+		"tenant_last_name", "charges", "days_0_30", "days_31_60", "days_61_90", "days_over_90", "total"},
+		func(report projections.Aging) [][]string {
+			records := make([][]string, 0, len(report.Items))
+			for _, a := range report.Items {
+				b := a.AgingBuckets
+				records = append(records, []string{a.LeaseID.String(), a.LeaseStatus, a.PropertyID.String(),
+					a.PropertyName, a.TenantID.String(), a.TenantFirstName, a.TenantLastName, strconv.Itoa(a.Charges),
+					b.Days0To30.StringFixed(2), b.Days31To60.StringFixed(2), b.Days61To90.StringFixed(2),
+					b.Over90.StringFixed(2), b.Total.StringFixed(2)})
+			}
+			return records
+		})
 }
 
 // occupancy answers GET /reports/occupancy: per owner, and in CSV a last line
 // "overall" for everyone.
 func (s *Server) occupancy(w http.ResponseWriter, r *http.Request) {
-	req, err := readReportRequest(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	report, err := s.queries.Occupancy(r.Context(), viewerOf(r), req.asOf)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	if !req.csv {
-		writeJSON(w, http.StatusOK, report)
-		return
-	}
-	records := make([][]string, 0, len(report.Owners)+1)
-	for _, o := range report.Owners {
-		records = append(records, append([]string{csvUUID(o.OwnerID), csvString(o.OwnerEmail),
-			csvString(o.OwnerFirstName), csvString(o.OwnerLastName)}, occupancyRecord(o.OccupancyFigures)...))
-	}
-	records = append(records, append([]string{"overall", "", "", ""}, occupancyRecord(report.Overall)...))
-	writeCSV(w, "occupancy", req.asOf, []string{"owner_id", "owner_email", "owner_first_name", "owner_last_name",
-		"active_properties", "leased_properties", "physical_occupancy", "rent_scheduled", "rent_collected",
-		"economic_occupancy"}, records)
+	answerReport(s, w, r, "occupancy", func(req reportRequest) (projections.Occupancy, error) {
+		return s.queries.Occupancy(r.Context(), viewerOf(r), req.asOf)
+	}, []string{"owner_id", "owner_email", "owner_first_name", "owner_last_name", "active_properties",
+		"leased_properties", "physical_occupancy", "rent_scheduled", "rent_collected", "economic_occupancy"},
+		func(report projections.Occupancy) [][]string {
+			records := make([][]string, 0, len(report.Owners)+1)
+			for _, o := range report.Owners {
+				records = append(records, append([]string{csvUUID(o.OwnerID), csvString(o.OwnerEmail),
+					csvString(o.OwnerFirstName), csvString(o.OwnerLastName)}, occupancyRecord(o.OccupancyFigures)...))
+			}
+			return append(records, append([]string{"overall", "", "", ""}, occupancyRecord(report.Overall)...))
+		})
 }
 
 func occupancyRecord(f projections.OccupancyFigures) []string {
