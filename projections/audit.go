@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
@@ -43,15 +46,32 @@ func entityRow(ctx context.Context, tx pgx.Tx, streamType string, id uuid.UUID) 
 		return nil, nil
 	}
 	var raw []byte
-	err := tx.QueryRow(ctx, `SELECT to_jsonb(t) - $2::text[] FROM `+table+` t WHERE id = $1`, id, unaudited).Scan(&raw)
+	err := tx.QueryRow(ctx, entityRowSQL(table), id, unaudited).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s row for audit: %w", table, err)
 	}
+	return parseEntityRow(raw)
+}
+
+// entityRowSQL reads the audited columns of one row of table ($1 its id, $2 the
+// unaudited columns) as a JSON object.
+func entityRowSQL(table string) string {
+	return `SELECT to_jsonb(t) - $2::text[] FROM ` + table + ` t WHERE id = $1`
+}
+
+// parseEntityRow parses what entityRowSQL read; nil is no row.
+func parseEntityRow(raw []byte) (map[string]json.RawMessage, error) {
+	if raw == nil {
+		return nil, nil
+	}
 	var row map[string]json.RawMessage
-	return row, json.Unmarshal(raw, &row)
+	if err := json.Unmarshal(raw, &row); err != nil {
+		return nil, fmt.Errorf("parse a read-model row for audit: %w", err)
+	}
+	return row, nil
 }
 
 // changed keeps the fields whose values differ between before and after.
@@ -94,25 +114,43 @@ func writeAudit(ctx context.Context, tx pgx.Tx, e eventstore.Event, de domain.Ev
 		}
 		before, after = redact(before), redact(after)
 	}
-	oldValues, newValues := changed(before, after)
-	oldJSON, err := jsonOrNull(oldValues)
+	values, err := auditRow(e, before, after)
 	if err != nil {
 		return err
 	}
-	newJSON, err := jsonOrNull(newValues)
-	if err != nil {
-		return err
-	}
-	md := e.Metadata
-	_, err = tx.Exec(ctx, `INSERT INTO audit_logs (id, user_id, action, entity_type, entity_id,
-		old_values, new_values, ip_address, user_agent, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''), nullif($9, ''), $10)`,
-		auditID(e), md.ActorID, e.Type, e.Stream.Type, e.Stream.ID, oldJSON, newJSON,
-		md.IPAddress, md.UserAgent, e.RecordedAt.UTC())
-	if err != nil {
+	if _, err = tx.Exec(ctx, `INSERT INTO audit_logs (`+strings.Join(auditColumns, ", ")+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, values...); err != nil {
 		return fmt.Errorf("write audit row: %w", err)
 	}
 	return nil
+}
+
+// auditColumns are the columns of an audit row, in auditRow's order.
+var auditColumns = []string{"id", "user_id", "action", "entity_type", "entity_id",
+	"old_values", "new_values", "ip_address", "user_agent", "created_at"}
+
+// auditRow is the audit row of an event, from the entity's row before and after
+// it: the projector inserts it, a rebuild copies it in (rebuild_pipeline.go).
+func auditRow(e eventstore.Event, before, after map[string]json.RawMessage) ([]any, error) {
+	oldValues, newValues := changed(before, after)
+	oldJSON, err := jsonOrNull(oldValues)
+	if err != nil {
+		return nil, err
+	}
+	newJSON, err := jsonOrNull(newValues)
+	if err != nil {
+		return nil, err
+	}
+	md := e.Metadata
+	return []any{auditID(e), md.ActorID, e.Type, e.Stream.Type, e.Stream.ID, oldJSON, newJSON,
+		nilIfEmpty(md.IPAddress), nilIfEmpty(md.UserAgent), e.RecordedAt.UTC()}, nil
+}
+
+func nilIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func redact(row map[string]json.RawMessage) map[string]json.RawMessage {
@@ -127,4 +165,24 @@ func jsonOrNull(m map[string]json.RawMessage) ([]byte, error) {
 		return nil, nil
 	}
 	return json.Marshal(m)
+}
+
+// AuditPartitionMonthsAhead is how many months after the current one keep an
+// audit_logs partition ready, so that a missed day of EnsureAuditPartitions
+// never sends rows to the default partition.
+const AuditPartitionMonthsAhead = 3
+
+// EnsureAuditPartitions creates the monthly audit_logs partitions of the current
+// month through AuditPartitionMonthsAhead months after now, and of any earlier
+// month whose rows wait in the default partition (they move into it). It returns
+// how many it created; serve calls it at start and daily
+// (migrations/000009_audit_partitions.up.sql).
+func EnsureAuditPartitions(ctx context.Context, pool *pgxpool.Pool, now time.Time) (int, error) {
+	now = now.UTC()
+	through := time.Date(now.Year(), now.Month()+AuditPartitionMonthsAhead, 1, 0, 0, 0, 0, time.UTC)
+	var created int
+	if err := pool.QueryRow(ctx, `SELECT ensure_audit_partitions($1::date)`, through.Format(time.DateOnly)).Scan(&created); err != nil {
+		return 0, fmt.Errorf("create audit_logs partitions through %s: %w", through.Format("2006-01"), err)
+	}
+	return created, nil
 }

@@ -202,17 +202,40 @@ func compareTable(ctx context.Context, tx pgx.Tx, schema, table string, res *Ver
 		return fmt.Errorf("count %s: %w", table, err)
 	}
 	res.Rows += n
-	// Rows are matched by primary key (id in the seed's tables).
-	rows, err := tx.Query(ctx, `SELECT a.attname FROM pg_catalog.pg_index i
+	// Rows are matched by primary key (id in the seed's tables). A partitioned
+	// table's key also holds the partition key, only because PostgreSQL requires
+	// it (audit_logs: id, created_at): match by the rest, so that a row whose
+	// created_at differs is one differing row, not one missing on each side.
+	rows, err := tx.Query(ctx, `SELECT a.attname, coalesce(k.attnum = ANY(pt.partattrs::int2[]), false)
+		FROM pg_catalog.pg_index i
 		CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
 		JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+		LEFT JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = i.indrelid
 		WHERE i.indrelid = $1::text::regclass AND i.indisprimary ORDER BY k.ord`, liveT)
 	if err != nil {
 		return fmt.Errorf("read the primary key of %s: %w", table, err)
 	}
-	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	type keyColumn struct {
+		name        string
+		partitioned bool
+	}
+	columns, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (keyColumn, error) {
+		var c keyColumn
+		return c, row.Scan(&c.name, &c.partitioned)
+	})
 	if err != nil {
 		return fmt.Errorf("read the primary key of %s: %w", table, err)
+	}
+	var keys []string
+	for _, c := range columns {
+		if !c.partitioned {
+			keys = append(keys, c.name)
+		}
+	}
+	if len(keys) == 0 {
+		for _, c := range columns {
+			keys = append(keys, c.name)
+		}
 	}
 	if len(keys) == 0 {
 		return fmt.Errorf("%s has no primary key to compare rows by", table)
@@ -354,6 +377,16 @@ func newScratch(ctx context.Context, pool *pgxpool.Pool, opts RebuildOptions, st
 		// instead of hanging it.
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '60s'`); err != nil {
 			return err
+		}
+		// Hold the live tables' definitions still while they are read: adding a
+		// partition (serve does daily) needs a lock that conflicts with this one,
+		// which blocks no reader and no writer.
+		live := make([]string, len(readModelTables))
+		for i, t := range readModelTables {
+			live[i] = pgx.Identifier{"public", t}.Sanitize()
+		}
+		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(live, ", ")+` IN ACCESS SHARE MODE`); err != nil {
+			return fmt.Errorf("lock the live tables: %w", err)
 		}
 		if err := cloneReadModel(ctx, tx, s.schema); err != nil {
 			return err
@@ -498,33 +531,50 @@ func (s *scratch) batch(ctx context.Context, tx pgx.Tx, until *eventstore.Checkp
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, e := range events {
-		if until != nil && !until.Reached(e.Checkpoint()) {
-			break
+	n := len(events)
+	if until != nil {
+		n = 0
+		for n < len(events) && until.Reached(events[n].Checkpoint()) {
+			n++
 		}
-		if err := (Relational{Keyring: s.opts.Keyring}).Apply(ctx, tx, e); err != nil {
-			return n, fmt.Errorf("rebuild: %w", err)
-		}
-		s.cp = e.Checkpoint()
-		s.applied++
-		n++
 	}
-	return n, checkNoLiveWrites(ctx, tx, before)
+	if n == 0 {
+		return 0, nil
+	}
+	if err := (Relational{Keyring: s.opts.Keyring}).replayPipelined(ctx, tx, events[:n]); err != nil {
+		return 0, fmt.Errorf("rebuild: %w", err)
+	}
+	if err := checkNoLiveWrites(ctx, tx, before); err != nil {
+		return 0, err
+	}
+	s.cp = events[n-1].Checkpoint()
+	s.applied += int64(n)
+	return n, nil
 }
 
-// liveWrites counts, for each table of public, the rows this backend has
-// inserted, updated or deleted and not yet reported to the statistics system.
-// Within one transaction nothing is reported, so two readings bracket the
-// writes between them.
-func liveWrites(ctx context.Context, tx pgx.Tx) ([]int64, error) {
-	var counts []int64
-	err := tx.QueryRow(ctx, `SELECT array_agg(pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)
-			+ pg_stat_get_xact_tuples_deleted(c.oid) ORDER BY c.relname)
-		FROM pg_catalog.pg_class c
-		WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
-		  AND c.relname NOT IN ('projector_checkpoints', 'watermill_offsets_events')`).Scan(&counts)
+// liveWrites counts, for each table of public that this transaction wrote, the
+// rows it inserted, updated or deleted and has not yet reported to the
+// statistics system. Within one transaction nothing is reported, so two
+// readings bracket the writes between them. Tables that other sessions create
+// meanwhile (a new audit_logs partition) count nothing here.
+func liveWrites(ctx context.Context, tx pgx.Tx) (map[string]int64, error) {
+	rows, err := tx.Query(ctx, `SELECT relname, n FROM (
+			SELECT c.relname, pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)
+				+ pg_stat_get_xact_tuples_deleted(c.oid) AS n
+			FROM pg_catalog.pg_class c
+			WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+			  AND c.relname NOT IN ('projector_checkpoints', 'watermill_offsets_events')) t
+		WHERE n > 0`)
 	if err != nil {
+		return nil, fmt.Errorf("check the replay's writes: %w", err)
+	}
+	counts := map[string]int64{}
+	var table string
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&table, &n}, func() error {
+		counts[table] = n
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("check the replay's writes: %w", err)
 	}
 	return counts, nil
@@ -533,25 +583,23 @@ func liveWrites(ctx context.Context, tx pgx.Tx) ([]int64, error) {
 // checkNoLiveWrites fails when the replay wrote a table of public since before
 // was read: the projector writes a table that readModelTables lacks, and a
 // rebuild would change the live read model behind the live projector's back.
-func checkNoLiveWrites(ctx context.Context, tx pgx.Tx, before []int64) error {
+func checkNoLiveWrites(ctx context.Context, tx pgx.Tx, before map[string]int64) error {
 	after, err := liveWrites(ctx, tx)
 	if err != nil {
 		return err
 	}
-	if slices.Equal(before, after) {
+	var written []string
+	for table, n := range after {
+		if before[table] != n {
+			written = append(written, table)
+		}
+	}
+	if len(written) == 0 {
 		return nil
 	}
-	var written *string
-	if err := tx.QueryRow(ctx, `SELECT string_agg(relname, ', ' ORDER BY relname) FROM (
-			SELECT c.relname, pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)
-				+ pg_stat_get_xact_tuples_deleted(c.oid) AS n
-			FROM pg_catalog.pg_class c
-			WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
-			  AND c.relname NOT IN ('projector_checkpoints', 'watermill_offsets_events')) t
-		WHERE n > 0`).Scan(&written); err != nil || written == nil {
-		return fmt.Errorf("the projector wrote a live table during a rebuild (%v): add it to projections.readModelTables", err)
-	}
-	return fmt.Errorf("the projector wrote a live table during a rebuild (one of %s): add it to projections.readModelTables", *written)
+	slices.Sort(written)
+	return fmt.Errorf("the projector wrote a live table during a rebuild (%s): add it to projections.readModelTables",
+		strings.Join(written, ", "))
 }
 
 func (s *scratch) note(phase string, force bool) {
@@ -606,6 +654,9 @@ func (s *scratch) swap(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_catalog`); err != nil {
 			return err
 		}
+		if err := addLivePartitions(ctx, tx, s.schema); err != nil {
+			return err
+		}
 		before, err := shapes(ctx, tx, "public", true)
 		if err != nil {
 			return err
@@ -652,6 +703,68 @@ func (s *scratch) swap(ctx context.Context) error {
 		s.cp, s.applied = saved, savedApplied
 	}
 	return err
+}
+
+// addLivePartitions gives the copies in schema the partitions that their live
+// tables gained during the replay (serve adds the coming months' audit_logs
+// partitions daily), so that the swap loses none. PostgreSQL refuses a
+// partition whose range has rows in the default partition: the copy's default
+// is detached meanwhile, and its rows of the new range move into the new
+// partition. Run it with search_path = pg_catalog.
+func addLivePartitions(ctx context.Context, tx pgx.Tx, schema string) error {
+	rows, err := tx.Query(ctx, `SELECT p.relname, ch.relname, pg_get_expr(ch.relpartbound, ch.oid)
+		FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_class ch ON ch.oid = i.inhrelid
+		WHERE p.relnamespace = 'public'::regnamespace AND p.relname = ANY($1)
+		  AND to_regclass(format('%I.%I', $2::text, ch.relname)) IS NULL
+		ORDER BY ch.relname`, readModelTables, schema)
+	if err != nil {
+		return fmt.Errorf("list the live tables' new partitions: %w", err)
+	}
+	type partition struct{ table, name, bound string }
+	missing, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (partition, error) {
+		var p partition
+		return p, row.Scan(&p.table, &p.name, &p.bound)
+	})
+	if err != nil {
+		return fmt.Errorf("list the live tables' new partitions: %w", err)
+	}
+	for _, p := range missing {
+		parent, part := pgx.Identifier{schema, p.table}.Sanitize(), pgx.Identifier{schema, p.name}.Sanitize()
+		var def *string
+		err := tx.QueryRow(ctx, `SELECT ch.relname FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid
+			WHERE i.inhparent = $1::text::regclass AND pg_get_expr(ch.relpartbound, ch.oid) = 'DEFAULT'`, parent).Scan(&def)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("find the default partition of %s: %w", p.table, err)
+		}
+		if def == nil {
+			if _, err := tx.Exec(ctx, `CREATE TABLE `+part+` PARTITION OF `+parent+` `+p.bound); err != nil {
+				return fmt.Errorf("add partition %s to the rebuilt %s: %w", p.name, p.table, err)
+			}
+			continue
+		}
+		defPart := pgx.Identifier{schema, *def}.Sanitize()
+		var constraint string
+		for _, stmt := range []string{
+			`ALTER TABLE ` + parent + ` DETACH PARTITION ` + defPart,
+			`CREATE TABLE ` + part + ` PARTITION OF ` + parent + ` ` + p.bound,
+		} {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("add partition %s to the rebuilt %s: %w", p.name, p.table, err)
+			}
+		}
+		if err := tx.QueryRow(ctx, `SELECT pg_get_partition_constraintdef($1::text::regclass)`, part).Scan(&constraint); err != nil {
+			return fmt.Errorf("read the range of partition %s: %w", p.name, err)
+		}
+		for _, stmt := range []string{
+			`WITH moved AS (DELETE FROM ` + defPart + ` WHERE ` + constraint + ` RETURNING *) INSERT INTO ` + part + ` SELECT * FROM moved`,
+			`ALTER TABLE ` + parent + ` ATTACH PARTITION ` + defPart + ` DEFAULT`,
+		} {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("move rows of partition %s out of the default: %w", p.name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // replaceTables drops the live read-model tables and moves the copies (with

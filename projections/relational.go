@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
@@ -56,8 +57,15 @@ func (r Relational) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) er
 	return writeAudit(ctx, tx, e, de, before)
 }
 
+// execer is where the per-stream projections write: the projector's
+// transaction, or a rebuild's pipeline (rebuild_pipeline.go), which sends many
+// events' statements in one round trip. They only write, and read nothing back.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
 // applyRelational hands the event to the projection of its stream type.
-func applyRelational(ctx context.Context, tx pgx.Tx, e eventstore.Event, de domain.Event) error {
+func applyRelational(ctx context.Context, tx execer, e eventstore.Event, de domain.Event) error {
 	apply, ok := relationalByStream[e.Stream.Type]
 	if !ok {
 		return errNoProjection
@@ -66,7 +74,7 @@ func applyRelational(ctx context.Context, tx pgx.Tx, e eventstore.Event, de doma
 }
 
 // relationalByStream is the projection of each stream type, one file each.
-var relationalByStream = map[string]func(context.Context, pgx.Tx, eventstore.Event, domain.Event) error{
+var relationalByStream = map[string]func(context.Context, execer, eventstore.Event, domain.Event) error{
 	domain.UserStreamType:        applyUser,
 	domain.SessionStreamType:     applySession,
 	domain.PropertyStreamType:    applyProperty,

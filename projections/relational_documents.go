@@ -3,8 +3,6 @@ package projections
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 )
@@ -12,7 +10,7 @@ import (
 // applyDocument keeps the documents table. file_path is the blob store key (the
 // content's SHA-256), never a path a client sent. A deleted document keeps its row
 // with deleted_at set: queries skip it, its history and audit rows stay readable.
-func applyDocument(ctx context.Context, tx pgx.Tx, e eventstore.Event, de domain.Event) error {
+func applyDocument(ctx context.Context, tx execer, e eventstore.Event, de domain.Event) error {
 	at, id, v := e.RecordedAt.UTC(), e.Stream.ID, e.Version
 	var err error
 	switch ev := de.(type) {

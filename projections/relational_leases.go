@@ -3,13 +3,11 @@ package projections
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 )
 
-func applyLease(ctx context.Context, tx pgx.Tx, e eventstore.Event, de domain.Event) error {
+func applyLease(ctx context.Context, tx execer, e eventstore.Event, de domain.Event) error {
 	at, id, v := e.RecordedAt.UTC(), e.Stream.ID, e.Version
 	var err error
 	switch ev := de.(type) {

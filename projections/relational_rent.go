@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/assetanchor/assetanchor/domain"
 )
@@ -16,7 +15,7 @@ import (
 // projectLateFeePolicy upserts the late-fee policy of a property or lease
 // (table property_late_fee_policies or lease_late_fee_policies, keyed by column key)
 // and moves the owning row (properties or leases) to the event's version.
-func projectLateFeePolicy(ctx context.Context, tx pgx.Tx, owner, table, key string, id uuid.UUID,
+func projectLateFeePolicy(ctx context.Context, tx execer, owner, table, key string, id uuid.UUID,
 	p domain.LateFeePolicy, at time.Time, v int64) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO `+table+` (`+key+`, grace_days, flat_amount, percent,
 			monthly_cap, created_at, updated_at)
@@ -32,7 +31,7 @@ func projectLateFeePolicy(ctx context.Context, tx pgx.Tx, owner, table, key stri
 }
 
 // projectChargeClosed ends a charge: void, waived or written off, on the event's day.
-func projectChargeClosed(ctx context.Context, tx pgx.Tx, id uuid.UUID, status domain.TransactionStatus, at time.Time, v int64) error {
+func projectChargeClosed(ctx context.Context, tx execer, id uuid.UUID, status domain.TransactionStatus, at time.Time, v int64) error {
 	_, err := tx.Exec(ctx, `UPDATE transactions SET status = $2, closed_on = $3, updated_at = $4, version = $5
 		WHERE id = $1`, id, status.String(), domain.DateOf(at), at, v)
 	return err
@@ -40,7 +39,7 @@ func projectChargeClosed(ctx context.Context, tx pgx.Tx, id uuid.UUID, status do
 
 // projectTransactionVersion records an event that changes no column of the charge
 // (LateFeeAssessed) by its version.
-func projectTransactionVersion(ctx context.Context, tx pgx.Tx, id uuid.UUID, at time.Time, v int64) error {
+func projectTransactionVersion(ctx context.Context, tx execer, id uuid.UUID, at time.Time, v int64) error {
 	_, err := tx.Exec(ctx, `UPDATE transactions SET updated_at = $2, version = $3 WHERE id = $1`, id, at, v)
 	return err
 }

@@ -3,13 +3,11 @@ package projections
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 )
 
-func applyTransaction(ctx context.Context, tx pgx.Tx, e eventstore.Event, de domain.Event) error {
+func applyTransaction(ctx context.Context, tx execer, e eventstore.Event, de domain.Event) error {
 	at, id, v := e.RecordedAt.UTC(), e.Stream.ID, e.Version
 	var err error
 	switch ev := de.(type) {
@@ -43,14 +41,14 @@ func applyTransaction(ctx context.Context, tx pgx.Tx, e eventstore.Event, de dom
 	return err
 }
 
-func projectPayment(ctx context.Context, tx pgx.Tx, id any, p domain.Payment, at any, v int64) error {
+func projectPayment(ctx context.Context, tx execer, id any, p domain.Payment, at any, v int64) error {
 	_, err := tx.Exec(ctx, `UPDATE transactions SET status = 'completed', payment_date = $2,
 		payment_method = $3, reference_number = $4, updated_at = $5, version = $6 WHERE id = $1`,
 		id, p.PaymentDate, p.PaymentMethod.String(), p.ReferenceNumber, at, v)
 	return err
 }
 
-func projectTransactionStatus(ctx context.Context, tx pgx.Tx, id any, status domain.TransactionStatus, at any, v int64) error {
+func projectTransactionStatus(ctx context.Context, tx execer, id any, status domain.TransactionStatus, at any, v int64) error {
 	_, err := tx.Exec(ctx, `UPDATE transactions SET status = $2, updated_at = $3, version = $4 WHERE id = $1`,
 		id, status.String(), at, v)
 	return err

@@ -126,3 +126,34 @@ func TestAuditVerifyAndProjectionStatus(t *testing.T) {
 		t.Errorf("audit verify did not name the broken stream and version:\n%s", out.String())
 	}
 }
+
+// serve refuses a database whose stored transaction ids are ahead of the
+// cluster's (a pg_dump restored into another cluster): it names the remedy and
+// writes nothing, not even the first administrator.
+func TestServeRefusesAStalledHorizon(t *testing.T) {
+	url := dbtest.MustURL(t)
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `INSERT INTO projector_checkpoints (projector, transaction_id)
+		VALUES ('relational', (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000)::text::xid8)`); err != nil {
+		t.Fatal(err)
+	}
+	cfg := loadConfig(func(key string) string {
+		return map[string]string{"DATABASE_URL": url, "ASSETANCHOR_DATA_DIR": t.TempDir(), "ASSETANCHOR_ADDR": "127.0.0.1:0"}[key]
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout bytes.Buffer
+	err = serve(ctx, cfg, &stdout, io.Discard, func(addr string) { t.Errorf("serve listens on %s on a stalled database", addr) })
+	if err == nil || !strings.Contains(err.Error(), "ahead of this PostgreSQL cluster") ||
+		!strings.Contains(err.Error(), "events export") || !strings.Contains(err.Error(), "events import") {
+		t.Fatalf("serve on a stalled database = %v, want a refusal naming the export and import", err)
+	}
+	var events int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM events`).Scan(&events); err != nil || events != 0 {
+		t.Errorf("serve wrote %d events before refusing (%v)", events, err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -37,6 +38,23 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		return err
 	}
 	defer pool.Close()
+	// Stored transaction ids ahead of this cluster's (a pg_dump restored into
+	// another cluster) would hide every event from the projector, and new events
+	// would sort before its checkpoint: refuse before writing anything.
+	stalled, err := eventstore.HorizonStalled(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if stalled {
+		return fmt.Errorf("refuse to serve: %w", eventstore.ErrHorizonStalled)
+	}
+	// The default partition takes the rows of a month without its own, so a
+	// failure here (logged) never stops a write, and must not stop serving.
+	if created, err := projections.EnsureAuditPartitions(ctx, pool, time.Now()); err != nil {
+		log.ErrorContext(ctx, "ensure audit_logs partitions", "err", err)
+	} else if created > 0 {
+		log.InfoContext(ctx, "created audit_logs partitions", "created", created)
+	}
 
 	keyring, err := openKeyring(ctx, cfg, pool, true, stderr)
 	if err != nil {
@@ -65,10 +83,16 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		runRentSchedule(projectorCtx, app.store, pool, log)
 		close(rentDone)
 	}()
+	partitionsDone := make(chan struct{})
+	go func() {
+		ensureAuditPartitionsDaily(projectorCtx, pool, log)
+		close(partitionsDone)
+	}()
 	defer func() {
 		stopProjector()
 		<-expiryDone
 		<-rentDone
+		<-partitionsDone
 		err = errors.Join(err, <-projectorDone)
 	}()
 
@@ -190,6 +214,29 @@ func bootstrapAdmin(ctx context.Context, users *commands.Users, pool *pgxpool.Po
 	}
 	fmt.Fprintf(stdout, "Created the first administrator; this is the only time the password is shown:\n  email:    %s\n  password: %s\n", email, password)
 	return nil
+}
+
+// ensureAuditPartitionsDaily keeps the coming months' audit_logs partitions
+// created (serve created them at start), so that rows never wait in the
+// default partition.
+func ensureAuditPartitionsDaily(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) {
+	ticker := time.NewTicker(24 * time.Hour)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			created, err := projections.EnsureAuditPartitions(ctx, pool, time.Now())
+			if err != nil && ctx.Err() == nil {
+				log.ErrorContext(ctx, "ensure audit_logs partitions", "err", err)
+				continue
+			}
+			if created > 0 {
+				log.InfoContext(ctx, "created audit_logs partitions", "created", created)
+			}
+		}
+	}
 }
 
 // sweepOrphanBlobs removes, once at start, document bytes that no live document

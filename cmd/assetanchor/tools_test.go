@@ -405,6 +405,7 @@ func TestPgDumpRestoreIsDetectedAndReimportRecovers(t *testing.T) {
 	envR := toolEnv(t, restored)
 	MustFail(t, envR, "ahead of this PostgreSQL cluster", "projections", "rebuild", "--all")
 	MustFail(t, envR, "ahead of this PostgreSQL cluster", "projections", "verify")
+	MustFail(t, envR, "ahead of this PostgreSQL cluster", "serve")
 	// Reading by stream needs no horizon: history works, and warns.
 	stdout, stderr := MustRun(t, envR, "history", "property", f.propertyID.String())
 	if !strings.Contains(stdout, "PropertyStatusChanged") || !strings.Contains(stderr, "warning:") {
