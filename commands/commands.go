@@ -79,10 +79,32 @@ func withCommand(ctx context.Context, name string) context.Context {
 // client asking for a particular version.
 const maxAttempts = 5
 
+// errLostRace is an append race that an update lost inside a transaction. The
+// transaction cannot retry on its own: the failed append aborted it, and even
+// behind a savepoint the retried events would carry its transaction id, older
+// than the winner's, and projectors, which read the log in transaction order,
+// would apply the stream's later version before the earlier one. atomically runs
+// the whole transaction again instead; should the error escape, it is a 412,
+// like a race lost too often.
+var errLostRace = fmt.Errorf("%w (lost a race to change it)", domain.ErrPreconditionFailed)
+
+// atomically runs fn in one transaction (store.Atomically) and, when an update in
+// it lost an append race, again in a fresh transaction on fresh state, up to
+// maxAttempts times. fn must set its results anew on every run.
+func atomically(ctx context.Context, store eventstore.Store, fn func(eventstore.Store) error) error {
+	for attempt := 1; ; attempt++ {
+		err := store.Atomically(ctx, fn)
+		if !errors.Is(err, errLostRace) || attempt == maxAttempts {
+			return err
+		}
+	}
+}
+
 // update loads the aggregate of stream, lets authorize refuse (ErrNotFound for what
 // the actor may not see), checks the caller's expected version (If-Match), lets
-// decide produce events and appends them. A lost race is retried
-// on fresh state unless the caller pinned a version.
+// decide produce events and appends them. A lost race is retried on fresh state
+// unless the caller pinned a version: here, or inside a transaction by running the
+// whole transaction again (errLostRace, atomically).
 func update[A aggregate](ctx context.Context, store eventstore.Store, stream eventstore.StreamID,
 	ifMatch *int64, newAgg func() A, authorize func(A) error, decide func(A) ([]domain.Event, error)) (Result, error) {
 	for attempt := 1; ; attempt++ {
@@ -108,6 +130,9 @@ func update[A aggregate](ctx context.Context, store eventstore.Store, stream eve
 			return res, nil
 		}
 		appended, err := store.Append(ctx, stream, agg.Version(), toNew(events)...)
+		if errors.Is(err, eventstore.ErrConcurrency) && ifMatch == nil && store.InTransaction() {
+			return Result{}, errLostRace
+		}
 		if errors.Is(err, eventstore.ErrConcurrency) && ifMatch == nil && attempt < maxAttempts {
 			continue
 		}

@@ -235,7 +235,7 @@ func (h *Documents) Delete(ctx context.Context, cmd DeleteDocument) (Result, err
 func (h *Documents) update(ctx context.Context, actor Actor, id uuid.UUID, ifMatch *int64,
 	decide func(eventstore.Store, *domain.Document) ([]domain.Event, error)) (Result, error) {
 	var res Result
-	err := h.store.Atomically(ctx, func(store eventstore.Store) error {
+	err := atomically(ctx, h.store, func(store eventstore.Store) error {
 		if err := store.Lock(ctx, documentLock(id)); err != nil {
 			return err
 		}

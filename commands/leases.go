@@ -313,7 +313,7 @@ func (h *Leases) end(ctx context.Context, id uuid.UUID, today domain.Date) (leas
 		CorrelationID: eventstore.MetadataFrom(ctx).CorrelationID, Command: command,
 	})
 	outcome := leaseUnchanged
-	err = h.store.Atomically(ctx, func(store eventstore.Store) error {
+	err = atomically(ctx, h.store, func(store eventstore.Store) error {
 		if err := store.Lock(ctx, propertyLock(l.PropertyID())); err != nil {
 			return err
 		}
@@ -373,7 +373,7 @@ func (h *Leases) change(ctx context.Context, actor Actor, id uuid.UUID, ifMatch 
 		return Result{}, err
 	}
 	var res Result
-	err = h.store.Atomically(ctx, func(store eventstore.Store) error {
+	err = atomically(ctx, h.store, func(store eventstore.Store) error {
 		if err := store.Lock(ctx, propertyLock(l.PropertyID())); err != nil {
 			return err
 		}

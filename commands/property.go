@@ -207,7 +207,7 @@ type ChangePropertyStatus struct {
 func (h *Properties) ChangeStatus(ctx context.Context, cmd ChangePropertyStatus) (Result, error) {
 	ctx = withCommand(ctx, "ChangePropertyStatus")
 	var res Result
-	err := h.store.Atomically(ctx, func(store eventstore.Store) error {
+	err := atomically(ctx, h.store, func(store eventstore.Store) error {
 		if err := store.Lock(ctx, propertyLock(cmd.ID)); err != nil {
 			return err
 		}

@@ -82,35 +82,33 @@ func (h *Users) LogIn(ctx context.Context, cmd LogIn) (Session, error) {
 		UserAgent: cmd.UserAgent, ExpiresAt: s.ExpiresAt,
 	})
 	ctx = asActor(ctx, userID)
-	// A login racing another of the same user loses the append to the user's
-	// stream, which aborts the transaction: the whole transaction is retried (the
-	// update inside it is pinned to the version read, so it does not retry itself).
-	for attempt := 1; ; attempt++ {
-		version := user.Version()
-		err = h.store.Atomically(ctx, func(store eventstore.Store) error {
-			if err := store.Claim(ctx, refreshScope, HashToken(s.RefreshToken), sessionStream(s.SessionID)); err != nil {
-				return err
-			}
-			if _, err := store.Append(ctx, sessionStream(s.SessionID), 0, toNew(started)...); err != nil {
-				return err
-			}
-			res, err := update(ctx, store, userStream(userID), &version, newUser, allowAll[*domain.User],
-				func(u *domain.User) ([]domain.Event, error) { return u.LogIn(s.SessionID) })
-			s.Result = res
+	// Logins of one user take turns (the lock), so that they never race each other
+	// for the user's stream: any number of them at once all succeed. A race with
+	// another change of the user (a deactivation) reruns the transaction on fresh
+	// state, where LogIn refuses an inactive user.
+	err = atomically(ctx, h.store, func(store eventstore.Store) error {
+		if err := store.Lock(ctx, loginLock(userID)); err != nil {
 			return err
-		})
-		if !errors.Is(err, domain.ErrPreconditionFailed) || attempt == maxAttempts {
-			break
 		}
-		if user, err = loadUser(ctx, h.store, userID); err != nil {
-			return Session{}, err
+		if err := store.Claim(ctx, refreshScope, HashToken(s.RefreshToken), sessionStream(s.SessionID)); err != nil {
+			return err
 		}
-	}
+		if _, err := store.Append(ctx, sessionStream(s.SessionID), 0, toNew(started)...); err != nil {
+			return err
+		}
+		res, err := update(ctx, store, userStream(userID), nil, newUser, allowAll[*domain.User],
+			func(u *domain.User) ([]domain.Event, error) { return u.LogIn(s.SessionID) })
+		s.Result = res
+		return err
+	})
 	if err != nil {
 		return Session{}, fmt.Errorf("open session: %w", err)
 	}
 	return s, nil
 }
+
+// loginLock serialises the logins of one user.
+func loginLock(userID uuid.UUID) string { return "login:" + userID.String() }
 
 // Refresh trades a live refresh token for a new pair. A spent refresh token
 // revokes its whole session.

@@ -257,11 +257,20 @@ type EraseTenant struct {
 // Erase handles EraseTenant: in one transaction it shreds the tenant's data key,
 // so that every sealed field of its events is unreadable for good, forgets the
 // stored answers that held its data in clear, and records TenantPersonalDataErased.
-// Whoever may see the tenant may erase it (API.md, Roles: an owner acts on its
-// tenants, managers and admins on all). Erasing again records nothing.
+// Only an admin or the owning user may erase (domain.Tenant.MayErase): others who
+// may see the tenant are refused with ErrEraseForbidden, anyone else gets
+// ErrNotFound. Erasing again records nothing.
 func (h *Tenants) Erase(ctx context.Context, cmd EraseTenant) (Result, error) {
 	ctx = withCommand(ctx, "EraseTenant")
 	return update(ctx, h.store, tenantStream(cmd.ID), cmd.IfMatch, newTenant,
-		func(t *domain.Tenant) error { return h.canSeeTenant(ctx, cmd.Actor, cmd.ID, t) },
+		func(t *domain.Tenant) error {
+			if err := h.canSeeTenant(ctx, cmd.Actor, cmd.ID, t); err != nil {
+				return err
+			}
+			if !t.MayErase(cmd.Actor.UserID, cmd.Actor.Role) {
+				return domain.ErrEraseForbidden
+			}
+			return nil
+		},
 		func(t *domain.Tenant) ([]domain.Event, error) { return t.ErasePersonalData(), nil })
 }

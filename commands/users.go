@@ -165,7 +165,7 @@ func (h *Users) ChangeProfile(ctx context.Context, cmd ChangeUserProfile) (Resul
 		return Result{}, err
 	}
 	var res Result
-	err := h.store.Atomically(ctx, func(store eventstore.Store) error {
+	err := atomically(ctx, h.store, func(store eventstore.Store) error {
 		var err error
 		res, err = update(ctx, store, userStream(cmd.ID), cmd.IfMatch, newUser, allowAll[*domain.User],
 			func(u *domain.User) ([]domain.Event, error) {
@@ -215,16 +215,20 @@ func (h *Users) Deactivate(ctx context.Context, actor Actor, id uuid.UUID, ifMat
 	if err := requireAdmin(actor); err != nil {
 		return Result{}, err
 	}
+	// The sessions are listed before the transaction: holding its connection while
+	// waiting for another from the pool could deadlock a busy pool. A session
+	// opened meanwhile dies all the same, since a token authenticates only while
+	// its user is active.
+	live, err := h.sessions.LiveSessionIDs(ctx, id)
+	if err != nil {
+		return Result{}, err
+	}
 	var res Result
-	err := h.store.Atomically(ctx, func(store eventstore.Store) error {
+	err = atomically(ctx, h.store, func(store eventstore.Store) error {
 		var err error
 		res, err = update(ctx, store, userStream(id), ifMatch, newUser, allowAll[*domain.User],
 			func(u *domain.User) ([]domain.Event, error) { return u.Deactivate(actor.UserID) })
 		if err != nil || res.Checkpoint == (eventstore.Checkpoint{}) {
-			return err
-		}
-		live, err := h.sessions.LiveSessionIDs(ctx, id)
-		if err != nil {
 			return err
 		}
 		for _, sid := range live {

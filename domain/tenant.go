@@ -22,6 +22,10 @@ const TenantStreamType = "tenant"
 // ErrTenantErased refuses changes to a tenant whose personal data was erased.
 var ErrTenantErased = conflict("the tenant's personal data was erased")
 
+// ErrEraseForbidden refuses an erasure to someone who may see the tenant but not
+// erase it (MayErase).
+var ErrEraseForbidden = forbidden("only an administrator or the user who registered the tenant may erase it")
+
 // TenantContact is how to reach a tenant.
 type TenantContact struct {
 	FirstName string  `json:"first_name"`
@@ -198,6 +202,14 @@ func (t *Tenant) RecordScreening(s TenantScreening) ([]Event, error) {
 		merged.BackgroundCheckStatus = s.BackgroundCheckStatus
 	}
 	return []Event{&TenantScreeningRecorded{Screening: merged}}, nil
+}
+
+// MayErase reports whether the user with this id and role may erase the tenant's
+// personal data: an administrator, or the user who registered the tenant, its
+// owning user. A manager sees every tenant and an owner the tenants leasing its
+// properties, but shredding a person's data for good is neither's call.
+func (t *Tenant) MayErase(userID uuid.UUID, role Role) bool {
+	return role == RoleAdmin || (role == RoleUser && t.registeredBy == userID)
 }
 
 // ErasePersonalData forgets the tenant's personal data; erasing twice records nothing.

@@ -328,6 +328,35 @@ func TestTenantErasePersonalData(t *testing.T) {
 	}
 }
 
+func TestTenantMayErase(t *testing.T) {
+	registered := tenantRegistered(tenantInput(nil))
+	other := uuid.New()
+	tests := []struct {
+		name   string
+		userID uuid.UUID
+		role   Role
+		want   bool
+	}{
+		{"an administrator", other, RoleAdmin, true},
+		{"the user who registered it", tenantTestReg, RoleUser, true},
+		{"another user, though it may see the tenant through a lease", other, RoleUser, false},
+		{"a manager", other, RoleManager, false},
+		{"a manager who registered it", tenantTestReg, RoleManager, false},
+		{"no role", tenantTestReg, Role{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tn := MustGiven(t, &Tenant{}, registered)
+			if got := tn.MayErase(tt.userID, tt.role); got != tt.want {
+				t.Errorf("MayErase(%s, %s) = %v, want %v", tt.userID, tt.role, got, tt.want)
+			}
+		})
+	}
+	if !errors.Is(ErrEraseForbidden, ErrForbidden) {
+		t.Errorf("ErrEraseForbidden is not a refusal for the role (403)")
+	}
+}
+
 func TestTenantErrorsAreConflicts(t *testing.T) {
 	if !errors.Is(ErrTenantErased, ErrConflict) {
 		t.Errorf("ErrTenantErased is not a conflict (409)")

@@ -46,6 +46,12 @@ func ParseRole(s string) Role {
 // SeesAllProperties reports whether the role sees every owner's portfolio.
 func (r Role) SeesAllProperties() bool { return r == RoleAdmin || r == RoleManager }
 
+// SeesAllAccounts reports whether the role sees the account trail of every user:
+// sessions, and the audit rows of users and sessions (logins with their IP
+// address and user agent, role changes). User administration is the admins';
+// everyone else sees only its own.
+func (r Role) SeesAllAccounts() bool { return r == RoleAdmin }
+
 // User events.
 type (
 	UserRegistered struct {

@@ -138,6 +138,10 @@ type Store interface {
 	Claimed(ctx context.Context, scope string) (bool, error)
 	// Atomically runs fn with a store whose writes commit together or not at all.
 	Atomically(ctx context.Context, fn func(Store) error) error
+	// InTransaction reports whether the store works inside Atomically. There, an
+	// append refused with ErrConcurrency has aborted the transaction: only a
+	// fresh transaction can try again.
+	InTransaction() bool
 	// Lock serialises transactions on key until the surrounding Atomically ends.
 	Lock(ctx context.Context, key string) error
 	// DataKeys keeps the wrapped per-tenant data keys (keys.go), in the same

@@ -47,6 +47,12 @@ func (s *PostgresStore) Atomically(ctx context.Context, fn func(Store) error) er
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return fn(s.WithDB(tx)) })
 }
 
+// InTransaction reports whether the store works inside a transaction (Atomically).
+func (s *PostgresStore) InTransaction() bool {
+	_, ok := s.db.(pgx.Tx)
+	return ok
+}
+
 // Claim reserves value within scope for stream. A value held by another stream is
 // ErrClaimTaken; the same stream claiming again is a no-op.
 func (s *PostgresStore) Claim(ctx context.Context, scope, value string, stream StreamID) error {

@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/eventstore"
 )
 
 // accountDoc is a user as a client reads it.
@@ -1109,6 +1110,120 @@ func TestChangeUserProfile(t *testing.T) {
 	s.MustNothingWritten(t, before, "the same profile again")
 	MustProblem(t, s.Do(t, adminToken, http.MethodPatch, "/api/v1/users/"+uuid.NewString(), map[string]any{"first_name": "X"}, nil),
 		http.StatusNotFound)
+}
+
+// Changes of one user racing each other without If-Match: each runs in a
+// transaction (a profile change moves the email's claim, a deactivation revokes
+// the sessions), and one that loses the append to the user's stream runs again
+// in a fresh transaction on fresh state. Each answers 200, or 412 if it lost
+// every attempt; never a 500. Afterwards the read model holds every change that
+// answered 200, in the stream's order, and exactly the final email is claimed.
+func TestConcurrentChangesOfOneUser(t *testing.T) {
+	s := MustStack(t)
+	_, adminToken := s.MustUser(t, domain.RoleAdmin)
+	userID, email := s.MustAccount(t, domain.RoleUser)
+	s.MustLogIn(t, email, testPassword) // a live session for the deactivation to revoke
+	path := "/api/v1/users/" + userID.String()
+	resp := s.Do(t, adminToken, http.MethodGet, path, nil, nil)
+	MustStatus(t, resp, http.StatusOK)
+	var was accountDoc
+	MustDecode(t, resp, &was)
+
+	const changes = 6
+	emails := make([]string, changes)
+	type outcome struct {
+		what   string
+		status int
+		body   []byte
+	}
+	outcomes := make(chan outcome, changes+1)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	send := func(what, method, path string, body any) {
+		defer wg.Done()
+		<-start
+		resp := s.Do(t, adminToken, method, path, body, nil)
+		b, _ := io.ReadAll(resp.Body)
+		outcomes <- outcome{what, resp.StatusCode, b}
+	}
+	for i := range changes {
+		emails[i] = uniqueEmail(fmt.Sprintf("racer%d", i))
+		wg.Add(1)
+		go send(fmt.Sprintf("PATCH #%d", i), http.MethodPatch, path,
+			map[string]any{"email": emails[i], "phone": fmt.Sprintf("555-01%02d", i)})
+	}
+	wg.Add(1)
+	go send("deactivate", http.MethodPost, path+"/deactivate", nil)
+	close(start)
+	wg.Wait()
+	close(outcomes)
+	succeeded, deactivated := int64(0), false
+	for o := range outcomes {
+		switch o.status {
+		case http.StatusOK:
+			succeeded++
+			deactivated = deactivated || o.what == "deactivate"
+		case http.StatusPreconditionFailed:
+		default:
+			t.Errorf("%s racing the others: status %d, want 200 (or 412): %s", o.what, o.status, o.body)
+		}
+	}
+	if succeeded < 2 {
+		t.Errorf("%d of the racing changes succeeded, want most of them", succeeded)
+	}
+
+	resp = s.Do(t, adminToken, http.MethodGet, path, nil, nil)
+	MustStatus(t, resp, http.StatusOK)
+	var now accountDoc
+	MustDecode(t, resp, &now)
+	if want := was.Version + succeeded; now.Version != want || now.IsActive == deactivated {
+		t.Errorf("after the race: version %d, is_active %v; want version %d (every change), is_active %v",
+			now.Version, now.IsActive, want, !deactivated)
+	}
+	// The read model shows the stream's last profile, not one applied out of order.
+	events, err := s.store.ReadStream(context.Background(), eventstore.StreamID{Type: domain.UserStreamType, ID: userID}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last struct {
+		Profile struct {
+			Email string `json:"email"`
+			Phone string `json:"phone"`
+		} `json:"profile"`
+	}
+	for _, e := range events {
+		if e.Type == "UserProfileChanged" {
+			if err := json.Unmarshal(e.Data, &last); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if now.Email != last.Profile.Email || now.Phone == nil || *now.Phone != last.Profile.Phone {
+		t.Errorf("read model: email %s, phone %v; the stream's last profile: %+v", now.Email, now.Phone, last.Profile)
+	}
+	for _, e := range append(emails, email) {
+		holder, claimed, err := s.users.UserIDByEmail(context.Background(), e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := e == now.Email; claimed != want || (claimed && holder != userID) {
+			t.Errorf("claim of %s: held %v by %s, want held %v by the user", e, claimed, holder, want)
+		}
+	}
+	if live := s.MustLiveSessions(t, userID); deactivated && live != 0 {
+		t.Errorf("%d live sessions after the deactivation, want none", live)
+	}
+}
+
+// MustLiveSessions counts a user's sessions that are not revoked.
+func (s *stack) MustLiveSessions(tb testing.TB, userID uuid.UUID) int {
+	tb.Helper()
+	var n int
+	if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM user_sessions
+		WHERE user_id = $1 AND revoked_at IS NULL`, userID).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
 }
 
 // TestAdminCreatesUser: POST /users makes accounts of any role.

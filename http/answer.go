@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -28,6 +29,11 @@ func answerCommand[T any](s *Server, w http.ResponseWriter, r *http.Request, res
 		return
 	}
 	entity, err := read(r.Context(), viewerOf(r), res.ID)
+	if err != nil && res.Checkpoint != (eventstore.Checkpoint{}) && timedOut(err) {
+		// Out of time after the commit: the client must learn that the change is
+		// recorded, not that the request failed, or it may repeat it.
+		err = fmt.Errorf("%w: %w", projections.ErrProjectionLag, err)
+	}
 	if err != nil {
 		Error(w, r, s.log, err)
 		return

@@ -120,3 +120,57 @@ func TestAuditLogBadFilters(t *testing.T) {
 		MustStatus(t, resp, http.StatusBadRequest)
 	}
 }
+
+// Accounts' audit rows (registrations, logins and refreshes with their IP address
+// and user agent, role changes) are the admins' and each user's own: a manager,
+// who sees every property, sees only its own account's.
+func TestAuditLogOfAccountsIsTheAdminsAndTheirOwn(t *testing.T) {
+	s := MustStack(t)
+	adminID, admin := s.MustUser(t, domain.RoleAdmin)
+	managerID, manager := s.MustUser(t, domain.RoleManager)
+	ownerID, owner := s.MustUser(t, domain.RoleUser)
+	s.MustProperty(t, owner)
+
+	rows := func(token, query string) []auditRow {
+		t.Helper()
+		var page struct {
+			Items []auditRow `json:"items"`
+		}
+		resp := s.Do(t, token, http.MethodGet, "/api/v1/audit-logs?limit=200&"+query, nil, nil)
+		MustStatus(t, resp, http.StatusOK)
+		MustDecode(t, resp, &page)
+		return page.Items
+	}
+	// accountsOf lists whose account rows token sees: the users acting in them.
+	accountsOf := func(token string) map[uuid.UUID]int {
+		seen := map[uuid.UUID]int{}
+		for _, entityType := range []string{"user", "session"} {
+			for _, row := range rows(token, "entity_type="+entityType) {
+				if row.UserID != nil {
+					seen[*row.UserID]++
+				}
+			}
+		}
+		return seen
+	}
+	if got := accountsOf(manager); len(got) != 1 || got[managerID] == 0 {
+		t.Errorf("a manager sees the account rows of %v, want only its own (%s)", got, managerID)
+	}
+	if got := accountsOf(owner); len(got) != 1 || got[ownerID] == 0 {
+		t.Errorf("an owner sees the account rows of %v, want only its own (%s)", got, ownerID)
+	}
+	if got := accountsOf(admin); got[adminID] == 0 || got[managerID] == 0 || got[ownerID] == 0 {
+		t.Errorf("an admin sees the account rows of %v, want every user's", got)
+	}
+	// Filters do not reach past it, and the manager still sees the portfolio's rows.
+	for _, id := range []uuid.UUID{adminID, ownerID} {
+		for _, row := range rows(manager, "user_id="+id.String()) {
+			if row.EntityType == "user" || row.EntityType == "session" {
+				t.Errorf("a manager filtering by user_id %s sees the account row %+v", id, row)
+			}
+		}
+	}
+	if got := rows(manager, "entity_type=property"); len(got) != 1 {
+		t.Errorf("a manager sees %d property rows, want the owner's 1", len(got))
+	}
+}

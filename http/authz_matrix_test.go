@@ -5,6 +5,7 @@ import (
 	"context"
 	"mime/multipart"
 	"net/http"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -140,8 +141,9 @@ var authzMatrix = map[string]authzCase{
 	"GET /api/v1/tenants/{id}/history": {want: ownerScoped(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
 		return f.at("/api/v1/tenants/", f.tenant(), "/history")
 	}},
-	// Whoever may see a tenant may erase it (crypto-shredding, docs/security.md).
-	"POST /api/v1/tenants/{id}/erase": {want: ownerScoped(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
+	// Erasure (crypto-shredding, docs/security.md) is an admin's or the owning
+	// user's: a manager sees the tenant but may not erase it.
+	"POST /api/v1/tenants/{id}/erase": {want: authzWant{200, 403, 200, 404, 401}, req: func(f *authzFixture, _ authzCaller) authzRequest {
 		return f.at("/api/v1/tenants/", f.tenant(), "/erase")
 	}},
 
@@ -238,7 +240,7 @@ var authzMatrix = map[string]authzCase{
 
 	// Documents, attached to A's property. B names a property it may not see: 422 on entity_id.
 	"POST /api/v1/documents": {want: authzWant{201, 201, 201, 422, 401}, req: func(f *authzFixture, _ authzCaller) authzRequest {
-		body, contentType := authzDocumentForm(f.tb, f.property())
+		body, contentType := authzDocumentForm(f.tb, "property", f.property())
 		return authzRequest{path: "/api/v1/documents", body: body, header: map[string]string{"Content-Type": contentType}}
 	}},
 	"GET /api/v1/documents":      {want: signedIn(200), req: authzPath("/api/v1/documents")},
@@ -539,7 +541,7 @@ func (f *authzFixture) document() uuid.UUID {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.documentID == uuid.Nil {
-		body, contentType := authzDocumentForm(f.tb, property)
+		body, contentType := authzDocumentForm(f.tb, "property", property)
 		resp := f.m.s.Do(f.tb, f.m.tokens[authzOwnerA], http.MethodPost, "/api/v1/documents", body, map[string]string{"Content-Type": contentType})
 		MustStatus(f.tb, resp, http.StatusCreated)
 		var created struct {
@@ -551,12 +553,12 @@ func (f *authzFixture) document() uuid.UUID {
 	return f.documentID
 }
 
-// authzDocumentForm is a multipart upload of a small PDF attached to a property.
-func authzDocumentForm(tb testing.TB, property uuid.UUID) ([]byte, string) {
+// authzDocumentForm is a multipart upload of a small PDF attached to an entity.
+func authzDocumentForm(tb testing.TB, entityType string, entity uuid.UUID) ([]byte, string) {
 	tb.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
-	for name, value := range map[string]string{"entity_type": "property", "entity_id": property.String()} {
+	for name, value := range map[string]string{"entity_type": entityType, "entity_id": entity.String()} {
 		if err := w.WriteField(name, value); err != nil {
 			tb.Fatal(err)
 		}
@@ -751,6 +753,73 @@ func TestMaintenanceRequestRefusesAnInvisibleTenant(t *testing.T) {
 		"property_id": propertyA, "tenant_id": ofA.tenant(), "title": "Leaking tap", "description": "Kitchen",
 	}, nil)
 	MustStatus(t, resp, http.StatusCreated)
+}
+
+// An id of another owner's that a command names (a lease's property or tenant, a
+// charge's lease, a maintenance request's property or tenant, a document's
+// entity) is refused exactly like an id that names nothing: the same status and
+// problem, so that commands cannot probe other owners' ids; and nothing is written.
+func TestAnotherOwnersIdsReadLikeMissingOnes(t *testing.T) {
+	s := MustStack(t)
+	m := MustAuthzCallers(t, s)
+	ofA, ofB := m.fixture(t), m.fixture(t)
+	ofB.m = &authzMatrixRun{s: s, ids: m.ids, emails: m.emails, tokens: map[authzCaller]string{authzOwnerA: m.tokens[authzOwnerB]}}
+	propertyA, tenantA := ofA.property(), ofA.tenant()
+	propertyB, tenantB, leaseB, chargeB := ofB.property(), ofB.tenant(), ofB.lease(), ofB.transaction("pending")
+
+	post := func(path string, body func(id uuid.UUID) map[string]any) func(uuid.UUID) authzRequest {
+		return func(id uuid.UUID) authzRequest { return authzRequest{path: path, body: body(id)} }
+	}
+	document := func(entityType string) func(uuid.UUID) authzRequest {
+		return func(id uuid.UUID) authzRequest {
+			body, contentType := authzDocumentForm(t, entityType, id)
+			return authzRequest{path: "/api/v1/documents", body: body, header: map[string]string{"Content-Type": contentType}}
+		}
+	}
+	maintenance := func(property, tenant uuid.UUID) map[string]any {
+		return map[string]any{"property_id": property, "tenant_id": tenant, "title": "Leaking tap", "description": "Kitchen"}
+	}
+	for _, c := range []struct {
+		name   string
+		theirs uuid.UUID
+		req    func(id uuid.UUID) authzRequest
+	}{
+		{"a lease's property", propertyB, post("/api/v1/leases", func(id uuid.UUID) map[string]any { return authzLeaseBody(id, tenantA) })},
+		{"a lease's tenant", tenantB, post("/api/v1/leases", func(id uuid.UUID) map[string]any { return authzLeaseBody(propertyA, id) })},
+		{"a charge's lease", leaseB, post("/api/v1/transactions", func(id uuid.UUID) map[string]any {
+			return map[string]any{"lease_id": id, "amount": "100.00", "type": "fee", "due_date": authzToday.String()}
+		})},
+		{"a maintenance request's property", propertyB, post("/api/v1/maintenance-requests", func(id uuid.UUID) map[string]any { return maintenance(id, tenantA) })},
+		{"a maintenance request's tenant", tenantB, post("/api/v1/maintenance-requests", func(id uuid.UUID) map[string]any { return maintenance(propertyA, id) })},
+		{"a document's property", propertyB, document("property")},
+		{"a document's lease", leaseB, document("lease")},
+		{"a document's tenant", tenantB, document("tenant")},
+		{"a document's transaction", chargeB, document("transaction")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var answers [2]problemDoc
+			for i, id := range []uuid.UUID{c.theirs, uuid.New()} {
+				req := c.req(id)
+				requestID := "oracle-" + uuid.NewString()
+				header := map[string]string{"X-Request-Id": requestID}
+				for k, v := range req.header {
+					header[k] = v
+				}
+				resp := s.Do(t, m.tokens[authzOwnerA], http.MethodPost, req.path, req.body, header)
+				if resp.StatusCode < 400 {
+					t.Fatalf("naming %s: status %d, want a refusal: %s", id, resp.StatusCode, MustBody(t, resp))
+				}
+				answers[i] = MustProblem(t, resp, resp.StatusCode)
+				answers[i].Instance, answers[i].RequestID = "", ""
+				if n := MustEventsOfRequest(t, s, requestID); n != 0 {
+					t.Errorf("the refusal wrote %d events", n)
+				}
+			}
+			if theirs, missing := answers[0], answers[1]; !reflect.DeepEqual(theirs, missing) {
+				t.Errorf("another owner's id is answered\n %+v\nbut an id of nothing\n %+v", theirs, missing)
+			}
+		})
+	}
 }
 
 // MustAuthzLease signs a lease through the API as the holder of token.

@@ -115,6 +115,38 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
+// transferRoutes carry a document's bytes: their bound is transferTimeout (or
+// RequestTimeout if longer), since a slow client, not a slow server, is what makes
+// them long. Their database work is as quick as any other request's, and each
+// statement of it is still cut off at the request's deadline.
+var transferRoutes = map[string]bool{
+	"POST /api/v1/documents":             true,
+	"GET /api/v1/documents/{id}/content": true,
+}
+
+// deadline bounds every request: its context ends after RequestTimeout, which
+// cancels whatever it waits for (a query, a lock, the hashing semaphore, the read
+// model), and a viewer's statements get the time left as their statement_timeout
+// (projections/rls.go). A request cut off so is answered 503 (problem.go); a
+// command cut off before its commit has written nothing, being one transaction.
+func (s *Server) deadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.bound(r))
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// bound is how long r may take. It runs before routing, so it asks the router
+// which route r is for.
+func (s *Server) bound(r *http.Request) time.Duration {
+	if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.Routes != nil &&
+		transferRoutes[r.Method+" "+rctx.Routes.Find(chi.NewRouteContext(), r.Method, r.URL.Path)] {
+		return max(s.RequestTimeout, transferTimeout)
+	}
+	return s.RequestTimeout
+}
+
 type panicError struct{}
 
 func (panicError) Error() string { return "panic while serving the request" }

@@ -1,10 +1,13 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/projections"
@@ -31,6 +34,14 @@ func (e *clientError) Error() string { return e.detail }
 
 func badRequest(detail string) error {
 	return &clientError{status: http.StatusBadRequest, detail: detail}
+}
+
+// timedOut reports whether err is the request's deadline passing (middleware.go):
+// the context's own, or PostgreSQL cancelling a statement at the
+// statement_timeout derived from it (SQLSTATE 57014, query_canceled).
+func timedOut(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &pgErr) && pgErr.Code == "57014")
 }
 
 // Error answers err as a problem document. It is the one place where errors become
@@ -62,6 +73,12 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 	case errors.Is(err, projections.ErrProjectionLag):
 		p.Status, p.Detail = http.StatusServiceUnavailable, "the change is recorded but the read model is behind; retry the read"
 		w.Header().Set("Retry-After", "1")
+	case timedOut(err):
+		// 503, not 504: no gateway timed out, this server gave up on its own work.
+		p.Status, p.Detail = http.StatusServiceUnavailable, "the request took longer than the server allows and was stopped; retry later"
+		w.Header().Set("Retry-After", "5")
+		log.WarnContext(r.Context(), "request timed out", "request_id", p.RequestID, "method", r.Method,
+			"path", r.URL.Path, "err", err)
 	default:
 		p.Status, p.Detail = http.StatusInternalServerError, "internal error; quote the request id when reporting it"
 		log.ErrorContext(r.Context(), "request failed", "request_id", p.RequestID, "method", r.Method,

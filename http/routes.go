@@ -9,7 +9,7 @@ import (
 // routes is every route of the API, in one place.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.observe)
+	r.Use(s.observe, s.deadline)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { Error(w, r, s.log, errNoRoute) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { Error(w, r, s.log, errMethod) })
 

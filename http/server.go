@@ -49,6 +49,8 @@ type Deps struct {
 	Collector prometheus.Collector
 	// ReadYourWritesBound caps how long a command waits for the read model.
 	ReadYourWritesBound time.Duration
+	// RequestTimeout bounds each request (deadline); 0 is DefaultRequestTimeout.
+	RequestTimeout time.Duration
 	// LoginLimitPerIP and LoginLimitPerEmail throttle login, signup and refresh.
 	LoginLimitPerIP, LoginLimitPerEmail RateLimit
 }
@@ -77,6 +79,12 @@ func NewServer(d Deps) (*Server, error) {
 	if d.ReadYourWritesBound == 0 {
 		d.ReadYourWritesBound = 10 * time.Second
 	}
+	if d.RequestTimeout == 0 {
+		d.RequestTimeout = DefaultRequestTimeout
+	}
+	if d.RequestTimeout < 0 {
+		return nil, errors.New("http: RequestTimeout must be positive")
+	}
 	if d.LoginLimitPerIP == (RateLimit{}) {
 		d.LoginLimitPerIP = RateLimit{Burst: 60, PerSecond: 1}
 	}
@@ -103,6 +111,15 @@ func NewServer(d Deps) (*Server, error) {
 // Handler is the whole API, for tests.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// DefaultRequestTimeout is how long a request may take unless configured:
+// generous for the heaviest report, short enough that a stuck query gives its
+// connection back soon.
+const DefaultRequestTimeout = 30 * time.Second
+
+// transferTimeout bounds reading a request and writing an answer, which for a
+// document upload or download over a slow link is most of the request.
+const transferTimeout = 5 * time.Minute
+
 // Run serves on addr until ctx ends, then drains requests for up to 15 s.
 // ready, if given, receives the bound address once the server accepts connections.
 func (s *Server) Run(ctx context.Context, addr string, ready func(addr string)) error {
@@ -113,8 +130,8 @@ func (s *Server) Run(ctx context.Context, addr string, ready func(addr string)) 
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       5 * time.Minute,
-		WriteTimeout:      5 * time.Minute,
+		ReadTimeout:       max(transferTimeout, s.RequestTimeout),
+		WriteTimeout:      max(transferTimeout, s.RequestTimeout),
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },

@@ -157,8 +157,9 @@ func (s *stack) MustKeyRows(tb testing.TB, id string) int {
 	return n
 }
 
-// Erasure: whoever may see the tenant may erase it; others get the usual 404 or
-// 401 and write nothing. The answer is the erased tenant; the key is gone; the
+// Erasure: an admin or the user who registered the tenant may erase it; others
+// who may see it (a manager, an owner whose property it leases) get 403, the rest
+// the usual 404 or 401, and none of them writes anything. The answer is the erased tenant; the key is gone; the
 // tenant takes no change any more; its leases and transactions stay; its audit
 // rows lose every personal value; erasing again changes nothing.
 func TestEraseTenant(t *testing.T) {
@@ -167,9 +168,12 @@ func TestEraseTenant(t *testing.T) {
 	_, manager := s.MustUser(t, domain.RoleManager)
 	ownerA, tokenA := s.MustUser(t, domain.RoleUser)
 	_, tokenB := s.MustUser(t, domain.RoleUser)
+	_, tokenC := s.MustUser(t, domain.RoleUser)
 	p := s.MustPrivateTenant(t, tokenA, nil)
 	property := s.MustProperty(t, tokenA)
 	lease := s.MustLeaseFixture(t, property, uuid.MustParse(p.id), domain.NewDate(2026, 1, 1), domain.NewDate(2026, 12, 31), "1250.00")
+	// The tenant also leases one of C's properties: C sees it, but did not register it.
+	s.MustLeaseFixture(t, s.MustProperty(t, tokenC), uuid.MustParse(p.id), domain.NewDate(2026, 1, 1), domain.NewDate(2026, 12, 31), "900.00")
 	path := "/api/v1/tenants/" + p.id + "/erase"
 
 	before := s.MustTenantWrites(t)
@@ -180,6 +184,9 @@ func TestEraseTenant(t *testing.T) {
 	}{
 		{"anonymous", "", nil, http.StatusUnauthorized},
 		{"another owner", tokenB, nil, http.StatusNotFound},
+		{"an owner whose property it leases", tokenC, nil, http.StatusForbidden},
+		{"a manager", manager, nil, http.StatusForbidden},
+		{"a manager with the right If-Match", manager, map[string]string{"If-Match": `"3"`}, http.StatusForbidden},
 		{"a stale If-Match", tokenA, map[string]string{"If-Match": `"2"`}, http.StatusPreconditionFailed},
 		{"an unknown tenant", admin, nil, http.StatusNotFound},
 		{"a body that is not JSON", tokenA, map[string]string{"Content-Type": "text/plain"}, http.StatusUnsupportedMediaType},
@@ -221,7 +228,7 @@ func TestEraseTenant(t *testing.T) {
 	}
 
 	after := s.MustTenantWrites(t)
-	again := s.Do(t, manager, http.MethodPost, path, nil, nil)
+	again := s.Do(t, admin, http.MethodPost, path, nil, nil)
 	MustStatus(t, again, http.StatusOK)
 	var second tenantDoc
 	MustDecode(t, again, &second)
@@ -290,13 +297,15 @@ func TestEraseTenant(t *testing.T) {
 		}
 	})
 
-	t.Run("managers and admins erase any tenant", func(t *testing.T) {
-		for _, token := range []string{manager, admin} {
-			other := s.MustPrivateTenant(t, tokenA, nil)
-			MustStatus(t, s.Do(t, token, http.MethodPost, "/api/v1/tenants/"+other.id+"/erase", nil, nil), http.StatusOK)
-			if got, _ := s.MustGetTenant(t, tokenA, other.id); got.FirstName != "erased" || got.SSNLastFour != nil {
-				t.Errorf("after erasure: %+v, want erased", got)
-			}
+	t.Run("admins erase any tenant, managers none", func(t *testing.T) {
+		other := s.MustPrivateTenant(t, tokenA, nil)
+		erase := "/api/v1/tenants/" + other.id + "/erase"
+		before := s.MustTenantWrites(t)
+		MustProblem(t, s.Do(t, manager, http.MethodPost, erase, nil, nil), http.StatusForbidden)
+		s.MustNoTenantWrite(t, before, "a manager's erasure")
+		MustStatus(t, s.Do(t, admin, http.MethodPost, erase, nil, nil), http.StatusOK)
+		if got, _ := s.MustGetTenant(t, tokenA, other.id); got.FirstName != "erased" || got.SSNLastFour != nil {
+			t.Errorf("after erasure: %+v, want erased", got)
 		}
 	})
 }

@@ -43,6 +43,9 @@ func (mg *Migrator) Down(n int) error {
 	return ignoreNoChange(mg.m.Steps(-n))
 }
 
+// To migrates up or down to version.
+func (mg *Migrator) To(version uint) error { return ignoreNoChange(mg.m.Migrate(version)) }
+
 // Version reports the applied version, and whether a failed migration left it dirty.
 func (mg *Migrator) Version() (version uint, dirty bool, err error) {
 	version, dirty, err = mg.m.Version()

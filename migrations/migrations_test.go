@@ -110,7 +110,7 @@ func TestAuditPartitionsMigrationKeepsRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if err := m.Down(1); err != nil {
+	if err := m.To(8); err != nil {
 		t.Fatalf("down to 8: %v", err)
 	}
 	MustVersion(t, m, 8)
@@ -137,7 +137,7 @@ func TestAuditPartitionsMigrationKeepsRows(t *testing.T) {
 	}
 	want := rowsSum()
 
-	if err := m.Up(); err != nil {
+	if err := m.To(9); err != nil {
 		t.Fatalf("up to 9 with audit rows: %v", err)
 	}
 	if got := rowsSum(); got != want {
@@ -188,7 +188,7 @@ func TestAuditPartitionsMigrationKeepsRows(t *testing.T) {
 	}
 	want = rowsSum()
 
-	if err := m.Down(1); err != nil {
+	if err := m.To(8); err != nil {
 		t.Fatalf("down to 8 with audit rows: %v", err)
 	}
 	if got := rowsSum(); got != want {

@@ -46,14 +46,19 @@ const auditFrom = `audit_logs a
 
 // auditVisible is "the viewer may see the audited entity", the same owner
 // isolation as the entities' own queries ($1 sees all, $2 the viewer's id, $3
-// sees confidential documents): a document's rows are visible with its entity,
+// sees confidential documents, $4 sees every account's rows): accounts are the
+// exception to "sees all", since user administration is the admins' alone. A
+// user's and a session's rows (registration, role changes, every login and
+// refresh, with their IP address and user agent) are the admins' and that user's
+// own, as user_sessions' own policy has it; a manager reads users, not their
+// account trail. A document's rows are visible with its entity,
 // as visibleDocument has it (so a manager does not see those of confidential
 // documents). The property of a maintenance request is joined outer: its
 // assignee may not see the property (row-level security hides it), only the
 // request. One CASE serves documents and entities alike: a second one for
 // documents would double what the planner has to weigh on every call.
 const auditVisible = `(a.entity_type <> 'document' OR (d.id IS NOT NULL AND (NOT coalesce(d.is_confidential, FALSE) OR $3)))
-	AND ($1 OR CASE e.type
+	AND ($4 OR ($1 AND e.type NOT IN ('user', 'session')) OR CASE e.type
 	WHEN 'property' THEN EXISTS (SELECT 1 FROM properties p WHERE p.id = e.id AND p.owner_id = $2)
 	WHEN 'lease' THEN EXISTS (SELECT 1 FROM leases l JOIN properties p ON p.id = l.property_id
 		WHERE l.id = e.id AND p.owner_id = $2)
@@ -75,7 +80,7 @@ func (q *Queries) AuditLogs(ctx context.Context, v Viewer, f AuditFilter) (Page[
 	if err != nil {
 		return Page[AuditLogView]{}, err
 	}
-	args := sqlArgs(documentArgs(v))
+	args := sqlArgs(append(documentArgs(v), v.Role.SeesAllAccounts()))
 	where := []string{auditVisible}
 	if f.EntityType != "" {
 		where = append(where, "a.entity_type = "+args.add(f.EntityType))

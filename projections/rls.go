@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -58,15 +60,38 @@ type replayable struct{ pool *pgxpool.Pool }
 type replayKey struct{}
 
 // enterViewer switches the implicit transaction of a pipeline to ReaderRole and
-// the viewer's settings. set_config(..., true) is SET LOCAL: it ends with the
-// transaction, so nothing of it stays on the pooled connection.
+// the viewer's settings, and bounds its statements (statementTimeout; NULL keeps
+// the server's setting). set_config(..., true) is SET LOCAL: it ends with the
+// transaction, so nothing of it stays on the pooled connection, and projectors and
+// operator commands on the same pool keep running as long as they need.
 const enterViewer = `SELECT set_config('role', $1, true), set_config('app.user_id', $2, true),
-	set_config('app.role', $3, true)`
+	set_config('app.role', $3, true),
+	set_config('statement_timeout', coalesce($4, current_setting('statement_timeout')), true)`
+
+// statementMargin is how much sooner than the context the server cancels a
+// viewer's statement: it then answers "canceling statement due to statement
+// timeout" on a healthy connection, instead of pgx giving up on the connection
+// at the deadline while the server keeps running the statement.
+const statementMargin = 100 * time.Millisecond
+
+// statementTimeout is the statement_timeout for a viewer's query: the time left
+// until ctx's deadline (the request's, see http's deadline middleware), in
+// milliseconds; nil without a deadline.
+func statementTimeout(ctx context.Context) *string {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return nil
+	}
+	left := max(time.Until(deadline)-statementMargin, time.Millisecond)
+	ms := strconv.FormatInt(left.Milliseconds(), 10)
+	return &ms
+}
 
 // Query runs sql for the viewer in ctx. For a viewer, the settings and the query
 // go in one pipeline (a pgx batch: one round trip, one implicit transaction that
 // ends at its Sync), and the rows returned release the connection when they are
-// read to the end or closed.
+// read to the end or closed. A query that outlasts ctx's deadline is cancelled by
+// the server (SQLSTATE 57014, query_canceled).
 func (r replayable) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	if tx, ok := ctx.Value(replayKey{}).(pgx.Tx); ok {
 		// An AsOf replay: temporary tables holding one entity's stream, read as
@@ -82,7 +107,7 @@ func (r replayable) Query(ctx context.Context, sql string, args ...any) (pgx.Row
 		return nil, ErrNoViewer
 	}
 	batch := &pgx.Batch{}
-	batch.Queue(enterViewer, ReaderRole, v.UserID.String(), v.Role.String())
+	batch.Queue(enterViewer, ReaderRole, v.UserID.String(), v.Role.String(), statementTimeout(ctx))
 	batch.Queue(sql, args...)
 	results := r.pool.SendBatch(ctx, batch)
 	if _, err := results.Exec(); err != nil {

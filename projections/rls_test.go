@@ -73,6 +73,7 @@ func MustRLSWorld(tb testing.TB, pool *pgxpool.Pool) *rlsWorld {
 	}
 	sessionA, sessionB := session("session of A", w.a), session("session of B", w.b)
 	session("session of admin", w.admin)
+	sessionManager := session("session of manager", w.manager)
 
 	property := func(name string, owner *uuid.UUID) uuid.UUID {
 		id := w.id("properties", name)
@@ -135,7 +136,8 @@ func MustRLSWorld(tb testing.TB, pool *pgxpool.Pool) *rlsWorld {
 	}
 	for entityType, ids := range map[string][]uuid.UUID{
 		"property": {pa, pb}, "lease": {la, lb}, "transaction": {xa, xb}, "tenant": {ta, tb2, tx, ty},
-		"maintenance_request": {ma, mb, mw}, "document": {dpa, dla}, "user": {w.a, w.b}, "session": {sessionA, sessionB},
+		"maintenance_request": {ma, mb, mw}, "document": {dpa, dla}, "user": {w.a, w.b, w.manager},
+		"session": {sessionA, sessionB, sessionManager},
 	} {
 		for _, id := range ids {
 			audit(entityType, id)
@@ -246,10 +248,16 @@ func TestRowLevelSecurityRawSelects(t *testing.T) {
 	for _, table := range rlsTables {
 		ofManager[table] = []string{"*"}
 	}
-	ofManager["user_sessions"] = nil // sessions are their users' and the admins'
+	ofManager["user_sessions"] = []string{"session of manager"} // sessions are their users' and the admins'
 	ofManager["documents"] = []string{"document of A's property", "document of B's tenant", "document of B's charge"}
 	ofManager["audit_logs"] = slices.DeleteFunc(slices.Collect(maps.Keys(w.rows["audit_logs"])), func(s string) bool {
-		return s == "audit of confidential document of A's lease" // confidential: not the manager's to see
+		switch s {
+		case "audit of confidential document of A's lease": // confidential: not the manager's to see
+			return true
+		case "audit of A", "audit of B", "audit of session of A", "audit of session of B": // others' accounts: the admins'
+			return true
+		}
+		return false
 	})
 
 	cases := []struct {
@@ -415,6 +423,27 @@ func TestApplicationFiltersAgreeWithRowLevelSecurity(t *testing.T) {
 	if got, want := audit(AsSystem(ctx), viewers[3].v), []string{"audit of document of A's property"}; !slices.Equal(got, want) {
 		t.Errorf("the manager's document audit rows = %q, want %q", got, want)
 	}
+	// The same for accounts: a manager sees its own account's rows, not those of
+	// the others' logins and sessions, which are the admins'.
+	accounts := func(v Viewer) []string {
+		var out []string
+		for _, entityType := range []string{"user", "session"} {
+			p, err := q.AuditLogs(AsSystem(ctx), v, AuditFilter{EntityType: entityType, Limit: 200})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, names(ids(len(p.Items), func(i int) uuid.UUID { return p.Items[i].ID }))...)
+		}
+		sort.Strings(out)
+		return out
+	}
+	if got, want := accounts(viewers[3].v), []string{"audit of manager", "audit of session of manager"}; !slices.Equal(got, want) {
+		t.Errorf("the manager's account audit rows = %q, want %q", got, want)
+	}
+	if got, want := accounts(viewers[4].v), []string{"audit of A", "audit of B", "audit of manager",
+		"audit of session of A", "audit of session of B", "audit of session of manager"}; !slices.Equal(got, want) {
+		t.Errorf("the admin's account audit rows = %q, want %q", got, want)
+	}
 }
 
 // The reader may read the read model and nothing else, may not write, and every
@@ -546,6 +575,58 @@ func TestQueriesRunUnderTheContextsViewer(t *testing.T) {
 	// Authentication runs before any viewer exists.
 	if _, err := q.Authenticate(ctx, "hash-session of A"); err != nil {
 		t.Errorf("Authenticate without a viewer: %v", err)
+	}
+}
+
+// A viewer's query runs under a statement_timeout of the time its context has
+// left (less statementMargin): the server itself cancels a statement that would
+// outlast the request, and the connection stays good. Without a deadline, and on
+// the system's reads (projectors, operator commands), the server's setting stays.
+func TestViewerQueriesStopAtTheDeadline(t *testing.T) {
+	url := dbtest.MustURL(t)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1 // the cancelled statement's connection serves the next ones
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	q := NewQueries(pool)
+	viewer := WithViewer(context.Background(), Viewer{UserID: uuid.New(), Role: domain.RoleUser})
+
+	short, cancel := context.WithTimeout(viewer, 400*time.Millisecond)
+	defer cancel()
+	started := time.Now()
+	err = q.pool.QueryRow(short, `SELECT 1 FROM pg_sleep(30)`).Scan(new(int))
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "57014" {
+		t.Fatalf("a statement outlasting its context: err = %v, want the server's query_canceled (57014)", err)
+	}
+	if elapsed := time.Since(started); elapsed > 10*time.Second {
+		t.Errorf("the statement ran %s, not stopped near its deadline", elapsed)
+	}
+
+	setting := func(ctx context.Context) int {
+		t.Helper()
+		var ms int
+		if err := q.pool.QueryRow(ctx, `SELECT setting::int FROM pg_settings WHERE name = 'statement_timeout'`).Scan(&ms); err != nil {
+			t.Fatal(err)
+		}
+		return ms
+	}
+	long, cancel := context.WithTimeout(viewer, time.Minute)
+	defer cancel()
+	if got := setting(long); got <= 50_000 || got > 60_000 {
+		t.Errorf("statement_timeout with a minute left = %d ms, want just under 60000", got)
+	}
+	if got := setting(viewer); got != 0 {
+		t.Errorf("statement_timeout without a deadline = %d ms, want the server's 0", got)
+	}
+	if got := setting(AsSystem(long)); got != 0 {
+		t.Errorf("statement_timeout of the system's reads = %d ms, want the server's 0", got)
 	}
 }
 

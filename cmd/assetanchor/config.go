@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // config is everything the binary reads from its environment.
@@ -22,6 +23,9 @@ type config struct {
 	// MasterKey is ASSETANCHOR_MASTER_KEY (base64 of 32 bytes); empty means the
 	// key file under the data dir (keys.go).
 	MasterKey string
+	// RequestTimeout is ASSETANCHOR_REQUEST_TIMEOUT as given; requestTimeout
+	// parses it.
+	RequestTimeout string
 }
 
 func loadConfig(getenv func(string) string) config {
@@ -34,6 +38,7 @@ func loadConfig(getenv func(string) string) config {
 		MasterKey:     getenv("ASSETANCHOR_MASTER_KEY"),
 	}
 	c.MaxUploadBytes, c.UploadTypes = getenv("ASSETANCHOR_MAX_UPLOAD_BYTES"), getenv("ASSETANCHOR_UPLOAD_TYPES")
+	c.RequestTimeout = getenv("ASSETANCHOR_REQUEST_TIMEOUT")
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
 	}
@@ -79,4 +84,19 @@ func (c config) uploadLimits() (uploadLimits, error) {
 		}
 	}
 	return u, nil
+}
+
+// requestTimeout parses ASSETANCHOR_REQUEST_TIMEOUT, how long a request may take
+// (a Go duration such as "30s" or "2m", from 1s to 1h); zero leaves the server's
+// default (http.DefaultRequestTimeout).
+func (c config) requestTimeout() (time.Duration, error) {
+	raw := strings.TrimSpace(c.RequestTimeout)
+	if raw == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d < time.Second || d > time.Hour {
+		return 0, usageError("ASSETANCHOR_REQUEST_TIMEOUT must be a duration from 1s to 1h, such as 30s or 2m")
+	}
+	return d, nil
 }

@@ -18,6 +18,41 @@ import (
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 )
 
+func TestRequestTimeoutFromEnvironment(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   string
+		want    time.Duration
+		wantErr bool
+	}{
+		{name: "unset: the server's default", value: ""},
+		{name: "seconds", value: " 45s ", want: 45 * time.Second},
+		{name: "minutes", value: "2m", want: 2 * time.Minute},
+		{name: "the shortest", value: "1s", want: time.Second},
+		{name: "the longest", value: "1h", want: time.Hour},
+		{name: "too short", value: "500ms", wantErr: true},
+		{name: "too long", value: "2h", wantErr: true},
+		{name: "no unit", value: "30", wantErr: true},
+		{name: "negative", value: "-30s", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"ASSETANCHOR_REQUEST_TIMEOUT": tt.value}
+			got, err := loadConfig(func(k string) string { return env[k] }).requestTimeout()
+			if tt.wantErr {
+				var usage usageError
+				if !errors.As(err, &usage) {
+					t.Fatalf("requestTimeout = %s, %v; want a usage error", got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("requestTimeout = %s, %v; want %s", got, err, tt.want)
+			}
+		})
+	}
+}
+
 func TestUploadLimitsFromEnvironment(t *testing.T) {
 	tests := []struct {
 		name      string

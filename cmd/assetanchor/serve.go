@@ -100,6 +100,10 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if err != nil {
 		return err
 	}
+	requestTimeout, err := cfg.requestTimeout()
+	if err != nil {
+		return err
+	}
 	blobs, err := eventstore.NewLocalBlobs(filepath.Join(cfg.DataDir, "documents"))
 	if err != nil {
 		return err
@@ -125,6 +129,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		Tenants: app.tenants, Leases: app.leases, Transactions: app.transactions, Maintenance: app.maintenance,
 		Documents: documents, Blobs: blobs, MaxUploadBytes: uploads.maxBytes, UploadTypes: uploads.types,
 		SchemaCurrent: schemaCurrent(pool), Collector: app.store.Collector(), Keyring: keyring,
+		RequestTimeout: requestTimeout,
 	})
 	if err != nil {
 		return err
