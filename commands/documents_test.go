@@ -39,6 +39,10 @@ func (tenantsLeaseNothing) TenantLeasesFrom(context.Context, uuid.UUID, uuid.UUI
 	return false, nil
 }
 
+func (tenantsLeaseNothing) LiveDocumentsOf(context.Context, string, uuid.UUID) ([]uuid.UUID, error) {
+	return nil, nil
+}
+
 func MustDocumentWorld(t *testing.T) *documentWorld {
 	t.Helper()
 	store := eventstore.NewPostgresStore(dbtest.MustPool(t))

@@ -17,6 +17,8 @@ import (
 // leases one of the user's properties (registering it is the other way).
 type TenantVisibility interface {
 	TenantLeasesFrom(ctx context.Context, tenantID, ownerID uuid.UUID) (bool, error)
+	// LiveDocumentsOf lists the documents attached to an entity and not deleted.
+	LiveDocumentsOf(ctx context.Context, entityType string, entityID uuid.UUID) ([]uuid.UUID, error)
 }
 
 // Tenants handles the tenant commands. Its store seals the tenants' personal data

@@ -133,9 +133,12 @@ type NewDocument struct {
 	// EntityVisible: the entity exists and the uploader may see it. An entity the
 	// uploader may not see is reported as missing, never as someone else's.
 	EntityVisible bool
-	Uploader      uuid.UUID
-	UploaderRole  Role
-	Confidential  bool
+	// EntityErased: the entity is a tenant whose personal data was erased; its
+	// files went with it, and none may be added.
+	EntityErased bool
+	Uploader     uuid.UUID
+	UploaderRole Role
+	Confidential bool
 }
 
 // UploadDocument validates an upload and records it.
@@ -158,6 +161,9 @@ func UploadDocument(in NewDocument) ([]Event, error) {
 	}
 	if in.Confidential && !SeesConfidentialDocuments(in.UploaderRole) {
 		return nil, ErrConfidentialForbidden
+	}
+	if in.EntityErased {
+		return nil, ErrTenantErased
 	}
 	return []Event{&DocumentUploaded{
 		DocumentID: in.ID, ContentHash: in.ContentHash, FileSize: in.FileSize, FileType: in.FileType,

@@ -80,6 +80,9 @@ func TestUploadDocument(t *testing.T) {
 		}), wantErr: invalid("entity_type")},
 		{name: "no entity id", in: newDocument(func(in *NewDocument) { in.EntityID = uuid.Nil }), wantErr: invalid("entity_id")},
 		{name: "an entity the uploader cannot see", in: newDocument(func(in *NewDocument) { in.EntityVisible = false }), wantErr: invalid("entity_id")},
+		{name: "an erased tenant takes no more files", in: newDocument(func(in *NewDocument) {
+			in.EntityType, in.EntityErased = DocumentOfTenant, true
+		}), wantErr: isErr(ErrConflict, ErrTenantErased)},
 		{name: "no uploader", in: newDocument(func(in *NewDocument) { in.Uploader = uuid.Nil }), wantErr: invalid("uploader_id")},
 		{name: "everything wrong at once lists every field", in: NewDocument{Details: DocumentDetails{Name: "a/b"}},
 			wantErr: invalid("id", "file", "file", "file_type", "name", "entity_type", "entity_id", "uploader_id")},

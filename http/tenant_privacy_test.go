@@ -411,3 +411,58 @@ func TestErasureLeavesNoPersonalValueInTheDatabase(t *testing.T) {
 }
 
 func privacyPtr[T any](v T) *T { return &v }
+
+// TestErasureDeletesTheTenantsFiles: a tenant's documents are personal data that
+// key deletion cannot reach, so its erasure deletes them, bytes included unless
+// another document holds the same ones; the erased tenant takes no new files.
+func TestErasureDeletesTheTenantsFiles(t *testing.T) {
+	s := MustStack(t)
+	_, admin := s.MustUser(t, domain.RoleAdmin)
+	_, token := s.MustUser(t, domain.RoleUser)
+	p := s.MustPrivateTenant(t, token, nil)
+	tenant := uuid.MustParse(p.id)
+	passport, payslip := pdf("passport of "+p.id), pdf("payslip of "+p.id)
+	onlyHers := s.MustUploadDocument(t, token, "tenant", tenant, "passport.pdf", passport, docField("is_confidential", "true"))
+	shared := s.MustUploadDocument(t, token, "tenant", tenant, "payslip.pdf", payslip)
+	// The same bytes are also filed with a property: they stay for it.
+	kept := s.MustUploadDocument(t, token, "property", s.MustProperty(t, token), "payslip.pdf", payslip)
+
+	MustStatus(t, s.Do(t, token, http.MethodPost, "/api/v1/tenants/"+p.id+"/erase", nil, nil), http.StatusOK)
+
+	if got := s.MustListDocuments(t, admin, "entity_type=tenant&entity_id="+p.id).Items; len(got) != 0 {
+		t.Errorf("the erased tenant still has %d documents", len(got))
+	}
+	for _, d := range []documentBody{onlyHers, shared} {
+		MustProblem(t, s.Do(t, admin, http.MethodGet, "/api/v1/documents/"+d.ID.String()+"/content", nil, nil), http.StatusNotFound)
+	}
+	files := s.MustBlobFiles(t)
+	if slices.Contains(files, blobPath(sha256Hex(passport))) || !slices.Contains(files, blobPath(sha256Hex(payslip))) {
+		t.Errorf("stored files = %v, want the payslip's bytes (still filed with the property) and not the passport's", files)
+	}
+	if _, body := s.MustDocumentContent(t, token, kept.ID); !bytes.Equal(body, payslip) {
+		t.Errorf("the property's copy reads %q, want the payslip", body)
+	}
+	history := s.Do(t, admin, http.MethodGet, "/api/v1/documents/"+onlyHers.ID.String()+"/history", nil, nil)
+	MustStatus(t, history, http.StatusOK)
+	var h struct {
+		Items []struct {
+			Type string `json:"type"`
+		} `json:"items"`
+	}
+	MustDecode(t, history, &h)
+	if n := len(h.Items); n == 0 || h.Items[n-1].Type != "DocumentDeleted" {
+		t.Errorf("the passport's history = %+v, want it to end with DocumentDeleted", h.Items)
+	}
+
+	before := s.MustEventCount(t)
+	MustProblem(t, s.Upload(t, token, docField("entity_type", "tenant"), docField("entity_id", p.id),
+		docFile("lease.pdf", pdf("new"))), http.StatusConflict)
+	if after := s.MustEventCount(t); after != before {
+		t.Errorf("a refused upload appended %d events", after-before)
+	}
+	// Erasing again deletes nothing more and still answers the erased tenant.
+	MustStatus(t, s.Do(t, admin, http.MethodPost, "/api/v1/tenants/"+p.id+"/erase", nil, nil), http.StatusOK)
+	if after := s.MustEventCount(t); after != before {
+		t.Errorf("erasing again appended %d events", after-before)
+	}
+}

@@ -132,6 +132,14 @@ func (s *Server) eraseTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.Tenants.Erase(r.Context(), commands.EraseTenant{Actor: actorOf(r), ID: id, IfMatch: version})
+	if err == nil {
+		// The tenant's files go with its data. Should this fail, erasing again
+		// records nothing new and deletes what is left.
+		var files commands.Result
+		if files, err = s.Documents.DeleteErasedTenantFiles(r.Context(), id); err == nil && files.Checkpoint != (eventstore.Checkpoint{}) {
+			err = s.awaitProjection(r.Context(), files)
+		}
+	}
 	s.answerTenant(w, r, res, err)
 }
 

@@ -133,3 +133,19 @@ func (q *Queries) Documents(ctx context.Context, v Viewer, f DocumentFilter) (Pa
 		return encodeCursor(time.Time(d.CreatedAt), d.ID)
 	}), nil
 }
+
+// LiveDocumentsOf lists the documents attached to an entity that are not deleted,
+// whoever may see them. Commands ask it to act for the system (a tenant's erasure
+// deletes the tenant's files), so it reads as the system.
+func (q *Queries) LiveDocumentsOf(ctx context.Context, entityType string, entityID uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := q.pool.Query(AsSystem(ctx), `SELECT id FROM documents
+		WHERE entity_type = $1 AND entity_id = $2 AND deleted_at IS NULL ORDER BY id`, entityType, entityID)
+	if err != nil {
+		return nil, fmt.Errorf("list live documents: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("list live documents: %w", err)
+	}
+	return ids, nil
+}
