@@ -28,15 +28,35 @@ func settledBy(day string) string {
 		OR (t.status IN ('void', 'waived', 'written_off') AND greatest(t.closed_on, t.due_date) <= ` + day + `))`
 }
 
-// leaseInForce is a LATERAL subquery: the lease of property p in force on day $3,
-// from its start date to its end date or the effective date of its termination,
-// both included. Leases of one property never overlap while active; should a
-// terminated one overlap its successor, the later start wins.
-const leaseInForce = `LATERAL (SELECT l.id, l.tenant_id, l.start_date, l.end_date, l.status, l.rent_amount,
-		l.security_deposit, l.created_at
-	FROM leases l WHERE l.property_id = p.id AND l.start_date <= $3::date
-		AND $3::date <= least(l.end_date, coalesce(l.terminated_on, l.end_date))
-	ORDER BY l.start_date DESC, l.id LIMIT 1) l ON TRUE`
+// leasesInForce is a CTE: per property, the lease in force on day $3, from its
+// start date to its end date or the effective date of its termination, both
+// included. Leases of one property never overlap while active; should a
+// terminated one overlap its successor, the later start wins. One pass over the
+// leases: a portfolio's worth of per-property lookups costs several times more.
+const leasesInForce = `in_force AS (
+	SELECT DISTINCT ON (l.property_id) l.property_id, l.id, l.tenant_id, l.start_date, l.end_date, l.status,
+		l.rent_amount, l.security_deposit
+	FROM leases l WHERE l.start_date <= $3::date AND $3::date <= least(l.end_date, coalesce(l.terminated_on, l.end_date))
+	ORDER BY l.property_id, l.start_date DESC, l.id)`
+
+// unpaidOn is a CTE: the charges other than deposits due on or before day $3 and
+// not settled by it (settledBy), with their days past due. It asks for them in
+// the four ways an index finds them — still pending, failed, paid after the day,
+// closed after the day — not among every charge ever due.
+const unpaidOn = `unpaid AS (
+	SELECT t.lease_id, t.amount, $3::date - t.due_date AS days FROM transactions t
+	WHERE t.status = 'pending' AND t.due_date <= $3::date AND t.type <> 'deposit'
+	UNION ALL
+	SELECT t.lease_id, t.amount, $3::date - t.due_date FROM transactions t
+	WHERE t.status = 'failed' AND t.due_date <= $3::date AND t.type <> 'deposit'
+	UNION ALL
+	SELECT t.lease_id, t.amount, $3::date - t.due_date FROM transactions t
+	WHERE t.status IN ('completed', 'refunded') AND t.payment_date > $3::date AND t.due_date <= $3::date
+		AND t.type <> 'deposit'
+	UNION ALL
+	SELECT t.lease_id, t.amount, $3::date - t.due_date FROM transactions t
+	WHERE t.status IN ('void', 'waived', 'written_off') AND t.closed_on > $3::date AND t.due_date <= $3::date
+		AND t.type <> 'deposit')`
 
 // ReportPage is the page a report answers: a limit of 0 means every row (CSV).
 type ReportPage struct {
@@ -119,11 +139,12 @@ func (q *Queries) RentRoll(ctx context.Context, v Viewer, asOf domain.Date, page
 		pageFrom = ` WHERE (created_at, property_id) > (` + args.add(after.CreatedAt) + `, ` + args.add(after.ID) + `)`
 	}
 	limit := page.limitClause(&args)
-	rows, err := q.pool.Query(ctx, `WITH roll AS MATERIALIZED (
+	rows, err := q.pool.Query(ctx, `WITH `+leasesInForce+`,
+		roll AS MATERIALIZED (
 			SELECT p.id AS property_id, p.name, p.address, p.city, p.state, p.zip_code, p.status, p.owner_id,
 				p.created_at, l.id AS lease_id, l.status AS lease_status, l.tenant_id, l.start_date, l.end_date,
 				l.rent_amount, l.security_deposit
-			FROM properties p LEFT JOIN `+leaseInForce+`
+			FROM properties p LEFT JOIN in_force l ON l.property_id = p.id
 			WHERE `+visibleProperty+`
 				AND (p.status <> 'archived' OR l.id IS NOT NULL)),
 		totals AS (SELECT count(*) AS properties, count(lease_id) AS occupied,
@@ -240,19 +261,19 @@ func (q *Queries) Aging(ctx context.Context, v Viewer, asOf domain.Date, page Re
 	}
 	limit := page.limitClause(&args)
 	const bucket = `coalesce(sum(u.amount) FILTER (WHERE %s), 0)`
-	rows, err := q.pool.Query(ctx, `WITH unpaid AS (
-			SELECT t.lease_id, t.amount, $3::date - t.due_date AS days FROM transactions t
-			WHERE t.type <> 'deposit' AND t.due_date <= $3::date AND NOT `+settledBy("$3::date")+`),
-		aged AS MATERIALIZED (
-			SELECT l.id AS lease_id, l.status, l.created_at, p.id AS property_id, p.name, l.tenant_id,
-				tn.first_name, tn.last_name, count(*) AS charges,
+	rows, err := q.pool.Query(ctx, `WITH `+unpaidOn+`,
+		per_lease AS (
+			SELECT u.lease_id, count(*) AS charges,
 				`+fmt.Sprintf(bucket, "u.days <= 30")+` AS b30, `+fmt.Sprintf(bucket, "u.days BETWEEN 31 AND 60")+` AS b60,
 				`+fmt.Sprintf(bucket, "u.days BETWEEN 61 AND 90")+` AS b90, `+fmt.Sprintf(bucket, "u.days > 90")+` AS over90,
 				sum(u.amount) AS total
-			FROM unpaid u JOIN leases l ON l.id = u.lease_id JOIN properties p ON p.id = l.property_id
+			FROM unpaid u GROUP BY u.lease_id),
+		aged AS MATERIALIZED (
+			SELECT l.id AS lease_id, l.status, l.created_at, p.id AS property_id, p.name, l.tenant_id,
+				tn.first_name, tn.last_name, a.charges, a.b30, a.b60, a.b90, a.over90, a.total
+			FROM per_lease a JOIN leases l ON l.id = a.lease_id JOIN properties p ON p.id = l.property_id
 			JOIN tenants tn ON tn.id = l.tenant_id
-			WHERE `+visibleProperty+`
-			GROUP BY l.id, p.id, tn.id),
+			WHERE `+visibleProperty+`),
 		totals AS (SELECT coalesce(sum(b30), 0) AS b30, coalesce(sum(b60), 0) AS b60, coalesce(sum(b90), 0) AS b90,
 			coalesce(sum(over90), 0) AS over90, coalesce(sum(total), 0) AS total FROM aged),
 		page AS (SELECT * FROM aged`+pageFrom+` ORDER BY created_at, lease_id`+limit+`)
@@ -332,12 +353,12 @@ type Occupancy struct {
 func (q *Queries) Occupancy(ctx context.Context, v Viewer, asOf domain.Date) (Occupancy, error) {
 	start := domain.NewDate(asOf.Year(), asOf.Month(), 1)
 	end := start.AddMonths(1).AddDays(-1)
-	rows, err := q.pool.Query(ctx, `WITH physical AS (
+	rows, err := q.pool.Query(ctx, `WITH `+leasesInForce+`,
+		physical AS (
 			SELECT coalesce(p.owner_id, '00000000-0000-0000-0000-000000000000') AS owner, count(*) AS active,
-				count(*) FILTER (WHERE EXISTS (SELECT 1 FROM leases l WHERE l.property_id = p.id
-					AND l.start_date <= $3::date AND $3::date <= least(l.end_date, coalesce(l.terminated_on, l.end_date))))
-					AS leased
-			FROM properties p WHERE `+visibleProperty+` AND p.status = 'active'
+				count(l.id) AS leased
+			FROM properties p LEFT JOIN in_force l ON l.property_id = p.id
+			WHERE `+visibleProperty+` AND p.status = 'active'
 			GROUP BY 1),
 		economic AS (
 			SELECT coalesce(p.owner_id, '00000000-0000-0000-0000-000000000000') AS owner, sum(t.amount) AS scheduled,
