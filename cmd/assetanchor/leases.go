@@ -56,14 +56,5 @@ func expireDaily(ctx context.Context, leases *commands.Leases, log *slog.Logger)
 		}
 	}
 	run()
-	ticker := time.NewTicker(24 * time.Hour)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			run()
-		}
-	}
+	everyDay(ctx, run)
 }

@@ -225,6 +225,21 @@ func bootstrapAdmin(ctx context.Context, users *commands.Users, pool *pgxpool.Po
 // created (serve created them at start), so that rows never wait in the
 // default partition.
 func ensureAuditPartitionsDaily(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) {
+	everyDay(ctx, func() {
+		created, err := projections.EnsureAuditPartitions(ctx, pool, time.Now())
+		if err != nil && ctx.Err() == nil {
+			log.ErrorContext(ctx, "ensure audit_logs partitions", "err", err)
+			return
+		}
+		if created > 0 {
+			log.InfoContext(ctx, "created audit_logs partitions", "created", created)
+		}
+	})
+}
+
+// everyDay runs run every 24 hours until ctx ends; a failed run logs and waits
+// for the next.
+func everyDay(ctx context.Context, run func()) {
 	ticker := time.NewTicker(24 * time.Hour)
 	defer ticker.Stop()
 	for {
@@ -232,14 +247,7 @@ func ensureAuditPartitionsDaily(ctx context.Context, pool *pgxpool.Pool, log *sl
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-			created, err := projections.EnsureAuditPartitions(ctx, pool, time.Now())
-			if err != nil && ctx.Err() == nil {
-				log.ErrorContext(ctx, "ensure audit_logs partitions", "err", err)
-				continue
-			}
-			if created > 0 {
-				log.InfoContext(ctx, "created audit_logs partitions", "created", created)
-			}
+			run()
 		}
 	}
 }
