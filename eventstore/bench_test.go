@@ -58,7 +58,8 @@ CREATE TABLE plain_events (
     CONSTRAINT plain_events_stream_version_key UNIQUE (stream_id, version),
     CONSTRAINT plain_events_event_id_key UNIQUE (event_id)
 );
-CREATE INDEX plain_events_horizon_idx ON plain_events (transaction_id, position);`
+CREATE INDEX plain_events_horizon_idx ON plain_events (transaction_id, position);
+CREATE INDEX plain_events_stream_starts_idx ON plain_events (stream_type, stream_id) WHERE version = 1;`
 
 const plainInsert = `INSERT INTO plain_events (event_id, stream_id, stream_type, version,
 	event_type, schema_version, payload, metadata, recorded_at, hash)
