@@ -9,7 +9,7 @@
 
 MODULE := github.com/assetanchor/assetanchor
 
-.PHONY: build pg run test bench lint fuzz
+.PHONY: build pg run test bench bench-smoke lint fuzz
 
 build:
 	go build -o bin/assetanchor ./cmd/assetanchor
@@ -38,6 +38,12 @@ test: pg
 # and http/bench_test.go), so each runs once: -benchtime=1x.
 bench: pg
 	go run ./cmd/pgtest -durable -- go test -run '^$$' -bench . -benchtime=1x -benchmem -count=1 -timeout 60m ./...
+
+# Every benchmark once at 1% of its load on a throwaway cluster: the figures mean
+# nothing, but a benchmark that no longer runs (a schema change its baseline
+# missed) fails here rather than at the next `make bench`. CI runs it after test.
+bench-smoke: pg
+	ASSETANCHOR_BENCH_SCALE=0.01 go run ./cmd/pgtest -- go test -run '^$$' -bench . -benchtime=1x -count=1 -timeout 15m ./...
 
 # Import direction: domain depends on nothing of ours and only on std plus
 # uuid/ulid/decimal; commands must not know http or projections; eventstore
