@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/assetanchor/assetanchor/projections"
 )
 
@@ -31,10 +29,10 @@ func auditFilter(q url.Values) (projections.AuditFilter, error) {
 	}
 	f := projections.AuditFilter{EntityType: q.Get("entity_type"), Action: q.Get("action"),
 		Cursor: q.Get("cursor"), Limit: limit}
-	if f.EntityID, err = optionalUUID(q, "entity_id"); err != nil {
+	if f.EntityID, err = queryUUID(q, "entity_id"); err != nil {
 		return f, err
 	}
-	if f.UserID, err = optionalUUID(q, "user_id"); err != nil {
+	if f.UserID, err = queryUUID(q, "user_id"); err != nil {
 		return f, err
 	}
 	if f.From, err = instantParam(q, "from", false); err != nil {
@@ -44,19 +42,6 @@ func auditFilter(q url.Values) (projections.AuditFilter, error) {
 		return f, err
 	}
 	return f, nil
-}
-
-// optionalUUID reads a UUID query parameter; a malformed one is a 400.
-func optionalUUID(q url.Values, name string) (*uuid.UUID, error) {
-	raw := q.Get(name)
-	if raw == "" {
-		return nil, nil
-	}
-	id, err := uuid.Parse(raw)
-	if err != nil {
-		return nil, badRequest(name + " must be a UUID")
-	}
-	return &id, nil
 }
 
 // instantParam reads an RFC 3339 timestamp or a YYYY-MM-DD date. As an upper bound

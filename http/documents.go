@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -406,52 +405,14 @@ func (s *Server) uploadDocument(w http.ResponseWriter, r *http.Request) {
 
 // idempotentUpload is the idempotent middleware's rule for an upload, whose body
 // cannot be buffered to be hashed: the request is identified by its fields and
-// its content's hash instead (documentForm.fingerprint). The first request with a
-// key runs and, if it succeeds, its answer is stored; a repeat with the same
-// upload gets that answer again and writes nothing (its staged file is dropped);
-// the same key with another upload is a 422.
+// its content's hash instead (documentForm.fingerprint). A repeat of a stored
+// upload drops its staged file and writes nothing.
 func (s *Server) idempotentUpload(w http.ResponseWriter, r *http.Request, key string, hash []byte, run func(http.ResponseWriter)) {
-	if len(key) > 255 {
-		Error(w, r, s.log, badRequest("Idempotency-Key must be at most 255 characters"))
-		return
-	}
-	user := session(r.Context()).UserID
-	stored, err := s.reserveKey(r.Context(), user, key, hash)
-	if err != nil {
+	if err := checkIdempotencyKey(key); err != nil {
 		Error(w, r, s.log, err)
 		return
 	}
-	if stored != nil {
-		for name, value := range stored.header {
-			w.Header().Set(name, value)
-		}
-		w.Header().Set("Idempotent-Replayed", "true")
-		w.WriteHeader(stored.status)
-		_, _ = w.Write(stored.body)
-		return
-	}
-	rec := &capture{ResponseWriter: w}
-	defer func() {
-		ctx := context.WithoutCancel(r.Context())
-		var err error
-		if rec.status < 200 || rec.status > 299 {
-			_, err = s.Pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2`, user, key)
-		} else {
-			header := map[string]string{}
-			for _, name := range replayedHeaders {
-				if v := rec.Header().Get(name); v != "" {
-					header[name] = v
-				}
-			}
-			h, _ := json.Marshal(header)
-			_, err = s.Pool.Exec(ctx, `UPDATE idempotency_keys SET status = $3, header = $4, body = $5
-				WHERE user_id = $1 AND key = $2`, user, key, rec.status, h, rec.body.Bytes())
-		}
-		if err != nil {
-			s.log.ErrorContext(ctx, "store idempotent answer", "request_id", requestID(ctx), "err", err)
-		}
-	}()
-	run(rec)
+	s.replayOrRun(w, r, key, hash, run)
 }
 
 // documentPatchRequest is the body of PATCH /documents/{id}: a JSON merge patch.
@@ -530,13 +491,9 @@ func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request) {
 		}
 		f.EntityType = t.String()
 	}
-	if raw := q.Get("entity_id"); raw != "" {
-		id, err := uuid.Parse(raw)
-		if err != nil {
-			Error(w, r, s.log, badRequest("entity_id must be a UUID"))
-			return
-		}
-		f.EntityID = &id
+	if f.EntityID, err = queryUUID(q, "entity_id"); err != nil {
+		Error(w, r, s.log, err)
+		return
 	}
 	page, err := s.queries.Documents(r.Context(), viewerOf(r), f)
 	if err != nil {

@@ -57,8 +57,8 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if len(key) > 255 {
-			Error(w, r, s.log, badRequest("Idempotency-Key must be at most 255 characters"))
+		if err := checkIdempotencyKey(key); err != nil {
+			Error(w, r, s.log, err)
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
@@ -68,46 +68,62 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"), body...))
-		user := session(r.Context()).UserID
-
-		stored, err := s.reserveKey(r.Context(), user, key, sum[:])
-		if err != nil {
-			Error(w, r, s.log, err)
-			return
-		}
-		if stored != nil {
-			for name, value := range stored.header {
-				w.Header().Set(name, value)
-			}
-			w.Header().Set("Idempotent-Replayed", "true")
-			w.WriteHeader(stored.status)
-			_, _ = w.Write(stored.body)
-			return
-		}
-
-		rec := &capture{ResponseWriter: w}
-		defer func() {
-			// Runs after a panic too, so a crashed request never holds its key.
-			ctx := context.WithoutCancel(r.Context())
-			if rec.status < 200 || rec.status > 299 {
-				_, err = s.Pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2`, user, key)
-			} else {
-				header := map[string]string{}
-				for _, name := range replayedHeaders {
-					if v := rec.Header().Get(name); v != "" {
-						header[name] = v
-					}
-				}
-				h, _ := json.Marshal(header)
-				_, err = s.Pool.Exec(ctx, `UPDATE idempotency_keys SET status = $3, header = $4, body = $5
-					WHERE user_id = $1 AND key = $2`, user, key, rec.status, h, rec.body.Bytes())
-			}
-			if err != nil {
-				s.log.ErrorContext(ctx, "store idempotent answer", "request_id", requestID(ctx), "err", err)
-			}
-		}()
-		next.ServeHTTP(rec, r)
+		s.replayOrRun(w, r, key, sum[:], func(w http.ResponseWriter) { next.ServeHTTP(w, r) })
 	})
+}
+
+// checkIdempotencyKey refuses a key longer than the column holds.
+func checkIdempotencyKey(key string) error {
+	if len(key) > 255 {
+		return badRequest("Idempotency-Key must be at most 255 characters")
+	}
+	return nil
+}
+
+// replayOrRun is the Idempotency-Key rule for a request identified by hash: the
+// answer stored for the key is replayed; otherwise run answers, and a success is
+// stored for the next repeat while a refusal frees the key, so that a corrected
+// retry can reuse it. The same key with another hash is a 422.
+func (s *Server) replayOrRun(w http.ResponseWriter, r *http.Request, key string, hash []byte, run func(http.ResponseWriter)) {
+	user := session(r.Context()).UserID
+	stored, err := s.reserveKey(r.Context(), user, key, hash)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	if stored != nil {
+		for name, value := range stored.header {
+			w.Header().Set(name, value)
+		}
+		w.Header().Set("Idempotent-Replayed", "true")
+		w.WriteHeader(stored.status)
+		_, _ = w.Write(stored.body)
+		return
+	}
+
+	rec := &capture{ResponseWriter: w}
+	defer func() {
+		// Runs after a panic too, so a crashed request never holds its key.
+		ctx := context.WithoutCancel(r.Context())
+		var err error
+		if rec.status < 200 || rec.status > 299 {
+			_, err = s.Pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2`, user, key)
+		} else {
+			header := map[string]string{}
+			for _, name := range replayedHeaders {
+				if v := rec.Header().Get(name); v != "" {
+					header[name] = v
+				}
+			}
+			h, _ := json.Marshal(header)
+			_, err = s.Pool.Exec(ctx, `UPDATE idempotency_keys SET status = $3, header = $4, body = $5
+				WHERE user_id = $1 AND key = $2`, user, key, rec.status, h, rec.body.Bytes())
+		}
+		if err != nil {
+			s.log.ErrorContext(ctx, "store idempotent answer", "request_id", requestID(ctx), "err", err)
+		}
+	}()
+	run(rec)
 }
 
 type storedAnswer struct {

@@ -118,11 +118,11 @@ func (s *Server) listLeases(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := projections.LeaseFilter{Cursor: q.Get("cursor"), Limit: limit}
-	if f.PropertyID, err = leaseQueryUUID(q.Get("property_id"), "property_id"); err != nil {
+	if f.PropertyID, err = queryUUID(q, "property_id"); err != nil {
 		Error(w, r, s.log, err)
 		return
 	}
-	if f.TenantID, err = leaseQueryUUID(q.Get("tenant_id"), "tenant_id"); err != nil {
+	if f.TenantID, err = queryUUID(q, "tenant_id"); err != nil {
 		Error(w, r, s.log, err)
 		return
 	}
@@ -189,16 +189,4 @@ func (s *Server) expiringLeases(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, page)
-}
-
-// leaseQueryUUID reads an optional UUID query parameter.
-func leaseQueryUUID(raw, name string) (*uuid.UUID, error) {
-	if raw == "" {
-		return nil, nil
-	}
-	id, err := uuid.Parse(raw)
-	if err != nil {
-		return nil, badRequest(name + " must be a UUID")
-	}
-	return &id, nil
 }

@@ -177,11 +177,11 @@ func (s *Server) listMaintenance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := projections.MaintenanceFilter{Cursor: q.Get("cursor"), Limit: limit}
-	if f.PropertyID, err = maintenanceUUIDParam(q.Get("property_id"), "property_id"); err != nil {
+	if f.PropertyID, err = queryUUID(q, "property_id"); err != nil {
 		Error(w, r, s.log, err)
 		return
 	}
-	if f.AssignedTo, err = maintenanceUUIDParam(q.Get("assigned_to"), "assigned_to"); err != nil {
+	if f.AssignedTo, err = queryUUID(q, "assigned_to"); err != nil {
 		Error(w, r, s.log, err)
 		return
 	}
@@ -207,18 +207,6 @@ func (s *Server) listMaintenance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, page)
-}
-
-// maintenanceUUIDParam reads an optional UUID query parameter; a malformed one is a 400.
-func maintenanceUUIDParam(raw, name string) (*uuid.UUID, error) {
-	if raw == "" {
-		return nil, nil
-	}
-	id, err := uuid.Parse(raw)
-	if err != nil {
-		return nil, badRequest(name + " must be a UUID")
-	}
-	return &id, nil
 }
 
 func (s *Server) maintenanceHistory(w http.ResponseWriter, r *http.Request) {

@@ -3,7 +3,6 @@ package http
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 
 	"github.com/google/uuid"
 
@@ -152,13 +151,9 @@ func (s *Server) listProperties(w http.ResponseWriter, r *http.Request) {
 		Status: q.Get("status"), City: q.Get("city"), State: q.Get("state"),
 		PropertyType: q.Get("property_type"), Cursor: q.Get("cursor"), Limit: limit,
 	}
-	if owner := q.Get("owner_id"); owner != "" {
-		id, err := uuid.Parse(owner)
-		if err != nil {
-			Error(w, r, s.log, badRequest("owner_id must be a UUID"))
-			return
-		}
-		f.OwnerID = &id
+	if f.OwnerID, err = queryUUID(q, "owner_id"); err != nil {
+		Error(w, r, s.log, err)
+		return
 	}
 	page, err := s.queries.Properties(r.Context(), viewerOf(r), f)
 	if err != nil {
@@ -170,16 +165,4 @@ func (s *Server) listProperties(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) propertyHistory(w http.ResponseWriter, r *http.Request) {
 	answerHistory(s, w, r, domain.PropertyStreamType, s.queries.Property)
-}
-
-// listLimit reads ?limit= (1..200, default 50).
-func listLimit(raw string) (int, error) {
-	if raw == "" {
-		return 50, nil
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > 200 {
-		return 0, badRequest("limit must be an integer from 1 to 200")
-	}
-	return n, nil
 }

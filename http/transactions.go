@@ -145,13 +145,9 @@ func (s *Server) listTransactions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := projections.TransactionFilter{Cursor: q.Get("cursor"), Limit: limit}
-	if raw := q.Get("lease_id"); raw != "" {
-		id, err := uuid.Parse(raw)
-		if err != nil {
-			Error(w, r, s.log, badRequest("lease_id must be a UUID"))
-			return
-		}
-		f.LeaseID = &id
+	if f.LeaseID, err = queryUUID(q, "lease_id"); err != nil {
+		Error(w, r, s.log, err)
+		return
 	}
 	if raw := q.Get("status"); raw != "" {
 		var status domain.TransactionStatus

@@ -183,9 +183,11 @@ func (q *Queries) Properties(ctx context.Context, v Viewer, f PropertyFilter) (P
 	}), nil
 }
 
+// pageOf makes a page of items read with LIMIT limit+1: the extra row, if any,
+// says another page follows. A limit of 0 means every row, in one page.
 func pageOf[T any](items []T, limit int, cursorOf func(T) *string) Page[T] {
 	page := Page[T]{Items: items}
-	if len(items) > limit {
+	if limit > 0 && len(items) > limit {
 		page.Items = items[:limit]
 		page.NextCursor = cursorOf(items[limit-1])
 	}

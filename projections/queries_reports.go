@@ -73,16 +73,6 @@ func (p ReportPage) limitClause(args *sqlArgs) string {
 	return ` LIMIT ` + args.add(p.Limit+1)
 }
 
-func reportPageOf[T any](items []T, p ReportPage, cursorOf func(T) *string) Page[T] {
-	if p.Limit == 0 {
-		if items == nil {
-			items = []T{}
-		}
-		return Page[T]{Items: items}
-	}
-	return pageOf(items, p.Limit, cursorOf)
-}
-
 // RentRollRow is one property of the rent roll, with the lease in force that day.
 type RentRollRow struct {
 	PropertyID      uuid.UUID    `json:"property_id"`
@@ -203,7 +193,7 @@ func (q *Queries) RentRoll(ctx context.Context, v Viewer, asOf domain.Date, page
 		return RentRoll{}, fmt.Errorf("report rent roll: %w", err)
 	}
 	roll.Totals.Vacant = roll.Totals.Properties - roll.Totals.Occupied
-	roll.Page = reportPageOf(items, page, func(r RentRollRow) *string { return encodeCursor(r.createdAt, r.PropertyID) })
+	roll.Page = pageOf(items, page.Limit, func(r RentRollRow) *string { return encodeCursor(r.createdAt, r.PropertyID) })
 	return roll, nil
 }
 
@@ -314,7 +304,7 @@ func (q *Queries) Aging(ctx context.Context, v Viewer, asOf domain.Date, page Re
 	if err := rows.Err(); err != nil {
 		return Aging{}, fmt.Errorf("report aging: %w", err)
 	}
-	report.Page = reportPageOf(items, page, func(a AgingRow) *string { return encodeCursor(a.createdAt, a.LeaseID) })
+	report.Page = pageOf(items, page.Limit, func(a AgingRow) *string { return encodeCursor(a.createdAt, a.LeaseID) })
 	return report, nil
 }
 
