@@ -108,7 +108,8 @@ func (s *Server) writeOffTransaction(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// leaseLedger answers the tenant ledger of a lease, as of ?as_of=YYYY-MM-DD when given.
+// leaseLedger answers the tenant ledger of a lease, as of ?as_of=YYYY-MM-DD when
+// given; in CSV with ?format=csv.
 func (s *Server) leaseLedger(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
@@ -124,10 +125,28 @@ func (s *Server) leaseLedger(w http.ResponseWriter, r *http.Request) {
 		}
 		asOf = &d
 	}
+	csv, err := wantsCSV(r)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
 	ledger, err := s.queries.Ledger(r.Context(), viewerOf(r), id, asOf)
 	if err != nil {
 		Error(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ledger)
+	if !csv {
+		writeJSON(w, http.StatusOK, ledger)
+		return
+	}
+	name := "ledger-" + id.String()
+	if asOf != nil {
+		name += "-" + asOf.String()
+	}
+	records := make([][]string, 0, len(ledger.Items))
+	for _, e := range ledger.Items {
+		records = append(records, []string{e.Date.String(), e.Entry, e.TransactionID.String(), e.Type, e.Status,
+			csvString(e.Description), e.Amount.StringFixed(2), e.Balance.StringFixed(2)})
+	}
+	writeCSV(w, name, []string{"date", "entry", "transaction_id", "type", "status", "description", "amount", "balance"}, records)
 }

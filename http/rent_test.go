@@ -354,6 +354,21 @@ func TestLeaseLedgerRunningBalance(t *testing.T) {
 		t.Errorf("February 10's line is %s, want the maintenance charge %s", e.TransactionID, maintenance.ID)
 	}
 
+	t.Run("csv", func(t *testing.T) {
+		records := s.MustReportCSV(t, token, "/api/v1/leases/"+lease.String()+"/ledger?as_of=2024-03-10&format=csv")
+		if want := []string{"date", "entry", "transaction_id", "type", "status", "description", "amount", "balance"}; len(records) == 0 || !slices.Equal(records[0], want) {
+			t.Fatalf("CSV header = %q, want %q", records[:min(1, len(records))], want)
+		}
+		lines := make([]string, 0, len(records)-1)
+		for _, rec := range records[1:] {
+			lines = append(lines, rec[0]+" "+rec[1]+" "+rec[3]+" "+rec[6]+" "+rec[7])
+		}
+		if !slices.Equal(lines, upToMarch) {
+			t.Errorf("CSV lines:\n got  %q\n want %q", lines, upToMarch)
+		}
+		MustProblem(t, s.Do(t, token, http.MethodGet, "/api/v1/leases/"+lease.String()+"/ledger?format=pdf", nil, nil), http.StatusBadRequest)
+	})
+
 	MustProblem(t, s.Do(t, otherToken, http.MethodGet, "/api/v1/leases/"+lease.String()+"/ledger", nil, nil), http.StatusNotFound)
 	MustProblem(t, s.Do(t, token, http.MethodGet, "/api/v1/leases/"+lease.String()+"/ledger?as_of=March", nil, nil), http.StatusBadRequest)
 	MustProblem(t, s.Do(t, token, http.MethodGet, "/api/v1/leases/"+uuid.NewString()+"/ledger", nil, nil), http.StatusNotFound)

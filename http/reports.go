@@ -41,23 +41,30 @@ func readReportRequest(r *http.Request) (reportRequest, error) {
 		return reportRequest{}, err
 	}
 	req := reportRequest{asOf: asOf}
-	switch q.Get("format") {
-	case "", "json":
-		req.page.Cursor = q.Get("cursor")
-		req.page.Limit, err = listLimit(q.Get("limit"))
-	case "csv":
-		req.csv = true
-	default:
-		err = badRequest("format must be json or csv")
+	if req.csv, err = wantsCSV(r); err != nil || req.csv {
+		return req, err
 	}
+	req.page.Cursor = q.Get("cursor")
+	req.page.Limit, err = listLimit(q.Get("limit"))
 	return req, err
 }
 
-// writeCSV answers a report as a CSV download named name-asOf.csv: a header line,
+// wantsCSV reads ?format=: json (the default) or csv.
+func wantsCSV(r *http.Request) (bool, error) {
+	switch r.URL.Query().Get("format") {
+	case "", "json":
+		return false, nil
+	case "csv":
+		return true, nil
+	}
+	return false, badRequest("format must be json or csv")
+}
+
+// writeCSV answers a report as a CSV download named name.csv: a header line,
 // then one line per record.
-func writeCSV(w http.ResponseWriter, name string, asOf domain.Date, header []string, records [][]string) {
+func writeCSV(w http.ResponseWriter, name string, header []string, records [][]string) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`-`+asOf.String()+`.csv"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
 	w.WriteHeader(http.StatusOK)
 	out := csv.NewWriter(w)
 	_ = out.Write(header)
@@ -106,7 +113,7 @@ func answerReport[T any](s *Server, w http.ResponseWriter, r *http.Request, name
 		writeJSON(w, http.StatusOK, report)
 		return
 	}
-	writeCSV(w, name, req.asOf, header, records(report))
+	writeCSV(w, name+"-"+req.asOf.String(), header, records(report))
 }
 
 // rentRoll answers GET /reports/rent-roll.
