@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -199,13 +200,14 @@ func (s *PostgresStore) Append(ctx context.Context, stream StreamID, expectedVer
 	return res, nil
 }
 
-const eventColumns = `position, transaction_id::text, event_id, stream_id, stream_type, version,
+// EventColumns are the columns of events that EventScanner reads, in its order.
+const EventColumns = `position, transaction_id::text, event_id, stream_id, stream_type, version,
 	event_type, schema_version, payload, metadata, recorded_at`
 
 // ReadStream returns a stream's events in version order; with a non-zero until,
 // only those recorded at or before it.
 func (s *PostgresStore) ReadStream(ctx context.Context, stream StreamID, until time.Time) ([]Event, error) {
-	q := `SELECT ` + eventColumns + ` FROM events WHERE stream_id = $1`
+	q := `SELECT ` + EventColumns + ` FROM events WHERE stream_id = $1`
 	args := []any{stream.String()}
 	if !until.IsZero() {
 		q += ` AND recorded_at <= $2`
@@ -222,7 +224,7 @@ func (s *PostgresStore) ReadStream(ctx context.Context, stream StreamID, until t
 // only returns events of transactions older than every transaction still running,
 // so an event that commits late is read later, never skipped.
 func (s *PostgresStore) ReadAfter(ctx context.Context, after Checkpoint, limit int) ([]Event, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+eventColumns+` FROM events
+	rows, err := s.db.Query(ctx, `SELECT `+EventColumns+` FROM events
 		WHERE (transaction_id, position) > ($1::text::xid8, $2)
 		  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
 		ORDER BY events.transaction_id, events.position LIMIT $3`, // events.transaction_id: the xid8, not the text column of the same name
@@ -274,18 +276,38 @@ func (s *PostgresStore) Verify(ctx context.Context) ([]BrokenLink, error) {
 }
 
 func collectEvents(rows pgx.Rows) ([]Event, error) {
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Event, error) {
-		var (
-			e                  Event
-			txid, id, streamID string
-			meta               []byte
-		)
-		if err := row.Scan(&e.Position, &txid, &id, &streamID, &e.Stream.Type, &e.Version,
-			&e.Type, &e.SchemaVersion, &e.Data, &meta, &e.RecordedAt); err != nil {
-			return Event{}, err
-		}
-		return finishEvent(e, txid, id, streamID, meta)
-	})
+	var scan EventScanner
+	return pgx.CollectRows(rows, scan.Scan)
+}
+
+// EventScanner reads events from rows of EventColumns. Consecutive events of
+// one command share their metadata, which it then decodes once.
+type EventScanner struct {
+	lastRaw  []byte
+	lastMeta Metadata
+}
+
+// Scan reads the event of one row.
+func (s *EventScanner) Scan(row pgx.CollectableRow) (Event, error) {
+	var (
+		e                  Event
+		txid, id, streamID string
+		data, meta         []byte
+	)
+	if err := row.Scan(&e.Position, &txid, &id, &streamID, &e.Stream.Type, &e.Version,
+		&e.Type, &e.SchemaVersion, &data, &meta, &e.RecordedAt); err != nil {
+		return Event{}, err
+	}
+	e.Data = data
+	if s.lastRaw != nil && bytes.Equal(meta, s.lastRaw) {
+		e.Metadata = s.lastMeta
+		return finishEvent(e, txid, id, streamID, nil)
+	}
+	e, err := finishEvent(e, txid, id, streamID, meta)
+	if err == nil {
+		s.lastRaw, s.lastMeta = meta, e.Metadata
+	}
+	return e, err
 }
 
 // finishEvent parses the textual columns shared by SQL reads and watermill messages.
@@ -304,8 +326,10 @@ func finishEvent(e Event, txid, id, streamID string, meta []byte) (Event, error)
 	if e.Stream.ID, err = uuid.Parse(idPart); err != nil {
 		return Event{}, fmt.Errorf("parse stream id: %w", err)
 	}
-	if e.Metadata, err = decodeMetadata(meta); err != nil {
-		return Event{}, err
+	if meta != nil { // nil: the caller decoded it
+		if e.Metadata, err = decodeMetadata(meta); err != nil {
+			return Event{}, err
+		}
 	}
 	e.RecordedAt = e.RecordedAt.UTC()
 	return e, nil

@@ -57,7 +57,7 @@ func (s WatermillSchema) SelectQuery(params wsql.SelectQueryParams) (wsql.Query,
 	// or ordering by an alias of a subquery, makes it read and sort the whole
 	// backlog for every batch, so catching up would be quadratic in the backlog.
 	q := `WITH last_processed AS (` + next.Query + `)
-		SELECT ` + eventColumns + `, transaction_id AS horizon_xid FROM events
+		SELECT ` + EventColumns + `, transaction_id AS horizon_xid FROM events
 		WHERE (transaction_id, position) > ((SELECT last_processed_transaction_id FROM last_processed),
 		                                    (SELECT offset_acked FROM last_processed))
 		  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())

@@ -8,10 +8,10 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore"
 )
 
-// AsOf answers a query as the read model stood after events: it replays them with
-// the projector's own code into empty temporary copies of the seed tables, inside a
-// transaction that is rolled back, and runs read with a context whose queries go
-// to that replay. events are one entity's stream up to a moment; read should not
+// AsOf answers a query as the read model stood after events: it folds them with
+// the projector's own code, writes the rows into empty temporary copies of the
+// seed tables, inside a transaction that is rolled back, and runs read with a
+// context whose queries go to those copies. events are one entity's stream up to a moment; read should not
 // depend on other entities' rows.
 func AsOf[T any](ctx context.Context, q *Queries, events []eventstore.Event, read func(context.Context) (T, error)) (T, error) {
 	var zero T
@@ -29,13 +29,19 @@ func AsOf[T any](ctx context.Context, q *Queries, events []eventstore.Event, rea
 	if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_temp, public`); err != nil {
 		return zero, err
 	}
-	for _, e := range events {
-		de, err := domain.DecodeEvent(e.Type, e.Data)
-		if err != nil {
-			return zero, err
+	if len(events) > 0 {
+		en := newEntity(events[0].Stream.ID)
+		for _, e := range events {
+			de, err := domain.DecodeEvent(e.Type, e.Data)
+			if err != nil {
+				return zero, err
+			}
+			if _, err := project(en, e, de); err != nil {
+				return zero, err
+			}
 		}
-		if err := applyRelational(ctx, tx, e, de); err != nil {
-			return zero, fmt.Errorf("replay %s v%d: %w", e.Stream, e.Version, err)
+		if err := en.write(ctx, tx); err != nil {
+			return zero, err
 		}
 	}
 	return read(context.WithValue(ctx, replayKey{}, tx))

@@ -279,10 +279,11 @@ func compareTable(ctx context.Context, tx pgx.Tx, schema, table string, res *Ver
 // and token hashes). It is nil when the events leave no row. The replay is
 // AsOf's: nothing of it persists.
 func EntityState(ctx context.Context, q *Queries, streamType string, events []eventstore.Event) (json.RawMessage, error) {
-	table, ok := auditTables[streamType]
+	t, ok := entityTables[streamType]
 	if !ok {
 		return nil, fmt.Errorf("no read-model table for stream type %q", streamType)
 	}
+	table := t.name
 	if len(events) == 0 {
 		return nil, nil
 	}
@@ -360,6 +361,26 @@ type scratch struct {
 	applied  int64
 	total    int64
 	lastNote time.Time
+	deferred []string // the copies' keys, indexes and foreign keys (cloneReadModel)
+}
+
+// errUndo rolls back a savepoint on purpose.
+var errUndo = errors.New("undo")
+
+// completeTables creates the copies' keys, indexes and foreign keys.
+func (s *scratch) completeTables(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_catalog`); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
+		return err
+	}
+	for _, stmt := range s.deferred {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return explainViolation(ctx, s.pool, s.schema, fmt.Errorf("complete the rebuilt tables: %s: %w", stmt, err))
+		}
+	}
+	return nil
 }
 
 func newScratch(ctx context.Context, pool *pgxpool.Pool, opts RebuildOptions, start time.Time) (*scratch, error) {
@@ -371,7 +392,7 @@ func newScratch(ctx context.Context, pool *pgxpool.Pool, opts RebuildOptions, st
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&s.total); err != nil {
 		return nil, fmt.Errorf("count events: %w", err)
 	}
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) (err error) {
 		// Copying reads the live tables' definitions and grants to cluster roles:
 		// a session holding one of those locks for long fails the rebuild clearly
 		// instead of hanging it.
@@ -388,7 +409,7 @@ func newScratch(ctx context.Context, pool *pgxpool.Pool, opts RebuildOptions, st
 		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(live, ", ")+` IN ACCESS SHARE MODE`); err != nil {
 			return fmt.Errorf("lock the live tables: %w", err)
 		}
-		if err := cloneReadModel(ctx, tx, s.schema); err != nil {
+		if s.deferred, err = cloneReadModel(ctx, tx, s.schema); err != nil {
 			return err
 		}
 		cp := pgx.Identifier{s.schema, "projector_checkpoints"}.Sanitize()
@@ -398,8 +419,21 @@ func newScratch(ctx context.Context, pool *pgxpool.Pool, opts RebuildOptions, st
 		if _, err := tx.Exec(ctx, `INSERT INTO `+cp+` (projector) VALUES ($1)`, RelationalName); err != nil {
 			return fmt.Errorf("create the rebuild checkpoint: %w", err)
 		}
-		// Fail before hours of replay, not at the swap, if the copies are not faithful.
-		return sameShape(ctx, tx, "public", s.schema)
+		// Fail before hours of replay, not at the swap, if the copies are not
+		// faithful: complete them in a savepoint, compare, and undo.
+		err = pgx.BeginFunc(ctx, tx, func(check pgx.Tx) error {
+			if err := s.completeTables(ctx, check); err != nil {
+				return err
+			}
+			if err := sameShape(ctx, check, "public", s.schema); err != nil {
+				return err
+			}
+			return errUndo
+		})
+		if errors.Is(err, errUndo) {
+			return nil
+		}
+		return err
 	})
 	if err != nil {
 		s.drop()
@@ -422,12 +456,24 @@ func (s *scratch) redirect(ctx context.Context, tx pgx.Tx) error {
 	return err
 }
 
-// replay applies the log to the copies in batches, one transaction each, in
-// passes: each pass goes up to the checkpoint target returns at its start (the
-// head of the log, or the live checkpoint). Writers may append faster than a
-// replay applies, so after a few passes the caller finishes the rest in its
-// final transaction instead of chasing the head for ever.
+// replay brings the copies up to the checkpoint target returns: a fold of
+// the log up to it into the empty copies (rebuild_fold.go), then their
+// indexes and foreign keys, then, in passes of batches of the live
+// projector's Apply, the events that arrived meanwhile. Writers may append
+// faster than a replay applies, so after a few passes the caller finishes the
+// rest in its final transaction instead of chasing the head for ever.
 func (s *scratch) replay(ctx context.Context, target func(context.Context) (eventstore.Checkpoint, error)) error {
+	until, err := target(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.fold(ctx, until); err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	s.note("replay", true)
+	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.completeTables(ctx, tx) }); err != nil {
+		return err
+	}
 	const passes = 4
 	for range passes {
 		until, err := target(ctx)
@@ -541,8 +587,11 @@ func (s *scratch) batch(ctx context.Context, tx pgx.Tx, until *eventstore.Checkp
 	if n == 0 {
 		return 0, nil
 	}
-	if err := (Relational{Keyring: s.opts.Keyring}).replayPipelined(ctx, tx, events[:n]); err != nil {
-		return 0, fmt.Errorf("rebuild: %w", err)
+	rel := Relational{Keyring: s.opts.Keyring}
+	for _, e := range events[:n] {
+		if err := rel.Apply(ctx, tx, e); err != nil {
+			return 0, fmt.Errorf("rebuild: %w", err)
+		}
 	}
 	if err := checkNoLiveWrites(ctx, tx, before); err != nil {
 		return 0, err
@@ -818,14 +867,16 @@ func foreignKeysFromOutside(ctx context.Context, tx pgx.Tx) ([]string, error) {
 // under their original names (names are per schema, so they can be the same),
 // foreign keys between the copies, triggers, row-level security, grants, owner,
 // partitions. Moving the copies into public later gives back the migrations'
-// schema unchanged.
-func cloneReadModel(ctx context.Context, tx pgx.Tx, schema string) error {
+// schema unchanged. It returns, without running them, the statements that
+// create the copies' keys, indexes and foreign keys: loading rows first and
+// building those after is much faster than maintaining them row by row.
+func cloneReadModel(ctx context.Context, tx pgx.Tx, schema string) (deferred []string, err error) {
 	// With only pg_catalog on the path, the catalog functions qualify every name.
 	if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_catalog`); err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := tx.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{schema}.Sanitize()); err != nil {
-		return fmt.Errorf("create scratch schema: %w", err)
+		return nil, fmt.Errorf("create scratch schema: %w", err)
 	}
 	// Objects of other tables that depend on the read-model tables, which DROP ...
 	// CASCADE would remove silently: views, and row-level security policies whose
@@ -845,37 +896,45 @@ func cloneReadModel(ctx context.Context, tx pgx.Tx, schema string) error {
 		dependents, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
 	if err != nil {
-		return fmt.Errorf("look for objects that depend on the read model: %w", err)
+		return nil, fmt.Errorf("look for objects that depend on the read model: %w", err)
 	}
 	if len(dependents) > 0 {
-		return fmt.Errorf("%s depend on the read-model tables: a swap would drop them (add their tables to projections.readModelTables)",
+		return nil, fmt.Errorf("%s depend on the read-model tables: a swap would drop them (add their tables to projections.readModelTables)",
 			strings.Join(dependents, ", "))
 	}
-	var later []string
+	var policies, indexes, foreignKeys []string
 	for _, table := range readModelTables {
-		ddl, tableLater, err := tableDDL(ctx, tx, schema, table)
+		c, err := tableDDL(ctx, tx, schema, table)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, stmt := range ddl {
+		for _, stmt := range c.ddl {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("copy %s: %s: %w", table, stmt, err)
+				return nil, fmt.Errorf("copy %s: %s: %w", table, stmt, err)
 			}
 		}
-		later = append(later, tableLater...)
+		policies = append(policies, c.policies...)
+		indexes = append(indexes, c.indexes...)
+		foreignKeys = append(foreignKeys, c.foreignKeys...)
 	}
-	for _, stmt := range later {
+	for _, stmt := range policies {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("copy foreign key or policy: %s: %w", stmt, err)
+			return nil, fmt.Errorf("copy policy: %s: %w", stmt, err)
 		}
 	}
-	return nil
+	return append(indexes, foreignKeys...), nil
 }
 
-// tableDDL returns the statements that recreate public.table in schema, and
-// separately those that need every copy to exist: its foreign keys and its
-// row-level security policies (pointed at the copies).
-func tableDDL(ctx context.Context, tx pgx.Tx, schema, table string) (ddl, later []string, err error) {
+// tableCopy is what recreates a table in another schema: the table (ddl),
+// what needs every copy to exist (its row-level security policies and foreign
+// keys, pointed at the copies), and its indexes, which a rebuild creates after
+// the rows are in, as it does the foreign keys.
+type tableCopy struct {
+	ddl, indexes, policies, foreignKeys []string
+}
+
+// tableDDL returns the statements that recreate public.table in schema.
+func tableDDL(ctx context.Context, tx pgx.Tx, schema, table string) (c tableCopy, err error) {
 	src := pgx.Identifier{"public", table}.Sanitize()
 	dst := pgx.Identifier{schema, table}.Sanitize()
 	var (
@@ -888,7 +947,7 @@ func tableDDL(ctx context.Context, tx pgx.Tx, schema, table string) (ddl, later 
 			pg_get_userbyid(c.relowner), c.relrowsecurity, c.relforcerowsecurity, obj_description(c.oid, 'pg_class')
 		FROM pg_class c WHERE c.oid = $1::text::regclass`, src).Scan(&kind, &partKey, &options, &owner, &rls, &forceRLS, &note)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the shape of %s: %w", table, err)
+		return tableCopy{}, fmt.Errorf("read the shape of %s: %w", table, err)
 	}
 	create := `CREATE TABLE ` + dst + ` (LIKE ` + src + ` INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING IDENTITY
 		INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS)`
@@ -897,7 +956,7 @@ func tableDDL(ctx context.Context, tx pgx.Tx, schema, table string) (ddl, later 
 	} else if options != nil && *options != "" {
 		create += ` WITH (` + *options + `)`
 	}
-	ddl = append(ddl, create)
+	c.ddl = append(c.ddl, create)
 
 	// Partitions, under their own names and bounds.
 	partitions, err := queryStrings(ctx, tx, `SELECT format('CREATE TABLE %I.%I PARTITION OF %s %s', $2::text, ch.relname, $3::text,
@@ -905,20 +964,29 @@ func tableDDL(ctx context.Context, tx pgx.Tx, schema, table string) (ddl, later 
 		FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid
 		WHERE i.inhparent = $1::text::regclass ORDER BY ch.relname`, src, schema, dst)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the partitions of %s: %w", table, err)
+		return tableCopy{}, fmt.Errorf("read the partitions of %s: %w", table, err)
 	}
-	ddl = append(ddl, partitions...)
+	c.ddl = append(c.ddl, partitions...)
 
 	// Constraints under their names: primary key and unique constraints create
-	// their indexes under the same names.
-	constraints, err := queryStrings(ctx, tx, `SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname,
+	// their indexes under the same names, so they wait for the rows with the
+	// other indexes; check constraints do not.
+	checks, err := queryStrings(ctx, tx, `SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname,
 			pg_get_constraintdef(oid))
-		FROM pg_constraint WHERE conrelid = $1::text::regclass AND contype IN ('p', 'u', 'x', 'c') AND conislocal
-		ORDER BY array_position(ARRAY['p', 'u', 'x', 'c'], contype::text), conname`, src, dst)
+		FROM pg_constraint WHERE conrelid = $1::text::regclass AND contype = 'c' AND conislocal
+		ORDER BY conname`, src, dst)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the constraints of %s: %w", table, err)
+		return tableCopy{}, fmt.Errorf("read the constraints of %s: %w", table, err)
 	}
-	ddl = append(ddl, constraints...)
+	c.ddl = append(c.ddl, checks...)
+	keys, err := queryStrings(ctx, tx, `SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname,
+			pg_get_constraintdef(oid))
+		FROM pg_constraint WHERE conrelid = $1::text::regclass AND contype IN ('p', 'u', 'x') AND conislocal
+		ORDER BY array_position(ARRAY['p', 'u', 'x'], contype::text), conname`, src, dst)
+	if err != nil {
+		return tableCopy{}, fmt.Errorf("read the constraints of %s: %w", table, err)
+	}
+	c.indexes = append(c.indexes, keys...)
 
 	// The other indexes, from their definitions.
 	indexes, err := queryStrings(ctx, tx, `SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
@@ -927,39 +995,39 @@ func tableDDL(ctx context.Context, tx pgx.Tx, schema, table string) (ddl, later 
 		                  AND c.contype IN ('p', 'u', 'x'))
 		ORDER BY i.indexrelid::regclass::text`, src)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the indexes of %s: %w", table, err)
+		return tableCopy{}, fmt.Errorf("read the indexes of %s: %w", table, err)
 	}
 	// As the catalog functions write it: public.users, quoted only where needed.
 	var srcName string
 	if err := tx.QueryRow(ctx, `SELECT $1::text::regclass::text`, src).Scan(&srcName); err != nil {
-		return nil, nil, err
+		return tableCopy{}, err
 	}
 	for _, def := range indexes {
 		def, ok := retarget(def, []string{" ON ONLY " + srcName + " ", " ON " + srcName + " "}, " ON "+dst+" ")
 		if !ok {
-			return nil, nil, fmt.Errorf("unexpected index definition on %s: %s", table, def)
+			return tableCopy{}, fmt.Errorf("unexpected index definition on %s: %s", table, def)
 		}
-		ddl = append(ddl, def)
+		c.indexes = append(c.indexes, def)
 	}
 
 	triggers, err := queryStrings(ctx, tx, `SELECT pg_get_triggerdef(oid) FROM pg_trigger
 		WHERE tgrelid = $1::text::regclass AND NOT tgisinternal ORDER BY tgname`, src)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the triggers of %s: %w", table, err)
+		return tableCopy{}, fmt.Errorf("read the triggers of %s: %w", table, err)
 	}
 	for _, def := range triggers {
 		def, ok := retarget(def, []string{" ON " + srcName + " "}, " ON "+dst+" ")
 		if !ok {
-			return nil, nil, fmt.Errorf("unexpected trigger definition on %s: %s", table, def)
+			return tableCopy{}, fmt.Errorf("unexpected trigger definition on %s: %s", table, def)
 		}
-		ddl = append(ddl, def)
+		c.ddl = append(c.ddl, def)
 	}
 
 	if rls {
-		ddl = append(ddl, `ALTER TABLE `+dst+` ENABLE ROW LEVEL SECURITY`)
+		c.ddl = append(c.ddl, `ALTER TABLE `+dst+` ENABLE ROW LEVEL SECURITY`)
 	}
 	if forceRLS {
-		ddl = append(ddl, `ALTER TABLE `+dst+` FORCE ROW LEVEL SECURITY`)
+		c.ddl = append(c.ddl, `ALTER TABLE `+dst+` FORCE ROW LEVEL SECURITY`)
 	}
 	policies, err := queryStrings(ctx, tx, `SELECT format('CREATE POLICY %I ON %s AS %s FOR %s TO %s%s%s', p.polname, $2::text,
 			CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
@@ -969,13 +1037,13 @@ func tableDDL(ctx context.Context, tx pgx.Tx, schema, table string) (ddl, later 
 			' WITH CHECK (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')')
 		FROM pg_policy p WHERE p.polrelid = $1::text::regclass ORDER BY p.polname`, src, dst)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the policies of %s: %w", table, err)
+		return tableCopy{}, fmt.Errorf("read the policies of %s: %w", table, err)
 	}
 	for _, def := range policies {
-		later = append(later, toCopies(def, schema))
+		c.policies = append(c.policies, toCopies(def, schema))
 	}
 
-	ddl = append(ddl, `ALTER TABLE `+dst+` OWNER TO `+pgx.Identifier{owner}.Sanitize())
+	c.ddl = append(c.ddl, `ALTER TABLE `+dst+` OWNER TO `+pgx.Identifier{owner}.Sanitize())
 	grants, err := queryStrings(ctx, tx, `SELECT format('GRANT %s ON %s TO %s%s', a.privilege_type, $2::text,
 			CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
 			CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
@@ -983,23 +1051,23 @@ func tableDDL(ctx context.Context, tx pgx.Tx, schema, table string) (ddl, later 
 		WHERE c.oid = $1::text::regclass AND a.grantee <> c.relowner
 		ORDER BY 1`, src, dst)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the grants of %s: %w", table, err)
+		return tableCopy{}, fmt.Errorf("read the grants of %s: %w", table, err)
 	}
-	ddl = append(ddl, grants...)
+	c.ddl = append(c.ddl, grants...)
 	if note != nil {
-		ddl = append(ddl, `COMMENT ON TABLE `+dst+` IS `+quoteLiteral(*note))
+		c.ddl = append(c.ddl, `COMMENT ON TABLE `+dst+` IS `+quoteLiteral(*note))
 	}
 
 	fkDefs, err := queryStrings(ctx, tx, `SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname,
 			pg_get_constraintdef(oid))
 		FROM pg_constraint WHERE conrelid = $1::text::regclass AND contype = 'f' AND conislocal ORDER BY conname`, src, dst)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the foreign keys of %s: %w", table, err)
+		return tableCopy{}, fmt.Errorf("read the foreign keys of %s: %w", table, err)
 	}
 	for _, def := range fkDefs {
-		later = append(later, toCopies(def, schema))
+		c.foreignKeys = append(c.foreignKeys, toCopies(def, schema))
 	}
-	return ddl, later, nil
+	return c, nil
 }
 
 // retarget replaces the first of olds found in def by repl.

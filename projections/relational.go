@@ -4,10 +4,14 @@ package projections
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -43,38 +47,162 @@ func (r Relational) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) er
 	if tag.RowsAffected() == 0 {
 		return nil // already applied
 	}
-	de, err := r.decode(ctx, tx, e)
+	de, err := r.decode(ctx, eventstore.NewPostgresStore(tx), e)
 	if err != nil {
 		return err
 	}
-	before, err := entityRow(ctx, tx, e.Stream.Type, e.Stream.ID)
+	en := storedEntity(ctx, tx, e.Stream.ID)
+	changes, err := project(en, e, de)
 	if err != nil {
 		return err
 	}
-	if err := applyRelational(ctx, tx, e, de); err != nil {
+	if err := en.write(ctx, tx); err != nil {
 		return fmt.Errorf("project %s %s v%d: %w", e.Type, e.Stream, e.Version, err)
 	}
-	return writeAudit(ctx, tx, e, de, before)
+	return writeAudit(ctx, tx, e, de, changes)
 }
 
-// execer is where the per-stream projections write: the projector's
-// transaction, or a rebuild's pipeline (rebuild_pipeline.go), which sends many
-// events' statements in one round trip. They only write, and read nothing back.
+// execer runs a statement: a transaction or a pool.
 type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// applyRelational hands the event to the projection of its stream type.
-func applyRelational(ctx context.Context, tx execer, e eventstore.Event, de domain.Event) error {
-	apply, ok := relationalByStream[e.Stream.Type]
-	if !ok {
-		return errNoProjection
+// entity is the read-model rows of one stream (its own row, and its late-fee
+// policy) as the projection of its events changes them.
+type entity struct {
+	id   uuid.UUID
+	rows map[*tableDef]*row // every row looked at; nil when there is none
+	// load reads a row from the database; nil when the rows exist in memory only.
+	load func(t *tableDef, id uuid.UUID) (*row, error)
+}
+
+func newEntity(id uuid.UUID) *entity {
+	return &entity{id: id, rows: map[*tableDef]*row{}}
+}
+
+// storedEntity is an entity whose rows are read from tx as they are needed.
+func storedEntity(ctx context.Context, tx pgx.Tx, id uuid.UUID) *entity {
+	en := newEntity(id)
+	en.load = func(t *tableDef, id uuid.UUID) (*row, error) {
+		var raw []byte
+		err := tx.QueryRow(ctx, `SELECT to_jsonb(t) FROM `+t.name+` t WHERE `+t.key+` = $1`, id).Scan(&raw)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s row: %w", t.name, err)
+		}
+		return rowFromJSON(t, raw)
 	}
-	return apply(ctx, tx, e, de)
+	return en
+}
+
+// row is the entity's row of table t, or nil when it has none.
+func (en *entity) row(t *tableDef) (*row, error) {
+	if r, ok := en.rows[t]; ok {
+		return r, nil
+	}
+	var r *row
+	if en.load != nil {
+		var err error
+		if r, err = en.load(t, en.id); err != nil {
+			return nil, err
+		}
+	}
+	en.rows[t] = r
+	return r, nil
+}
+
+// create starts the entity's row of table t, created at at.
+func (en *entity) create(t *tableDef, at time.Time) (*row, error) {
+	if r, err := en.row(t); err != nil {
+		return nil, err
+	} else if r != nil {
+		return nil, fmt.Errorf("%s %s exists already", t.name, en.id)
+	}
+	r := newRow(t)
+	r.set(t.key, en.id)
+	r.set("created_at", at)
+	r.set("updated_at", at)
+	en.rows[t] = r
+	return r, nil
+}
+
+// existing is the entity's row of table t, which must exist.
+func (en *entity) existing(t *tableDef) (*row, error) {
+	r, err := en.row(t)
+	if err == nil && r == nil {
+		err = fmt.Errorf("%s %s does not exist", t.name, en.id)
+	}
+	return r, err
+}
+
+// write stores the rows that changed: one upsert each.
+func (en *entity) write(ctx context.Context, db execer) error {
+	for _, t := range rowTables {
+		r := en.rows[t]
+		if r == nil || !r.dirty {
+			continue
+		}
+		if _, err := db.Exec(ctx, upsertSQL[t], r.jsonObject()); err != nil {
+			return fmt.Errorf("write %s row: %w", t.name, err)
+		}
+		r.stored, r.dirty = true, false
+	}
+	return nil
+}
+
+// upsertSQL writes a row given as a JSON object ($1) into its table (as
+// search_path finds it: a rebuild's copy, or AsOf's temporary one).
+var upsertSQL = func() map[*tableDef]string {
+	m := map[*tableDef]string{}
+	for _, t := range rowTables {
+		excluded := make([]string, len(t.columns))
+		for i, c := range t.columns {
+			excluded[i] = "excluded." + c
+		}
+		m[t] = `INSERT INTO ` + t.name + ` SELECT * FROM jsonb_populate_record(NULL::` + t.name + `, $1)
+			ON CONFLICT (` + t.key + `) DO UPDATE SET (` + strings.Join(t.columns, ", ") + `) = ROW(` +
+			strings.Join(excluded, ", ") + `)`
+	}
+	return m
+}()
+
+// project applies one event to its stream's rows with the projection of its
+// stream type, then stamps the stream's row with the event's time and version.
+// It returns the changes of the stream's row that the audit log records.
+func project(en *entity, e eventstore.Event, de domain.Event) ([]change, error) {
+	t, ok := entityTables[e.Stream.Type]
+	apply, known := relationalByStream[e.Stream.Type]
+	if !ok || !known {
+		return nil, fmt.Errorf("project %s %s v%d: %w", e.Type, e.Stream, e.Version, errNoProjection)
+	}
+	own, err := en.row(t)
+	if err != nil {
+		return nil, err
+	}
+	before := own.snapshot()
+	if err := apply(en, e, de); err != nil {
+		return nil, fmt.Errorf("project %s %s v%d: %w", e.Type, e.Stream, e.Version, err)
+	}
+	own = en.rows[t]
+	if own == nil {
+		return nil, fmt.Errorf("project %s %s v%d: it left no %s row", e.Type, e.Stream, e.Version, t.name)
+	}
+	own.set("updated_at", e.RecordedAt)
+	if _, versioned := t.index["version"]; versioned {
+		own.set("version", e.Version)
+	}
+	for _, r := range en.rows {
+		if r != nil && r.err != nil {
+			return nil, fmt.Errorf("project %s %s v%d: %w", e.Type, e.Stream, e.Version, r.err)
+		}
+	}
+	return diff(t, before, own.values), nil
 }
 
 // relationalByStream is the projection of each stream type, one file each.
-var relationalByStream = map[string]func(context.Context, execer, eventstore.Event, domain.Event) error{
+var relationalByStream = map[string]func(*entity, eventstore.Event, domain.Event) error{
 	domain.UserStreamType:        applyUser,
 	domain.SessionStreamType:     applySession,
 	domain.PropertyStreamType:    applyProperty,
@@ -86,3 +214,28 @@ var relationalByStream = map[string]func(context.Context, execer, eventstore.Eve
 }
 
 var errNoProjection = errors.New("no projection for this event type")
+
+// change is one audited column of a row that an event changed; old is nil when
+// the row did not exist before.
+type change struct {
+	column   string
+	old, new json.RawMessage
+}
+
+// diff lists the audited columns whose values differ between before (nil: no
+// row) and after.
+func diff(t *tableDef, before, after []json.RawMessage) []change {
+	var out []change
+	for i, c := range t.columns {
+		if unaudited[c] {
+			continue
+		}
+		switch {
+		case before == nil:
+			out = append(out, change{column: c, new: after[i]})
+		case string(before[i]) != string(after[i]):
+			out = append(out, change{column: c, old: before[i], new: after[i]})
+		}
+	}
+	return out
+}

@@ -1,8 +1,6 @@
 package projections
 
 import (
-	"context"
-
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 )
@@ -10,23 +8,35 @@ import (
 // applyDocument keeps the documents table. file_path is the blob store key (the
 // content's SHA-256), never a path a client sent. A deleted document keeps its row
 // with deleted_at set: queries skip it, its history and audit rows stay readable.
-func applyDocument(ctx context.Context, tx execer, e eventstore.Event, de domain.Event) error {
-	at, id, v := e.RecordedAt.UTC(), e.Stream.ID, e.Version
-	var err error
+func applyDocument(en *entity, e eventstore.Event, de domain.Event) error {
+	if ev, ok := de.(*domain.DocumentUploaded); ok {
+		d, err := en.create(documentsTable, e.RecordedAt)
+		if err != nil {
+			return err
+		}
+		d.set("name", ev.Name)
+		d.set("description", ev.Description)
+		d.set("file_path", ev.ContentHash)
+		d.set("file_type", ev.FileType)
+		d.set("file_size", ev.FileSize)
+		d.set("entity_type", ev.EntityType.String())
+		d.set("entity_id", ev.EntityID)
+		d.set("uploader_id", ev.UploaderID)
+		d.set("is_confidential", ev.IsConfidential)
+		return nil
+	}
+	d, err := en.existing(documentsTable)
+	if err != nil {
+		return err
+	}
 	switch ev := de.(type) {
-	case *domain.DocumentUploaded:
-		_, err = tx.Exec(ctx, `INSERT INTO documents (id, name, description, file_path, file_type, file_size,
-			entity_type, entity_id, uploader_id, is_confidential, created_at, updated_at, version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)`,
-			id, ev.Name, ev.Description, ev.ContentHash, ev.FileType, ev.FileSize, ev.EntityType.String(),
-			ev.EntityID, ev.UploaderID, ev.IsConfidential, at, v)
 	case *domain.DocumentDetailsChanged:
-		_, err = tx.Exec(ctx, `UPDATE documents SET name = $2, description = $3, updated_at = $4, version = $5
-			WHERE id = $1`, id, ev.Name, ev.Description, at, v)
+		d.set("name", ev.Name)
+		d.set("description", ev.Description)
 	case *domain.DocumentDeleted:
-		_, err = tx.Exec(ctx, `UPDATE documents SET deleted_at = $2, updated_at = $2, version = $3 WHERE id = $1`, id, at, v)
+		d.set("deleted_at", e.RecordedAt)
 	default:
 		return errNoProjection
 	}
-	return err
+	return nil
 }

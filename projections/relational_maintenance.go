@@ -1,44 +1,51 @@
 package projections
 
 import (
-	"context"
-
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 )
 
-func applyMaintenance(ctx context.Context, tx execer, e eventstore.Event, de domain.Event) error {
-	at, id, v := e.RecordedAt.UTC(), e.Stream.ID, e.Version
-	var err error
+func applyMaintenance(en *entity, e eventstore.Event, de domain.Event) error {
+	if ev, ok := de.(*domain.MaintenanceRequested); ok {
+		m, err := en.create(maintenanceTable, e.RecordedAt)
+		if err != nil {
+			return err
+		}
+		m.set("property_id", ev.PropertyID)
+		m.set("tenant_id", ev.TenantID)
+		setMaintenanceDetails(m, ev.Details)
+		m.set("status", "open")
+		return nil
+	}
+	m, err := en.existing(maintenanceTable)
+	if err != nil {
+		return err
+	}
 	switch ev := de.(type) {
-	case *domain.MaintenanceRequested:
-		d := ev.Details
-		_, err = tx.Exec(ctx, `INSERT INTO maintenance_requests (id, property_id, tenant_id, title,
-			description, priority, status, estimated_cost, created_at, updated_at, version)
-			VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $8, $9)`,
-			id, ev.PropertyID, ev.TenantID, d.Title, d.Description, d.Priority.String(), d.EstimatedCost, at, v)
 	case *domain.MaintenanceDetailsChanged:
-		d := ev.Details
-		_, err = tx.Exec(ctx, `UPDATE maintenance_requests SET title = $2, description = $3, priority = $4,
-			estimated_cost = $5, updated_at = $6, version = $7 WHERE id = $1`,
-			id, d.Title, d.Description, d.Priority.String(), d.EstimatedCost, at, v)
+		setMaintenanceDetails(m, ev.Details)
 	case *domain.MaintenanceAssigned:
-		_, err = tx.Exec(ctx, `UPDATE maintenance_requests SET assigned_to = $2, status = 'assigned',
-			updated_at = $3, version = $4 WHERE id = $1`, id, ev.AssignedTo, at, v)
+		m.set("assigned_to", ev.AssignedTo)
+		m.set("status", "assigned")
 	case *domain.MaintenanceScheduled:
-		_, err = tx.Exec(ctx, `UPDATE maintenance_requests SET scheduled_date = $2,
-			updated_at = $3, version = $4 WHERE id = $1`, id, ev.ScheduledDate.UTC(), at, v)
+		m.set("scheduled_date", ev.ScheduledDate)
 	case *domain.MaintenanceStarted:
-		_, err = tx.Exec(ctx, `UPDATE maintenance_requests SET status = 'in_progress',
-			updated_at = $2, version = $3 WHERE id = $1`, id, at, v)
+		m.set("status", "in_progress")
 	case *domain.MaintenanceCompleted:
-		_, err = tx.Exec(ctx, `UPDATE maintenance_requests SET status = 'completed', actual_cost = $2,
-			completed_date = $3, updated_at = $3, version = $4 WHERE id = $1`, id, ev.ActualCost, at, v)
+		m.set("status", "completed")
+		m.set("actual_cost", ev.ActualCost)
+		m.set("completed_date", e.RecordedAt)
 	case *domain.MaintenanceCancelled:
-		_, err = tx.Exec(ctx, `UPDATE maintenance_requests SET status = 'cancelled',
-			updated_at = $2, version = $3 WHERE id = $1`, id, at, v)
+		m.set("status", "cancelled")
 	default:
 		return errNoProjection
 	}
-	return err
+	return nil
+}
+
+func setMaintenanceDetails(m *row, d domain.MaintenanceDetails) {
+	m.set("title", d.Title)
+	m.set("description", d.Description)
+	m.set("priority", d.Priority.String())
+	m.set("estimated_cost", d.EstimatedCost)
 }

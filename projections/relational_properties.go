@@ -1,41 +1,50 @@
 package projections
 
 import (
-	"context"
-
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 )
 
-func applyProperty(ctx context.Context, tx execer, e eventstore.Event, de domain.Event) error {
-	at, id, v := e.RecordedAt.UTC(), e.Stream.ID, e.Version
-	var err error
+func applyProperty(en *entity, e eventstore.Event, de domain.Event) error {
+	if ev, ok := de.(*domain.PropertyRegistered); ok {
+		p, err := en.create(propertiesTable, e.RecordedAt)
+		if err != nil {
+			return err
+		}
+		setPropertyDetails(p, ev.Details)
+		p.set("owner_id", ev.OwnerID)
+		p.set("status", ev.Status.String())
+		return nil
+	}
+	p, err := en.existing(propertiesTable)
+	if err != nil {
+		return err
+	}
 	switch ev := de.(type) {
-	case *domain.PropertyRegistered:
-		d := ev.Details
-		_, err = tx.Exec(ctx, `INSERT INTO properties (id, name, address, city, state, zip_code,
-			owner_id, property_type, status, bedrooms, bathrooms, square_feet, year_built,
-			description, created_at, updated_at, version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)`,
-			id, d.Name, d.Address, d.City, d.State, d.ZipCode, ev.OwnerID, d.PropertyType.String(),
-			ev.Status.String(), d.Bedrooms, d.Bathrooms, d.SquareFeet, d.YearBuilt, d.Description, at, v)
 	case *domain.PropertyDetailsChanged:
-		d := ev.Details
-		_, err = tx.Exec(ctx, `UPDATE properties SET name = $2, address = $3, city = $4, state = $5,
-			zip_code = $6, property_type = $7, bedrooms = $8, bathrooms = $9, square_feet = $10,
-			year_built = $11, description = $12, updated_at = $13, version = $14 WHERE id = $1`,
-			id, d.Name, d.Address, d.City, d.State, d.ZipCode, d.PropertyType.String(), d.Bedrooms,
-			d.Bathrooms, d.SquareFeet, d.YearBuilt, d.Description, at, v)
+		setPropertyDetails(p, ev.Details)
 	case *domain.PropertyStatusChanged:
-		_, err = tx.Exec(ctx, `UPDATE properties SET status = $2, updated_at = $3, version = $4 WHERE id = $1`,
-			id, ev.To.String(), at, v)
+		p.set("status", ev.To.String())
 	case *domain.PropertyOwnerChanged:
-		_, err = tx.Exec(ctx, `UPDATE properties SET owner_id = $2, updated_at = $3, version = $4 WHERE id = $1`,
-			id, ev.OwnerID, at, v)
+		p.set("owner_id", ev.OwnerID)
 	case *domain.PropertyLateFeePolicySet:
-		err = projectLateFeePolicy(ctx, tx, "properties", "property_late_fee_policies", "property_id", id, ev.Policy, at, v)
+		return setLateFeePolicy(en, propertyPoliciesTable, ev.Policy, e)
 	default:
 		return errNoProjection
 	}
-	return err
+	return nil
+}
+
+func setPropertyDetails(p *row, d domain.PropertyDetails) {
+	p.set("name", d.Name)
+	p.set("address", d.Address)
+	p.set("city", d.City)
+	p.set("state", d.State)
+	p.set("zip_code", d.ZipCode)
+	p.set("property_type", d.PropertyType.String())
+	p.set("bedrooms", d.Bedrooms)
+	p.set("bathrooms", d.Bathrooms)
+	p.set("square_feet", d.SquareFeet)
+	p.set("year_built", d.YearBuilt)
+	p.set("description", d.Description)
 }

@@ -1,56 +1,78 @@
 package projections
 
 import (
-	"context"
-
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 )
 
-func applyUser(ctx context.Context, tx execer, e eventstore.Event, de domain.Event) error {
-	at, id, v := e.RecordedAt.UTC(), e.Stream.ID, e.Version
-	var err error
+func applyUser(en *entity, e eventstore.Event, de domain.Event) error {
+	if ev, ok := de.(*domain.UserRegistered); ok {
+		u, err := en.create(usersTable, e.RecordedAt)
+		if err != nil {
+			return err
+		}
+		u.set("email", ev.Email)
+		u.set("password_hash", ev.PasswordHash)
+		u.set("first_name", nilIfEmpty(ev.FirstName))
+		u.set("last_name", nilIfEmpty(ev.LastName))
+		u.set("role", ev.Role.String())
+		u.set("phone", nilIfEmpty(ev.Phone))
+		u.set("is_active", true)
+		u.set("email_verified", false)
+		return nil
+	}
+	u, err := en.existing(usersTable)
+	if err != nil {
+		return err
+	}
 	switch ev := de.(type) {
-	case *domain.UserRegistered:
-		_, err = tx.Exec(ctx, `INSERT INTO users (id, email, password_hash, first_name, last_name,
-			role, phone, is_active, email_verified, created_at, updated_at, version)
-			VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), $6, nullif($7, ''), TRUE, FALSE, $8, $8, $9)`,
-			id, ev.Email, ev.PasswordHash, ev.FirstName, ev.LastName, ev.Role.String(), ev.Phone, at, v)
 	case *domain.UserLoggedIn:
-		_, err = tx.Exec(ctx, `UPDATE users SET last_login = $2, updated_at = $2, version = $3 WHERE id = $1`, id, at, v)
+		u.set("last_login", e.RecordedAt)
 	case *domain.UserProfileChanged:
 		p := ev.Profile
-		_, err = tx.Exec(ctx, `UPDATE users SET email = $2, first_name = nullif($3, ''), last_name = nullif($4, ''),
-			phone = nullif($5, ''), updated_at = $6, version = $7 WHERE id = $1`,
-			id, p.Email, p.FirstName, p.LastName, p.Phone, at, v)
+		u.set("email", p.Email)
+		u.set("first_name", nilIfEmpty(p.FirstName))
+		u.set("last_name", nilIfEmpty(p.LastName))
+		u.set("phone", nilIfEmpty(p.Phone))
 	case *domain.UserRoleChanged:
-		_, err = tx.Exec(ctx, `UPDATE users SET role = $2, updated_at = $3, version = $4 WHERE id = $1`, id, ev.To.String(), at, v)
+		u.set("role", ev.To.String())
 	case *domain.UserDeactivated:
-		_, err = tx.Exec(ctx, `UPDATE users SET is_active = FALSE, updated_at = $2, version = $3 WHERE id = $1`, id, at, v)
+		u.set("is_active", false)
 	case *domain.UserReactivated:
-		_, err = tx.Exec(ctx, `UPDATE users SET is_active = TRUE, updated_at = $2, version = $3 WHERE id = $1`, id, at, v)
+		u.set("is_active", true)
 	default:
 		return errNoProjection
 	}
-	return err
+	return nil
 }
 
-func applySession(ctx context.Context, tx execer, e eventstore.Event, de domain.Event) error {
-	at, id := e.RecordedAt.UTC(), e.Stream.ID
-	var err error
+func applySession(en *entity, e eventstore.Event, de domain.Event) error {
+	if ev, ok := de.(*domain.SessionStarted); ok {
+		s, err := en.create(sessionsTable, e.RecordedAt)
+		if err != nil {
+			return err
+		}
+		s.set("user_id", ev.UserID)
+		s.set("token", ev.TokenHash)
+		s.set("refresh_token", ev.RefreshTokenHash)
+		s.set("ip_address", nilIfEmpty(ev.IPAddress))
+		s.set("user_agent", nilIfEmpty(ev.UserAgent))
+		s.set("expires_at", ev.ExpiresAt)
+		return nil
+	}
+	s, err := en.existing(sessionsTable)
+	if err != nil {
+		return err
+	}
 	switch ev := de.(type) {
-	case *domain.SessionStarted:
-		_, err = tx.Exec(ctx, `INSERT INTO user_sessions (id, user_id, token, refresh_token,
-			ip_address, user_agent, expires_at, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''), $7, $8, $8)`,
-			id, ev.UserID, ev.TokenHash, ev.RefreshTokenHash, ev.IPAddress, ev.UserAgent, ev.ExpiresAt.UTC(), at)
 	case *domain.SessionRefreshed:
-		_, err = tx.Exec(ctx, `UPDATE user_sessions SET token = $2, refresh_token = $3, expires_at = $4,
-			updated_at = $5 WHERE id = $1`, id, ev.TokenHash, ev.RefreshTokenHash, ev.ExpiresAt.UTC(), at)
+		s.set("token", ev.TokenHash)
+		s.set("refresh_token", ev.RefreshTokenHash)
+		s.set("expires_at", ev.ExpiresAt)
 	case *domain.SessionRevoked:
-		_, err = tx.Exec(ctx, `UPDATE user_sessions SET revoked_at = $2, updated_at = $2 WHERE id = $1`, id, at)
+		s.set("revoked_at", e.RecordedAt)
 	default:
 		return errNoProjection
 	}
-	return err
+	return nil
 }

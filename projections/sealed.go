@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 )
@@ -16,18 +14,18 @@ import (
 var errNoKeyring = errors.New("projections: the event has sealed personal data and the projector has no keyring (Relational.Keyring)")
 
 // decode decodes an event for projection. Sealed personal fields (tenant events)
-// are opened with the tenant's data key, read in tx. When that key was shredded,
+// are opened with the tenant's data key, read from keys. When that key was shredded,
 // the tenant was erased: the event is decoded with the erasure's placeholders
 // in place of its personal data, so a rebuild reaches the same erased rows as the
 // live projector did, and the event is never a poison one.
-func (r Relational) decode(ctx context.Context, tx pgx.Tx, e eventstore.Event) (domain.Event, error) {
+func (r Relational) decode(ctx context.Context, keys eventstore.DataKeys, e eventstore.Event) (domain.Event, error) {
 	if !eventstore.Sealed(e.Data) {
 		return domain.DecodeEvent(e.Type, e.Data)
 	}
 	if r.Keyring == nil {
 		return nil, errNoKeyring
 	}
-	key, err := r.Keyring.Key(ctx, eventstore.NewPostgresStore(tx), e.Stream.ID)
+	key, err := r.Keyring.Key(ctx, keys, e.Stream.ID)
 	if errors.Is(err, eventstore.ErrKeyShredded) {
 		de, err := domain.DecodeEvent(e.Type, e.Data) // the personal fields are absent
 		if err != nil {

@@ -1,0 +1,348 @@
+package projections
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/assetanchor/assetanchor/domain"
+)
+
+// The projections compute read-model rows in Go and only then write them: the
+// live projector loads the stream's row, changes it and writes it back, a
+// rebuild folds each stream in memory and copies the final rows in at once
+// (rebuild_fold.go). A row holds each column's value as to_jsonb renders it, so
+// the audit log's old and new values come out the same on both paths, and a
+// row read from the database compares byte for byte with one computed here.
+
+// tableDef is a read-model table as the projections write it.
+type tableDef struct {
+	name    string
+	key     string           // the column that holds the stream's id
+	columns []string         // every column of the table
+	scale   map[string]int32 // digits after the point of each NUMERIC column
+	index   map[string]int
+}
+
+func newTableDef(name, key string, scale map[string]int32, columns ...string) *tableDef {
+	t := &tableDef{name: name, key: key, columns: columns, scale: scale, index: map[string]int{}}
+	for i, c := range columns {
+		t.index[c] = i
+	}
+	return t
+}
+
+// The read-model tables, their columns as the migrations leave them
+// (TestTableDefsMatchTheSchema holds them to it).
+var (
+	usersTable = newTableDef("users", "id", nil, "id", "email", "password_hash", "first_name", "last_name",
+		"role", "phone", "last_login", "is_active", "email_verified", "created_at", "updated_at", "version")
+	sessionsTable = newTableDef("user_sessions", "id", nil, "id", "user_id", "token", "refresh_token",
+		"ip_address", "user_agent", "expires_at", "created_at", "updated_at", "revoked_at")
+	propertiesTable = newTableDef("properties", "id", map[string]int32{"bathrooms": 1}, "id", "name", "address",
+		"city", "state", "zip_code", "owner_id", "property_type", "status", "bedrooms", "bathrooms", "square_feet",
+		"year_built", "description", "created_at", "updated_at", "version")
+	tenantsTable = newTableDef("tenants", "id", map[string]int32{"income": 2}, "id", "first_name", "last_name",
+		"email", "phone", "ssn_last_four", "date_of_birth", "credit_score", "income", "background_check_status",
+		"created_at", "updated_at", "version", "registered_by")
+	leasesTable = newTableDef("leases", "id", map[string]int32{"rent_amount": 2, "security_deposit": 2}, "id",
+		"property_id", "tenant_id", "start_date", "end_date", "rent_amount", "security_deposit", "payment_day",
+		"status", "auto_renew", "created_at", "updated_at", "version", "terminated_on", "termination_reason")
+	transactionsTable = newTableDef("transactions", "id", map[string]int32{"amount": 2}, "id", "lease_id", "amount",
+		"type", "status", "due_date", "payment_date", "payment_method", "reference_number", "notes", "created_at",
+		"updated_at", "version", "closed_on")
+	documentsTable = newTableDef("documents", "id", nil, "id", "name", "description", "file_path", "file_type",
+		"file_size", "entity_type", "entity_id", "uploader_id", "is_confidential", "created_at", "updated_at",
+		"version", "deleted_at")
+	maintenanceTable = newTableDef("maintenance_requests", "id", map[string]int32{"estimated_cost": 2, "actual_cost": 2},
+		"id", "property_id", "tenant_id", "title", "description", "priority", "status", "assigned_to",
+		"estimated_cost", "actual_cost", "scheduled_date", "completed_date", "created_at", "updated_at", "version")
+	propertyPoliciesTable = newTableDef("property_late_fee_policies", "property_id", lateFeeScales,
+		"property_id", "grace_days", "flat_amount", "percent", "monthly_cap", "created_at", "updated_at")
+	leasePoliciesTable = newTableDef("lease_late_fee_policies", "lease_id", lateFeeScales,
+		"lease_id", "grace_days", "flat_amount", "percent", "monthly_cap", "created_at", "updated_at")
+	lateFeeScales = map[string]int32{"flat_amount": 2, "percent": 2, "monthly_cap": 2}
+)
+
+// entityTables is the table of each stream type's own row: the row whose
+// changes the audit log records.
+var entityTables = map[string]*tableDef{
+	domain.UserStreamType:        usersTable,
+	domain.SessionStreamType:     sessionsTable,
+	domain.PropertyStreamType:    propertiesTable,
+	domain.TenantStreamType:      tenantsTable,
+	domain.LeaseStreamType:       leasesTable,
+	domain.TransactionStreamType: transactionsTable,
+	domain.MaintenanceStreamType: maintenanceTable,
+	domain.DocumentStreamType:    documentsTable,
+}
+
+// rowTables are the tables the projections write rows of, the audit log aside.
+var rowTables = []*tableDef{usersTable, sessionsTable, propertiesTable, tenantsTable, leasesTable,
+	transactionsTable, documentsTable, maintenanceTable, propertyPoliciesTable, leasePoliciesTable}
+
+// row is one read-model row: each column's value as JSON, "null" for NULL.
+type row struct {
+	table  *tableDef
+	values []json.RawMessage
+	stored bool // the row exists in the database it was loaded from
+	dirty  bool // a value changed since
+	err    error
+}
+
+var jsonNull = json.RawMessage("null")
+
+func newRow(t *tableDef) *row {
+	r := &row{table: t, values: make([]json.RawMessage, len(t.columns))}
+	for i := range r.values {
+		r.values[i] = jsonNull
+	}
+	return r
+}
+
+// rowFromJSON is a row as to_jsonb(t) read it from the database.
+func rowFromJSON(t *tableDef, raw []byte) (*row, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, fmt.Errorf("parse a %s row: %w", t.name, err)
+	}
+	r := newRow(t)
+	for c, v := range fields {
+		i, ok := t.index[c]
+		if !ok {
+			return nil, fmt.Errorf("%s has a column %q that the projections do not know", t.name, c)
+		}
+		r.values[i] = v
+	}
+	r.stored = true
+	return r, nil
+}
+
+// set gives column col the value v (nil or a nil pointer is NULL).
+func (r *row) set(col string, v any) {
+	i, ok := r.table.index[col]
+	if !ok {
+		r.fail(fmt.Errorf("%s has no column %q", r.table.name, col))
+		return
+	}
+	raw, err := pgJSON(v, r.table.scale[col])
+	if err != nil {
+		r.fail(fmt.Errorf("%s.%s: %w", r.table.name, col, err))
+		return
+	}
+	if !bytes.Equal(r.values[i], raw) {
+		r.values[i], r.dirty = raw, true
+	}
+}
+
+func (r *row) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+// snapshot is a copy of the row's values (nil for no row); values are never
+// changed in place, so the copy is shallow.
+func (r *row) snapshot() []json.RawMessage {
+	if r == nil {
+		return nil
+	}
+	return append([]json.RawMessage(nil), r.values...)
+}
+
+// pgJSON renders v as to_jsonb renders the column value PostgreSQL stores for
+// it: numbers of a NUMERIC column with its scale, times as TIMESTAMP (UTC,
+// microseconds), strings escaped as PostgreSQL escapes them.
+func pgJSON(v any, scale int32) (json.RawMessage, error) {
+	switch v := v.(type) {
+	case nil:
+		return jsonNull, nil
+	case string:
+		return pgJSONString(v), nil
+	case uuid.UUID:
+		b := make([]byte, 0, 38)
+		b = append(b, '"')
+		b = append(b, v.String()...)
+		return append(b, '"'), nil
+	case int:
+		return strconv.AppendInt(nil, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(nil, v, 10), nil
+	case bool:
+		return strconv.AppendBool(nil, v), nil
+	case decimal.Decimal:
+		return json.RawMessage(v.StringFixed(scale)), nil
+	case domain.Money:
+		return json.RawMessage(v.Decimal().StringFixed(scale)), nil
+	case domain.Date:
+		if v.IsZero() {
+			return jsonNull, nil
+		}
+		return json.RawMessage(`"` + v.String() + `"`), nil
+	case time.Time:
+		b := make([]byte, 0, 28)
+		b = append(b, '"')
+		b = appendTimestamp(b, v, 'T')
+		return append(b, '"'), nil
+	}
+	// A pointer stores what it points at, or NULL.
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return jsonNull, nil
+		}
+		return pgJSON(rv.Elem().Interface(), scale)
+	}
+	return nil, fmt.Errorf("cannot store a %T", v)
+}
+
+// appendTimestamp appends t as PostgreSQL writes a TIMESTAMP in ISO style: in
+// UTC, to the microsecond (truncated, as pgx sends times), trailing zeros of
+// the fraction dropped; sep between date and time ('T' in JSON).
+func appendTimestamp(b []byte, t time.Time, sep byte) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, second := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, sep)
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, second, 2)
+	if micro := t.Nanosecond() / 1000; micro > 0 {
+		b = append(b, '.')
+		digits := 6
+		for micro%10 == 0 {
+			micro /= 10
+			digits--
+		}
+		b = appendDigits(b, micro, digits)
+	}
+	return b
+}
+
+// appendDigits appends n, not negative, zero-padded to width digits.
+func appendDigits(b []byte, n, width int) []byte {
+	var buf [20]byte
+	i := len(buf)
+	for n > 0 || i > len(buf)-width {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(b, buf[i:]...)
+}
+
+// pgJSONString is s as a JSON string the way PostgreSQL's escape_json writes
+// it: only quotes, backslashes and control characters are escaped.
+func pgJSONString(s string) json.RawMessage {
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"':
+			b = append(b, '\\', '"')
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\f':
+			b = append(b, '\\', 'f')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			if c < ' ' {
+				b = fmt.Appendf(b, `\u%04x`, c)
+			} else {
+				b = append(b, c)
+			}
+		}
+	}
+	return append(b, '"')
+}
+
+// copyText appends a JSON value as a field of COPY's text format: NULL as \N,
+// strings unquoted, everything else (numbers, booleans, JSON documents) as is;
+// backslashes and line and field separators escaped.
+func copyText(b []byte, v json.RawMessage) ([]byte, error) {
+	switch {
+	case v == nil || string(v) == "null":
+		return append(b, '\\', 'N'), nil
+	case v[0] == '"':
+		s := string(v[1 : len(v)-1])
+		if bytes.IndexByte(v, '\\') >= 0 {
+			if err := json.Unmarshal(v, &s); err != nil {
+				return nil, err
+			}
+		}
+		return copyEscape(b, s), nil
+	}
+	return copyEscape(b, string(v)), nil
+}
+
+// copyEscape appends s as a field of COPY's text format.
+func copyEscape(b []byte, s string) []byte {
+	if !strings.ContainsAny(s, "\\\t\n\r") {
+		return append(b, s...)
+	}
+	for _, c := range []byte(s) {
+		switch c {
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// copyLine appends the row as a line of COPY's text format, its columns in
+// the table's order.
+func (r *row) copyLine(b []byte) ([]byte, error) {
+	for i, v := range r.values {
+		if i > 0 {
+			b = append(b, '\t')
+		}
+		var err error
+		if b, err = copyText(b, v); err != nil {
+			return nil, fmt.Errorf("%s.%s: %w", r.table.name, r.table.columns[i], err)
+		}
+	}
+	return append(b, '\n'), nil
+}
+
+// jsonObject writes the row's values as one JSON object.
+func (r *row) jsonObject() json.RawMessage {
+	b := []byte{'{'}
+	for i, v := range r.values {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, r.table.columns[i]...)
+		b = append(b, '"', ':')
+		b = append(b, v...)
+	}
+	return append(b, '}')
+}
