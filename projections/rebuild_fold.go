@@ -281,7 +281,6 @@ func (f *folder) flushRows() error {
 
 // appendAuditLine appends an event's audit row as a line of COPY's text format.
 func appendAuditLine(b []byte, e eventstore.Event, changes []change) []byte {
-	oldValues, newValues := auditValues(changes)
 	md := e.Metadata
 	b = append(b, auditID(e).String()...)
 	b = append(b, '\t')
@@ -296,14 +295,10 @@ func appendAuditLine(b []byte, e eventstore.Event, changes []change) []byte {
 	b = copyEscape(b, e.Stream.Type)
 	b = append(b, '\t')
 	b = append(b, e.Stream.ID.String()...)
-	for _, v := range [][]byte{oldValues, newValues} {
-		b = append(b, '\t')
-		if v == nil {
-			b = append(b, '\\', 'N')
-		} else {
-			b = copyEscape(b, string(v))
-		}
-	}
+	b = append(b, '\t')
+	b = appendCopyValues(b, changes, true)
+	b = append(b, '\t')
+	b = appendCopyValues(b, changes, false)
 	for _, v := range []string{md.IPAddress, md.UserAgent} {
 		b = append(b, '\t')
 		if v == "" {
@@ -315,6 +310,34 @@ func appendAuditLine(b []byte, e eventstore.Event, changes []change) []byte {
 	b = append(b, '\t')
 	b = appendTimestamp(b, e.RecordedAt, ' ')
 	return append(b, '\n')
+}
+
+// appendCopyValues appends the old (or new) values of changes as a JSON
+// object in COPY's text format, \N when there are none (auditValues).
+func appendCopyValues(b []byte, changes []change, old bool) []byte {
+	start := len(b)
+	for _, c := range changes {
+		v := c.new
+		if old {
+			v = c.old
+		}
+		if v == nil {
+			continue
+		}
+		if len(b) == start {
+			b = append(b, '{')
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, c.column...)
+		b = append(b, '"', ':')
+		b = copyEscape(b, v)
+	}
+	if len(b) == start {
+		return append(b, '\\', 'N')
+	}
+	return append(b, '}')
 }
 
 func (s *scratch) copySQL(table string, columns []string) string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,14 +26,15 @@ type tableDef struct {
 	name    string
 	key     string           // the column that holds the stream's id
 	columns []string         // every column of the table
-	scale   map[string]int32 // digits after the point of each NUMERIC column
+	scales  []int32 // digits after the point of each NUMERIC column, by position
 	index   map[string]int
 }
 
 func newTableDef(name, key string, scale map[string]int32, columns ...string) *tableDef {
-	t := &tableDef{name: name, key: key, columns: columns, scale: scale, index: map[string]int{}}
+	t := &tableDef{name: name, key: key, columns: columns, scales: make([]int32, len(columns)), index: map[string]int{}}
 	for i, c := range columns {
 		t.index[c] = i
+		t.scales[i] = scale[c]
 	}
 	return t
 }
@@ -95,6 +95,7 @@ type row struct {
 	stored bool // the row exists in the database it was loaded from
 	dirty  bool // a value changed since
 	err    error
+	buf    []byte // where set renders a value before it compares it
 }
 
 var jsonNull = json.RawMessage("null")
@@ -132,13 +133,13 @@ func (r *row) set(col string, v any) {
 		r.fail(fmt.Errorf("%s has no column %q", r.table.name, col))
 		return
 	}
-	raw, err := pgJSON(v, r.table.scale[col])
-	if err != nil {
+	var err error
+	if r.buf, err = appendPGJSON(r.buf[:0], v, r.table.scales[i]); err != nil {
 		r.fail(fmt.Errorf("%s.%s: %w", r.table.name, col, err))
 		return
 	}
-	if !bytes.Equal(r.values[i], raw) {
-		r.values[i], r.dirty = raw, true
+	if !bytes.Equal(r.values[i], r.buf) {
+		r.values[i], r.dirty = bytes.Clone(r.buf), true
 	}
 }
 
@@ -157,37 +158,38 @@ func (r *row) snapshot() []json.RawMessage {
 	return append([]json.RawMessage(nil), r.values...)
 }
 
-// pgJSON renders v as to_jsonb renders the column value PostgreSQL stores for
-// it: numbers of a NUMERIC column with its scale, times as TIMESTAMP (UTC,
-// microseconds), strings escaped as PostgreSQL escapes them.
-func pgJSON(v any, scale int32) (json.RawMessage, error) {
+// appendPGJSON appends v as to_jsonb renders the column value PostgreSQL
+// stores for it: numbers of a NUMERIC column with its scale, times as
+// TIMESTAMP (UTC, microseconds), strings escaped as PostgreSQL escapes them.
+// nil or a nil pointer is null.
+func appendPGJSON(b []byte, v any, scale int32) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:
-		return jsonNull, nil
+		return append(b, "null"...), nil
 	case string:
-		return pgJSONString(v), nil
+		return appendPGJSONString(b, v), nil
 	case uuid.UUID:
-		b := make([]byte, 0, 38)
 		b = append(b, '"')
 		b = append(b, v.String()...)
 		return append(b, '"'), nil
 	case int:
-		return strconv.AppendInt(nil, int64(v), 10), nil
+		return strconv.AppendInt(b, int64(v), 10), nil
 	case int64:
-		return strconv.AppendInt(nil, v, 10), nil
+		return strconv.AppendInt(b, v, 10), nil
 	case bool:
-		return strconv.AppendBool(nil, v), nil
+		return strconv.AppendBool(b, v), nil
 	case decimal.Decimal:
-		return json.RawMessage(v.StringFixed(scale)), nil
+		return append(b, v.StringFixed(scale)...), nil
 	case domain.Money:
-		return json.RawMessage(v.Decimal().StringFixed(scale)), nil
+		return append(b, v.Decimal().StringFixed(scale)...), nil
 	case domain.Date:
 		if v.IsZero() {
-			return jsonNull, nil
+			return append(b, "null"...), nil
 		}
-		return json.RawMessage(`"` + v.String() + `"`), nil
+		b = append(b, '"')
+		b = append(b, v.String()...)
+		return append(b, '"'), nil
 	case time.Time:
-		b := make([]byte, 0, 28)
 		b = append(b, '"')
 		b = appendTimestamp(b, v, 'T')
 		return append(b, '"'), nil
@@ -195,9 +197,9 @@ func pgJSON(v any, scale int32) (json.RawMessage, error) {
 	// A pointer stores what it points at, or NULL.
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer {
 		if rv.IsNil() {
-			return jsonNull, nil
+			return append(b, "null"...), nil
 		}
-		return pgJSON(rv.Elem().Interface(), scale)
+		return appendPGJSON(b, rv.Elem().Interface(), scale)
 	}
 	return nil, fmt.Errorf("cannot store a %T", v)
 }
@@ -244,10 +246,10 @@ func appendDigits(b []byte, n, width int) []byte {
 	return append(b, buf[i:]...)
 }
 
-// pgJSONString is s as a JSON string the way PostgreSQL's escape_json writes
-// it: only quotes, backslashes and control characters are escaped.
-func pgJSONString(s string) json.RawMessage {
-	b := make([]byte, 0, len(s)+2)
+// appendPGJSONString appends s as a JSON string the way PostgreSQL's
+// escape_json writes it: only quotes, backslashes and control characters are
+// escaped.
+func appendPGJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
@@ -284,24 +286,22 @@ func copyText(b []byte, v json.RawMessage) ([]byte, error) {
 	case v == nil || string(v) == "null":
 		return append(b, '\\', 'N'), nil
 	case v[0] == '"':
-		s := string(v[1 : len(v)-1])
-		if bytes.IndexByte(v, '\\') >= 0 {
-			if err := json.Unmarshal(v, &s); err != nil {
-				return nil, err
-			}
+		if bytes.IndexByte(v, '\\') < 0 {
+			return copyEscape(b, v[1:len(v)-1]), nil
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return nil, err
 		}
 		return copyEscape(b, s), nil
 	}
-	return copyEscape(b, string(v)), nil
+	return copyEscape(b, v), nil
 }
 
 // copyEscape appends s as a field of COPY's text format.
-func copyEscape(b []byte, s string) []byte {
-	if !strings.ContainsAny(s, "\\\t\n\r") {
-		return append(b, s...)
-	}
-	for _, c := range []byte(s) {
-		switch c {
+func copyEscape[T ~string | ~[]byte](b []byte, s T) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
 		case '\\':
 			b = append(b, '\\', '\\')
 		case '\t':

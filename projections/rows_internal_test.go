@@ -31,7 +31,7 @@ func TestTableDefsMatchTheSchema(t *testing.T) {
 	}
 }
 
-// pgJSON renders each kind of value exactly as to_jsonb renders the value
+// appendPGJSON renders each kind of value exactly as to_jsonb renders the value
 // PostgreSQL stores for it, so that rows computed in Go and rows read back
 // compare byte for byte (the audit log's old and new values depend on it).
 func TestValuesRenderAsPostgreSQLRendersThem(t *testing.T) {
@@ -61,7 +61,7 @@ func TestValuesRenderAsPostgreSQLRendersThem(t *testing.T) {
 		{(*string)(nil), 0, "text", ""},
 	}
 	for i, c := range cases {
-		got, err := pgJSON(c.value, c.scale)
+		got, err := appendPGJSON(nil, c.value, c.scale)
 		if err != nil {
 			t.Fatalf("%#v: %v", c.value, err)
 		}
