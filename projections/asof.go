@@ -36,7 +36,7 @@ func AsOf[T any](ctx context.Context, q *Queries, events []eventstore.Event, rea
 			if err != nil {
 				return zero, err
 			}
-			if _, err := project(en, e, de); err != nil {
+			if _, err := project(en, e, de, nil); err != nil {
 				return zero, err
 			}
 		}

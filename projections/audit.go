@@ -39,7 +39,7 @@ func writeAudit(ctx context.Context, tx pgx.Tx, e eventstore.Event, de domain.Ev
 			e.Stream.ID, tenantPersonalColumns, domain.TenantStreamType); err != nil {
 			return fmt.Errorf("redact tenant audit rows: %w", err)
 		}
-		changes = redact(changes)
+		redact(changes)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO audit_logs (`+strings.Join(auditColumns, ", ")+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, auditRow(e, changes)...); err != nil {
@@ -67,7 +67,9 @@ func auditValues(changes []change) (oldValues, newValues []byte) {
 		if c.old != nil {
 			oldValues = appendMember(oldValues, c.column, c.old)
 		}
-		newValues = appendMember(newValues, c.column, c.new)
+		if c.new != nil {
+			newValues = appendMember(newValues, c.column, c.new)
+		}
 	}
 	if oldValues != nil {
 		oldValues = append(oldValues, '}')
@@ -98,14 +100,12 @@ func nilIfEmpty(s string) *string {
 }
 
 // redact drops a tenant's personal columns from changes.
-func redact(changes []change) []change {
-	var kept []change
-	for _, c := range changes {
-		if !slices.Contains(tenantPersonalColumns, c.column) {
-			kept = append(kept, c)
+func redact(changes []change) {
+	for i, c := range changes {
+		if slices.Contains(tenantPersonalColumns, c.column) {
+			changes[i].old, changes[i].new = nil, nil
 		}
 	}
-	return kept
 }
 
 // AuditPartitionMonthsAhead is how many months after the current one keep an

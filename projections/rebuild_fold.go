@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -54,7 +55,7 @@ func (s *scratch) fold(ctx context.Context, until eventstore.Checkpoint) error {
 	defer auditOut.abandon()
 	auditOut.start(ctx, s.copySQL("audit_logs", auditColumns))
 
-	f := &folder{ctx: ctx, s: s, rowsOut: rowsOut, auditOut: auditOut, policies: map[*tableDef][]byte{}}
+	f := &folder{ctx: ctx, s: s, rowsOut: rowsOut, auditOut: auditOut, policies: map[*tableDef]*rowLines{}}
 	// Reading and decoding the events goes on while the last ones are projected.
 	g, gctx := errgroup.WithContext(ctx)
 	batches := make(chan []decodedEvent, 4)
@@ -85,8 +86,10 @@ func (s *scratch) fold(ctx context.Context, until eventstore.Checkpoint) error {
 		return fmt.Errorf("copy audit rows: %w", err)
 	}
 	for _, t := range []*tableDef{propertyPoliciesTable, leasePoliciesTable} {
-		if err := f.copyRows(t, f.policies[t]); err != nil {
-			return err
+		if p := f.policies[t]; p != nil {
+			if err := f.copyRows(t, p.data, p.owners...); err != nil {
+				return err
+			}
 		}
 	}
 	if err := f.flushRows(); err != nil {
@@ -168,18 +171,21 @@ type folder struct {
 
 	stream   eventstore.StreamID
 	entity   *entity
-	audits   []pendingAudit       // the stream's audit rows, held for its erasure
-	rowBuf   []byte               // lines for rowsOut's table
-	audBuf   []byte               // lines for auditOut
-	policies map[*tableDef][]byte // late-fee policy lines, copied last
+	audits   []pendingAudit          // the stream's audit rows, held for its erasure
+	changes  []change                // what the stream's audit rows record
+	rowBuf   []byte                  // lines for rowsOut's table
+	audBuf   []byte                  // lines for auditOut
+	policies map[*tableDef]*rowLines // late-fee policies, copied last
 
 	events int64
 	last   eventstore.Event // the latest of the events in global order
 }
 
+// pendingAudit is an audit row held until its stream ends: its event, and
+// where its changes lie in folder.changes.
 type pendingAudit struct {
 	event   eventstore.Event
-	changes []change
+	changes [2]int
 }
 
 const copyChunk = 256 << 10
@@ -192,17 +198,15 @@ func (f *folder) add(d decodedEvent) error {
 		}
 		f.stream, f.entity = e.Stream, newEntity(e.Stream.ID)
 	}
-	changes, err := project(f.entity, e, de)
-	if err != nil {
+	start := len(f.changes)
+	var err error
+	if f.changes, err = project(f.entity, e, de, f.changes); err != nil {
 		return err
 	}
 	if _, erased := de.(*domain.TenantPersonalDataErased); erased {
-		for i := range f.audits {
-			f.audits[i].changes = redact(f.audits[i].changes)
-		}
-		changes = redact(changes)
+		redact(f.changes) // the stream's earlier audit rows too
 	}
-	f.audits = append(f.audits, pendingAudit{event: e, changes: changes})
+	f.audits = append(f.audits, pendingAudit{event: e, changes: [2]int{start, len(f.changes)}})
 	f.events++
 	if f.events == 1 || !f.last.Checkpoint().Reached(e.Checkpoint()) {
 		f.last = e
@@ -220,9 +224,9 @@ func (f *folder) endStream() error {
 		return nil
 	}
 	for _, a := range f.audits {
-		f.audBuf = appendAuditLine(f.audBuf, a.event, a.changes)
+		f.audBuf = appendAuditLine(f.audBuf, a.event, f.changes[a.changes[0]:a.changes[1]])
 	}
-	f.audits = f.audits[:0]
+	f.audits, f.changes = f.audits[:0], f.changes[:0]
 	if len(f.audBuf) >= copyChunk {
 		if err := f.auditOut.write(f.audBuf); err != nil {
 			return fmt.Errorf("copy audit rows: %w", err)
@@ -238,10 +242,14 @@ func (f *folder) endStream() error {
 			return err
 		}
 		if t == propertyPoliciesTable || t == leasePoliciesTable {
-			f.policies[t] = append(f.policies[t], line...)
+			if f.policies[t] == nil {
+				f.policies[t] = &rowLines{}
+			}
+			p := f.policies[t]
+			p.data, p.owners = append(p.data, line...), append(p.owners, f.stream.String())
 			continue
 		}
-		if err := f.copyRows(t, line); err != nil {
+		if err := f.copyRows(t, line, f.stream.String()); err != nil {
 			return err
 		}
 	}
@@ -249,8 +257,15 @@ func (f *folder) endStream() error {
 	return nil
 }
 
-// copyRows queues lines of table t for rowsOut, which copies one table at a time.
-func (f *folder) copyRows(t *tableDef, lines []byte) error {
+// rowLines are rows in COPY's text format, with the stream of each.
+type rowLines struct {
+	data   []byte
+	owners []string
+}
+
+// copyRows queues lines of table t, written by the streams owners, for
+// rowsOut, which copies one table at a time.
+func (f *folder) copyRows(t *tableDef, lines []byte, owners ...string) error {
 	if f.rowsOut.table != t.name {
 		if err := f.flushRows(); err != nil {
 			return err
@@ -262,6 +277,7 @@ func (f *folder) copyRows(t *tableDef, lines []byte) error {
 		f.rowsOut.table = t.name
 	}
 	f.rowBuf = append(f.rowBuf, lines...)
+	f.rowsOut.owners = append(f.rowsOut.owners, owners...)
 	if len(f.rowBuf) >= copyChunk {
 		return f.flushRows()
 	}
@@ -347,10 +363,11 @@ func (s *scratch) copySQL(table string, columns []string) string {
 // copier streams COPY data to one connection: a COPY at a time, fed through
 // a pipe so that the server works while the fold computes the next rows.
 type copier struct {
-	conn  *pgxpool.Conn
-	table string
-	pipe  *io.PipeWriter
-	done  chan error
+	conn   *pgxpool.Conn
+	table  string
+	owners []string // the stream of each line sent, where known
+	pipe   *io.PipeWriter
+	done   chan error
 }
 
 func (s *scratch) newCopier(ctx context.Context) (*copier, error) {
@@ -363,7 +380,7 @@ func (s *scratch) newCopier(ctx context.Context) (*copier, error) {
 
 func (c *copier) start(ctx context.Context, sql string) {
 	r, w := io.Pipe()
-	c.pipe, c.done = w, make(chan error, 1)
+	c.pipe, c.done, c.owners = w, make(chan error, 1), c.owners[:0]
 	go func() {
 		_, err := c.conn.Conn().PgConn().CopyFrom(ctx, r, sql)
 		r.CloseWithError(err) // a failed COPY stops the writer
@@ -384,7 +401,7 @@ func (c *copier) finish() error {
 		return nil
 	}
 	c.pipe.Close()
-	err := <-c.done
+	err := c.named(<-c.done)
 	c.pipe, c.table = nil, ""
 	return err
 }
@@ -393,9 +410,27 @@ func (c *copier) finish() error {
 func (c *copier) failure(err error) error {
 	c.pipe.CloseWithError(err)
 	if copyErr := <-c.done; copyErr != nil {
-		err = copyErr
+		err = c.named(copyErr)
 	}
 	c.pipe, c.table = nil, ""
+	return err
+}
+
+var copyLine = regexp.MustCompile(`, line (\d+)`)
+
+// named adds to a failed COPY's error the stream whose row it refused.
+func (c *copier) named(err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err
+	}
+	m := copyLine.FindStringSubmatch(pgErr.Where)
+	if m == nil {
+		return err
+	}
+	if n, _ := strconv.Atoi(m[1]); n >= 1 && n <= len(c.owners) {
+		return fmt.Errorf("the %s row of %s: %w", c.table, c.owners[n-1], err)
+	}
 	return err
 }
 

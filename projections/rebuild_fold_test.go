@@ -40,3 +40,26 @@ func TestRebuildNamesTheStreamWhoseRowBreaksAConstraint(t *testing.T) {
 	}
 	MustNoScratchSchemas(t, ctx, pool)
 }
+
+// A row that the copies refuse while the fold copies it in (a check
+// constraint) is named by its stream too.
+func TestRebuildNamesTheStreamWhoseRowTheCopyRefuses(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.MustPool(t)
+	store := eventstore.NewPostgresStore(pool)
+	p := MustPortfolio(t, ctx, store)
+	p.MustUnit(t, ctx, 1)
+	// A lease that ends before it starts, which no command writes.
+	lease := uuid.New()
+	stream := eventstore.StreamID{Type: domain.LeaseStreamType, ID: lease}
+	MustAppend(t, ctx, store, stream, 0, &domain.LeaseSigned{LeaseID: lease, PropertyID: uuid.New(), TenantID: uuid.New(),
+		Terms: domain.LeaseTerms{StartDate: domain.NewDate(2026, 6, 1), EndDate: domain.NewDate(2026, 1, 1),
+			RentAmount: domain.MustMoney("1000"), SecurityDeposit: domain.MustMoney("1000"), PaymentDay: 1}})
+
+	_, err := projections.Rebuild(ctx, pool, projections.RebuildOptions{})
+	if err == nil || !strings.Contains(err.Error(), "the leases row of "+stream.String()) ||
+		!strings.Contains(err.Error(), "valid_date_range") {
+		t.Fatalf("rebuild = %v, want the leases row of %s named with its check constraint", err, stream)
+	}
+	MustNoScratchSchemas(t, ctx, pool)
+}

@@ -52,7 +52,7 @@ func (r Relational) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) er
 		return err
 	}
 	en := storedEntity(ctx, tx, e.Stream.ID)
-	changes, err := project(en, e, de)
+	changes, err := project(en, e, de, nil)
 	if err != nil {
 		return err
 	}
@@ -70,8 +70,9 @@ type execer interface {
 // entity is the read-model rows of one stream (its own row, and its late-fee
 // policy) as the projection of its events changes them.
 type entity struct {
-	id   uuid.UUID
-	rows map[*tableDef]*row // every row looked at; nil when there is none
+	id     uuid.UUID
+	rows   map[*tableDef]*row // every row looked at; nil when there is none
+	before []json.RawMessage  // the stream's row before the event at hand
 	// load reads a row from the database; nil when the rows exist in memory only.
 	load func(t *tableDef, id uuid.UUID) (*row, error)
 }
@@ -170,8 +171,8 @@ var upsertSQL = func() map[*tableDef]string {
 
 // project applies one event to its stream's rows with the projection of its
 // stream type, then stamps the stream's row with the event's time and version.
-// It returns the changes of the stream's row that the audit log records.
-func project(en *entity, e eventstore.Event, de domain.Event) ([]change, error) {
+// It appends to changes those of the stream's row that the audit log records.
+func project(en *entity, e eventstore.Event, de domain.Event, changes []change) ([]change, error) {
 	t, ok := entityTables[e.Stream.Type]
 	apply, known := relationalByStream[e.Stream.Type]
 	if !ok || !known {
@@ -181,7 +182,12 @@ func project(en *entity, e eventstore.Event, de domain.Event) ([]change, error) 
 	if err != nil {
 		return nil, err
 	}
-	before := own.snapshot()
+	// Values are never changed in place, so a shallow copy keeps them.
+	existed := own != nil
+	en.before = en.before[:0]
+	if existed {
+		en.before = append(en.before, own.values...)
+	}
 	if err := apply(en, e, de); err != nil {
 		return nil, fmt.Errorf("project %s %s v%d: %w", e.Type, e.Stream, e.Version, err)
 	}
@@ -198,7 +204,16 @@ func project(en *entity, e eventstore.Event, de domain.Event) ([]change, error) 
 			return nil, fmt.Errorf("project %s %s v%d: %w", e.Type, e.Stream, e.Version, r.err)
 		}
 	}
-	return diff(t, before, own.values), nil
+	for i, c := range t.columns {
+		switch {
+		case unaudited[c]:
+		case !existed:
+			changes = append(changes, change{column: c, new: own.values[i]})
+		case string(en.before[i]) != string(own.values[i]):
+			changes = append(changes, change{column: c, old: en.before[i], new: own.values[i]})
+		}
+	}
+	return changes, nil
 }
 
 // relationalByStream is the projection of each stream type, one file each.
@@ -216,26 +231,8 @@ var relationalByStream = map[string]func(*entity, eventstore.Event, domain.Event
 var errNoProjection = errors.New("no projection for this event type")
 
 // change is one audited column of a row that an event changed; old is nil when
-// the row did not exist before.
+// the row did not exist before. A redacted change has neither.
 type change struct {
 	column   string
 	old, new json.RawMessage
-}
-
-// diff lists the audited columns whose values differ between before (nil: no
-// row) and after.
-func diff(t *tableDef, before, after []json.RawMessage) []change {
-	var out []change
-	for i, c := range t.columns {
-		if unaudited[c] {
-			continue
-		}
-		switch {
-		case before == nil:
-			out = append(out, change{column: c, new: after[i]})
-		case string(before[i]) != string(after[i]):
-			out = append(out, change{column: c, old: before[i], new: after[i]})
-		}
-	}
-	return out
 }

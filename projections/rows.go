@@ -24,9 +24,9 @@ import (
 // tableDef is a read-model table as the projections write it.
 type tableDef struct {
 	name    string
-	key     string           // the column that holds the stream's id
-	columns []string         // every column of the table
-	scales  []int32 // digits after the point of each NUMERIC column, by position
+	key     string   // the column that holds the stream's id
+	columns []string // every column of the table
+	scales  []int32  // digits after the point of each NUMERIC column, by position
 	index   map[string]int
 }
 
@@ -147,15 +147,6 @@ func (r *row) fail(err error) {
 	if r.err == nil {
 		r.err = err
 	}
-}
-
-// snapshot is a copy of the row's values (nil for no row); values are never
-// changed in place, so the copy is shallow.
-func (r *row) snapshot() []json.RawMessage {
-	if r == nil {
-		return nil
-	}
-	return append([]json.RawMessage(nil), r.values...)
 }
 
 // appendPGJSON appends v as to_jsonb renders the column value PostgreSQL
