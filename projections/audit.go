@@ -54,42 +54,38 @@ var auditColumns = []string{"id", "user_id", "action", "entity_type", "entity_id
 
 // auditRow is the audit row of an event that made changes.
 func auditRow(e eventstore.Event, changes []change) []any {
-	oldValues, newValues := auditValues(changes)
 	md := e.Metadata
-	return []any{auditID(e), md.ActorID, e.Type, e.Stream.Type, e.Stream.ID, oldValues, newValues,
+	return []any{auditID(e), md.ActorID, e.Type, e.Stream.Type, e.Stream.ID,
+		appendValuesObject(nil, changes, true), appendValuesObject(nil, changes, false),
 		nilIfEmpty(md.IPAddress), nilIfEmpty(md.UserAgent), e.RecordedAt.UTC()}
 }
 
-// auditValues are the old and new values of changes as JSON objects, nil
-// (NULL) when there are none.
-func auditValues(changes []change) (oldValues, newValues []byte) {
+// appendValuesObject appends the old (or the new) values of changes as a JSON
+// object, or nothing when there are none (the column is then NULL).
+func appendValuesObject(b []byte, changes []change, old bool) []byte {
+	start := len(b)
 	for _, c := range changes {
-		if c.old != nil {
-			oldValues = appendMember(oldValues, c.column, c.old)
+		v := c.new
+		if old {
+			v = c.old
 		}
-		if c.new != nil {
-			newValues = appendMember(newValues, c.column, c.new)
+		if v == nil {
+			continue
 		}
+		if len(b) == start {
+			b = append(b, '{')
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, c.column...)
+		b = append(b, '"', ':')
+		b = append(b, v...)
 	}
-	if oldValues != nil {
-		oldValues = append(oldValues, '}')
+	if len(b) == start {
+		return b
 	}
-	if newValues != nil {
-		newValues = append(newValues, '}')
-	}
-	return oldValues, newValues
-}
-
-func appendMember(object []byte, key string, value []byte) []byte {
-	if object == nil {
-		object = append(object, '{')
-	} else {
-		object = append(object, ',')
-	}
-	object = append(object, '"')
-	object = append(object, key...)
-	object = append(object, '"', ':')
-	return append(object, value...)
+	return append(b, '}')
 }
 
 func nilIfEmpty(s string) *string {

@@ -174,6 +174,7 @@ type folder struct {
 	audits   []pendingAudit          // the stream's audit rows, held for its erasure
 	changes  []change                // what the stream's audit rows record
 	rowBuf   []byte                  // lines for rowsOut's table
+	object   []byte                  // where an audit row's values are written
 	audBuf   []byte                  // lines for auditOut
 	policies map[*tableDef]*rowLines // late-fee policies, copied last
 
@@ -224,7 +225,7 @@ func (f *folder) endStream() error {
 		return nil
 	}
 	for _, a := range f.audits {
-		f.audBuf = appendAuditLine(f.audBuf, a.event, f.changes[a.changes[0]:a.changes[1]])
+		f.audBuf = f.appendAuditLine(f.audBuf, a.event, f.changes[a.changes[0]:a.changes[1]])
 	}
 	f.audits, f.changes = f.audits[:0], f.changes[:0]
 	if len(f.audBuf) >= copyChunk {
@@ -295,8 +296,9 @@ func (f *folder) flushRows() error {
 	return nil
 }
 
-// appendAuditLine appends an event's audit row as a line of COPY's text format.
-func appendAuditLine(b []byte, e eventstore.Event, changes []change) []byte {
+// appendAuditLine appends an event's audit row (auditRow) as a line of COPY's
+// text format.
+func (f *folder) appendAuditLine(b []byte, e eventstore.Event, changes []change) []byte {
 	md := e.Metadata
 	b = append(b, auditID(e).String()...)
 	b = append(b, '\t')
@@ -311,10 +313,14 @@ func appendAuditLine(b []byte, e eventstore.Event, changes []change) []byte {
 	b = copyEscape(b, e.Stream.Type)
 	b = append(b, '\t')
 	b = append(b, e.Stream.ID.String()...)
-	b = append(b, '\t')
-	b = appendCopyValues(b, changes, true)
-	b = append(b, '\t')
-	b = appendCopyValues(b, changes, false)
+	for _, old := range []bool{true, false} {
+		b = append(b, '\t')
+		if f.object = appendValuesObject(f.object[:0], changes, old); len(f.object) == 0 {
+			b = append(b, '\\', 'N')
+		} else {
+			b = copyEscape(b, f.object)
+		}
+	}
 	for _, v := range []string{md.IPAddress, md.UserAgent} {
 		b = append(b, '\t')
 		if v == "" {
@@ -326,34 +332,6 @@ func appendAuditLine(b []byte, e eventstore.Event, changes []change) []byte {
 	b = append(b, '\t')
 	b = appendTimestamp(b, e.RecordedAt, ' ')
 	return append(b, '\n')
-}
-
-// appendCopyValues appends the old (or new) values of changes as a JSON
-// object in COPY's text format, \N when there are none (auditValues).
-func appendCopyValues(b []byte, changes []change, old bool) []byte {
-	start := len(b)
-	for _, c := range changes {
-		v := c.new
-		if old {
-			v = c.old
-		}
-		if v == nil {
-			continue
-		}
-		if len(b) == start {
-			b = append(b, '{')
-		} else {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		b = append(b, c.column...)
-		b = append(b, '"', ':')
-		b = copyEscape(b, v)
-	}
-	if len(b) == start {
-		return append(b, '\\', 'N')
-	}
-	return append(b, '}')
 }
 
 func (s *scratch) copySQL(table string, columns []string) string {
@@ -416,7 +394,7 @@ func (c *copier) failure(err error) error {
 	return err
 }
 
-var copyLine = regexp.MustCompile(`, line (\d+)`)
+var copyErrorLine = regexp.MustCompile(`, line (\d+)`)
 
 // named adds to a failed COPY's error the stream whose row it refused.
 func (c *copier) named(err error) error {
@@ -424,7 +402,7 @@ func (c *copier) named(err error) error {
 	if !errors.As(err, &pgErr) {
 		return err
 	}
-	m := copyLine.FindStringSubmatch(pgErr.Where)
+	m := copyErrorLine.FindStringSubmatch(pgErr.Where)
 	if m == nil {
 		return err
 	}

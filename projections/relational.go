@@ -148,7 +148,7 @@ func (en *entity) write(ctx context.Context, db execer) error {
 		if _, err := db.Exec(ctx, upsertSQL[t], r.jsonObject()); err != nil {
 			return fmt.Errorf("write %s row: %w", t.name, err)
 		}
-		r.stored, r.dirty = true, false
+		r.dirty = false
 	}
 	return nil
 }

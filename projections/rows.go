@@ -92,7 +92,6 @@ var rowTables = []*tableDef{usersTable, sessionsTable, propertiesTable, tenantsT
 type row struct {
 	table  *tableDef
 	values []json.RawMessage
-	stored bool // the row exists in the database it was loaded from
 	dirty  bool // a value changed since
 	err    error
 	buf    []byte // where set renders a value before it compares it
@@ -122,7 +121,6 @@ func rowFromJSON(t *tableDef, raw []byte) (*row, error) {
 		}
 		r.values[i] = v
 	}
-	r.stored = true
 	return r, nil
 }
 
