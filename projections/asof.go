@@ -11,8 +11,8 @@ import (
 // AsOf answers a query as the read model stood after events: it folds them with
 // the projector's own code, writes the rows into empty temporary copies of the
 // seed tables, inside a transaction that is rolled back, and runs read with a
-// context whose queries go to those copies. events are one entity's stream up to a moment; read should not
-// depend on other entities' rows.
+// context whose queries go to those copies. events are one entity's stream up
+// to a moment; read should not depend on other entities' rows.
 func AsOf[T any](ctx context.Context, q *Queries, events []eventstore.Event, read func(context.Context) (T, error)) (T, error) {
 	var zero T
 	tx, err := q.dbase.Begin(ctx)
