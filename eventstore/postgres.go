@@ -299,19 +299,20 @@ func (s *EventScanner) Scan(row pgx.CollectableRow) (Event, error) {
 		return Event{}, err
 	}
 	e.Data = data
-	if s.lastRaw != nil && bytes.Equal(meta, s.lastRaw) {
-		e.Metadata = s.lastMeta
-		return finishEvent(e, txid, id, streamID, nil)
+	if s.lastRaw == nil || !bytes.Equal(meta, s.lastRaw) {
+		md, err := decodeMetadata(meta)
+		if err != nil {
+			return Event{}, err
+		}
+		s.lastRaw, s.lastMeta = meta, md
 	}
-	e, err := finishEvent(e, txid, id, streamID, meta)
-	if err == nil {
-		s.lastRaw, s.lastMeta = meta, e.Metadata
-	}
-	return e, err
+	e.Metadata = s.lastMeta
+	return finishEvent(e, txid, id, streamID)
 }
 
-// finishEvent parses the textual columns shared by SQL reads and watermill messages.
-func finishEvent(e Event, txid, id, streamID string, meta []byte) (Event, error) {
+// finishEvent parses the textual columns shared by SQL reads and watermill
+// messages; the caller has decoded the metadata.
+func finishEvent(e Event, txid, id, streamID string) (Event, error) {
 	var err error
 	if e.TransactionID, err = strconv.ParseUint(txid, 10, 64); err != nil {
 		return Event{}, fmt.Errorf("parse transaction id: %w", err)
@@ -325,11 +326,6 @@ func finishEvent(e Event, txid, id, streamID string, meta []byte) (Event, error)
 	}
 	if e.Stream.ID, err = uuid.Parse(idPart); err != nil {
 		return Event{}, fmt.Errorf("parse stream id: %w", err)
-	}
-	if meta != nil { // nil: the caller decoded it
-		if e.Metadata, err = decodeMetadata(meta); err != nil {
-			return Event{}, err
-		}
 	}
 	e.RecordedAt = e.RecordedAt.UTC()
 	return e, nil

@@ -135,5 +135,8 @@ func EventFromMessage(msg *message.Message) (Event, error) {
 	e.Stream.Type = md.Get(mdStreamType)
 	e.Type = md.Get(mdType)
 	e.Data = append([]byte(nil), msg.Payload...)
-	return finishEvent(e, md.Get(mdTransactionID), msg.UUID, md.Get(mdStream), []byte(md.Get(mdEventMetadata)))
+	if e.Metadata, err = decodeMetadata([]byte(md.Get(mdEventMetadata))); err != nil {
+		return Event{}, err
+	}
+	return finishEvent(e, md.Get(mdTransactionID), msg.UUID, md.Get(mdStream))
 }

@@ -53,7 +53,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,6 +68,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/projections"
 )
@@ -124,7 +124,7 @@ LIMIT $2`
 
 func BenchmarkPortfolio(b *testing.B) {
 	began := time.Now()
-	scale := MustBenchScale(b)
+	scale := dbtest.MustBenchScale(b)
 	MustBenchTimeout(b, scale)
 	ctx := context.Background()
 	s := MustStack(b)
@@ -336,21 +336,6 @@ func BenchmarkPortfolio(b *testing.B) {
 		})
 	}
 	b.Logf("whole benchmark: %.1f s", time.Since(began).Seconds())
-}
-
-// MustBenchScale reads ASSETANCHOR_BENCH_SCALE: the share of the full portfolio to
-// load (default 1).
-func MustBenchScale(b *testing.B) float64 {
-	b.Helper()
-	raw := os.Getenv("ASSETANCHOR_BENCH_SCALE")
-	if raw == "" {
-		return 1
-	}
-	scale, err := strconv.ParseFloat(raw, 64)
-	if err != nil || scale <= 0 || scale > 10 || math.IsNaN(scale) {
-		b.Fatalf("ASSETANCHOR_BENCH_SCALE=%q: want a number in (0, 10]", raw)
-	}
-	return scale
 }
 
 // MustBenchTimeout fails at once, rather than let the go tool panic midway and

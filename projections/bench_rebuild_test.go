@@ -35,8 +35,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -99,7 +97,7 @@ FROM registered r JOIN details d USING (stream_id) JOIN status s USING (stream_i
 
 func BenchmarkRebuild(b *testing.B) {
 	ctx := context.Background()
-	scale := rebuildBenchScale(b)
+	scale := dbtest.MustBenchScale(b)
 	owners := max(1, int(math.Round(rebuildBenchOwners*scale)))
 	properties := max(1, int(math.Round(rebuildBenchProperties*scale)))
 	pool := dbtest.MustPool(b)
@@ -145,21 +143,6 @@ func BenchmarkRebuild(b *testing.B) {
 	b.ReportMetric(rebuildRate, "rebuild_events/s")
 	b.ReportMetric(plainRate, "sql_events/s")
 	b.ReportMetric(rebuildRate/plainRate, "ratio")
-}
-
-// rebuildBenchScale reads ASSETANCHOR_BENCH_SCALE: the share of the full log
-// to generate (default 1).
-func rebuildBenchScale(b *testing.B) float64 {
-	b.Helper()
-	raw := os.Getenv("ASSETANCHOR_BENCH_SCALE")
-	if raw == "" {
-		return 1
-	}
-	scale, err := strconv.ParseFloat(raw, 64)
-	if err != nil || scale <= 0 || scale > 10 || math.IsNaN(scale) {
-		b.Fatalf("ASSETANCHOR_BENCH_SCALE=%q: want a number in (0, 10]", raw)
-	}
-	return scale
 }
 
 // MustRebuildBenchLog appends the benchmark's log and returns its event count.

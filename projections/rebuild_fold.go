@@ -174,6 +174,7 @@ type folder struct {
 	audits   []pendingAudit          // the stream's audit rows, held for its erasure
 	changes  []change                // what the stream's audit rows record
 	rowBuf   []byte                  // lines for rowsOut's table
+	line     []byte                  // where a row's line is written
 	object   []byte                  // where an audit row's values are written
 	audBuf   []byte                  // lines for auditOut
 	policies map[*tableDef]*rowLines // late-fee policies, copied last
@@ -238,19 +239,23 @@ func (f *folder) endStream() error {
 		if r == nil {
 			continue
 		}
-		line, err := r.copyLine(nil)
-		if err != nil {
-			return err
-		}
 		if t == propertyPoliciesTable || t == leasePoliciesTable {
 			if f.policies[t] == nil {
 				f.policies[t] = &rowLines{}
 			}
 			p := f.policies[t]
-			p.data, p.owners = append(p.data, line...), append(p.owners, f.stream.String())
+			var err error
+			if p.data, err = r.copyLine(p.data); err != nil {
+				return err
+			}
+			p.owners = append(p.owners, f.stream.String())
 			continue
 		}
-		if err := f.copyRows(t, line, f.stream.String()); err != nil {
+		var err error
+		if f.line, err = r.copyLine(f.line[:0]); err != nil {
+			return err
+		}
+		if err := f.copyRows(t, f.line, f.stream.String()); err != nil {
 			return err
 		}
 	}

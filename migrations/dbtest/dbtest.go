@@ -6,8 +6,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"math"
 	"net/url"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -82,4 +84,19 @@ func MustPool(tb testing.TB) *pgxpool.Pool {
 	}
 	tb.Cleanup(pool.Close)
 	return pool
+}
+
+// MustBenchScale reads ASSETANCHOR_BENCH_SCALE, the share of its full load a
+// benchmark generates (default 1; make bench-smoke runs 0.01).
+func MustBenchScale(b *testing.B) float64 {
+	b.Helper()
+	raw := os.Getenv("ASSETANCHOR_BENCH_SCALE")
+	if raw == "" {
+		return 1
+	}
+	scale, err := strconv.ParseFloat(raw, 64)
+	if err != nil || scale <= 0 || scale > 10 || math.IsNaN(scale) {
+		b.Fatalf("ASSETANCHOR_BENCH_SCALE=%q: want a number in (0, 10]", raw)
+	}
+	return scale
 }
