@@ -20,8 +20,8 @@ type Actor struct {
 	Role   domain.Role
 }
 
-// Result tells the caller what a command changed and where its events landed, so
-// that it can wait for the read model (read-your-writes) and answer an ETag.
+// Result tells the caller what a command changed and where its events landed;
+// the read model already holds its rows (they are written inline).
 type Result struct {
 	ID         uuid.UUID
 	Version    int64
@@ -79,22 +79,26 @@ func withCommand(ctx context.Context, name string) context.Context {
 // client asking for a particular version.
 const maxAttempts = 5
 
-// errLostRace is an append race that an update lost inside a transaction. The
+// ErrLostRace is an append race that an update lost inside a transaction. The
 // transaction cannot retry on its own: the failed append aborted it, and even
 // behind a savepoint the retried events would carry its transaction id, older
-// than the winner's, and projectors, which read the log in transaction order,
-// would apply the stream's later version before the earlier one. atomically runs
-// the whole transaction again instead; should the error escape, it is a 412,
-// like a race lost too often.
-var errLostRace = fmt.Errorf("%w (lost a race to change it)", domain.ErrPreconditionFailed)
+// than the winner's, and consumers, which read the log in transaction order,
+// would see the stream's later version before the earlier one. Whoever began
+// the transaction runs it again from the start (atomically, or the HTTP layer's
+// unit of work); should the error escape, it is a 412, like a race lost too often.
+var ErrLostRace = fmt.Errorf("%w (lost a race to change it)", domain.ErrPreconditionFailed)
 
 // atomically runs fn in one transaction (store.Atomically) and, when an update in
 // it lost an append race, again in a fresh transaction on fresh state, up to
-// maxAttempts times. fn must set its results anew on every run.
+// maxAttempts times. fn must set its results anew on every run. Inside a
+// transaction that it did not begin, it leaves the rerun to whoever began it.
 func atomically(ctx context.Context, store eventstore.Store, fn func(eventstore.Store) error) error {
+	if store.InTransaction(ctx) {
+		return store.Atomically(ctx, fn)
+	}
 	for attempt := 1; ; attempt++ {
 		err := store.Atomically(ctx, fn)
-		if !errors.Is(err, errLostRace) || attempt == maxAttempts {
+		if !errors.Is(err, ErrLostRace) || attempt == maxAttempts {
 			return err
 		}
 	}
@@ -104,7 +108,7 @@ func atomically(ctx context.Context, store eventstore.Store, fn func(eventstore.
 // the actor may not see), checks the caller's expected version (If-Match), lets
 // decide produce events and appends them. A lost race is retried on fresh state
 // unless the caller pinned a version: here, or inside a transaction by running the
-// whole transaction again (errLostRace, atomically).
+// whole transaction again (ErrLostRace, atomically).
 func update[A aggregate](ctx context.Context, store eventstore.Store, stream eventstore.StreamID,
 	ifMatch *int64, newAgg func() A, authorize func(A) error, decide func(A) ([]domain.Event, error)) (Result, error) {
 	for attempt := 1; ; attempt++ {
@@ -130,8 +134,8 @@ func update[A aggregate](ctx context.Context, store eventstore.Store, stream eve
 			return res, nil
 		}
 		appended, err := store.Append(ctx, stream, agg.Version(), toNew(events)...)
-		if errors.Is(err, eventstore.ErrConcurrency) && ifMatch == nil && store.InTransaction() {
-			return Result{}, errLostRace
+		if errors.Is(err, eventstore.ErrConcurrency) && ifMatch == nil && store.InTransaction(ctx) {
+			return Result{}, ErrLostRace
 		}
 		if errors.Is(err, eventstore.ErrConcurrency) && ifMatch == nil && attempt < maxAttempts {
 			continue

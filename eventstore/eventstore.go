@@ -141,7 +141,7 @@ type Store interface {
 	// InTransaction reports whether the store works inside Atomically. There, an
 	// append refused with ErrConcurrency has aborted the transaction: only a
 	// fresh transaction can try again.
-	InTransaction() bool
+	InTransaction(ctx context.Context) bool
 	// Lock serialises transactions on key until the surrounding Atomically ends.
 	Lock(ctx context.Context, key string) error
 	// DataKeys keeps the wrapped per-tenant data keys (keys.go), in the same

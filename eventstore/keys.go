@@ -56,7 +56,7 @@ var _ DataKeys = (*PostgresStore)(nil)
 
 // PutDataKey inserts owner's wrapped key into tenant_keys.
 func (s *PostgresStore) PutDataKey(ctx context.Context, owner uuid.UUID, key WrappedKey) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO tenant_keys (tenant_id, wrapped_key, master_key_id) VALUES ($1, $2, $3)`,
+	_, err := s.conn(ctx).Exec(ctx, `INSERT INTO tenant_keys (tenant_id, wrapped_key, master_key_id) VALUES ($1, $2, $3)`,
 		owner, key.Wrapped, key.MasterKeyID)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
@@ -71,7 +71,7 @@ func (s *PostgresStore) PutDataKey(ctx context.Context, owner uuid.UUID, key Wra
 // DataKey reads owner's wrapped key.
 func (s *PostgresStore) DataKey(ctx context.Context, owner uuid.UUID) (WrappedKey, error) {
 	var k WrappedKey
-	err := s.db.QueryRow(ctx, `SELECT wrapped_key, master_key_id FROM tenant_keys WHERE tenant_id = $1`, owner).
+	err := s.conn(ctx).QueryRow(ctx, `SELECT wrapped_key, master_key_id FROM tenant_keys WHERE tenant_id = $1`, owner).
 		Scan(&k.Wrapped, &k.MasterKeyID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return WrappedKey{}, ErrKeyShredded
@@ -84,11 +84,11 @@ func (s *PostgresStore) DataKey(ctx context.Context, owner uuid.UUID) (WrappedKe
 
 // ShredDataKey deletes owner's key and the stored answers that mention owner.
 func (s *PostgresStore) ShredDataKey(ctx context.Context, owner uuid.UUID) error {
-	if _, err := s.db.Exec(ctx, `DELETE FROM tenant_keys WHERE tenant_id = $1`, owner); err != nil {
+	if _, err := s.conn(ctx).Exec(ctx, `DELETE FROM tenant_keys WHERE tenant_id = $1`, owner); err != nil {
 		return fmt.Errorf("shred data key: %w", err)
 	}
 	// A stored answer is the entity as it was answered, in clear; its id is in it.
-	if _, err := s.db.Exec(ctx, `DELETE FROM idempotency_keys
+	if _, err := s.conn(ctx).Exec(ctx, `DELETE FROM idempotency_keys
 		WHERE position(convert_to($1::text, 'UTF8') IN coalesce(body, ''::bytea)) > 0`, owner.String()); err != nil {
 		return fmt.Errorf("forget stored answers: %w", err)
 	}

@@ -28,8 +28,20 @@ type DB interface {
 
 // PostgresStore keeps events in the events table (migrations/000002).
 type PostgresStore struct {
-	db  DB
-	now func() time.Time
+	db     DB
+	now    func() time.Time
+	inline InlineProjector
+}
+
+// InlineProjector writes the read model of appended events inside the append's
+// own transaction (DESIGN.md, "Inline and asynchronous projections"): a row it
+// cannot write refuses the append, and a committed command's rows are there.
+//
+// Project may read through tx; it queues its writes into batch, after the
+// append itself, and the store sends them together. The events' Position and
+// TransactionID are known only once the batch has run.
+type InlineProjector interface {
+	Project(ctx context.Context, tx pgx.Tx, events []Event, batch *pgx.Batch) error
 }
 
 // NewPostgresStore returns a store on db, which may be a pool or a transaction.
@@ -37,20 +49,42 @@ func NewPostgresStore(db DB) *PostgresStore {
 	return &PostgresStore{db: db, now: time.Now}
 }
 
+// WithProjector returns the same store projecting every append inline with p.
+func (s *PostgresStore) WithProjector(p InlineProjector) *PostgresStore {
+	return &PostgresStore{db: s.db, now: s.now, inline: p}
+}
+
 // WithDB returns the same store working inside db, typically a transaction that
 // also writes a cross-stream guard, so both commit or neither does.
 func (s *PostgresStore) WithDB(db DB) *PostgresStore {
-	return &PostgresStore{db: db, now: s.now}
+	return &PostgresStore{db: db, now: s.now, inline: s.inline}
+}
+
+// conn is where a statement runs: the store's own transaction, else the unit of
+// work in ctx (InUnit), else the pool. Inside a unit nothing may take a second
+// connection: requests holding one each would starve the pool.
+func (s *PostgresStore) conn(ctx context.Context) DB {
+	if _, ok := s.db.(pgx.Tx); !ok {
+		if tx, ok := UnitTx(ctx); ok {
+			return tx
+		}
+	}
+	return s.db
 }
 
 // Atomically runs fn in a transaction (a savepoint when already inside one).
 func (s *PostgresStore) Atomically(ctx context.Context, fn func(Store) error) error {
-	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return fn(s.WithDB(tx)) })
+	db := s.conn(ctx)
+	if _, nested := db.(pgx.Tx); nested {
+		return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error { return fn(s.WithDB(tx)) })
+	}
+	return beginWriting(ctx, db, func(tx pgx.Tx) error { return fn(s.WithDB(tx)) })
 }
 
-// InTransaction reports whether the store works inside a transaction (Atomically).
-func (s *PostgresStore) InTransaction() bool {
-	_, ok := s.db.(pgx.Tx)
+// InTransaction reports whether the store works inside a transaction
+// (Atomically, or a unit of work in ctx).
+func (s *PostgresStore) InTransaction(ctx context.Context) bool {
+	_, ok := s.conn(ctx).(pgx.Tx)
 	return ok
 }
 
@@ -58,7 +92,7 @@ func (s *PostgresStore) InTransaction() bool {
 // ErrClaimTaken; the same stream claiming again is a no-op.
 func (s *PostgresStore) Claim(ctx context.Context, scope, value string, stream StreamID) error {
 	var holder string
-	err := s.db.QueryRow(ctx, `WITH ins AS (
+	err := s.conn(ctx).QueryRow(ctx, `WITH ins AS (
 			INSERT INTO unique_claims (scope, value, stream_id) VALUES ($1, $2, $3)
 			ON CONFLICT (scope, value) DO NOTHING RETURNING stream_id)
 		SELECT stream_id FROM ins UNION ALL
@@ -79,7 +113,7 @@ func (s *PostgresStore) Claim(ctx context.Context, scope, value string, stream S
 
 // Unclaim gives up stream's claim of value within scope; another stream's claim stays.
 func (s *PostgresStore) Unclaim(ctx context.Context, scope, value string, stream StreamID) error {
-	if _, err := s.db.Exec(ctx, `DELETE FROM unique_claims WHERE scope = $1 AND value = $2 AND stream_id = $3`,
+	if _, err := s.conn(ctx).Exec(ctx, `DELETE FROM unique_claims WHERE scope = $1 AND value = $2 AND stream_id = $3`,
 		scope, value, stream.String()); err != nil {
 		return fmt.Errorf("unclaim %s: %w", scope, err)
 	}
@@ -89,7 +123,7 @@ func (s *PostgresStore) Unclaim(ctx context.Context, scope, value string, stream
 // ClaimedBy returns the stream that holds value within scope.
 func (s *PostgresStore) ClaimedBy(ctx context.Context, scope, value string) (StreamID, bool, error) {
 	var holder string
-	err := s.db.QueryRow(ctx, `SELECT stream_id FROM unique_claims WHERE scope = $1 AND value = $2`,
+	err := s.conn(ctx).QueryRow(ctx, `SELECT stream_id FROM unique_claims WHERE scope = $1 AND value = $2`,
 		scope, value).Scan(&holder)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return StreamID{}, false, nil
@@ -103,7 +137,7 @@ func (s *PostgresStore) ClaimedBy(ctx context.Context, scope, value string) (Str
 
 // Lock takes a transaction-scoped advisory lock on key.
 func (s *PostgresStore) Lock(ctx context.Context, key string) error {
-	if _, err := s.db.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key); err != nil {
+	if _, err := s.conn(ctx).Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key); err != nil {
 		return fmt.Errorf("lock %s: %w", key, err)
 	}
 	return nil
@@ -111,7 +145,7 @@ func (s *PostgresStore) Lock(ctx context.Context, key string) error {
 
 // ReservePeriod holds [from, to] of resource for holder (lease_reservations).
 func (s *PostgresStore) ReservePeriod(ctx context.Context, resource, holder uuid.UUID, from, to time.Time) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO lease_reservations (lease_id, property_id, period)
+	_, err := s.conn(ctx).Exec(ctx, `INSERT INTO lease_reservations (lease_id, property_id, period)
 		VALUES ($1, $2, daterange($3::date, $4::date, '[]'))
 		ON CONFLICT (lease_id) DO UPDATE SET property_id = excluded.property_id, period = excluded.period`,
 		holder, resource, from, to)
@@ -127,7 +161,7 @@ func (s *PostgresStore) ReservePeriod(ctx context.Context, resource, holder uuid
 
 // ReleasePeriod drops holder's period.
 func (s *PostgresStore) ReleasePeriod(ctx context.Context, holder uuid.UUID) error {
-	if _, err := s.db.Exec(ctx, `DELETE FROM lease_reservations WHERE lease_id = $1`, holder); err != nil {
+	if _, err := s.conn(ctx).Exec(ctx, `DELETE FROM lease_reservations WHERE lease_id = $1`, holder); err != nil {
 		return fmt.Errorf("release period: %w", err)
 	}
 	return nil
@@ -136,7 +170,7 @@ func (s *PostgresStore) ReleasePeriod(ctx context.Context, holder uuid.UUID) err
 // HasPeriods reports whether resource has any held period.
 func (s *PostgresStore) HasPeriods(ctx context.Context, resource uuid.UUID) (bool, error) {
 	var held bool
-	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM lease_reservations WHERE property_id = $1)`, resource).Scan(&held)
+	err := s.conn(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM lease_reservations WHERE property_id = $1)`, resource).Scan(&held)
 	if err != nil {
 		return false, fmt.Errorf("read periods: %w", err)
 	}
@@ -145,7 +179,7 @@ func (s *PostgresStore) HasPeriods(ctx context.Context, resource uuid.UUID) (boo
 
 // PeriodsEndedBefore lists holders whose period's last day is before day.
 func (s *PostgresStore) PeriodsEndedBefore(ctx context.Context, day time.Time) ([]uuid.UUID, error) {
-	rows, err := s.db.Query(ctx, `SELECT lease_id FROM lease_reservations
+	rows, err := s.conn(ctx).Query(ctx, `SELECT lease_id FROM lease_reservations
 		WHERE upper(period) <= $1::date ORDER BY lease_id`, day)
 	if err != nil {
 		return nil, fmt.Errorf("read ended periods: %w", err)
@@ -154,50 +188,130 @@ func (s *PostgresStore) PeriodsEndedBefore(ctx context.Context, day time.Time) (
 }
 
 // Append writes events to the end of stream if it is still at expectedVersion
-// (0 for a new stream), in one statement and so in one transaction. Event ids are
-// ULIDs; the metadata is the context's (WithMetadata).
+// (0 for a new stream), and projects them inline, in one transaction: the
+// caller's, or one of its own. Event ids are ULIDs; the metadata is the
+// context's (WithMetadata).
 func (s *PostgresStore) Append(ctx context.Context, stream StreamID, expectedVersion int64, events ...NewEvent) (AppendResult, error) {
 	if len(events) == 0 {
 		return AppendResult{}, errors.New("append: no events")
 	}
-	md, err := json.Marshal(MetadataFrom(ctx))
-	if err != nil {
-		return AppendResult{}, fmt.Errorf("encode metadata: %w", err)
+	db := s.conn(ctx)
+	if _, inTx := db.(pgx.Tx); !inTx {
+		var res AppendResult
+		err := beginWriting(ctx, db, func(tx pgx.Tx) error {
+			var err error
+			res, err = s.WithDB(tx).Append(ctx, stream, expectedVersion, events...)
+			return err
+		})
+		return res, err
 	}
-	n := len(events)
-	ids, types, payloads, metas := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	versions := make([]int32, n)
+	stored, err := s.stage(ctx, stream, expectedVersion, events)
+	if err != nil {
+		return AppendResult{}, err
+	}
+	tx := db.(pgx.Tx)
+	batch := &pgx.Batch{}
+	s.queueInsert(batch, stream, expectedVersion, stored)
+	if s.inline != nil {
+		if err := s.inline.Project(ctx, tx, stored, batch); err != nil {
+			return AppendResult{}, err
+		}
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return AppendResult{}, appendError(stream, err)
+	}
+	last := stored[len(stored)-1]
+	return AppendResult{Version: last.Version, Checkpoint: last.Checkpoint()}, nil
+}
+
+// stage gives the events their ids, versions, time and metadata, as they will be stored.
+func (s *PostgresStore) stage(ctx context.Context, stream StreamID, expectedVersion int64, events []NewEvent) ([]Event, error) {
+	md := MetadataFrom(ctx)
+	recordedAt := s.now().UTC().Truncate(time.Microsecond)
+	stored := make([]Event, len(events))
 	for i, e := range events {
 		data, err := json.Marshal(e.Data)
 		if err != nil {
-			return AppendResult{}, fmt.Errorf("encode %s: %w", e.Type, err)
+			return nil, fmt.Errorf("encode %s: %w", e.Type, err)
 		}
-		ids[i] = ulid.Make().String()
-		types[i] = e.Type
-		payloads[i] = string(data)
-		metas[i] = string(md)
-		versions[i] = int32(max(e.SchemaVersion, 1))
+		stored[i] = Event{EventID: ulid.Make(), Stream: stream, Version: expectedVersion + int64(i) + 1,
+			Type: e.Type, SchemaVersion: max(e.SchemaVersion, 1), Data: data, Metadata: md, RecordedAt: recordedAt}
 	}
-	recordedAt := s.now().UTC().Truncate(time.Microsecond)
+	return stored, nil
+}
 
-	var res AppendResult
-	var txid string
-	err = s.db.QueryRow(ctx,
-		`SELECT last_position, last_transaction_id::text, last_version
+// queueInsert queues append_events (the version check, the hash chain, the rows
+// in one statement); once it has run, stored holds each event's place in the log.
+func (s *PostgresStore) queueInsert(batch *pgx.Batch, stream StreamID, expectedVersion int64, stored []Event) {
+	n := len(stored)
+	ids, types, payloads, metas := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	versions := make([]int32, n)
+	md, _ := json.Marshal(stored[0].Metadata) // plain strings and a uuid: cannot fail
+	for i, e := range stored {
+		ids[i], types[i], payloads[i], metas[i] = e.EventID.String(), e.Type, string(e.Data), string(md)
+		versions[i] = int32(e.SchemaVersion)
+	}
+	batch.Queue(`SELECT event_position, event_transaction_id::text, event_version
 		   FROM append_events($1, $2, $3, $4, $5, $6, $7::jsonb[], $8::jsonb[], $9)`,
-		stream.String(), stream.Type, expectedVersion, ids, types, versions, payloads, metas, recordedAt,
-	).Scan(&res.Checkpoint.Position, &txid, &res.Version)
-	if err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_stream_version_key" {
-			return AppendResult{}, ErrConcurrency
+		stream.String(), stream.Type, expectedVersion, ids, types, versions, payloads, metas, stored[0].RecordedAt,
+	).Query(func(rows pgx.Rows) error {
+		i := 0
+		var (
+			position, version int64
+			txid              string
+		)
+		_, err := pgx.ForEachRow(rows, []any{&position, &txid, &version}, func() error {
+			if i == n || version != stored[i].Version {
+				return fmt.Errorf("append to %s: unexpected version %d stored", stream, version)
+			}
+			e := &stored[i]
+			e.Position = position
+			var err error
+			if e.TransactionID, err = strconv.ParseUint(txid, 10, 64); err != nil {
+				return fmt.Errorf("parse transaction id: %w", err)
+			}
+			i++
+			return nil
+		})
+		if err == nil && i != n {
+			err = fmt.Errorf("append to %s: %d of %d events stored", stream, i, n)
 		}
-		return AppendResult{}, fmt.Errorf("append to %s: %w", stream, err)
+		return err
+	})
+}
+
+// RefusedError is a read-model row that PostgreSQL refused while an append was
+// projected inline (a check, a key, a value out of its column's range). The
+// append is refused with it: nothing is stored.
+type RefusedError struct {
+	Table, Constraint string
+	Code              string // the SQLSTATE
+	Err               error
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("the read model refused a %s row (%s %s): %v", e.Table, e.Code, e.Constraint, e.Err)
+}
+
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// Conflict reports whether the row clashes with another (a unique key or an
+// exclusion), rather than holding a value its table does not accept.
+func (e *RefusedError) Conflict() bool { return e.Code == "23505" || e.Code == "23P01" }
+
+// appendError names what went wrong with an append's batch.
+func appendError(stream StreamID, err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return fmt.Errorf("append to %s: %w", stream, err)
 	}
-	if res.Checkpoint.TransactionID, err = strconv.ParseUint(txid, 10, 64); err != nil {
-		return AppendResult{}, fmt.Errorf("parse transaction id: %w", err)
+	switch {
+	case pgErr.Code == "23505" && pgErr.ConstraintName == "events_stream_version_key":
+		return ErrConcurrency
+	case strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"):
+		return &RefusedError{Table: pgErr.TableName, Constraint: pgErr.ConstraintName, Code: pgErr.Code, Err: err}
 	}
-	return res, nil
+	return fmt.Errorf("append to %s: %w", stream, err)
 }
 
 // EventColumns are the columns of events that EventScanner reads, in its order.
@@ -213,7 +327,7 @@ func (s *PostgresStore) ReadStream(ctx context.Context, stream StreamID, until t
 		q += ` AND recorded_at <= $2`
 		args = append(args, until)
 	}
-	rows, err := s.db.Query(ctx, q+` ORDER BY version`, args...)
+	rows, err := s.conn(ctx).Query(ctx, q+` ORDER BY version`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", stream, err)
 	}
@@ -224,10 +338,25 @@ func (s *PostgresStore) ReadStream(ctx context.Context, stream StreamID, until t
 // only returns events of transactions older than every transaction still running,
 // so an event that commits late is read later, never skipped.
 func (s *PostgresStore) ReadAfter(ctx context.Context, after Checkpoint, limit int) ([]Event, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+EventColumns+` FROM events
+	rows, err := s.conn(ctx).Query(ctx, `SELECT `+EventColumns+` FROM events
 		WHERE (transaction_id, position) > ($1::text::xid8, $2)
 		  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
 		ORDER BY events.transaction_id, events.position LIMIT $3`, // events.transaction_id: the xid8, not the text column of the same name
+		strconv.FormatUint(after.TransactionID, 10), after.Position, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read events after %v: %w", after, err)
+	}
+	return collectEvents(rows)
+}
+
+// ReadVisibleAfter is ReadAfter without the horizon: every event after the
+// checkpoint that the caller's snapshot sees. Only a caller that knows no writer
+// is in flight (LockOutWriters), or that reads the read model in the same
+// snapshot, may use it.
+func (s *PostgresStore) ReadVisibleAfter(ctx context.Context, after Checkpoint, limit int) ([]Event, error) {
+	rows, err := s.conn(ctx).Query(ctx, `SELECT `+EventColumns+` FROM events
+		WHERE (transaction_id, position) > ($1::text::xid8, $2)
+		ORDER BY events.transaction_id, events.position LIMIT $3`,
 		strconv.FormatUint(after.TransactionID, 10), after.Position, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read events after %v: %w", after, err)
@@ -239,7 +368,7 @@ func (s *PostgresStore) ReadAfter(ctx context.Context, after Checkpoint, limit i
 func (s *PostgresStore) Head(ctx context.Context) (Checkpoint, error) {
 	var cp Checkpoint
 	var txid string
-	err := s.db.QueryRow(ctx, `SELECT coalesce(max(transaction_id)::text, '0'), coalesce(max(position), 0)
+	err := s.conn(ctx).QueryRow(ctx, `SELECT coalesce(max(transaction_id)::text, '0'), coalesce(max(position), 0)
 		FROM events WHERE transaction_id = (SELECT max(transaction_id) FROM events
 		WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()))`).Scan(&txid, &cp.Position)
 	if err != nil {
@@ -252,7 +381,7 @@ func (s *PostgresStore) Head(ctx context.Context) (Checkpoint, error) {
 // Verify recomputes every stream's hash chain and returns the first broken link
 // of each stream whose history was edited or has a gap.
 func (s *PostgresStore) Verify(ctx context.Context) ([]BrokenLink, error) {
-	rows, err := s.db.Query(ctx, `
+	rows, err := s.conn(ctx).Query(ctx, `
 		WITH chain AS (
 			SELECT stream_id, version, hash,
 			       row_number() OVER w AS expected_version,

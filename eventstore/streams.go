@@ -12,7 +12,7 @@ import (
 // event of each (index events_stream_starts_idx, migrations/000008). The rent
 // schedule walks every lease with it.
 func (s *PostgresStore) StreamIDs(ctx context.Context, streamType string) ([]uuid.UUID, error) {
-	rows, err := s.db.Query(ctx, `SELECT substr(stream_id, length($1) + 2)::uuid FROM events
+	rows, err := s.conn(ctx).Query(ctx, `SELECT substr(stream_id, length($1) + 2)::uuid FROM events
 		WHERE stream_type = $1 AND version = 1 ORDER BY stream_id`, streamType)
 	if err != nil {
 		return nil, fmt.Errorf("list %s streams: %w", streamType, err)

@@ -2,7 +2,6 @@ package http
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -16,24 +15,17 @@ import (
 	"github.com/assetanchor/assetanchor/projections"
 )
 
-// answerCommand finishes every command handler: on success it waits for the read
-// model (read-your-writes), reads the entity as the caller may see it and answers it
-// with its ETag; 201 with Location under collection for a create, 200 otherwise.
+// answerCommand finishes every command handler: on success it reads the entity as
+// the caller may see it (the command wrote its rows inline, so they are there) and
+// answers it with its ETag; 201 with Location under collection for a create, 200
+// otherwise.
 func answerCommand[T any](s *Server, w http.ResponseWriter, r *http.Request, res commands.Result, err error,
 	collection string, read func(context.Context, projections.Viewer, uuid.UUID) (T, error), version func(T) int64) {
-	if err == nil {
-		err = s.awaitProjection(r.Context(), res)
-	}
 	if err != nil {
 		Error(w, r, s.log, err)
 		return
 	}
 	entity, err := read(r.Context(), viewerOf(r), res.ID)
-	if err != nil && res.Checkpoint != (eventstore.Checkpoint{}) && timedOut(err) {
-		// Out of time after the commit: the client must learn that the change is
-		// recorded, not that the request failed, or it may repeat it.
-		err = fmt.Errorf("%w: %w", projections.ErrProjectionLag, err)
-	}
 	if err != nil {
 		Error(w, r, s.log, err)
 		return

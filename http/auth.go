@@ -2,7 +2,6 @@ package http
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -83,20 +82,11 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, err := s.Users.Refresh(r.Context(), req.RefreshToken)
-	if errors.Is(err, domain.ErrRefreshTokenReused) {
-		// The session was revoked for the reuse: make that visible before refusing.
-		if waitErr := s.awaitProjection(r.Context(), sess.Result); waitErr != nil {
-			err = waitErr
-		}
-	}
 	s.answerSession(w, r, sess, err)
 }
 
 // answerSession answers a login or refresh with the new token pair and the user.
 func (s *Server) answerSession(w http.ResponseWriter, r *http.Request, sess commands.Session, err error) {
-	if err == nil {
-		err = s.awaitProjection(r.Context(), sess.Result)
-	}
 	if err != nil {
 		Error(w, r, s.log, err)
 		return
@@ -149,11 +139,8 @@ func (s *Server) revokeMySession(w http.ResponseWriter, r *http.Request) {
 	s.answerNoContent(w, r, res, err)
 }
 
-// answerNoContent answers 204 once the read model has the command's effect.
+// answerNoContent answers 204 for a command that succeeded.
 func (s *Server) answerNoContent(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
-	if err == nil {
-		err = s.awaitProjection(r.Context(), res)
-	}
 	if err != nil {
 		Error(w, r, s.log, err)
 		return

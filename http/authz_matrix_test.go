@@ -17,7 +17,6 @@ import (
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
-	"github.com/assetanchor/assetanchor/projections"
 )
 
 // The authorization matrix: every route of the API, called by each kind of
@@ -379,9 +378,6 @@ func MustSession(tb testing.TB, s *stack, email string) commands.Session {
 	if err != nil {
 		tb.Fatalf("log in %s: %v", email, err)
 	}
-	if err := s.server.Checkpoints.WaitFor(ctx, projections.RelationalName, sess.Checkpoint); err != nil {
-		tb.Fatal(err)
-	}
 	return sess
 }
 
@@ -591,9 +587,6 @@ func (f *authzFixture) user(active bool) uuid.UUID {
 		if err != nil {
 			f.tb.Fatal(err)
 		}
-	}
-	if err := f.m.s.server.Checkpoints.WaitFor(ctx, projections.RelationalName, res.Checkpoint); err != nil {
-		f.tb.Fatal(err)
 	}
 	return res.ID
 }

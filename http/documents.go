@@ -392,7 +392,7 @@ func (s *Server) uploadDocument(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	run := func(w http.ResponseWriter) {
+	run := func(w http.ResponseWriter, r *http.Request) {
 		res, err := s.Documents.Upload(r.Context(), cmd)
 		s.answerDocument(w, r, res, err)
 	}
@@ -400,14 +400,14 @@ func (s *Server) uploadDocument(w http.ResponseWriter, r *http.Request) {
 		s.idempotentUpload(w, r, key, form.fingerprint(r), run)
 		return
 	}
-	run(w)
+	run(w, r)
 }
 
 // idempotentUpload is the idempotent middleware's rule for an upload, whose body
 // cannot be buffered to be hashed: the request is identified by its fields and
 // its content's hash instead (documentForm.fingerprint). A repeat of a stored
 // upload drops its staged file and writes nothing.
-func (s *Server) idempotentUpload(w http.ResponseWriter, r *http.Request, key string, hash []byte, run func(http.ResponseWriter)) {
+func (s *Server) idempotentUpload(w http.ResponseWriter, r *http.Request, key string, hash []byte, run func(http.ResponseWriter, *http.Request)) {
 	if err := checkIdempotencyKey(key); err != nil {
 		Error(w, r, s.log, err)
 		return

@@ -13,7 +13,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/eventstore"
 )
 
 // idempotencyWindow is how long a stored answer is replayed.
@@ -22,26 +24,40 @@ const idempotencyWindow = 24 * time.Hour
 // replayedHeaders are the response headers stored with an idempotent answer.
 var replayedHeaders = []string{"Content-Type", "Location", "ETag"}
 
-// capture keeps a copy of what the handler answers.
+// capture holds what the handler answers until the unit of work has committed.
 type capture struct {
-	http.ResponseWriter
+	header http.Header
 	status int
 	body   bytes.Buffer
+	err    error // the error Error answered, if any
 }
+
+func newCapture() *capture { return &capture{header: http.Header{}} }
+
+func (c *capture) Header() http.Header { return c.header }
 
 func (c *capture) WriteHeader(code int) {
 	if c.status == 0 {
 		c.status = code
 	}
-	c.ResponseWriter.WriteHeader(code)
 }
 
 func (c *capture) Write(b []byte) (int, error) {
 	if c.status == 0 {
 		c.status = http.StatusOK
 	}
-	c.body.Write(b)
-	return c.ResponseWriter.Write(b)
+	return c.body.Write(b)
+}
+
+func (c *capture) succeeded() bool { return c.status >= 200 && c.status <= 299 }
+
+// send writes the captured answer to w.
+func (c *capture) send(w http.ResponseWriter) {
+	for name, values := range c.header {
+		w.Header()[name] = values
+	}
+	w.WriteHeader(c.status)
+	_, _ = w.Write(c.body.Bytes())
 }
 
 // idempotent honours Idempotency-Key on a POST: the first request with a key runs
@@ -66,9 +82,11 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			Error(w, r, s.log, jsonError(err))
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"), body...))
-		s.replayOrRun(w, r, key, sum[:], func(w http.ResponseWriter) { next.ServeHTTP(w, r) })
+		s.replayOrRun(w, r, key, sum[:], func(w http.ResponseWriter, r *http.Request) {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			next.ServeHTTP(w, r)
+		})
 	})
 }
 
@@ -80,67 +98,56 @@ func checkIdempotencyKey(key string) error {
 	return nil
 }
 
-// replayOrRun is the Idempotency-Key rule for a request identified by hash: the
-// answer stored for the key is replayed; otherwise run answers, and a success is
-// stored for the next repeat while a refusal frees the key, so that a corrected
-// retry can reuse it. The same key with another hash is a 422.
-func (s *Server) replayOrRun(w http.ResponseWriter, r *http.Request, key string, hash []byte, run func(http.ResponseWriter)) {
+// replayOrRun is the Idempotency-Key rule for a request identified by hash. The
+// key, the command and its answer share one unit of work (eventstore.InUnit):
+// the answer stored for the key is replayed; otherwise run answers, and a success
+// is stored in the command's own transaction, so a retry after any failure on
+// the way out gets it byte for byte. A refusal, or a crash, rolls everything back,
+// key included: a corrected retry can reuse it, and no key is left "in progress".
+// A repeat while the first is running waits for it at the key's row.
+func (s *Server) replayOrRun(w http.ResponseWriter, r *http.Request, key string, hash []byte, run func(http.ResponseWriter, *http.Request)) {
 	user := session(r.Context()).UserID
-	stored, err := s.reserveKey(r.Context(), user, key, hash)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	if stored != nil {
-		for name, value := range stored.header {
-			w.Header().Set(name, value)
-		}
-		w.Header().Set("Idempotent-Replayed", "true")
-		w.WriteHeader(stored.status)
-		_, _ = w.Write(stored.body)
-		return
-	}
-
-	rec := &capture{ResponseWriter: w}
-	defer func() {
-		// Runs after a panic too, so a crashed request never holds its key.
-		ctx := context.WithoutCancel(r.Context())
-		var err error
-		if rec.status < 200 || rec.status > 299 {
-			_, err = s.Pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2`, user, key)
-		} else {
-			header := map[string]string{}
-			for _, name := range replayedHeaders {
-				if v := rec.Header().Get(name); v != "" {
-					header[name] = v
-				}
+	for attempt := 1; ; attempt++ {
+		answer := newCapture()
+		err := eventstore.InUnit(r.Context(), s.Pool, func(ctx context.Context) error {
+			tx, _ := eventstore.UnitTx(ctx)
+			stored, err := reserveKey(ctx, tx, user, key, hash)
+			if err != nil || stored != nil {
+				answer = stored
+				return err
 			}
-			h, _ := json.Marshal(header)
-			_, err = s.Pool.Exec(ctx, `UPDATE idempotency_keys SET status = $3, header = $4, body = $5
-				WHERE user_id = $1 AND key = $2`, user, key, rec.status, h, rec.body.Bytes())
+			run(answer, r.WithContext(ctx))
+			if !answer.succeeded() {
+				return errRefused
+			}
+			return storeAnswer(ctx, tx, user, key, answer)
+		})
+		switch {
+		case errors.Is(answer.err, commands.ErrLostRace) && attempt < maxUnitAttempts:
+			continue // run on fresh state, in a fresh transaction
+		case errors.Is(err, errRefused):
+		case err != nil:
+			Error(w, r, s.log, err)
+			return
 		}
-		if err != nil {
-			s.log.ErrorContext(ctx, "store idempotent answer", "request_id", requestID(ctx), "err", err)
-		}
-	}()
-	run(rec)
+		answer.send(w)
+		return
+	}
 }
 
-type storedAnswer struct {
-	status int
-	header map[string]string
-	body   []byte
-}
+// maxUnitAttempts bounds the reruns of a unit of work that lost an append race.
+const maxUnitAttempts = 5
 
-var (
-	errKeyReused     = &domain.ValidationError{Fields: []domain.FieldError{{Field: "Idempotency-Key", Message: "was used with a different request"}}}
-	errKeyInProgress = &clientError{status: http.StatusConflict, detail: "a request with this Idempotency-Key is still in progress"}
-)
+// errRefused rolls back a unit of work whose request was refused.
+var errRefused = errors.New("the request was refused")
 
-// reserveKey claims the key for this request, or returns the answer stored for it.
-func (s *Server) reserveKey(ctx context.Context, user any, key string, hash []byte) (*storedAnswer, error) {
+var errKeyReused = &domain.ValidationError{Fields: []domain.FieldError{{Field: "Idempotency-Key", Message: "was used with a different request"}}}
+
+// reserveKey claims the key for this request in tx, or returns the answer
+// stored for it (marked Idempotent-Replayed).
+func reserveKey(ctx context.Context, tx pgx.Tx, user uuid.UUID, key string, hash []byte) (*capture, error) {
 	for range 2 {
-		tag, err := s.Pool.Exec(ctx, `INSERT INTO idempotency_keys (user_id, key, request_hash)
+		tag, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (user_id, key, request_hash)
 			VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, user, key, hash)
 		if err != nil {
 			return nil, err
@@ -149,24 +156,22 @@ func (s *Server) reserveKey(ctx context.Context, user any, key string, hash []by
 			return nil, nil
 		}
 		var (
-			storedHash []byte
-			status     *int
-			header     []byte
-			body       []byte
-			createdAt  time.Time
+			storedHash, header, body []byte
+			status                   *int
+			createdAt                time.Time
 		)
-		err = s.Pool.QueryRow(ctx, `SELECT request_hash, status, header, body, created_at
+		err = tx.QueryRow(ctx, `SELECT request_hash, status, header, body, created_at
 			FROM idempotency_keys WHERE user_id = $1 AND key = $2`, user, key).
 			Scan(&storedHash, &status, &header, &body, &createdAt)
 		if errors.Is(err, pgx.ErrNoRows) {
-			continue // released meanwhile; try to reserve again
+			continue // removed meanwhile; reserve again
 		}
 		if err != nil {
 			return nil, err
 		}
-		if time.Since(createdAt) > idempotencyWindow {
-			if _, err := s.Pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2
-				AND created_at = $3`, user, key, createdAt); err != nil {
+		if time.Since(createdAt) > idempotencyWindow || status == nil {
+			// Expired, or left by the old code before units of work: take it over.
+			if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2`, user, key); err != nil {
 				return nil, err
 			}
 			continue
@@ -174,14 +179,35 @@ func (s *Server) reserveKey(ctx context.Context, user any, key string, hash []by
 		if !bytes.Equal(storedHash, hash) {
 			return nil, errKeyReused
 		}
-		if status == nil {
-			return nil, errKeyInProgress
-		}
-		answer := &storedAnswer{status: *status, body: body}
-		if err := json.Unmarshal(header, &answer.header); err != nil {
+		answer := newCapture()
+		answer.status = *status
+		answer.body.Write(body)
+		var h map[string]string
+		if err := json.Unmarshal(header, &h); err != nil {
 			return nil, err
 		}
+		for name, value := range h {
+			answer.header.Set(name, value)
+		}
+		answer.header.Set("Idempotent-Replayed", "true")
 		return answer, nil
 	}
-	return nil, errKeyInProgress
+	return nil, errors.New("reserve idempotency key: it keeps changing")
+}
+
+// storeAnswer keeps a successful answer for the key's repeats.
+func storeAnswer(ctx context.Context, tx pgx.Tx, user uuid.UUID, key string, answer *capture) error {
+	header := map[string]string{}
+	for _, name := range replayedHeaders {
+		if v := answer.header.Get(name); v != "" {
+			header[name] = v
+		}
+	}
+	h, err := json.Marshal(header)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE idempotency_keys SET status = $3, header = $4, body = $5
+		WHERE user_id = $1 AND key = $2`, user, key, answer.status, h, answer.body.Bytes())
+	return err
 }

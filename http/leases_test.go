@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,8 +16,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assetanchor/assetanchor/domain"
-	"github.com/assetanchor/assetanchor/eventstore"
-	"github.com/assetanchor/assetanchor/projections"
 )
 
 // leaseDoc is a lease as a client reads it.
@@ -985,20 +982,6 @@ func TestExpireDueThroughTheReadModel(t *testing.T) {
 		if err != nil || n != want {
 			t.Fatalf("run %d: ExpireDue = %d, %v; want %d, nil", run+1, n, err, want)
 		}
-	}
-	// Wait for the read model to pass the LeaseExpired event.
-	var txid string
-	var cp eventstore.Checkpoint
-	if err := s.pool.QueryRow(ctx, `SELECT transaction_id::text, position FROM events WHERE event_type = 'LeaseExpired'`).
-		Scan(&txid, &cp.Position); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	if cp.TransactionID, err = strconv.ParseUint(txid, 10, 64); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.server.Checkpoints.WaitFor(ctx, projections.RelationalName, cp); err != nil {
-		t.Fatal(err)
 	}
 	if got, tag := s.MustGetLease(t, a.token, past.ID); got.Status != "expired" || got.Version != 2 || tag != `"2"` {
 		t.Errorf("past lease = %+v ETag %s, want expired, version 2", got, tag)

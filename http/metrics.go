@@ -33,7 +33,7 @@ func newMetrics(s *Server) *metrics {
 		return func() float64 {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
-			l, err := s.Checkpoints.Lag(ctx, projections.RelationalName)
+			l, err := s.Checkpoints.MaxLag(ctx)
 			if err != nil {
 				return -1
 			}
@@ -46,10 +46,10 @@ func newMetrics(s *Server) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assetanchor_projection_lag_events",
-			Help: "Events the relational projector has not applied yet."},
+			Help: "Events the asynchronous consumer furthest behind has not handled yet."},
 			lag(func(l projections.Lag) float64 { return float64(l.Events) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assetanchor_projection_lag_seconds",
-			Help: "Age of the oldest event the relational projector has not applied yet."},
+			Help: "Age of the oldest event the asynchronous consumer furthest behind has not handled yet."},
 			lag(func(l projections.Lag) float64 { return l.Seconds })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assetanchor_db_pool_acquired_conns",
 			Help: "Connections in use."}, stat(func() float64 { return float64(s.Pool.Stat().AcquiredConns()) })),

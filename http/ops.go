@@ -4,8 +4,6 @@ import (
 	_ "embed"
 	"net/http"
 	"time"
-
-	"github.com/assetanchor/assetanchor/projections"
 )
 
 //go:embed openapi.json
@@ -28,7 +26,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.SchemaCurrent(r.Context()); err != nil {
 		fail("schema", err.Error())
 	}
-	lag, err := s.Checkpoints.Lag(r.Context(), projections.RelationalName)
+	lag, err := s.Checkpoints.MaxLag(r.Context())
 	switch {
 	case err != nil:
 		fail("projections", "lag unknown")

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/projections"
 )
 
@@ -47,10 +48,14 @@ func timedOut(err error) bool {
 // Error answers err as a problem document. It is the one place where errors become
 // status codes; anything unrecognised is a 500 whose cause goes only to the log.
 func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if c, ok := w.(*capture); ok {
+		c.err = err // the unit of work reruns a lost race (idempotency.go)
+	}
 	p := problem{Instance: r.URL.Path, RequestID: requestID(r.Context())}
 	var (
 		ce *clientError
 		ve *domain.ValidationError
+		re *eventstore.RefusedError
 	)
 	switch {
 	case errors.As(err, &ce):
@@ -70,9 +75,11 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 		p.Status, p.Detail = http.StatusPreconditionFailed, err.Error()
 	case errors.Is(err, domain.ErrConflict):
 		p.Status, p.Detail = http.StatusConflict, err.Error()
-	case errors.Is(err, projections.ErrProjectionLag):
-		p.Status, p.Detail = http.StatusServiceUnavailable, "the change is recorded but the read model is behind; retry the read"
-		w.Header().Set("Retry-After", "1")
+	case errors.As(err, &re) && re.Conflict():
+		p.Status, p.Detail = http.StatusConflict, "the change clashes with another record ("+re.Constraint+")"
+	case errors.As(err, &re):
+		p.Status, p.Detail = http.StatusUnprocessableEntity, "a value is outside what the database can hold ("+re.Table+")"
+		log.WarnContext(r.Context(), "read model refused a command", "request_id", p.RequestID, "err", err)
 	case timedOut(err):
 		// 503, not 504: no gateway timed out, this server gave up on its own work.
 		p.Status, p.Detail = http.StatusServiceUnavailable, "the request took longer than the server allows and was stopped; retry later"

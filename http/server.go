@@ -47,8 +47,6 @@ type Deps struct {
 	SchemaCurrent func(context.Context) error
 	// Collector adds metrics of other packages, such as events appended by type.
 	Collector prometheus.Collector
-	// ReadYourWritesBound caps how long a command waits for the read model.
-	ReadYourWritesBound time.Duration
 	// RequestTimeout bounds each request (deadline); 0 is DefaultRequestTimeout.
 	RequestTimeout time.Duration
 	// LoginLimitPerIP and LoginLimitPerEmail throttle login, signup and refresh.
@@ -75,9 +73,6 @@ func NewServer(d Deps) (*Server, error) {
 		d.Leases == nil || d.Transactions == nil || d.Maintenance == nil || d.SchemaCurrent == nil ||
 		d.Keyring == nil || d.Documents == nil || d.Blobs == nil {
 		return nil, errors.New("http: NewServer is missing a dependency")
-	}
-	if d.ReadYourWritesBound == 0 {
-		d.ReadYourWritesBound = 10 * time.Second
 	}
 	if d.RequestTimeout == 0 {
 		d.RequestTimeout = DefaultRequestTimeout
@@ -152,12 +147,4 @@ func (s *Server) Run(ctx context.Context, addr string, ready func(addr string)) 
 		return fmt.Errorf("drain http: %w", err)
 	}
 	return nil
-}
-
-// awaitProjection gives read-your-writes: it returns once the read model has
-// applied the command's events, within the configured bound.
-func (s *Server) awaitProjection(ctx context.Context, res commands.Result) error {
-	ctx, cancel := context.WithTimeout(ctx, s.ReadYourWritesBound)
-	defer cancel()
-	return s.Checkpoints.WaitFor(ctx, projections.RelationalName, res.Checkpoint)
 }

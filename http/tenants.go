@@ -135,10 +135,7 @@ func (s *Server) eraseTenant(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		// The tenant's files go with its data. Should this fail, erasing again
 		// records nothing new and deletes what is left.
-		var files commands.Result
-		if files, err = s.Documents.DeleteErasedTenantFiles(r.Context(), id); err == nil && files.Checkpoint != (eventstore.Checkpoint{}) {
-			err = s.awaitProjection(r.Context(), files)
-		}
+		_, err = s.Documents.DeleteErasedTenantFiles(r.Context(), id)
 	}
 	s.answerTenant(w, r, res, err)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 )
@@ -40,7 +42,9 @@ func AsOf[T any](ctx context.Context, q *Queries, events []eventstore.Event, rea
 				return zero, err
 			}
 		}
-		if err := en.write(ctx, tx); err != nil {
+		batch := &pgx.Batch{}
+		en.queueWrites(batch)
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return zero, err
 		}
 	}

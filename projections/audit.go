@@ -28,25 +28,22 @@ var tenantPersonalColumns = []string{"first_name", "last_name", "email", "phone"
 // a rebuild reproduces it.
 func auditID(e eventstore.Event) uuid.UUID { return uuid.UUID(e.EventID) }
 
-// writeAudit records the audit row of an event that made changes to its
-// stream's row. A tenant's erasure also redacts the tenant's earlier audit rows.
-func writeAudit(ctx context.Context, tx pgx.Tx, e eventstore.Event, de domain.Event, changes []change) error {
+// queueAudit queues the audit row of an event. A tenant's erasure also redacts
+// the tenant's earlier audit rows.
+func queueAudit(batch *pgx.Batch, e eventstore.Event, de domain.Event, changes []change) {
 	if _, erased := de.(*domain.TenantPersonalDataErased); erased {
 		// A row left with no values is NULL, as a row that never had personal ones
 		// is: a rebuild without the key writes those.
-		if _, err := tx.Exec(ctx, `UPDATE audit_logs SET old_values = nullif(old_values - $2::text[], '{}'),
+		batch.Queue(`UPDATE audit_logs SET old_values = nullif(old_values - $2::text[], '{}'),
 			new_values = nullif(new_values - $2::text[], '{}') WHERE entity_type = $3 AND entity_id = $1`,
-			e.Stream.ID, tenantPersonalColumns, domain.TenantStreamType); err != nil {
-			return fmt.Errorf("redact tenant audit rows: %w", err)
-		}
+			e.Stream.ID, tenantPersonalColumns, domain.TenantStreamType)
 		redact(changes)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_logs (`+strings.Join(auditColumns, ", ")+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, auditRow(e, changes)...); err != nil {
-		return fmt.Errorf("write audit row: %w", err)
-	}
-	return nil
+	batch.Queue(insertAuditSQL, auditRow(e, changes)...)
 }
+
+var insertAuditSQL = `INSERT INTO audit_logs (` + strings.Join(auditColumns, ", ") + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 
 // auditColumns are the columns of an audit row, in auditRow's order.
 var auditColumns = []string{"id", "user_id", "action", "entity_type", "entity_id",

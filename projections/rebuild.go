@@ -159,9 +159,7 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, opts RebuildOptions) (Verif
 		return VerifyResult{}, err
 	}
 	defer s.drop()
-	if err := s.replay(ctx, func(ctx context.Context) (eventstore.Checkpoint, error) {
-		return liveCheckpoint(ctx, pool)
-	}); err != nil {
+	if err := s.replay(ctx, s.head); err != nil {
 		return VerifyResult{}, err
 	}
 
@@ -171,12 +169,12 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, opts RebuildOptions) (Verif
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // the comparison writes nothing that must stay
 	// The first statement fixes the snapshot: the live tables as of this checkpoint.
-	live, err := liveCheckpoint(ctx, tx)
+	live, err := lastVisible(ctx, tx)
 	if err != nil {
 		return VerifyResult{}, err
 	}
 	if s.cp.Reached(live) && s.cp != live {
-		return VerifyResult{}, fmt.Errorf("the live checkpoint moved back to %d/%d during verify (a rebuild?): run verify again",
+		return VerifyResult{}, fmt.Errorf("the event log went back to %d/%d during verify (events import?): run verify again",
 			live.TransactionID, live.Position)
 	}
 	if err := s.catchUp(ctx, tx, &live, "compare"); err != nil {
@@ -321,18 +319,18 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// liveCheckpoint reads the live relational checkpoint (zero before the projector
-// first ran).
-func liveCheckpoint(ctx context.Context, q querier) (eventstore.Checkpoint, error) {
+// lastVisible is the newest event q's snapshot sees: the live read model, which
+// is written in the same transactions as the events, stands exactly there.
+func lastVisible(ctx context.Context, q querier) (eventstore.Checkpoint, error) {
 	var cp eventstore.Checkpoint
 	var txid string
-	err := q.QueryRow(ctx, `SELECT transaction_id::text, position FROM public.projector_checkpoints
-		WHERE projector = $1`, RelationalName).Scan(&txid, &cp.Position)
+	err := q.QueryRow(ctx, `SELECT transaction_id::text, position FROM events
+		ORDER BY events.transaction_id DESC, position DESC LIMIT 1`).Scan(&txid, &cp.Position)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return eventstore.Checkpoint{}, nil
 	}
 	if err != nil {
-		return eventstore.Checkpoint{}, fmt.Errorf("read the live checkpoint: %w", err)
+		return eventstore.Checkpoint{}, fmt.Errorf("read the last event: %w", err)
 	}
 	_, err = fmt.Sscan(txid, &cp.TransactionID)
 	return cp, err
@@ -412,13 +410,6 @@ func newScratch(ctx context.Context, pool *pgxpool.Pool, opts RebuildOptions, st
 		if s.deferred, err = cloneReadModel(ctx, tx, s.schema); err != nil {
 			return err
 		}
-		cp := pgx.Identifier{s.schema, "projector_checkpoints"}.Sanitize()
-		if _, err := tx.Exec(ctx, `CREATE TABLE `+cp+` (LIKE public.projector_checkpoints INCLUDING ALL)`); err != nil {
-			return fmt.Errorf("create the rebuild checkpoint: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO `+cp+` (projector) VALUES ($1)`, RelationalName); err != nil {
-			return fmt.Errorf("create the rebuild checkpoint: %w", err)
-		}
 		// Fail before hours of replay, not at the swap, if the copies are not
 		// faithful: complete them in a savepoint, compare, and undo.
 		err = pgx.BeginFunc(ctx, tx, func(check pgx.Tx) error {
@@ -491,7 +482,7 @@ func (s *scratch) replay(ctx context.Context, target func(context.Context) (even
 					return err
 				}
 				var err error
-				n, err = s.batch(ctx, tx, &until)
+				n, err = s.batch(ctx, tx, &until, false)
 				return err
 			})
 			if err != nil {
@@ -553,7 +544,7 @@ func (s *scratch) catchUp(ctx context.Context, tx pgx.Tx, until *eventstore.Chec
 		return err
 	}
 	for {
-		n, err := s.batch(ctx, tx, until)
+		n, err := s.batch(ctx, tx, until, true)
 		if err != nil {
 			return err
 		}
@@ -565,8 +556,14 @@ func (s *scratch) catchUp(ctx context.Context, tx pgx.Tx, until *eventstore.Chec
 }
 
 // batch applies up to one batch of events after the scratch checkpoint.
-func (s *scratch) batch(ctx context.Context, tx pgx.Tx, until *eventstore.Checkpoint) (int, error) {
+// A settled batch reads every event tx can see: no writer is in flight (the
+// swap locked them out), or the live tables are read in tx's snapshot (verify).
+// Otherwise it stops at the horizon, behind which a late commit may still appear.
+func (s *scratch) batch(ctx context.Context, tx pgx.Tx, until *eventstore.Checkpoint, settled bool) (int, error) {
 	events, err := eventstore.NewPostgresStore(tx).ReadAfter(ctx, s.cp, s.opts.batchSize())
+	if settled {
+		events, err = eventstore.NewPostgresStore(tx).ReadVisibleAfter(ctx, s.cp, s.opts.batchSize())
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -587,11 +584,8 @@ func (s *scratch) batch(ctx context.Context, tx pgx.Tx, until *eventstore.Checkp
 	if n == 0 {
 		return 0, nil
 	}
-	rel := Relational{Keyring: s.opts.Keyring}
-	for _, e := range events[:n] {
-		if err := rel.Apply(ctx, tx, e); err != nil {
-			return 0, fmt.Errorf("rebuild: %w", err)
-		}
+	if err := (Relational{Keyring: s.opts.Keyring}).Apply(ctx, tx, events[:n]...); err != nil {
+		return 0, fmt.Errorf("rebuild: %w", err)
 	}
 	if err := checkNoLiveWrites(ctx, tx, before); err != nil {
 		return 0, err
@@ -676,27 +670,11 @@ func (s *scratch) swap(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '10s'`); err != nil {
 			return err
 		}
-		// Stop the live projector, in the order its subscriber locks: offset, then
-		// checkpoint. A batch in flight finishes first.
-		if _, err := tx.Exec(ctx, `INSERT INTO public.watermill_offsets_events
-			(consumer_group, offset_acked, last_processed_transaction_id) VALUES ($1, 0, '0')
-			ON CONFLICT DO NOTHING`, RelationalName); err != nil {
-			return fmt.Errorf("lock the live projector: %w", err)
+		// Writers project inline: lock them out first (any writer in flight
+		// finishes), then catch up with what they appended during the replay.
+		if err := eventstore.LockOutWriters(ctx, tx); err != nil {
+			return fmt.Errorf("lock out writers: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM public.watermill_offsets_events
-			WHERE consumer_group = $1 FOR UPDATE`, RelationalName); err != nil {
-			return fmt.Errorf("lock the live projector: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO public.projector_checkpoints (projector) VALUES ($1)
-			ON CONFLICT DO NOTHING`, RelationalName); err != nil {
-			return fmt.Errorf("lock the live projector: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM public.projector_checkpoints
-			WHERE projector = $1 FOR UPDATE`, RelationalName); err != nil {
-			return fmt.Errorf("lock the live projector: %w", err)
-		}
-		// The events that arrived during the replay. This transaction holds an
-		// xid now, so the horizon cannot run away from it.
 		if err := s.catchUp(ctx, tx, nil, "catch-up"); err != nil {
 			return err
 		}
@@ -728,19 +706,6 @@ func (s *scratch) swap(ctx context.Context) error {
 		}
 		if err := diffShapes(before, after, "public", "public"); err != nil {
 			return fmt.Errorf("the rebuilt tables differ in shape from the live ones, nothing swapped: %w", err)
-		}
-		tag, err := tx.Exec(ctx, `UPDATE public.projector_checkpoints l
-			SET transaction_id = r.transaction_id, position = r.position, events_applied = r.events_applied,
-			    last_event_at = r.last_event_at, updated_at = now()
-			FROM `+pgx.Identifier{s.schema, "projector_checkpoints"}.Sanitize()+` r
-			WHERE l.projector = $1 AND r.projector = $1`, RelationalName)
-		if err != nil || tag.RowsAffected() != 1 {
-			return fmt.Errorf("move the live checkpoint (%d rows): %w", tag.RowsAffected(), err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE public.watermill_offsets_events
-			SET offset_acked = $2, last_processed_transaction_id = $3::text::xid8 WHERE consumer_group = $1`,
-			RelationalName, s.cp.Position, fmt.Sprint(s.cp.TransactionID)); err != nil {
-			return fmt.Errorf("move the live offset: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{s.schema}.Sanitize()+` CASCADE`); err != nil {
 			return fmt.Errorf("drop the scratch schema: %w", err)
@@ -827,7 +792,7 @@ func replaceTables(ctx context.Context, tx pgx.Tx, schema string) error {
 		return fmt.Errorf("drop the live tables: %w", err)
 	}
 	rows, err := tx.Query(ctx, `SELECT c.relname FROM pg_catalog.pg_class c
-		WHERE c.relnamespace = $1::text::regnamespace AND c.relkind IN ('r', 'p') AND c.relname <> 'projector_checkpoints'
+		WHERE c.relnamespace = $1::text::regnamespace AND c.relkind IN ('r', 'p')
 		ORDER BY c.relispartition, c.relname`, schema)
 	if err != nil {
 		return err

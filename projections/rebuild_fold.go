@@ -101,12 +101,6 @@ func (s *scratch) fold(ctx context.Context, until eventstore.Checkpoint) error {
 	if f.events == 0 {
 		return nil
 	}
-	if _, err := s.pool.Exec(ctx, `UPDATE `+pgx.Identifier{s.schema, "projector_checkpoints"}.Sanitize()+`
-		SET transaction_id = $2::text::xid8, position = $3, events_applied = $4, last_event_at = $5, updated_at = now()
-		WHERE projector = $1`, RelationalName, strconv.FormatUint(f.last.TransactionID, 10), f.last.Position,
-		f.events, f.last.RecordedAt); err != nil {
-		return fmt.Errorf("advance the rebuild checkpoint: %w", err)
-	}
 	s.cp = f.last.Checkpoint()
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -33,33 +32,52 @@ type Relational struct {
 	Keyring *eventstore.Keyring
 }
 
-// Apply applies one event and advances the checkpoint in tx. An event at or before
-// the checkpoint was applied already and changes nothing: redelivery is harmless.
-func (r Relational) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
-	tag, err := tx.Exec(ctx, `UPDATE projector_checkpoints
-		SET transaction_id = $2::text::xid8, position = $3, events_applied = events_applied + 1,
-		    last_event_at = $4, updated_at = now()
-		WHERE projector = $1 AND (transaction_id, position) < ($2::text::xid8, $3)`,
-		RelationalName, strconv.FormatUint(e.TransactionID, 10), e.Position, e.RecordedAt)
-	if err != nil {
-		return fmt.Errorf("advance checkpoint: %w", err)
+var _ eventstore.InlineProjector = Relational{}
+
+// Project projects events into the read model: the rows of their streams and
+// one audit row each. It reads the rows it changes through tx and queues its
+// writes into batch. Run inline, the batch also holds the append and runs in
+// its transaction; a rebuild's catching up runs it on its copies.
+func (r Relational) Project(ctx context.Context, tx pgx.Tx, events []eventstore.Event, batch *pgx.Batch) error {
+	keys := eventstore.NewPostgresStore(tx)
+	var en *entity
+	for _, e := range events {
+		if en == nil || en.id != e.Stream.ID {
+			if en != nil {
+				en.queueWrites(batch)
+			}
+			if e.Version == 1 {
+				en = newEntity(e.Stream.ID) // a new stream has no rows yet: nothing to read
+			} else {
+				en = storedEntity(ctx, tx, e.Stream.ID)
+			}
+		}
+		de, err := r.decode(ctx, keys, e)
+		if err != nil {
+			return err
+		}
+		changes, err := project(en, e, de, nil)
+		if err != nil {
+			return err
+		}
+		queueAudit(batch, e, de, changes)
 	}
-	if tag.RowsAffected() == 0 {
-		return nil // already applied
+	if en != nil {
+		en.queueWrites(batch)
 	}
-	de, err := r.decode(ctx, eventstore.NewPostgresStore(tx), e)
-	if err != nil {
+	return nil
+}
+
+// Apply projects events and runs the writes in tx at once.
+func (r Relational) Apply(ctx context.Context, tx pgx.Tx, events ...eventstore.Event) error {
+	batch := &pgx.Batch{}
+	if err := r.Project(ctx, tx, events, batch); err != nil {
 		return err
 	}
-	en := storedEntity(ctx, tx, e.Stream.ID)
-	changes, err := project(en, e, de, nil)
-	if err != nil {
-		return err
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("project %d events: %w", len(events), err)
 	}
-	if err := en.write(ctx, tx); err != nil {
-		return fmt.Errorf("project %s %s v%d: %w", e.Type, e.Stream, e.Version, err)
-	}
-	return writeAudit(ctx, tx, e, de, changes)
+	return nil
 }
 
 // execer runs a statement: a transaction or a pool.
@@ -138,19 +156,16 @@ func (en *entity) existing(t *tableDef) (*row, error) {
 	return r, err
 }
 
-// write stores the rows that changed: one upsert each.
-func (en *entity) write(ctx context.Context, db execer) error {
+// queueWrites queues one upsert for each row that changed.
+func (en *entity) queueWrites(batch *pgx.Batch) {
 	for _, t := range rowTables {
 		r := en.rows[t]
 		if r == nil || !r.dirty {
 			continue
 		}
-		if _, err := db.Exec(ctx, upsertSQL[t], r.jsonObject()); err != nil {
-			return fmt.Errorf("write %s row: %w", t.name, err)
-		}
+		batch.Queue(upsertSQL[t], r.jsonObject())
 		r.dirty = false
 	}
-	return nil
 }
 
 // upsertSQL writes a row given as a JSON object ($1) into its table (as

@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/assetanchor/assetanchor/eventstore"
 )
 
 // ReaderRole is the database role that read-model queries run as. Row-level
@@ -99,7 +101,11 @@ func (r replayable) Query(ctx context.Context, sql string, args ...any) (pgx.Row
 		// already read the entity as the viewer, which entitles it to its past.
 		return tx.Query(ctx, sql, args...)
 	}
+	unit, inUnit := eventstore.UnitTx(ctx)
 	if ctx.Value(systemKey{}) != nil {
+		if inUnit {
+			return unit.Query(ctx, sql, args...)
+		}
 		return r.pool.Query(ctx, sql, args...)
 	}
 	v, ok := ViewerFrom(ctx)
@@ -107,9 +113,25 @@ func (r replayable) Query(ctx context.Context, sql string, args ...any) (pgx.Row
 		return nil, ErrNoViewer
 	}
 	batch := &pgx.Batch{}
-	batch.Queue(enterViewer, ReaderRole, v.UserID.String(), v.Role.String(), statementTimeout(ctx))
-	batch.Queue(sql, args...)
-	results := r.pool.SendBatch(ctx, batch)
+	var results pgx.BatchResults
+	if inUnit {
+		// Inside a command's unit of work (an Idempotency-Key's answer is read
+		// before it commits): the viewer's settings last until the savepoint is
+		// rolled back, at the end of the same pipeline, after the rows are read.
+		batch.Queue(`SAVEPOINT viewer_read`)
+		batch.Queue(enterViewer, ReaderRole, v.UserID.String(), v.Role.String(), statementTimeout(ctx))
+		batch.Queue(sql, args...)
+		batch.Queue(`ROLLBACK TO SAVEPOINT viewer_read`)
+		results = unit.SendBatch(ctx, batch)
+		if _, err := results.Exec(); err != nil {
+			_ = results.Close()
+			return nil, fmt.Errorf("read as %s: %w", ReaderRole, err)
+		}
+	} else {
+		batch.Queue(enterViewer, ReaderRole, v.UserID.String(), v.Role.String(), statementTimeout(ctx))
+		batch.Queue(sql, args...)
+		results = r.pool.SendBatch(ctx, batch)
+	}
 	if _, err := results.Exec(); err != nil {
 		_ = results.Close()
 		return nil, fmt.Errorf("read as %s: %w", ReaderRole, err)
@@ -131,6 +153,9 @@ func (r replayable) QueryRow(ctx context.Context, sql string, args ...any) pgx.R
 		return tx.QueryRow(ctx, sql, args...)
 	}
 	if ctx.Value(systemKey{}) != nil {
+		if unit, ok := eventstore.UnitTx(ctx); ok {
+			return unit.QueryRow(ctx, sql, args...)
+		}
 		return r.pool.QueryRow(ctx, sql, args...)
 	}
 	rows, err := r.Query(ctx, sql, args...)

@@ -17,31 +17,35 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore"
 )
 
-// Projector applies one event inside the transaction that also advances its checkpoint.
-type Projector interface {
+// Consumer handles one event of the log, outside the transaction that appended
+// it, inside the transaction that also advances its checkpoint.
+type Consumer interface {
 	Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error
 }
 
-// Runtime delivers the event log to a projector through watermill, in global
-// order. Each event is applied in the subscriber's transaction, together with the
-// projector's checkpoint and watermill's offset, so redelivery changes nothing.
+// Runtime delivers the event log to an asynchronous consumer through watermill,
+// in commit order. (The relational read model is not one: it is written inline,
+// in the appending transaction.) Each event is handled in the subscriber's
+// transaction, together with the consumer's checkpoint and watermill's offset,
+// so that a redelivered event is skipped.
 type Runtime struct {
 	name      string
 	pool      *pgxpool.Pool
-	projector Projector
+	projector Consumer
 	log       *slog.Logger
 	poll      time.Duration
 }
 
-// NewRuntime runs projector under name (its consumer group and checkpoint row).
-func NewRuntime(name string, pool *pgxpool.Pool, projector Projector, log *slog.Logger) *Runtime {
-	return &Runtime{name: name, pool: pool, projector: projector, log: log, poll: 5 * time.Millisecond}
+// NewRuntime runs consumer under name (its consumer group and checkpoint row).
+// A consumer that runs for the first time starts at the log's head: what came
+// before is not news to it.
+func NewRuntime(name string, pool *pgxpool.Pool, consumer Consumer, log *slog.Logger) *Runtime {
+	return &Runtime{name: name, pool: pool, projector: consumer, log: log, poll: 50 * time.Millisecond}
 }
 
 // Run consumes until ctx ends. It returns nil on a clean stop.
 func (r *Runtime) Run(ctx context.Context) error {
-	if _, err := r.pool.Exec(ctx, `INSERT INTO projector_checkpoints (projector) VALUES ($1)
-		ON CONFLICT DO NOTHING`, r.name); err != nil {
+	if err := r.startAtHead(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped before it started: a clean stop
 		}
@@ -104,10 +108,42 @@ func (r *Runtime) handle(msg *message.Message) error {
 		return err
 	}
 	// A savepoint keeps a failed event from poisoning the rest of the batch.
-	return pgx.BeginFunc(ctx, tx.Tx, func(sp pgx.Tx) error { return r.projector.Apply(ctx, sp, e) })
+	return pgx.BeginFunc(ctx, tx.Tx, func(sp pgx.Tx) error {
+		tag, err := sp.Exec(ctx, `UPDATE projector_checkpoints
+			SET transaction_id = $2::text::xid8, position = $3, events_applied = events_applied + 1,
+			    last_event_at = $4, updated_at = now()
+			WHERE projector = $1 AND (transaction_id, position) < ($2::text::xid8, $3)`,
+			r.name, strconv.FormatUint(e.TransactionID, 10), e.Position, e.RecordedAt)
+		if err != nil {
+			return fmt.Errorf("advance checkpoint: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // handled already
+		}
+		return r.projector.Apply(ctx, sp, e)
+	})
 }
 
-// Checkpoints reads projector checkpoints; commands wait on them for read-your-writes.
+// startAtHead creates the consumer's checkpoint and watermill offset at the
+// log's head, unless they exist.
+func (r *Runtime) startAtHead(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		head, err := eventstore.NewPostgresStore(tx).Head(ctx)
+		if err != nil {
+			return err
+		}
+		txid := strconv.FormatUint(head.TransactionID, 10)
+		if _, err := tx.Exec(ctx, `INSERT INTO projector_checkpoints (projector, transaction_id, position)
+			VALUES ($1, $2::text::xid8, $3) ON CONFLICT DO NOTHING`, r.name, txid, head.Position); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO watermill_offsets_events (consumer_group, offset_acked, last_processed_transaction_id)
+			VALUES ($1, $3, $2::text::xid8) ON CONFLICT DO NOTHING`, r.name, txid, head.Position)
+		return err
+	})
+}
+
+// Checkpoints reads the asynchronous consumers' checkpoints, for operators.
 type Checkpoints struct{ pool *pgxpool.Pool }
 
 // NewCheckpoints reads checkpoints from pool.
@@ -129,33 +165,6 @@ func (c *Checkpoints) Read(ctx context.Context, name string) (eventstore.Checkpo
 	return cp, err
 }
 
-// ErrProjectionLag means the projector did not reach an event within the bound.
-var ErrProjectionLag = errors.New("read model did not catch up in time")
-
-// WaitFor returns once projector name has applied the event at cp, or
-// ErrProjectionLag when ctx ends first.
-func (c *Checkpoints) WaitFor(ctx context.Context, name string, cp eventstore.Checkpoint) error {
-	if cp == (eventstore.Checkpoint{}) {
-		return nil
-	}
-	delay := 500 * time.Microsecond
-	for {
-		got, err := c.Read(ctx, name)
-		if err != nil && ctx.Err() == nil {
-			return err
-		}
-		if got.Reached(cp) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ErrProjectionLag
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 5*time.Millisecond)
-	}
-}
-
 // Lag is how far a projector is behind the event log.
 type Lag struct {
 	Events  int64   `json:"events"`
@@ -173,6 +182,21 @@ func (c *Checkpoints) Lag(ctx context.Context, name string) (Lag, error) {
 		return Lag{}, fmt.Errorf("measure lag of %s: %w", name, err)
 	}
 	return l, nil
+}
+
+// MaxLag is the lag of the consumer furthest behind (zero without consumers).
+func (c *Checkpoints) MaxLag(ctx context.Context) (Lag, error) {
+	statuses, err := c.Statuses(ctx)
+	if err != nil {
+		return Lag{}, err
+	}
+	var most Lag
+	for _, s := range statuses {
+		if s.Lag.Seconds > most.Seconds || (s.Lag.Seconds == most.Seconds && s.Lag.Events > most.Events) {
+			most = s.Lag
+		}
+	}
+	return most, nil
 }
 
 // Status is one projector's place and health.
@@ -213,9 +237,6 @@ func (c *Checkpoints) Statuses(ctx context.Context) ([]Status, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list projectors: %w", err)
-	}
-	if len(statuses) == 0 {
-		statuses = []Status{{Name: RelationalName}} // never ran yet
 	}
 	for i := range statuses {
 		if statuses[i].Lag, err = c.Lag(ctx, statuses[i].Name); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/assetanchor/assetanchor/commands"
@@ -52,15 +53,19 @@ func rentCommand(ctx context.Context, cfg config, args []string, stdout, stderr 
 }
 
 // rentSchedule is the rent schedule inside serve: once at start and then every
-// day (UTC) it runs over every lease through today; in between it reacts to the
-// events that change a lease's schedule or late fees, for that lease alone.
+// day (UTC) it runs over every lease through today (run); in between, as a
+// consumer of the event log (projections.Runtime, under rentScheduleName), it
+// reacts to the events that change a lease's schedule or late fees, for that
+// lease alone (Apply).
 type rentSchedule struct {
-	rent   *commands.Rent
-	events *eventstore.PostgresStore
-	log    *slog.Logger
-	poll   time.Duration
-	now    func() time.Time
+	rent *commands.Rent
+	log  *slog.Logger
+	poll time.Duration
+	now  func() time.Time
 }
+
+// rentScheduleName is the rent schedule's consumer group and checkpoint.
+const rentScheduleName = "rent-schedule"
 
 // rentTriggers are the events after which a lease's schedule runs again.
 var rentTriggers = map[string]bool{
@@ -68,33 +73,16 @@ var rentTriggers = map[string]bool{
 	"LeaseLateFeePolicySet": true,
 }
 
-// runRentSchedule runs the schedule until ctx ends.
-func runRentSchedule(ctx context.Context, store eventstore.Store, pool *pgxpool.Pool, log *slog.Logger) {
-	events := eventstore.NewPostgresStore(pool)
-	rent, err := commands.NewRent(store, events)
+func newRentSchedule(store eventstore.Store, pool *pgxpool.Pool, log *slog.Logger) (*rentSchedule, error) {
+	rent, err := commands.NewRent(store, eventstore.NewPostgresStore(pool))
 	if err != nil {
-		log.Error("rent schedule", "err", err)
-		return
+		return nil, err
 	}
-	(&rentSchedule{rent: rent, events: events, log: log, poll: 250 * time.Millisecond, now: time.Now}).run(ctx)
+	return &rentSchedule{rent: rent, log: log, poll: 250 * time.Millisecond, now: time.Now}, nil
 }
 
+// run runs every lease's schedule at start and then daily, until ctx ends.
 func (s *rentSchedule) run(ctx context.Context) {
-	// Every event before the head is covered by the first full run; the reader
-	// takes over from there, so nothing falls between the two.
-	cp, err := s.events.Head(ctx)
-	for err != nil {
-		if ctx.Err() != nil {
-			return
-		}
-		s.log.ErrorContext(ctx, "rent schedule: read the event log's head", "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Minute):
-		}
-		cp, err = s.events.Head(ctx)
-	}
 	var ranOn domain.Date
 	var nextTry time.Time
 	ticker := time.NewTicker(s.poll)
@@ -108,7 +96,6 @@ func (s *rentSchedule) run(ctx context.Context) {
 				nextTry = s.now().Add(time.Minute)
 			}
 		}
-		cp = s.react(ctx, cp, today)
 		select {
 		case <-ctx.Done():
 			return
@@ -132,33 +119,21 @@ func (s *rentSchedule) runAll(ctx context.Context, today domain.Date) bool {
 	return true
 }
 
-// react runs the schedule of each lease whose events arrived after cp, and
-// returns the new place in the log. A lease that fails is logged; the next daily
-// run takes it up again.
-func (s *rentSchedule) react(ctx context.Context, cp eventstore.Checkpoint, today domain.Date) eventstore.Checkpoint {
-	for {
-		events, err := s.events.ReadAfter(ctx, cp, 500)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.ErrorContext(ctx, "rent schedule: read events", "err", err)
-			}
-			return cp
-		}
-		for _, e := range events {
-			if e.Stream.Type == domain.LeaseStreamType && rentTriggers[e.Type] {
-				report, err := s.rent.PostLease(ctx, e.Stream.ID, today)
-				switch {
-				case err != nil && ctx.Err() == nil:
-					s.log.ErrorContext(ctx, "rent schedule", "lease", e.Stream.ID, "after", e.Type, "err", err)
-				case report.Charges+report.Fees+report.Voided > 0:
-					s.log.InfoContext(ctx, "rent schedule", "lease", e.Stream.ID, "after", e.Type,
-						"charges", report.Charges, "fees", report.Fees, "voided", report.Voided)
-				}
-			}
-			cp = e.Checkpoint()
-		}
-		if len(events) < 500 {
-			return cp
-		}
+// Apply runs the schedule of the lease an event changed, through today. Its
+// charges commit in their own transaction: running a lease's schedule again
+// posts nothing twice, so a redelivered event is harmless. A lease that fails
+// is logged, not retried here: the next daily run takes it up again.
+func (s *rentSchedule) Apply(ctx context.Context, _ pgx.Tx, e eventstore.Event) error {
+	if e.Stream.Type != domain.LeaseStreamType || !rentTriggers[e.Type] {
+		return nil
 	}
+	report, err := s.rent.PostLease(ctx, e.Stream.ID, domain.DateOf(s.now()))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.ErrorContext(ctx, "rent schedule", "lease", e.Stream.ID, "after", e.Type, "err", err)
+	case report.Charges+report.Fees+report.Voided > 0:
+		s.log.InfoContext(ctx, "rent schedule", "lease", e.Stream.ID, "after", e.Type,
+			"charges", report.Charges, "fees", report.Fees, "voided", report.Voided)
+	}
+	return nil
 }

@@ -76,14 +76,14 @@ func (f *rentFixture) MustSign(t *testing.T, start, end string) commands.Result 
 	return res
 }
 
-// MustReact lets the schedule react until its reader has passed until. Events
-// become readable once every older transaction of the cluster has ended, so it
-// may take more than one read.
-func MustReact(t *testing.T, s *rentSchedule, cp, until eventstore.Checkpoint, today domain.Date) eventstore.Checkpoint {
+// MustReact hands the schedule (as its Runtime would) every event after cp until
+// it has passed until. Events become readable once every older transaction of
+// the cluster has ended, so it may take more than one read.
+func MustReact(t *testing.T, s *rentSchedule, events *eventstore.PostgresStore, cp, until eventstore.Checkpoint) eventstore.Checkpoint {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		cp = s.react(context.Background(), cp, today)
+		cp = mustReactOnce(t, s, events, cp)
 		if cp.Reached(until) {
 			return cp
 		}
@@ -92,6 +92,23 @@ func MustReact(t *testing.T, s *rentSchedule, cp, until eventstore.Checkpoint, t
 		}
 		<-time.After(5 * time.Millisecond)
 	}
+}
+
+// mustReactOnce hands the schedule the events readable after cp.
+func mustReactOnce(t *testing.T, s *rentSchedule, events *eventstore.PostgresStore, cp eventstore.Checkpoint) eventstore.Checkpoint {
+	t.Helper()
+	ctx := context.Background()
+	read, err := events.ReadAfter(ctx, cp, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range read {
+		if err := s.Apply(ctx, nil, e); err != nil {
+			t.Fatal(err)
+		}
+		cp = e.Checkpoint()
+	}
+	return cp
 }
 
 // MustStatuses reads the status of each charge, "" when it does not exist.
@@ -158,7 +175,7 @@ func TestRentScheduleReactsToLeaseEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	today := domain.NewDate(2025, 3, 10)
-	s := &rentSchedule{rent: rent, events: f.store, log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	s := &rentSchedule{rent: rent, log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		poll: time.Millisecond, now: func() time.Time { return today.Time() }}
 	cp, err := f.store.Head(ctx)
 	if err != nil {
@@ -171,7 +188,7 @@ func TestRentScheduleReactsToLeaseEvents(t *testing.T) {
 	if got := f.MustStatuses(t, lease, keys...); strings.Join(got, ",") != ",,," {
 		t.Fatalf("charges before the schedule reacted = %v, want none", got)
 	}
-	cp = MustReact(t, s, cp, signed.Checkpoint, today)
+	cp = MustReact(t, s, f.store, cp, signed.Checkpoint)
 	if got := f.MustStatuses(t, lease, keys...); strings.Join(got, ",") != "pending,pending,pending," {
 		t.Fatalf("charges after LeaseSigned = %v, want January to March pending", got)
 	}
@@ -181,7 +198,7 @@ func TestRentScheduleReactsToLeaseEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp = MustReact(t, s, cp, terminated.Checkpoint, today)
+	cp = MustReact(t, s, f.store, cp, terminated.Checkpoint)
 	if got := f.MustStatuses(t, lease, keys...); strings.Join(got, ",") != "pending,void,void,pending" {
 		t.Errorf("charges after LeaseTerminated = %v, want January kept, February replaced by February 1-10, March void", got)
 	}
@@ -189,7 +206,7 @@ func TestRentScheduleReactsToLeaseEvents(t *testing.T) {
 	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&events); err != nil {
 		t.Fatal(err)
 	}
-	s.react(ctx, cp, today) // the schedule's own events trigger nothing more
+	mustReactOnce(t, s, f.store, cp) // the schedule's own events trigger nothing more
 	var after int
 	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&after); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -68,32 +69,33 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		return err
 	}
 
-	projectorCtx, stopProjector := context.WithCancel(context.WithoutCancel(ctx))
-	projectorDone := make(chan error, 1)
+	rent, err := newRentSchedule(app.store, pool, log)
+	if err != nil {
+		return err
+	}
+	// Background work and the log's asynchronous consumers stop only after HTTP
+	// has drained.
+	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	var jobs sync.WaitGroup
+	consumerDone := make(chan error, 1)
 	go func() {
-		projectorDone <- projections.NewRuntime(projections.RelationalName, pool, projections.Relational{Keyring: keyring}, log).Run(projectorCtx)
+		consumerDone <- projections.NewRuntime(rentScheduleName, pool, rent, log).Run(jobsCtx)
 	}()
-	expiryDone := make(chan struct{})
-	go func() {
-		expireDaily(projectorCtx, app.leases, log)
-		close(expiryDone)
-	}()
-	rentDone := make(chan struct{})
-	go func() {
-		runRentSchedule(projectorCtx, app.store, pool, log)
-		close(rentDone)
-	}()
-	partitionsDone := make(chan struct{})
-	go func() {
-		ensureAuditPartitionsDaily(projectorCtx, pool, log)
-		close(partitionsDone)
-	}()
+	for _, job := range []func(context.Context){
+		func(ctx context.Context) { expireDaily(ctx, app.leases, log) },
+		rent.run,
+		func(ctx context.Context) { ensureAuditPartitionsDaily(ctx, pool, log) },
+	} {
+		jobs.Add(1)
+		go func() {
+			defer jobs.Done()
+			job(jobsCtx)
+		}()
+	}
 	defer func() {
-		stopProjector()
-		<-expiryDone
-		<-rentDone
-		<-partitionsDone
-		err = errors.Join(err, <-projectorDone)
+		stopJobs()
+		jobs.Wait()
+		err = errors.Join(err, <-consumerDone)
 	}()
 
 	uploads, err := cfg.uploadLimits()
@@ -159,7 +161,8 @@ type app struct {
 }
 
 func newApp(pool *pgxpool.Pool, keyring *eventstore.Keyring) (*app, error) {
-	store := eventstore.NewCounted(eventstore.NewPostgresStore(pool))
+	// The relational read model is written inline, in each append's transaction.
+	store := eventstore.NewCounted(eventstore.NewPostgresStore(pool).WithProjector(projections.Relational{Keyring: keyring}))
 	queries := projections.NewQueries(pool)
 	a := &app{store: store, queries: queries, keyring: keyring}
 	var err error
