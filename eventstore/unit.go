@@ -7,6 +7,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// DefaultMaxConns is the size of serve's connection pool. A command holds one
+// connection for its transaction, commit included, so the pool is sized for the
+// concurrent requests a node serves rather than for the cores: PostgreSQL's
+// group commit turns more committers waiting on one flush into more throughput.
+const DefaultMaxConns = 40
+
 // writersLockKey is the advisory lock that separates writers from a rebuild's
 // swap. Every transaction that may append takes it shared as its first
 // statement; the swap takes it exclusively, so it waits for the writers in

@@ -42,7 +42,18 @@ func MustStack(tb testing.TB, opts ...StackOption) *stack {
 	tb.Helper()
 	o := stackOptionsOf(opts)
 	keyring := MustKeyring(tb)
-	pool := dbtest.MustPool(tb)
+	cfg, err := pgxpool.ParseConfig(dbtest.MustURL(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if o.poolSize > 0 {
+		cfg.MaxConns = int32(o.poolSize)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pool.Close)
 	store := eventstore.NewPostgresStore(pool).WithProjector(projections.Relational{Keyring: keyring})
 	queries := projections.NewQueries(pool)
 	users, err := commands.NewUsers(store, queries)
@@ -236,6 +247,7 @@ type StackOption func(*stackOptions)
 type stackOptions struct {
 	logs      io.Writer
 	configure []func(*Deps)
+	poolSize  int // 0: dbtest's default
 }
 
 func stackOptionsOf(opts []StackOption) stackOptions {
@@ -256,6 +268,10 @@ func (o stackOptions) deps(d Deps) Deps {
 // WithLogs sends the service's JSON logs (HTTP and projector) to w instead of
 // discarding them. w must be safe for concurrent writes.
 func WithLogs(w io.Writer) StackOption { return func(o *stackOptions) { o.logs = w } }
+
+// WithPoolSize gives the stack a pool of n connections, such as serve's
+// (eventstore.DefaultMaxConns), instead of dbtest's small default.
+func WithPoolSize(n int) StackOption { return func(o *stackOptions) { o.poolSize = n } }
 
 // WithDeps lets a test adjust the server's dependencies, such as rate limits.
 func WithDeps(f func(*Deps)) StackOption {

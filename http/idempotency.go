@@ -112,9 +112,12 @@ func (s *Server) replayOrRun(w http.ResponseWriter, r *http.Request, key string,
 		err := eventstore.InUnit(r.Context(), s.Pool, func(ctx context.Context) error {
 			tx, _ := eventstore.UnitTx(ctx)
 			stored, err := reserveKey(ctx, tx, user, key, hash)
-			if err != nil || stored != nil {
-				answer = stored
+			if err != nil {
 				return err
+			}
+			if stored != nil {
+				answer = stored
+				return nil
 			}
 			run(answer, r.WithContext(ctx))
 			if !answer.succeeded() {

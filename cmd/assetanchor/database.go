@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/assetanchor/assetanchor/cmd/internal/pgcluster"
+	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/migrations"
 )
 
@@ -53,7 +54,7 @@ func (d *database) pool(ctx context.Context) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
-	cfg.MaxConns = 40
+	cfg.MaxConns = eventstore.DefaultMaxConns
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)

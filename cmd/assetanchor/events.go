@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/projections"
 )
 
 // eventsCommand is `assetanchor events export|import FILE`: the event log as
@@ -72,7 +74,7 @@ func importCommand(ctx context.Context, cfg config, path string, stdout, stderr 
 		return fmt.Errorf("open export: %w", err)
 	}
 	defer f.Close()
-	return withApp(ctx, cfg, stderr, func(_ *app, pool *pgxpool.Pool) error {
+	return withApp(ctx, cfg, stderr, func(a *app, pool *pgxpool.Pool) error {
 		stats, err := eventstore.Import(ctx, pool, f)
 		if errors.Is(err, eventstore.ErrInvalidExport) {
 			return fmt.Errorf("refused %s, nothing imported: %w", path, err)
@@ -80,9 +82,15 @@ func importCommand(ctx context.Context, cfg config, path string, stdout, stderr 
 		if err != nil {
 			return fmt.Errorf("import %s: %w", path, err)
 		}
-		fmt.Fprintf(stdout, "imported %d events and %d guard rows from %s; every hash chain holds\n"+
-			"the read model is empty: `assetanchor serve` projects the log, or run `assetanchor projections rebuild --all`\n",
+		fmt.Fprintf(stdout, "imported %d events and %d guard rows from %s; every hash chain holds\n",
 			stats.Events, stats.Rows, path)
+		// The read model is written inline by commands: an imported log has none
+		// until it is rebuilt from the log.
+		res, err := projections.Rebuild(ctx, pool, projections.RebuildOptions{Keyring: a.keyring})
+		if err != nil {
+			return fmt.Errorf("rebuild the read model from the imported log (run `assetanchor projections rebuild --all` once fixed): %w", err)
+		}
+		fmt.Fprintf(stdout, "read model rebuilt from %d events in %s\n", res.Events, res.Elapsed.Round(time.Millisecond))
 		return nil
 	})
 }

@@ -59,11 +59,13 @@ func MustKeysWorld(tb testing.TB, keyring func(pool *pgxpool.Pool) *eventstore.K
 	}
 	tb.Cleanup(pool.Close)
 	w.pool = pool
-	h, err := commands.NewTenants(eventstore.NewPostgresStore(pool), projections.NewQueries(pool), keyring(pool))
+	k := keyring(pool)
+	h, err := commands.NewTenants(eventstore.NewPostgresStore(pool).WithProjector(projections.Relational{Keyring: k}),
+		projections.NewQueries(pool), k)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	actor := commands.Actor{UserID: uuid.New(), Role: domain.RoleAdmin}
+	actor := MustAccount(tb, eventstore.NewPostgresStore(pool).WithProjector(projections.Relational{}), pool, domain.RoleAdmin)
 	for i := range 3 {
 		id := uuid.New()
 		if _, err := h.Register(context.Background(), commands.RegisterTenant{Actor: actor, ID: &id,

@@ -18,6 +18,7 @@ import (
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
+	"github.com/assetanchor/assetanchor/projections"
 )
 
 // rentFixture is a migrated database with one owner's property and tenant.
@@ -39,8 +40,8 @@ func MustRentFixture(t *testing.T) *rentFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	f := &rentFixture{url: url, pool: pool, store: eventstore.NewPostgresStore(pool),
-		owner: commands.Actor{UserID: uuid.New(), Role: domain.RoleUser}}
+	f := &rentFixture{url: url, pool: pool, store: eventstore.NewPostgresStore(pool).WithProjector(projections.Relational{})}
+	f.owner = MustAccount(t, f.store, pool, domain.RoleUser)
 	properties, err := commands.NewProperties(f.store)
 	if err != nil {
 		t.Fatal(err)
@@ -217,4 +218,20 @@ func TestRentScheduleReactsToLeaseEvents(t *testing.T) {
 	if !s.runAll(ctx, today) {
 		t.Error("the daily run failed")
 	}
+}
+
+// MustAccount registers an account of role, whose events need a user row to
+// point at (the read model's foreign keys), and acts as it.
+func MustAccount(tb testing.TB, store eventstore.Store, pool *pgxpool.Pool, role domain.Role) commands.Actor {
+	tb.Helper()
+	users, err := commands.NewUsers(store, projections.NewQueries(pool))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res, err := users.Create(context.Background(), commands.CreateUser{Email: "acting-" + uuid.NewString()[:8] + "@example.com",
+		Password: "long enough password", Role: role.String()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return commands.Actor{UserID: res.ID, Role: role}
 }
