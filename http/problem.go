@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -89,7 +87,6 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 		log.WarnContext(r.Context(), "request timed out", "request_id", p.RequestID, "method", r.Method,
 			"path", r.URL.Path, "err", err)
 	default:
-		fmt.Fprintln(os.Stderr, "DEBUG500", err)
 		p.Status, p.Detail = http.StatusInternalServerError, "internal error; quote the request id when reporting it"
 		log.ErrorContext(r.Context(), "request failed", "request_id", p.RequestID, "method", r.Method,
 			"path", r.URL.Path, "err", err)

@@ -2,7 +2,7 @@ package projections_test
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -21,7 +21,7 @@ import (
 
 // readModelTables are the tables the relational projector writes for the events
 // of MustLog.
-var readModelTables = []string{"users", "properties", "user_sessions"}
+var readModelTables = []string{"users", "properties", "user_sessions", "audit_logs"}
 
 // logFixture is what MustLog appended.
 type logFixture struct {
@@ -132,22 +132,19 @@ func MustReadLog(tb testing.TB, ctx context.Context, store *eventstore.PostgresS
 	}
 }
 
-// MustApply delivers one event to the relational projector in its own transaction.
-func MustApply(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, e eventstore.Event) {
+// MustApply projects one event with the relational projector in its own transaction.
+func MustApply(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, events ...eventstore.Event) {
 	tb.Helper()
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return projections.Relational{}.Apply(ctx, tx, e) })
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return projections.Relational{}.Apply(ctx, tx, events...) })
 	if err != nil {
-		tb.Fatalf("apply %s %s v%d: %v", e.Type, e.Stream, e.Version, err)
+		tb.Fatalf("apply %d events from %s %s v%d: %v", len(events), events[0].Type, events[0].Stream, events[0].Version, err)
 	}
 }
 
-// MustCreateCheckpoint creates the relational projector's checkpoint row, as the
-// runtime does when it starts.
-func MustCreateCheckpoint(tb testing.TB, ctx context.Context, pool *pgxpool.Pool) {
-	tb.Helper()
-	if _, err := pool.Exec(ctx, `INSERT INTO projector_checkpoints (projector) VALUES ($1)`, projections.RelationalName); err != nil {
-		tb.Fatalf("create checkpoint: %v", err)
-	}
+// inline is a store on pool that projects every append into the read model in
+// the append's transaction, as serve's is.
+func inline(pool *pgxpool.Pool) *eventstore.PostgresStore {
+	return eventstore.NewPostgresStore(pool).WithProjector(projections.Relational{})
 }
 
 // MustSnapshot returns every row of the read-model tables as text, by table.
@@ -178,52 +175,13 @@ func MustSameRows(tb testing.TB, got, want map[string][]string) {
 	}
 }
 
-// checkpointRow is the relational projector's checkpoint without its updated_at,
-// which is the wall clock of the last write.
-func checkpointRow(tb testing.TB, ctx context.Context, pool *pgxpool.Pool) string {
-	tb.Helper()
-	var row string
-	err := pool.QueryRow(ctx, `SELECT format('(%s, %s) applied=%s last_event_at=%s',
-			transaction_id, position, events_applied, last_event_at)
-		FROM projector_checkpoints WHERE projector = $1`, projections.RelationalName).Scan(&row)
-	if err != nil {
-		tb.Fatalf("read checkpoint row: %v", err)
-	}
-	return row
-}
-
-// MustCheckpoint fails unless the projector has applied exactly the given number
-// of events and stands at cp.
-func MustCheckpoint(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, cp eventstore.Checkpoint, applied int) {
-	tb.Helper()
-	var txid string
-	var position, n int64
-	err := pool.QueryRow(ctx, `SELECT transaction_id::text, position, events_applied
-		FROM projector_checkpoints WHERE projector = $1`, projections.RelationalName).Scan(&txid, &position, &n)
-	if err != nil {
-		tb.Fatalf("read checkpoint: %v", err)
-	}
-	if got, want := fmt.Sprintf("(%s, %d) applied=%d", txid, position, n),
-		fmt.Sprintf("(%d, %d) applied=%d", cp.TransactionID, cp.Position, applied); got != want {
-		tb.Errorf("checkpoint = %s, want %s", got, want)
-	}
-}
-
-// MustWipeReadModel empties the read model and rewinds the projector to the start
-// of the log, as a rebuild does.
+// MustWipeReadModel empties every read-model table, as a rebuild starts.
 func MustWipeReadModel(tb testing.TB, ctx context.Context, pool *pgxpool.Pool) {
 	tb.Helper()
-	for _, q := range []string{
-		`TRUNCATE users, properties, user_sessions CASCADE`,
-		`UPDATE projector_checkpoints SET transaction_id = '0', position = 0, events_applied = 0,
-			last_event_at = NULL WHERE projector = 'relational'`,
-		`DELETE FROM watermill_offsets_events WHERE consumer_group = 'relational'`,
-	} {
-		if _, err := pool.Exec(ctx, q); err != nil {
-			tb.Fatalf("wipe read model: %s: %v", q, err)
-		}
+	if _, err := pool.Exec(ctx, `TRUNCATE `+strings.Join(projections.ReadModelTables(), ", ")); err != nil {
+		tb.Fatalf("wipe read model: %v", err)
 	}
-	for table, rows := range MustSnapshot(tb, ctx, pool) {
+	for table, rows := range MustAllRows(tb, ctx, pool) {
 		if len(rows) != 0 {
 			tb.Fatalf("%s still has %d rows after the wipe", table, len(rows))
 		}
@@ -307,58 +265,129 @@ func MustReadModelOf(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, f l
 	}
 }
 
-func TestRedeliveryChangesNothing(t *testing.T) {
+// The rows an append projects inline are there when Append returns, and are the
+// rows the projector gives for the same events applied afterwards: one at a
+// time, or all in one batch with streams interleaved (as a rebuild catches up).
+func TestInlineProjectionEqualsApplyingTheLog(t *testing.T) {
 	ctx := context.Background()
 	pool := dbtest.MustPool(t)
-	store := eventstore.NewPostgresStore(pool)
-	f := MustLog(t, ctx, store)
-	MustCreateCheckpoint(t, ctx, pool)
-	log := MustReadLog(t, ctx, store, f.events)
-	if got, want := log[len(log)-1].Checkpoint(), f.last.Checkpoint; got != want {
-		t.Fatalf("last event read at %+v, want the last append at %+v", got, want)
-	}
-
-	// Every event delivered twice in a row, then the whole log once more.
-	for _, e := range log {
-		MustApply(t, ctx, pool, e)
-		MustApply(t, ctx, pool, e)
-	}
-	for _, e := range log {
-		MustApply(t, ctx, pool, e)
-	}
+	f := MustLog(t, ctx, inline(pool))
 	MustReadModelOf(t, ctx, pool, f)
-	MustCheckpoint(t, ctx, pool, f.last.Checkpoint, f.events)
-	redelivered, redeliveredCheckpoint := MustSnapshot(t, ctx, pool), checkpointRow(t, ctx, pool)
+	want := MustSnapshot(t, ctx, pool)
+	if len(want["audit_logs"]) != f.events {
+		t.Errorf("%d audit rows, want one per event (%d)", len(want["audit_logs"]), f.events)
+	}
+	log := MustReadLog(t, ctx, eventstore.NewPostgresStore(pool), f.events)
 
-	// One clean pass from an empty read model.
 	MustWipeReadModel(t, ctx, pool)
 	for _, e := range log {
 		MustApply(t, ctx, pool, e)
 	}
-	MustCheckpoint(t, ctx, pool, f.last.Checkpoint, f.events)
-	MustSameRows(t, redelivered, MustSnapshot(t, ctx, pool))
-	if got, want := redeliveredCheckpoint, checkpointRow(t, ctx, pool); got != want {
-		t.Errorf("checkpoint after redelivery = %s, want %s as after one pass", got, want)
-	}
+	MustReadModelOf(t, ctx, pool, f)
+	MustSameRows(t, MustSnapshot(t, ctx, pool), want)
+
+	MustWipeReadModel(t, ctx, pool)
+	MustApply(t, ctx, pool, log...)
+	MustReadModelOf(t, ctx, pool, f)
+	MustSameRows(t, MustSnapshot(t, ctx, pool), want)
 }
 
-func TestApplyIgnoresEventsBeforeTheCheckpoint(t *testing.T) {
+// With no checkpoint, the projector does not skip an event it has applied:
+// delivered again, any event is refused (its audit row exists) and changes
+// nothing, rather than bringing back old values.
+func TestApplyRefusesAnEventAppliedAlready(t *testing.T) {
 	ctx := context.Background()
 	pool := dbtest.MustPool(t)
-	store := eventstore.NewPostgresStore(pool)
-	f := MustLog(t, ctx, store)
-	MustCreateCheckpoint(t, ctx, pool)
-	log := MustReadLog(t, ctx, store, f.events)
-
-	for _, e := range log {
-		MustApply(t, ctx, pool, e)
-	}
+	f := MustLog(t, ctx, inline(pool))
+	log := MustReadLog(t, ctx, eventstore.NewPostgresStore(pool), f.events)
 	want := MustSnapshot(t, ctx, pool)
-	// Old events delivered again, newest first: applied, PropertyDetailsChanged
-	// would bring back the old name and version, PropertyRegistered would collide.
 	for i := len(log) - 1; i >= 0; i-- {
-		MustApply(t, ctx, pool, log[i])
+		e := log[i]
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return projections.Relational{}.Apply(ctx, tx, e) })
+		if err == nil {
+			t.Errorf("applying %s %s v%d again succeeded, want a refusal", e.Type, e.Stream, e.Version)
+		}
 	}
 	MustSameRows(t, MustSnapshot(t, ctx, pool), want)
-	MustCheckpoint(t, ctx, pool, f.last.Checkpoint, f.events)
+	MustReadModelOf(t, ctx, pool, f)
+}
+
+// MustEventCount counts the events of stream.
+func MustEventCount(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, stream eventstore.StreamID) int {
+	tb.Helper()
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE stream_id = $1`, stream.String()).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// A row PostgreSQL refuses refuses the append that projects it: Append returns
+// a RefusedError naming the table, and neither the events nor any of their
+// rows (the stream's own, the audit rows) are stored.
+func TestAppendRefusedByTheReadModelStoresNothing(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.MustPool(t)
+	store := inline(pool)
+	f := MustLog(t, ctx, store)
+	before := MustAllRows(t, ctx, pool)
+
+	property := eventstore.StreamID{Type: domain.PropertyStreamType, ID: uuid.New()}
+	registered := &domain.PropertyRegistered{PropertyID: property.ID, OwnerID: &f.ownerID, Status: domain.PropertyActive,
+		Details: domain.PropertyDetails{Name: "Refused", Address: "1 Check St", City: "Bend", State: "OR", ZipCode: "97701",
+			PropertyType: domain.PropertyResidential}}
+	// grace_days BETWEEN 0 AND 90 (property_late_fee_policies): the domain
+	// would refuse it first; here it reaches the database.
+	tooLate := &domain.PropertyLateFeePolicySet{Policy: domain.LateFeePolicy{GraceDays: 91, FlatAmount: ptr(domain.MustMoney("25.00"))}}
+	sameEmail := &domain.UserRegistered{UserID: uuid.New(), Email: "buyer-" + f.buyerID.String()[:8] + "@example.com",
+		PasswordHash: "h", Role: domain.RoleUser} // the buyer's: users_email_key
+
+	tests := []struct {
+		name     string
+		stream   eventstore.StreamID
+		expected int64
+		events   []domain.Event
+		table    string
+		code     string
+		conflict bool
+		stored   int // events of the stream before and after
+	}{
+		{"a check, on a new stream", property, 0, []domain.Event{registered, tooLate}, "property_late_fee_policies", "23514", false, 0},
+		{"a unique key", eventstore.StreamID{Type: domain.UserStreamType, ID: sameEmail.UserID}, 0, []domain.Event{sameEmail}, "users", "23505", true, 0},
+		{"a check, on a stream that exists", f.propertyStream(), 4, []domain.Event{tooLate}, "property_late_fee_policies", "23514", false, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := store.Append(ctx, tt.stream, tt.expected, newEvents(tt.events...)...)
+			var refused *eventstore.RefusedError
+			if !errors.As(err, &refused) {
+				t.Fatalf("append = %v, want a RefusedError", err)
+			}
+			if refused.Table != tt.table || refused.Code != tt.code || refused.Constraint == "" || refused.Conflict() != tt.conflict {
+				t.Errorf("refusal = table %q code %q constraint %q conflict %v, want table %q code %s conflict %v",
+					refused.Table, refused.Code, refused.Constraint, refused.Conflict(), tt.table, tt.code, tt.conflict)
+			}
+			if n := MustEventCount(t, ctx, pool, tt.stream); n != tt.stored {
+				t.Errorf("%s has %d events after the refusal, want %d", tt.stream, n, tt.stored)
+			}
+			after := MustAllRows(t, ctx, pool)
+			for table, rows := range before {
+				if !slices.Equal(after[table], rows) {
+					t.Errorf("%s changed by a refused append:\n got  %v\n want %v", table, after[table], rows)
+				}
+			}
+		})
+	}
+
+	// The refusals broke nothing: the same streams take valid events.
+	MustAppend(t, ctx, store, property, 0, registered)
+	MustAppend(t, ctx, store, f.propertyStream(), 4, &domain.PropertyLateFeePolicySet{Policy: domain.LateFeePolicy{GraceDays: 5,
+		FlatAmount: ptr(domain.MustMoney("25.00"))}})
+	var policies int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM property_late_fee_policies WHERE property_id = $1 AND grace_days = 5`,
+		f.propertyID).Scan(&policies); err != nil || policies != 1 {
+		t.Errorf("late-fee policies after a valid append = %d (%v), want 1", policies, err)
+	}
+	// users, properties, sessions, policies, audit rows
+	MustVerifyIdentical(t, ctx, pool, 2+2+1+1+f.events+2)
 }

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/assetanchor/assetanchor/domain"
@@ -36,8 +39,66 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// runningRuntime is a relational projection runtime running in a goroutine.
+// recorder is an asynchronous consumer that records each event it is handed
+// into its own table, in the runtime's transaction, so a rolled-back delivery
+// leaves no row and a redelivery handled twice leaves two.
+type recorder struct {
+	table string
+	mu    sync.Mutex
+	fail  map[string]int // stream -> deliveries still to refuse
+}
+
+// MustRecorder creates the recorder's table.
+func MustRecorder(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, name string) *recorder {
+	tb.Helper()
+	r := &recorder{table: pgx.Identifier{"consumed_" + name}.Sanitize(), fail: map[string]int{}}
+	if _, err := pool.Exec(ctx, `CREATE TABLE `+r.table+` (n bigserial PRIMARY KEY, event_id text NOT NULL,
+		transaction_id text NOT NULL, position bigint NOT NULL)`); err != nil {
+		tb.Fatalf("create the recorder's table: %v", err)
+	}
+	return r
+}
+
+// refuse makes the next deliveries of stream's events fail, times in all.
+func (r *recorder) refuse(stream eventstore.StreamID, times int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail[stream.String()] = times
+}
+
+var errRefusedOnPurpose = errors.New("refused on purpose")
+
+func (r *recorder) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO `+r.table+` (event_id, transaction_id, position) VALUES ($1, $2, $3)`,
+		e.EventID.String(), strconv.FormatUint(e.TransactionID, 10), e.Position); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail[e.Stream.String()] > 0 {
+		r.fail[e.Stream.String()]--
+		return errRefusedOnPurpose // after the insert: the savepoint must undo it
+	}
+	return nil
+}
+
+// MustRecorded lists the events the recorder kept, in the order it was handed them.
+func (r *recorder) MustRecorded(tb testing.TB, ctx context.Context, pool *pgxpool.Pool) []string {
+	tb.Helper()
+	rows, err := pool.Query(ctx, `SELECT event_id FROM `+r.table+` ORDER BY n`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ids
+}
+
+// runningRuntime is a projection runtime running in a goroutine.
 type runningRuntime struct {
+	name   string
 	pool   *pgxpool.Pool
 	log    *syncBuffer
 	cancel context.CancelFunc
@@ -45,18 +106,24 @@ type runningRuntime struct {
 	once   sync.Once
 }
 
-// MustStartRuntime runs the relational projector through watermill until Stop or
-// the end of the test.
-func MustStartRuntime(tb testing.TB, pool *pgxpool.Pool) *runningRuntime {
+// MustStartRuntime runs consumer under name through watermill until Stop or the
+// end of the test. It returns once the consumer's checkpoint exists, so that
+// what is appended afterwards is news to it.
+func MustStartRuntime(tb testing.TB, pool *pgxpool.Pool, name string, consumer projections.Consumer) *runningRuntime {
 	tb.Helper()
-	r := &runningRuntime{pool: pool, log: &syncBuffer{}, done: make(chan error, 1)}
+	r := &runningRuntime{name: name, pool: pool, log: &syncBuffer{}, done: make(chan error, 1)}
 	logger := slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() {
-		r.done <- projections.NewRuntime(projections.RelationalName, pool, projections.Relational{}, logger).Run(ctx)
+		r.done <- projections.NewRuntime(name, pool, consumer, logger).Run(ctx)
 	}()
 	tb.Cleanup(func() { r.Stop(tb) })
+	r.mustWait(tb, "its checkpoint to be created", func(ctx context.Context) (bool, error) {
+		var exists bool
+		err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM projector_checkpoints WHERE projector = $1)`, name).Scan(&exists)
+		return exists, err
+	})
 	return r
 }
 
@@ -76,54 +143,93 @@ func (r *runningRuntime) Stop(tb testing.TB) {
 	})
 }
 
-// MustWaitFor waits until the runtime has applied the event at cp.
-func (r *runningRuntime) MustWaitFor(tb testing.TB, cp eventstore.Checkpoint) {
+// mustWait polls until done reports true, for at most 30 seconds.
+func (r *runningRuntime) mustWait(tb testing.TB, what string, done func(context.Context) (bool, error)) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := projections.NewCheckpoints(r.pool).WaitFor(ctx, projections.RelationalName, cp); err != nil {
-		got, _ := projections.NewCheckpoints(r.pool).Read(context.Background(), projections.RelationalName)
-		tb.Fatalf("wait for %+v: %v (checkpoint at %+v); runtime log:\n%s", cp, err, got, r.log)
+	for {
+		ok, err := done(ctx)
+		if err == nil && ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("runtime %s: gave up waiting for %s (%v); runtime log:\n%s", r.name, what, err, r.log)
+		case err := <-r.done:
+			r.done <- err
+			tb.Fatalf("runtime %s ended (%v) while waiting for %s; log:\n%s", r.name, err, what, r.log)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
+}
+
+// MustWaitFor waits until the runtime's checkpoint has reached cp.
+func (r *runningRuntime) MustWaitFor(tb testing.TB, cp eventstore.Checkpoint) {
+	tb.Helper()
+	checkpoints := projections.NewCheckpoints(r.pool)
+	r.mustWait(tb, fmt.Sprintf("checkpoint %+v", cp), func(ctx context.Context) (bool, error) {
+		got, err := checkpoints.Read(ctx, r.name)
+		return got.Reached(cp), err
+	})
+}
+
+// MustQuiet fails if the runtime logged a warning or an error.
+func (r *runningRuntime) MustQuiet(tb testing.TB) {
+	tb.Helper()
 	if log := r.log.String(); log != "" {
 		tb.Errorf("runtime logged warnings or errors:\n%s", log)
 	}
 }
 
-func TestRebuildGivesIdenticalRows(t *testing.T) {
-	ctx := context.Background()
-	pool := dbtest.MustPool(t)
-	store := eventstore.NewPostgresStore(pool)
-	f := MustLog(t, ctx, store)
-
-	first := MustStartRuntime(t, pool)
-	first.MustWaitFor(t, f.last.Checkpoint)
-	MustReadModelOf(t, ctx, pool, f)
-	MustCheckpoint(t, ctx, pool, f.last.Checkpoint, f.events)
-	want, wantCheckpoint := MustSnapshot(t, ctx, pool), checkpointRow(t, ctx, pool)
-	first.Stop(t)
-
-	MustWipeReadModel(t, ctx, pool)
-	second := MustStartRuntime(t, pool)
-	second.MustWaitFor(t, f.last.Checkpoint)
-	MustCheckpoint(t, ctx, pool, f.last.Checkpoint, f.events)
-	MustSameRows(t, MustSnapshot(t, ctx, pool), want)
-	if got := checkpointRow(t, ctx, pool); got != wantCheckpoint {
-		t.Errorf("checkpoint after rebuild = %s, want %s", got, wantCheckpoint)
+// MustConsumerCheckpoint fails unless consumer name stands at cp having
+// handled applied events.
+func MustConsumerCheckpoint(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, name string, cp eventstore.Checkpoint, applied int) {
+	tb.Helper()
+	var txid string
+	var position, n int64
+	err := pool.QueryRow(ctx, `SELECT transaction_id::text, position, events_applied
+		FROM projector_checkpoints WHERE projector = $1`, name).Scan(&txid, &position, &n)
+	if err != nil {
+		tb.Fatalf("read checkpoint of %s: %v", name, err)
+	}
+	if got, want := fmt.Sprintf("(%s, %d) applied=%d", txid, position, n),
+		fmt.Sprintf("(%d, %d) applied=%d", cp.TransactionID, cp.Position, applied); got != want {
+		tb.Errorf("checkpoint of %s = %s, want %s", name, got, want)
 	}
 }
 
+// eventIDs are the ids of events, in order.
+func eventIDs(events []eventstore.Event) []string {
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.EventID.String()
+	}
+	return ids
+}
+
+func MustSameIDs(tb testing.TB, what string, got, want []string) {
+	tb.Helper()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		tb.Errorf("%s:\n got  %v\n want %v", what, got, want)
+	}
+}
+
+func register(id uuid.UUID) *domain.UserRegistered {
+	return &domain.UserRegistered{UserID: id, Email: id.String() + "@example.com", PasswordHash: "h", Role: domain.RoleUser}
+}
+
+// An event whose transaction took its id first but commits last is handed to
+// the consumer first, once it commits: handing over the later event before
+// would move the checkpoint past the earlier one, skipping it.
 func TestRuntimeAppliesInCommitOrder(t *testing.T) {
 	ctx := context.Background()
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
 	early, late := uuid.New(), uuid.New()
-	register := func(id uuid.UUID) *domain.UserRegistered {
-		return &domain.UserRegistered{UserID: id, Email: id.String() + "@example.com", PasswordHash: "h", Role: domain.RoleUser}
-	}
-	rt := MustStartRuntime(t, pool)
+	rec := MustRecorder(t, ctx, pool, "order")
+	rt := MustStartRuntime(t, pool, "order", rec)
 
-	// The early event takes its transaction id first but commits last.
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -135,80 +241,107 @@ func TestRuntimeAppliesInCommitOrder(t *testing.T) {
 		t.Fatalf("later append at %+v is not after the held one at %+v", after.Checkpoint, held.Checkpoint)
 	}
 
-	// While the early transaction is open, the later event is not projected:
-	// projecting it would move the checkpoint past the early event, skipping it.
-	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	defer cancel()
-	if err := projections.NewCheckpoints(pool).WaitFor(short, projections.RelationalName, after.Checkpoint); !errors.Is(err, projections.ErrProjectionLag) {
-		t.Fatalf("WaitFor(later event) with an earlier transaction open = %v, want ErrProjectionLag", err)
+	// Several polls of the runtime pass while the early transaction is open.
+	time.Sleep(300 * time.Millisecond)
+	if got := rec.MustRecorded(t, ctx, pool); len(got) != 0 {
+		t.Errorf("consumer handed %v while an earlier transaction is open, want nothing", got)
 	}
-	if got := MustUserCount(t, ctx, pool); got != 0 {
-		t.Errorf("%d users projected while the earlier transaction is open, want 0", got)
+	if cp, err := projections.NewCheckpoints(pool).Read(ctx, "order"); err != nil || cp.Reached(held.Checkpoint) {
+		t.Errorf("checkpoint = %+v (%v) while the earlier transaction is open, want before %+v", cp, err, held.Checkpoint)
 	}
 
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	rt.MustWaitFor(t, after.Checkpoint)
-	for _, id := range []uuid.UUID{early, late} {
-		var n int
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE id = $1`, id).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != 1 {
-			t.Errorf("user %s: %d rows, want 1", id, n)
-		}
+	log := MustReadLog(t, ctx, store, 2)
+	if log[0].Stream.ID != early {
+		t.Fatalf("the log's first event is of %s, want the early user %s", log[0].Stream, early)
 	}
-	MustCheckpoint(t, ctx, pool, after.Checkpoint, 2)
+	MustSameIDs(t, "events handed to the consumer", rec.MustRecorded(t, ctx, pool), eventIDs(log))
+	MustConsumerCheckpoint(t, ctx, pool, "order", after.Checkpoint, 2)
+	rt.MustQuiet(t)
 }
 
-// MustUserCount counts users rows.
-func MustUserCount(tb testing.TB, ctx context.Context, pool *pgxpool.Pool) int {
-	tb.Helper()
-	var n int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
-		tb.Fatal(err)
-	}
-	return n
-}
-
-func TestWaitForTimesOut(t *testing.T) {
+// A consumer that runs for the first time starts at the log's head: the events
+// before it are not handed to it, the ones after are.
+func TestRuntimeStartsANewConsumerAtTheHead(t *testing.T) {
 	ctx := context.Background()
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
-	res := MustAppend(t, ctx, store, eventstore.StreamID{Type: domain.SessionStreamType, ID: uuid.New()}, 0,
-		&domain.SessionRevoked{Reason: "never projected"})
-	checkpoints := projections.NewCheckpoints(pool)
+	f := MustLog(t, ctx, store)
+	MustReadLog(t, ctx, store, f.events) // visible to every reader, the runtime's head too
 
-	tests := []struct {
-		name       string
-		checkpoint bool // whether the projector's checkpoint row exists
-	}{{"projector never started", false}, {"projector started, event not applied", true}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.checkpoint {
-				MustCreateCheckpoint(t, ctx, pool)
-			}
-			short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-			defer cancel()
-			err := checkpoints.WaitFor(short, projections.RelationalName, res.Checkpoint)
-			if !errors.Is(err, projections.ErrProjectionLag) {
-				t.Errorf("WaitFor = %v, want ErrProjectionLag", err)
-			}
-			// It gives up only when its context ends, not before.
-			if short.Err() == nil {
-				t.Error("WaitFor returned ErrProjectionLag before its context ended")
-			}
-		})
+	rec := MustRecorder(t, ctx, pool, "late")
+	rt := MustStartRuntime(t, pool, "late", rec)
+	MustConsumerCheckpoint(t, ctx, pool, "late", f.last.Checkpoint, 0)
+
+	id := uuid.New()
+	res := MustAppend(t, ctx, store, eventstore.StreamID{Type: domain.UserStreamType, ID: id}, 0, register(id))
+	rt.MustWaitFor(t, res.Checkpoint)
+	log := MustReadLog(t, ctx, store, f.events+1)
+	MustSameIDs(t, "events handed to the new consumer", rec.MustRecorded(t, ctx, pool), eventIDs(log[f.events:]))
+	MustConsumerCheckpoint(t, ctx, pool, "late", res.Checkpoint, 1)
+	rt.MustQuiet(t)
+}
+
+// Each event is handled once in effect: after watermill's offset goes back to
+// the start of the log (a lost ack redelivers), the consumer's checkpoint skips
+// every event it has handled, and it goes on with the new ones.
+func TestRuntimeRedeliveryChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.MustPool(t)
+	store := eventstore.NewPostgresStore(pool)
+	rec := MustRecorder(t, ctx, pool, "redelivered")
+	first := MustStartRuntime(t, pool, "redelivered", rec)
+	f := MustLog(t, ctx, store)
+	first.MustWaitFor(t, f.last.Checkpoint)
+	first.MustQuiet(t)
+	first.Stop(t)
+	log := MustReadLog(t, ctx, store, f.events)
+	MustSameIDs(t, "events handed once", rec.MustRecorded(t, ctx, pool), eventIDs(log))
+	MustConsumerCheckpoint(t, ctx, pool, "redelivered", f.last.Checkpoint, f.events)
+
+	tag, err := pool.Exec(ctx, `UPDATE watermill_offsets_events SET offset_acked = 0, last_processed_transaction_id = '0'
+		WHERE consumer_group = 'redelivered'`)
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("rewind the watermill offset: %v (%d rows)", err, tag.RowsAffected())
 	}
+	second := MustStartRuntime(t, pool, "redelivered", rec)
+	id := uuid.New()
+	res := MustAppend(t, ctx, store, eventstore.StreamID{Type: domain.UserStreamType, ID: id}, 0, register(id))
+	second.MustWaitFor(t, res.Checkpoint)
+	// The offset went from the start of the log to the new event, in order:
+	// every old event was delivered again on the way.
+	var offset int64
+	if err := pool.QueryRow(ctx, `SELECT offset_acked FROM watermill_offsets_events WHERE consumer_group = 'redelivered'`).
+		Scan(&offset); err != nil || offset != res.Checkpoint.Position {
+		t.Errorf("watermill offset = %d (%v), want the new event's position %d", offset, err, res.Checkpoint.Position)
+	}
+	log = MustReadLog(t, ctx, store, f.events+1)
+	MustSameIDs(t, "events handed after the redelivery", rec.MustRecorded(t, ctx, pool), eventIDs(log))
+	MustConsumerCheckpoint(t, ctx, pool, "redelivered", res.Checkpoint, f.events+1)
+	second.MustQuiet(t)
+}
 
-	t.Run("the zero checkpoint is always reached", func(t *testing.T) {
-		done, cancel := context.WithCancel(ctx)
-		cancel()
-		if err := checkpoints.WaitFor(done, projections.RelationalName, eventstore.Checkpoint{}); err != nil {
-			t.Errorf("WaitFor(zero checkpoint) = %v, want nil", err)
-		}
-	})
+// An event the consumer fails on is not skipped: its writes are undone, it is
+// delivered again, and the events after it wait for it.
+func TestRuntimeRetriesAFailedEvent(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.MustPool(t)
+	store := eventstore.NewPostgresStore(pool)
+	rec := MustRecorder(t, ctx, pool, "retry")
+	rt := MustStartRuntime(t, pool, "retry", rec)
+	a, b := uuid.New(), uuid.New()
+	rec.refuse(eventstore.StreamID{Type: domain.UserStreamType, ID: a}, 2)
+	MustAppend(t, ctx, store, eventstore.StreamID{Type: domain.UserStreamType, ID: a}, 0, register(a))
+	res := MustAppend(t, ctx, store, eventstore.StreamID{Type: domain.UserStreamType, ID: b}, 0, register(b))
+	rt.MustWaitFor(t, res.Checkpoint)
+	MustSameIDs(t, "events handed", rec.MustRecorded(t, ctx, pool), eventIDs(MustReadLog(t, ctx, store, 2)))
+	MustConsumerCheckpoint(t, ctx, pool, "retry", res.Checkpoint, 2)
+	if log := rt.log.String(); !bytes.Contains([]byte(log), []byte(errRefusedOnPurpose.Error())) {
+		t.Errorf("runtime log = %q, want the refusals logged", log)
+	}
 }
 
 func TestLag(t *testing.T) {
@@ -218,34 +351,61 @@ func TestLag(t *testing.T) {
 	f := MustLog(t, ctx, store)
 	checkpoints := projections.NewCheckpoints(pool)
 
-	lag, err := checkpoints.Lag(ctx, projections.RelationalName)
+	lag, err := checkpoints.Lag(ctx, "lagging")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if lag.Events != int64(f.events) {
-		t.Errorf("lag before the projector ever ran = %d events, want %d", lag.Events, f.events)
+		t.Errorf("lag before the consumer ever ran = %d events, want %d", lag.Events, f.events)
 	}
 	if lag.Seconds <= 0 || lag.Seconds > 60 {
-		t.Errorf("lag before the projector ever ran = %gs, want the age of the first event (0 < s < 60)", lag.Seconds)
+		t.Errorf("lag before the consumer ever ran = %gs, want the age of the first event (0 < s < 60)", lag.Seconds)
 	}
 
-	// Started but not yet applied anything: still every event behind.
-	MustCreateCheckpoint(t, ctx, pool)
-	lag, err = checkpoints.Lag(ctx, projections.RelationalName)
-	if err != nil {
-		t.Fatal(err)
+	// A new consumer owes nothing of the past.
+	MustReadLog(t, ctx, store, f.events)
+	rec := MustRecorder(t, ctx, pool, "lagging")
+	rt := MustStartRuntime(t, pool, "lagging", rec)
+	if lag, err = checkpoints.Lag(ctx, "lagging"); err != nil || lag != (projections.Lag{}) {
+		t.Errorf("lag of a consumer started at the head = %+v (%v), want zero", lag, err)
 	}
-	if lag.Events != int64(f.events) {
-		t.Errorf("lag with a fresh checkpoint = %d events, want %d", lag.Events, f.events)
+	rt.Stop(t)
+
+	// Stopped, it falls behind by what is appended meanwhile.
+	id := uuid.New()
+	res := MustAppend(t, ctx, store, eventstore.StreamID{Type: domain.UserStreamType, ID: id}, 0, register(id))
+	if lag, err = checkpoints.Lag(ctx, "lagging"); err != nil || lag.Events != 1 || lag.Seconds <= 0 {
+		t.Errorf("lag of a stopped consumer after one append = %+v (%v), want 1 event of some age", lag, err)
+	}
+	statuses, err := checkpoints.Statuses(ctx)
+	if err != nil || len(statuses) != 1 || statuses[0].Name != "lagging" || statuses[0].Lag.Events != 1 {
+		t.Errorf("statuses = %+v (%v), want the consumer one event behind", statuses, err)
 	}
 
-	rt := MustStartRuntime(t, pool)
-	rt.MustWaitFor(t, f.last.Checkpoint)
-	lag, err = checkpoints.Lag(ctx, projections.RelationalName)
-	if err != nil {
-		t.Fatal(err)
+	// Started again, it catches up from where it stopped.
+	rt = MustStartRuntime(t, pool, "lagging", rec)
+	rt.MustWaitFor(t, res.Checkpoint)
+	if lag, err = checkpoints.Lag(ctx, "lagging"); err != nil || lag != (projections.Lag{}) {
+		t.Errorf("lag after the consumer caught up = %+v (%v), want zero", lag, err)
 	}
-	if lag != (projections.Lag{}) {
-		t.Errorf("lag after the projector caught up = %+v, want zero", lag)
+	if most, err := checkpoints.MaxLag(ctx); err != nil || most != (projections.Lag{}) {
+		t.Errorf("MaxLag after catching up = %+v (%v), want zero", most, err)
+	}
+	if statuses, err := checkpoints.Statuses(ctx); err != nil || len(statuses) != 1 || statuses[0].State() != "caught up" ||
+		statuses[0].Applied != 1 || statuses[0].Checkpoint != res.Checkpoint {
+		t.Errorf("statuses after catching up = %+v (%v), want it caught up at %+v with 1 applied", statuses, err, res.Checkpoint)
+	}
+	MustSameIDs(t, "events handed", rec.MustRecorded(t, ctx, pool), eventIDs(MustReadLog(t, ctx, store, f.events+1)[f.events:]))
+	rt.MustQuiet(t)
+}
+
+// Stopping a runtime before it has started is a clean stop too.
+func TestRuntimeStopsCleanlyAtOnce(t *testing.T) {
+	pool := dbtest.MustPool(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec := &recorder{table: "never_created"}
+	if err := projections.NewRuntime("stopped", pool, rec, slog.New(slog.DiscardHandler)).Run(ctx); err != nil {
+		t.Errorf("Run with an ended context = %v, want nil", err)
 	}
 }
