@@ -102,9 +102,9 @@ func versionLine() string {
 	return "assetanchor " + v + " (" + strings.Join(details, ", ") + ")"
 }
 
-// dispatch finds the command args name and runs it. Help (-h, --help, or help
-// COMMAND) anywhere before a "--" prints that command's help and does nothing
-// else.
+// dispatch finds the command args name and runs it. -h or --help anywhere
+// before a "--", or help COMMAND, prints that command's help and does nothing
+// else; a usage error names the help to read.
 func dispatch(ctx context.Context, cmds []*command, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError("missing command: one of " + strings.Join(groupNames(cmds, ""), ", ") + "; see assetanchor --help")
