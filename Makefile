@@ -11,8 +11,12 @@ MODULE := github.com/assetanchor/assetanchor
 
 .PHONY: build pg run test bench bench-smoke lint fuzz
 
+# VERSION names the build in `assetanchor --version` (main.version), beside the
+# commit Go stamps in; `make build VERSION=v1.2.0` for a release.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+
 build:
-	go build -o bin/assetanchor ./cmd/assetanchor
+	go build -ldflags "-X main.version=$(VERSION)" -o bin/assetanchor ./cmd/assetanchor
 
 # pg makes sure PostgreSQL server binaries exist (see cmd/internal/pgcluster).
 pg:

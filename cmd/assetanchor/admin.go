@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -14,28 +16,20 @@ import (
 	"github.com/assetanchor/assetanchor/migrations"
 )
 
-func migrateCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) (err error) {
-	if len(args) == 0 {
-		return usageError("migrate needs up, down [N] or version")
-	}
-	steps := 0
-	switch args[0] {
-	case "up", "version":
-		if len(args) != 1 {
-			return usageError("migrate " + args[0] + " takes no arguments")
-		}
-	case "down":
-		if len(args) > 2 {
-			return usageError("migrate down takes at most one argument")
-		}
-		if len(args) == 2 {
-			if steps, err = strconv.Atoi(args[1]); err != nil || steps < 1 {
-				return usageError("migrate down N needs a positive N")
+// migrateCommand is `assetanchor migrate up|down [N]|version`.
+func migrateCommand(op string) runFunc {
+	return func(ctx context.Context, in invocation) (err error) {
+		steps := 0
+		if op == "down" && len(in.args) == 1 {
+			if steps, err = strconv.Atoi(in.args[0]); err != nil || steps < 1 {
+				return usageError("migrate down N needs a positive number of migrations, not " + in.args[0])
 			}
 		}
-	default:
-		return usageError("migrate needs up, down [N] or version")
+		return migrate(ctx, in.cfg, op, steps, in.stdout, in.stderr)
 	}
+}
+
+func migrate(ctx context.Context, cfg config, op string, steps int, stdout, stderr io.Writer) (err error) {
 	db, err := openDatabase(ctx, cfg, stderr)
 	if err != nil {
 		return err
@@ -50,7 +44,7 @@ func migrateCommand(ctx context.Context, cfg config, args []string, stdout, stde
 		return err
 	}
 	defer m.Close()
-	switch args[0] {
+	switch op {
 	case "up":
 		err = m.Up()
 	case "down":
@@ -67,23 +61,39 @@ func migrateCommand(ctx context.Context, cfg config, args []string, stdout, stde
 	return nil
 }
 
-func usersCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create-admin" {
-		return usageError("users needs create-admin --email E --password P")
-	}
-	fs := flag.NewFlagSet("users create-admin", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	email := fs.String("email", "", "administrator email")
-	password := fs.String("password", "", "administrator password (at least 12 characters)")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 || *email == "" || *password == "" {
-		return usageError("users create-admin needs --email E --password P")
-	}
-	return withApp(ctx, cfg, stderr, func(a *app, _ *pgxpool.Pool) error {
-		res, err := a.users.Create(ctx, commands.CreateUser{Email: *email, Password: *password, Role: domain.RoleAdmin.String()})
-		if err != nil {
-			return fmt.Errorf("create administrator: %w", err)
+// createAdminCommand is `assetanchor users create-admin --email E --password P`.
+func createAdminCommand(fs *flag.FlagSet) runFunc {
+	email := fs.String("email", "", "email address `E` of the administrator")
+	password := fs.String("password", "", "password `P` of the administrator, at least 12 characters")
+	return func(ctx context.Context, in invocation) error {
+		if *email == "" || *password == "" {
+			return usageError("users create-admin needs --email E --password P")
 		}
-		fmt.Fprintf(stdout, "administrator %s created with id %s\n", *email, res.ID)
-		return nil
-	})
+		return withApp(ctx, in.cfg, in.stderr, func(a *app, _ *pgxpool.Pool) error {
+			res, err := a.users.Create(ctx, commands.CreateUser{Email: *email, Password: *password, Role: domain.RoleAdmin.String()})
+			if err != nil {
+				return fmt.Errorf("create administrator: %w", inputError(err, map[string]string{"email": "--email", "password": "--password"}))
+			}
+			fmt.Fprintf(in.stdout, "administrator %s created with id %s\n", *email, res.ID)
+			return nil
+		})
+	}
+}
+
+// inputError turns a validation error about the given fields into a usage error
+// naming where each came from (a flag, a variable) rather than a field name.
+func inputError(err error, names map[string]string) error {
+	var invalid *domain.ValidationError
+	if !errors.As(err, &invalid) {
+		return err
+	}
+	parts := make([]string, len(invalid.Fields))
+	for i, f := range invalid.Fields {
+		name, ok := names[f.Field]
+		if !ok {
+			return err
+		}
+		parts[i] = name + " " + f.Message
+	}
+	return usageError(strings.Join(parts, "; "))
 }

@@ -28,6 +28,19 @@ type config struct {
 	RequestTimeout string
 }
 
+// environment is what assetanchor --help lists; loadConfig reads these.
+var environment = []struct{ name, meaning string }{
+	{"DATABASE_URL", "PostgreSQL to use (unset: a private cluster under the data dir)"},
+	{"ASSETANCHOR_ADDR", "serve's listen address (127.0.0.1:8080)"},
+	{"ASSETANCHOR_DATA_DIR", "private cluster, document files, generated master key (./.assetanchor)"},
+	{"ASSETANCHOR_MASTER_KEY", "base64 of the 32-byte key that wraps tenant data keys (unset: master.key in the data dir)"},
+	{"ASSETANCHOR_ADMIN_EMAIL, ASSETANCHOR_ADMIN_PASSWORD", "administrator serve creates if missing"},
+	{"ASSETANCHOR_MAX_UPLOAD_BYTES", "largest document accepted, in bytes (26214400)"},
+	{"ASSETANCHOR_UPLOAD_TYPES", "media types a document may have, separated by commas"},
+	{"ASSETANCHOR_REQUEST_TIMEOUT", "how long a request may take, 1s to 1h (30s)"},
+	{"ASSETANCHOR_PG_BIN", "directory of PostgreSQL's server binaries (the newest /usr/lib/postgresql/*/bin)"},
+}
+
 func loadConfig(getenv func(string) string) config {
 	c := config{
 		DatabaseURL:   getenv("DATABASE_URL"),

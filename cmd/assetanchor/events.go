@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -15,23 +14,14 @@ import (
 	"github.com/assetanchor/assetanchor/projections"
 )
 
-// eventsCommand is `assetanchor events export|import FILE`: the event log as
-// NDJSON, for backup and restore (docs/operations.md).
-func eventsCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 2 || (args[0] != "export" && args[0] != "import") || args[1] == "" {
-		return usageError("events needs export FILE or import FILE (export - writes to stdout)")
+// exportCommand is `assetanchor events export FILE|-`: the event log as
+// NDJSON, for backup (docs/operations.md).
+func exportCommand(ctx context.Context, in invocation) error {
+	path, stdout, stderr := in.args[0], in.stdout, in.stderr
+	if path == "" {
+		return usageError("events export needs a file name, or - for stdout")
 	}
-	if args[0] == "export" {
-		return exportCommand(ctx, cfg, args[1], stdout, stderr)
-	}
-	if args[1] == "-" {
-		return usageError("events import needs a file")
-	}
-	return importCommand(ctx, cfg, args[1], stdout, stderr)
-}
-
-func exportCommand(ctx context.Context, cfg config, path string, stdout, stderr io.Writer) error {
-	return withApp(ctx, cfg, stderr, func(_ *app, pool *pgxpool.Pool) error {
+	return withApp(ctx, in.cfg, stderr, func(_ *app, pool *pgxpool.Pool) error {
 		if path == "-" {
 			stats, err := eventstore.Export(ctx, pool, stdout)
 			if err != nil {
@@ -68,7 +58,14 @@ func exportCommand(ctx context.Context, cfg config, path string, stdout, stderr 
 	})
 }
 
-func importCommand(ctx context.Context, cfg config, path string, stdout, stderr io.Writer) error {
+// importCommand is `assetanchor events import FILE`: an export loaded into an
+// empty store, every hash chain checked first.
+func importCommand(ctx context.Context, in invocation) error {
+	path, stdout, stderr := in.args[0], in.stdout, in.stderr
+	if path == "" || path == "-" {
+		return usageError("events import needs a file")
+	}
+	cfg := in.cfg
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("open export: %w", err)

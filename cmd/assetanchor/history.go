@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -45,50 +47,32 @@ type historyItem struct {
 // historyCommand is `assetanchor history TYPE ID [--as-of T] [--json]`: an
 // entity's events, and with --as-of its state at T, for operators and auditors
 // (no owner isolation).
-func historyCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	const usage = "history needs TYPE ID [--as-of RFC3339] [--json]"
-	var (
-		positional []string
-		asOf       time.Time
-		asJSON     bool
-	)
-	for i := 0; i < len(args); i++ {
-		arg := args[i]
-		switch {
-		case arg == "--json":
-			asJSON = true
-		case arg == "--as-of" || strings.HasPrefix(arg, "--as-of="):
-			value, ok := strings.CutPrefix(arg, "--as-of=")
-			if !ok {
-				if i+1 == len(args) {
-					return usageError("--as-of needs a time")
-				}
-				i++
-				value = args[i]
-			}
-			t, err := time.Parse(time.RFC3339Nano, value)
+func historyCommand(fs *flag.FlagSet) runFunc {
+	asOfText := fs.String("as-of", "", "also show the entity's state at `T`, an RFC 3339 time such as 2025-01-31T12:00:00Z")
+	asJSON := fs.Bool("json", false, "print JSON, as GET /{collection}/{id}/history answers")
+	return func(ctx context.Context, in invocation) error {
+		var asOf time.Time
+		if *asOfText != "" {
+			t, err := time.Parse(time.RFC3339Nano, *asOfText)
 			if err != nil {
-				return usageError("--as-of needs an RFC 3339 time such as 2025-01-31T12:00:00Z")
+				return usageError("--as-of needs an RFC 3339 time such as 2025-01-31T12:00:00Z, not " + strconv.Quote(*asOfText))
 			}
 			asOf = t
-		case strings.HasPrefix(arg, "-"):
-			return usageError("unknown flag " + arg + "; " + usage)
-		default:
-			positional = append(positional, arg)
 		}
+		streamType, ok := historyStreamTypes[strings.ToLower(in.args[0])]
+		if !ok {
+			return usageError("unknown entity type " + in.args[0] + "; one of user, session, property, tenant, lease, transaction, maintenance_request, document")
+		}
+		id, err := uuid.Parse(in.args[1])
+		if err != nil {
+			return usageError("the entity id must be a UUID, not " + strconv.Quote(in.args[1]))
+		}
+		return history(ctx, in.cfg, eventstore.StreamID{Type: streamType, ID: id}, asOf, *asJSON, in.stdout, in.stderr)
 	}
-	if len(positional) != 2 {
-		return usageError(usage)
-	}
-	streamType, ok := historyStreamTypes[strings.ToLower(positional[0])]
-	if !ok {
-		return usageError("unknown entity type " + positional[0] + "; one of user, session, property, tenant, lease, transaction, maintenance_request, document")
-	}
-	id, err := uuid.Parse(positional[1])
-	if err != nil {
-		return usageError("the entity id must be a UUID")
-	}
-	stream := eventstore.StreamID{Type: streamType, ID: id}
+}
+
+func history(ctx context.Context, cfg config, stream eventstore.StreamID, asOf time.Time, asJSON bool, stdout, stderr io.Writer) error {
+	streamType := stream.Type
 
 	return withApp(ctx, cfg, stderr, func(a *app, pool *pgxpool.Pool) error {
 		if stalled, err := eventstore.HorizonStalled(ctx, pool); err == nil && stalled {

@@ -60,7 +60,7 @@ func readKeyFile(path string) ([]byte, error) {
 	}
 	key, err := decodeMasterKey(string(text))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w: restore the file from a backup, or set ASSETANCHOR_MASTER_KEY", path, err)
 	}
 	return key, nil
 }
@@ -107,7 +107,8 @@ func readMasterKey(cfg config) ([]byte, bool, error) {
 	if cfg.MasterKey != "" {
 		key, err := decodeMasterKey(cfg.MasterKey)
 		if err != nil {
-			return nil, false, fmt.Errorf("ASSETANCHOR_MASTER_KEY: %w", err)
+			return nil, false, fmt.Errorf("ASSETANCHOR_MASTER_KEY: %w: set it to the base64 of the 32-byte master key, or unset it to use %s",
+				err, filepath.Join(cfg.DataDir, masterKeyFile))
 		}
 		return key, true, nil
 	}
@@ -140,8 +141,8 @@ func openKeyring(ctx context.Context, cfg config, pool *pgxpool.Pool, generate b
 		return nil, nil
 	}
 	if !found && len(ids) > 0 {
-		return nil, fmt.Errorf("the database holds tenant data keys wrapped by master key %s, but no master key is configured "+
-			"(%s does not exist and ASSETANCHOR_MASTER_KEY is unset)", ids[0], masterKeySource(cfg))
+		return nil, fmt.Errorf("the database holds tenant data keys wrapped by master key %s, but no master key is configured: "+
+			"set ASSETANCHOR_MASTER_KEY or run where the data dir holds master.key (%s does not exist)", ids[0], masterKeySource(cfg))
 	}
 	if !found {
 		key = make([]byte, eventstore.MasterKeySize)
@@ -161,7 +162,8 @@ func openKeyring(ctx context.Context, cfg config, pool *pgxpool.Pool, generate b
 	for _, id := range ids {
 		if id != keyring.MasterKeyID() {
 			return nil, fmt.Errorf("the tenant data keys are wrapped by master key %s, but the configured one (%s) is %s: "+
-				"configure the key that wrapped them", id, masterKeySource(cfg), keyring.MasterKeyID())
+				"set ASSETANCHOR_MASTER_KEY to the key that wrapped them, or put it in %s", id, masterKeySource(cfg), keyring.MasterKeyID(),
+				filepath.Join(cfg.DataDir, masterKeyFile))
 		}
 	}
 	return keyring, nil
@@ -213,25 +215,23 @@ func finishRotation(ctx context.Context, cfg config, pool *pgxpool.Pool, stderr 
 // ASSETANCHOR_MASTER_KEY, the operator sets the variable to the new key before
 // the next start (a generated key is printed once). Stop the servers first: a
 // running server keeps the old key and could no longer open any tenant.
-func keysCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) (err error) {
-	if len(args) == 0 || args[0] != "rotate" {
-		return usageError("keys needs rotate")
+func keysCommand(fs *flag.FlagSet) runFunc {
+	newKey := fs.String("new-key", "", "the new master key, `BASE64` of 32 bytes (unset: generate one)")
+	return func(ctx context.Context, in invocation) error {
+		return rotateKeys(ctx, in.cfg, *newKey, in.stdout, in.stderr)
 	}
-	flags := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
-	flags.SetOutput(io.Discard)
-	newKeyText := flags.String("new-key", "", "the new master key, base64 of 32 bytes (default: generate one)")
-	if err := flags.Parse(args[1:]); err != nil || flags.NArg() != 0 {
-		return usageError("keys rotate takes only --new-key BASE64")
-	}
+}
+
+func rotateKeys(ctx context.Context, cfg config, newKeyText string, stdout, stderr io.Writer) (err error) {
 	var next []byte
-	generated := *newKeyText == ""
+	generated := newKeyText == ""
 	if generated {
 		next = make([]byte, eventstore.MasterKeySize)
 		if _, err := rand.Read(next); err != nil {
 			return fmt.Errorf("generate master key: %w", err)
 		}
-	} else if next, err = decodeMasterKey(*newKeyText); err != nil {
-		return fmt.Errorf("--new-key: %w", err)
+	} else if next, err = decodeMasterKey(newKeyText); err != nil {
+		return usageError("--new-key: " + err.Error())
 	}
 
 	db, err := openDatabase(ctx, cfg, stderr)
@@ -253,15 +253,15 @@ func keysCommand(ctx context.Context, cfg config, args []string, stdout, stderr 
 		return err
 	}
 	if from == nil {
-		return fmt.Errorf("there is no master key to rotate (%s does not exist and ASSETANCHOR_MASTER_KEY is unset)",
-			filepath.Join(cfg.DataDir, masterKeyFile))
+		return fmt.Errorf("there is no master key to rotate: set ASSETANCHOR_MASTER_KEY to the current key, "+
+			"or run where the data dir holds master.key (%s does not exist)", filepath.Join(cfg.DataDir, masterKeyFile))
 	}
 	current, _, err := readMasterKey(cfg)
 	if err != nil {
 		return err
 	}
 	if subtle.ConstantTimeCompare(current, next) == 1 {
-		return errors.New("the new master key is the current one")
+		return usageError("--new-key is the current master key: give another, or leave --new-key out to generate one")
 	}
 	to, err := eventstore.NewKeyring(next)
 	if err != nil {

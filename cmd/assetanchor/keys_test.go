@@ -129,7 +129,7 @@ func TestMasterKeyIsGeneratedOnceIntoTheDataDir(t *testing.T) {
 	}
 	// The world's tenants were sealed under a key that is not configured: no new
 	// key may be generated over them.
-	if _, err := openKeyring(ctx, cfg, w.pool, true, io.Discard); err == nil || !strings.Contains(err.Error(), "no master key is configured") {
+	if _, err := openKeyring(ctx, cfg, w.pool, true, io.Discard); err == nil || !strings.Contains(err.Error(), "set ASSETANCHOR_MASTER_KEY or run where the data dir holds master.key") {
 		t.Errorf("openKeyring over keys without a master key = %v, want a refusal", err)
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {

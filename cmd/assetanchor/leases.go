@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -18,11 +17,9 @@ import (
 // end date is before today (UTC), or renews it when it has auto_renew (an
 // auto-renewal that would overlap another lease expires it instead, and says so).
 // Running it again changes nothing more.
-func leasesCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 1 || args[0] != "expire" {
-		return usageError("leases needs expire")
-	}
-	return withApp(ctx, cfg, stderr, func(a *app, _ *pgxpool.Pool) error {
+func leasesCommand(ctx context.Context, in invocation) error {
+	stdout := in.stdout
+	return withApp(ctx, in.cfg, in.stderr, func(a *app, _ *pgxpool.Pool) error {
 		today := domain.DateOf(time.Now())
 		report, err := a.leases.EndDue(ctx, today)
 		for _, id := range report.Overlapping {

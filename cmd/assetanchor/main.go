@@ -26,67 +26,164 @@ func main() {
 	}
 }
 
-// usageError is a mistake in the command line (exit status 2).
-type usageError string
-
-func (e usageError) Error() string { return string(e) + " (see assetanchor help)" }
-
-const usageText = `usage: assetanchor COMMAND
-
-  serve                                   migrate up, then serve the API with its projectors
-  migrate up|down [N]|version             schema migrations
-  users create-admin --email E --password P
-                                          bootstrap an administrator
-  leases expire                           expire or auto-renew every lease past its end date; idempotent
-  rent post --through DATE                post every rent charge and late fee due up to DATE; idempotent
-  projections list|status                 projectors, their checkpoints and lag
-  projections rebuild NAME|--all          rebuild read models from the event store, API staying up
-  projections verify                      rebuild into scratch tables and compare with the live ones
-  history TYPE ID [--as-of T] [--json]    an entity's events, and with --as-of its state at T
-  events export FILE|-                    the event log as NDJSON (- is stdout), for backup
-  events import FILE                      load an export into an empty store, checking every hash chain
-  audit verify                            check every stream's hash chain
-  keys rotate [--new-key BASE64]          rewrap every tenant data key under a new master key
-  help                                    this text
-
-Configuration (environment): DATABASE_URL, ASSETANCHOR_ADDR, ASSETANCHOR_DATA_DIR,
-ASSETANCHOR_ADMIN_EMAIL, ASSETANCHOR_ADMIN_PASSWORD, ASSETANCHOR_MASTER_KEY,
-ASSETANCHOR_MAX_UPLOAD_BYTES, ASSETANCHOR_UPLOAD_TYPES, ASSETANCHOR_REQUEST_TIMEOUT.
-`
-
 // run is the whole program; tests call it with their own environment and writers.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usageText)
-		return usageError("missing command")
-	}
-	cfg := loadConfig(getenv)
-	switch args[0] {
-	case "serve":
-		return serve(ctx, cfg, stdout, stderr, nil)
-	case "migrate":
-		return migrateCommand(ctx, cfg, args[1:], stdout, stderr)
-	case "users":
-		return usersCommand(ctx, cfg, args[1:], stdout, stderr)
-	case "leases":
-		return leasesCommand(ctx, cfg, args[1:], stdout, stderr)
-	case "rent":
-		return rentCommand(ctx, cfg, args[1:], stdout, stderr)
-	case "audit":
-		return auditCommand(ctx, cfg, args[1:], stdout, stderr)
-	case "keys":
-		return keysCommand(ctx, cfg, args[1:], stdout, stderr)
-	case "projections":
-		return projectionToolsCommand(ctx, cfg, args[1:], stdout, stderr)
-	case "history":
-		return historyCommand(ctx, cfg, args[1:], stdout, stderr)
-	case "events":
-		return eventsCommand(ctx, cfg, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usageText)
-		return nil
-	default:
-		fmt.Fprint(stderr, usageText)
-		return usageError("unknown command " + args[0])
+	return dispatch(ctx, commandTable(), args, getenv, stdout, stderr)
+}
+
+// commandTable is the command line: each command's usage, help, example, flags (in
+// its setup) and what it runs. assetanchor --help, each group's help and each
+// command's help are generated from it (cli.go); a new command is one entry
+// here, and the order here is the order of the help.
+func commandTable() []*command {
+	return []*command{
+		{
+			name:    "serve",
+			summary: "migrate up, then serve the API with its projectors, the rent schedule and the daily lease expiry",
+			help: `Serves on ASSETANCHOR_ADDR until Ctrl-C or SIGTERM, then drains HTTP, stops the
+projector at a checkpoint and closes the database. Without DATABASE_URL it runs a
+private PostgreSQL cluster under ASSETANCHOR_DATA_DIR. On a database without users
+it creates an administrator and prints its password once (or creates
+ASSETANCHOR_ADMIN_EMAIL with ASSETANCHOR_ADMIN_PASSWORD). The first start
+generates the master key into the data dir unless ASSETANCHOR_MASTER_KEY is set.`,
+			example: "ASSETANCHOR_ADDR=0.0.0.0:8080 assetanchor serve",
+			setup: noFlags(func(ctx context.Context, in invocation) error {
+				return serve(ctx, in.cfg, in.stdout, in.stderr, nil)
+			}),
+		},
+		{
+			name:    "migrate up",
+			summary: "apply every schema migration not yet applied",
+			example: "assetanchor migrate up",
+			setup:   noFlags(migrateCommand("up")),
+		},
+		{
+			name:    "migrate down",
+			args:    "[N]",
+			summary: "undo the last N schema migrations (without N, all of them)",
+			example: "assetanchor migrate down 1",
+			maxArgs: 1,
+			setup:   noFlags(migrateCommand("down")),
+		},
+		{
+			name:    "migrate version",
+			summary: "the schema's migration version",
+			example: "assetanchor migrate version",
+			setup:   noFlags(migrateCommand("version")),
+		},
+		{
+			name:    "users create-admin",
+			args:    "--email E --password P",
+			summary: "bootstrap an administrator",
+			example: "assetanchor users create-admin --email ops@example.com --password 'a long passphrase'",
+			setup:   createAdminCommand,
+		},
+		{
+			name:    "leases expire",
+			summary: "expire or auto-renew every lease past its end date; idempotent",
+			help: `Expires every active lease whose end date is before today (UTC), or renews it
+when it has auto_renew; an auto-renewal that would overlap another lease expires
+it instead, and says so. serve does this daily.`,
+			example: "assetanchor leases expire",
+			setup:   noFlags(leasesCommand),
+		},
+		{
+			name:    "rent post",
+			args:    "--through DATE",
+			summary: "post every rent charge and late fee due up to DATE; idempotent",
+			help: `Posts every rent charge due on or before DATE and every late fee whose grace
+period ended before it, for every lease, and voids what terminations dropped.
+Running it again posts nothing more. serve does this daily through today.`,
+			example: "assetanchor rent post --through 2025-03-31",
+			setup:   rentCommand,
+		},
+		{
+			name:    "projections list",
+			summary: "projectors, their checkpoints and lag",
+			example: "assetanchor projections list",
+			setup:   noFlags(projectionsCommand),
+		},
+		{
+			name:    "projections status",
+			summary: "projectors, their checkpoints and lag (as list)",
+			example: "assetanchor projections status",
+			setup:   noFlags(projectionsCommand),
+		},
+		{
+			name:    "projections rebuild",
+			args:    "NAME|--all",
+			summary: "rebuild the read model from the event log into fresh tables and swap them in, API staying up",
+			help: `Replays the event log into fresh tables, with progress on stderr, and swaps them
+in at a checkpoint; a running serve keeps answering meanwhile. There is one
+projector, relational, so NAME and --all rebuild the same.`,
+			example: "assetanchor projections rebuild --all",
+			maxArgs: 1,
+			setup:   rebuildCommand,
+		},
+		{
+			name:    "projections verify",
+			summary: "rebuild into scratch tables and compare row by row with the live ones",
+			help:    `Exit status 1, naming the first rows that differ, when the live read model is not what a rebuild gives.`,
+			example: "assetanchor projections verify",
+			setup:   noFlags(verifyCommand),
+		},
+		{
+			name:    "history",
+			args:    "TYPE ID",
+			summary: "an entity's events, and with --as-of its state at T",
+			help: `TYPE is user, session, property, tenant, lease, transaction,
+maintenance_request or document (or the API's collection name); ID is its UUID.
+For operators and auditors: no owner isolation; secrets are never shown.`,
+			example: "assetanchor history lease 0b6f3c52-6a8e-4f0e-9d1c-3f1c2a7d9e10 --as-of 2025-01-31T12:00:00Z",
+			minArgs: 2, maxArgs: 2,
+			setup: historyCommand,
+		},
+		{
+			name:    "events export",
+			args:    "FILE|-",
+			summary: "the event log as NDJSON, for backup (- writes to stdout)",
+			help: `Writes the whole event log, with the tenant data keys still wrapped by the master
+key, to FILE (mode 0600, written beside it and renamed when complete). See
+docs/operations.md for backup and restore.`,
+			example: "assetanchor events export backup.ndjson",
+			minArgs: 1, maxArgs: 1,
+			setup: noFlags(exportCommand),
+		},
+		{
+			name:    "events import",
+			args:    "FILE",
+			summary: "load an export into an empty store, checking every hash chain",
+			help: `Refuses, importing nothing, unless the event store is empty and every stream's
+hash chain in FILE holds. The read model starts empty: serve projects the log,
+or run assetanchor projections rebuild --all.`,
+			example: "assetanchor events import backup.ndjson",
+			minArgs: 1, maxArgs: 1,
+			setup: noFlags(importCommand),
+		},
+		{
+			name:    "audit verify",
+			summary: "check every stream's hash chain; exit 1 naming each broken stream and version",
+			example: "assetanchor audit verify",
+			setup:   noFlags(auditCommand),
+		},
+		{
+			name:    "keys rotate",
+			summary: "rewrap every tenant data key under a new master key",
+			help: `Rewraps every tenant data key in one transaction. With the key file, master.key is
+replaced; with ASSETANCHOR_MASTER_KEY, set it to the new key before the next start
+(a generated key is printed once). Stop the servers first: a running server keeps
+the old key. See docs/security.md.`,
+			example: "assetanchor keys rotate",
+			setup:   keysCommand,
+		},
+		{
+			name:    "version",
+			summary: "the build's version (also assetanchor --version)",
+			example: "assetanchor version",
+			setup: noFlags(func(_ context.Context, in invocation) error {
+				_, err := fmt.Fprintln(in.stdout, versionLine())
+				return err
+			}),
+		},
 	}
 }

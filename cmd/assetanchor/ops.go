@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"text/tabwriter"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -14,11 +13,9 @@ import (
 
 // auditCommand is `assetanchor audit verify`: it recomputes every stream's hash
 // chain and names each stream and version where the chain breaks.
-func auditCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 1 || args[0] != "verify" {
-		return usageError("audit needs verify")
-	}
-	return withApp(ctx, cfg, stderr, func(_ *app, pool *pgxpool.Pool) error {
+func auditCommand(ctx context.Context, in invocation) error {
+	stdout := in.stdout
+	return withApp(ctx, in.cfg, in.stderr, func(_ *app, pool *pgxpool.Pool) error {
 		broken, err := eventstore.NewPostgresStore(pool).Verify(ctx)
 		if err != nil {
 			return err
@@ -35,11 +32,9 @@ func auditCommand(ctx context.Context, cfg config, args []string, stdout, stderr
 }
 
 // projectionsCommand is `assetanchor projections list|status`.
-func projectionsCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 1 || (args[0] != "list" && args[0] != "status") {
-		return usageError("projections needs list or status")
-	}
-	return withApp(ctx, cfg, stderr, func(_ *app, pool *pgxpool.Pool) error {
+func projectionsCommand(ctx context.Context, in invocation) error {
+	stdout := in.stdout
+	return withApp(ctx, in.cfg, in.stderr, func(_ *app, pool *pgxpool.Pool) error {
 		statuses, err := projections.NewCheckpoints(pool).Statuses(ctx)
 		if err != nil {
 			return err

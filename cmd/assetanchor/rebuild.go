@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,30 +14,24 @@ import (
 	"github.com/assetanchor/assetanchor/projections"
 )
 
-// projectionToolsCommand is `assetanchor projections ...`: rebuild and verify
-// here, list and status in ops.go.
-func projectionToolsCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError("projections needs list, status, rebuild or verify")
-	}
-	switch args[0] {
-	case "list", "status":
-		return projectionsCommand(ctx, cfg, args, stdout, stderr)
-	case "rebuild":
-		return rebuildCommand(ctx, cfg, args[1:], stdout, stderr)
-	case "verify":
-		return verifyCommand(ctx, cfg, args[1:], stdout, stderr)
-	default:
-		return usageError("projections needs list, status, rebuild or verify")
+// rebuildCommand is `assetanchor projections rebuild NAME|--all`. There is one
+// projector, relational, so both forms rebuild it.
+func rebuildCommand(fs *flag.FlagSet) runFunc {
+	all := fs.Bool("all", false, "rebuild every projector")
+	return func(ctx context.Context, in invocation) error {
+		switch {
+		case *all && len(in.args) > 0:
+			return usageError("give a projector name or --all, not both")
+		case !*all && len(in.args) == 0:
+			return usageError("projections rebuild needs a projector name (" + projections.RelationalName + ") or --all")
+		case !*all && in.args[0] != projections.RelationalName:
+			return usageError("no projector " + in.args[0] + ": the one projector is " + projections.RelationalName)
+		}
+		return rebuild(ctx, in.cfg, in.stdout, in.stderr)
 	}
 }
 
-// rebuildCommand is `assetanchor projections rebuild NAME|--all`. There is one
-// projector, relational, so both forms rebuild it.
-func rebuildCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 1 || (args[0] != projections.RelationalName && args[0] != "--all") {
-		return usageError("projections rebuild needs a projector name (" + projections.RelationalName + ") or --all")
-	}
+func rebuild(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	return withApp(ctx, cfg, stderr, func(a *app, pool *pgxpool.Pool) error {
 		bar := newProgressBar(stderr, "rebuild "+projections.RelationalName)
 		res, err := projections.Rebuild(ctx, pool, projections.RebuildOptions{Progress: bar.update, Keyring: a.keyring})
@@ -53,11 +48,9 @@ func rebuildCommand(ctx context.Context, cfg config, args []string, stdout, stde
 
 // verifyCommand is `assetanchor projections verify`: a rebuild into scratch
 // tables, compared row by row with the live ones at the live checkpoint.
-func verifyCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 0 {
-		return usageError("projections verify takes no arguments")
-	}
-	return withApp(ctx, cfg, stderr, func(a *app, pool *pgxpool.Pool) error {
+func verifyCommand(ctx context.Context, in invocation) error {
+	stdout, stderr := in.stdout, in.stderr
+	return withApp(ctx, in.cfg, stderr, func(a *app, pool *pgxpool.Pool) error {
 		bar := newProgressBar(stderr, "verify "+projections.RelationalName)
 		res, err := projections.Verify(ctx, pool, projections.RebuildOptions{Progress: bar.update, Keyring: a.keyring})
 		bar.finish()
@@ -74,7 +67,7 @@ func verifyCommand(ctx context.Context, cfg config, args []string, stdout, stder
 		for _, d := range res.Differences {
 			fmt.Fprintf(stdout, "%s id=%s\n  live:    %s\n  rebuilt: %s\n", d.Table, d.ID, orMissing(d.Live), orMissing(d.Rebuilt))
 		}
-		return fmt.Errorf("the live read model differs from a rebuild in %d row(s)", res.Differing)
+		return fmt.Errorf("the live read model differs from a rebuild in %d row(s): run assetanchor projections rebuild --all", res.Differing)
 	})
 }
 

@@ -21,20 +21,21 @@ import (
 // due on or before DATE and every late fee whose grace period ended before it, for
 // every lease, and voids what terminations dropped. Running it again posts nothing
 // more; neither does a run that overlaps another (or serve's schedule).
-func rentCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "post" {
-		return usageError("rent needs post --through DATE")
+func rentCommand(fs *flag.FlagSet) runFunc {
+	through := fs.String("through", "", "post what is due on or before this `DATE` (YYYY-MM-DD)")
+	return func(ctx context.Context, in invocation) error {
+		if *through == "" {
+			return usageError("rent post needs --through DATE")
+		}
+		day, err := domain.ParseDate(*through)
+		if err != nil {
+			return usageError("--through needs a date such as 2025-03-31: " + err.Error())
+		}
+		return postRent(ctx, in.cfg, day, in.stdout, in.stderr)
 	}
-	flags := flag.NewFlagSet("rent post", flag.ContinueOnError)
-	flags.SetOutput(io.Discard)
-	through := flags.String("through", "", "post what is due on or before this day (YYYY-MM-DD)")
-	if err := flags.Parse(args[1:]); err != nil || flags.NArg() != 0 || *through == "" {
-		return usageError("rent post needs --through DATE")
-	}
-	day, err := domain.ParseDate(*through)
-	if err != nil {
-		return usageError("rent post --through: " + err.Error())
-	}
+}
+
+func postRent(ctx context.Context, cfg config, day domain.Date, stdout, stderr io.Writer) error {
 	return withApp(ctx, cfg, stderr, func(a *app, pool *pgxpool.Pool) error {
 		rent, err := commands.NewRent(a.store, eventstore.NewPostgresStore(pool))
 		if err != nil {

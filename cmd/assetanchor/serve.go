@@ -26,6 +26,19 @@ import (
 // private cluster. ready, if given, receives the listening address (tests).
 func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func(addr string)) (err error) {
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	// The configuration is checked before anything starts, so a mistake in it
+	// stops serve without touching the database.
+	uploads, err := cfg.uploadLimits()
+	if err != nil {
+		return err
+	}
+	requestTimeout, err := cfg.requestTimeout()
+	if err != nil {
+		return err
+	}
+	if (cfg.AdminEmail == "") != (cfg.AdminPassword == "") {
+		return usageError("set both ASSETANCHOR_ADMIN_EMAIL and ASSETANCHOR_ADMIN_PASSWORD, or neither")
+	}
 	db, err := openDatabase(ctx, cfg, stderr)
 	if err != nil {
 		return err
@@ -98,14 +111,6 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		err = errors.Join(err, <-consumerDone)
 	}()
 
-	uploads, err := cfg.uploadLimits()
-	if err != nil {
-		return err
-	}
-	requestTimeout, err := cfg.requestTimeout()
-	if err != nil {
-		return err
-	}
 	blobs, err := eventstore.NewLocalBlobs(filepath.Join(cfg.DataDir, "documents"))
 	if err != nil {
 		return err
@@ -195,14 +200,18 @@ func newApp(pool *pgxpool.Pool, keyring *eventstore.Keyring) (*app, error) {
 func bootstrapAdmin(ctx context.Context, users *commands.Users, pool *pgxpool.Pool, cfg config, stdout io.Writer) error {
 	if cfg.AdminEmail != "" || cfg.AdminPassword != "" {
 		if cfg.AdminEmail == "" || cfg.AdminPassword == "" {
-			return usageError("ASSETANCHOR_ADMIN_EMAIL and ASSETANCHOR_ADMIN_PASSWORD go together")
+			return usageError("set both ASSETANCHOR_ADMIN_EMAIL and ASSETANCHOR_ADMIN_PASSWORD, or neither")
 		}
 		_, found, err := users.UserIDByEmail(ctx, cfg.AdminEmail)
 		if err != nil || found {
 			return err
 		}
 		_, err = users.Create(ctx, commands.CreateUser{Email: cfg.AdminEmail, Password: cfg.AdminPassword, Role: domain.RoleAdmin.String()})
-		return err
+		if err != nil {
+			return fmt.Errorf("create the administrator: %w", inputError(err,
+				map[string]string{"email": "ASSETANCHOR_ADMIN_EMAIL", "password": "ASSETANCHOR_ADMIN_PASSWORD"}))
+		}
+		return nil
 	}
 	var anyUser bool
 	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE stream_type = $1)`,
