@@ -70,7 +70,7 @@ func (s *Server) clientAddress(r *http.Request) string {
 	if err != nil {
 		return truncate(r.RemoteAddr, 45)
 	}
-	addr = addr.Unmap()
+	addr = addr.Unmap().WithZone("")
 	if !s.trusted(addr) {
 		return addr.String()
 	}
@@ -102,10 +102,10 @@ func (s *Server) trusted(addr netip.Addr) bool {
 func parseHop(raw string) (netip.Addr, bool) {
 	raw = strings.TrimSpace(raw)
 	if a, err := netip.ParseAddr(raw); err == nil {
-		return a.Unmap(), true
+		return a.Unmap().WithZone(""), true
 	}
 	if ap, err := netip.ParseAddrPort(raw); err == nil {
-		return ap.Addr().Unmap(), true
+		return ap.Addr().Unmap().WithZone(""), true
 	}
 	return netip.Addr{}, false
 }
