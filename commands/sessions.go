@@ -111,9 +111,28 @@ func (h *Users) LogIn(ctx context.Context, cmd LogIn) (Session, error) {
 func loginLock(userID uuid.UUID) string { return "login:" + userID.String() }
 
 // Refresh trades a live refresh token for a new pair. A spent refresh token
-// revokes its whole session.
+// revokes its whole session, and so does a second refresh of one token racing
+// the first: its loser finds the session moved on, decides again on the new
+// state, where its token is spent, and revokes the session as a reuse would.
 func (h *Users) Refresh(ctx context.Context, refreshToken string) (Session, error) {
 	ctx = withCommand(ctx, "RefreshSession")
+	for attempt := 1; ; attempt++ {
+		s, err := h.refresh(ctx, refreshToken)
+		if !errors.Is(err, eventstore.ErrConcurrency) {
+			return s, err
+		}
+		if attempt == maxRefreshAttempts {
+			return Session{}, domain.ErrUnauthenticated
+		}
+	}
+}
+
+// maxRefreshAttempts bounds how often a refresh decides again after losing a
+// race for its session; each race ends with one more event on the session, and
+// after a revocation every decision is final.
+const maxRefreshAttempts = 5
+
+func (h *Users) refresh(ctx context.Context, refreshToken string) (Session, error) {
 	presented := HashToken(refreshToken)
 	stream, found, err := h.store.ClaimedBy(ctx, refreshScope, presented)
 	if err != nil {
@@ -154,11 +173,8 @@ func (h *Users) Refresh(ctx context.Context, refreshToken string) (Session, erro
 		s.Result = Result{ID: stream.ID, Version: appended.Version, Checkpoint: appended.Checkpoint}
 		return err
 	})
-	if errors.Is(err, eventstore.ErrConcurrency) {
-		return Session{}, domain.ErrUnauthenticated // a racing refresh of the same token won
-	}
 	if err != nil {
-		return Session{}, err
+		return Session{}, err // ErrConcurrency: another change of the session came first; Refresh decides again
 	}
 	if decision != nil {
 		return s, decision // the session is revoked; the caller waits for that, then refuses

@@ -63,7 +63,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	if !s.throttle(w, r, s.limitIP(r), s.limitEmail(req.Email)) {
+	if !s.throttle(w, r, s.limitIP(r), s.limitEmail(r, req.Email)) {
 		return
 	}
 	sess, err := s.Users.LogIn(r.Context(), commands.LogIn{
@@ -78,7 +78,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	if !s.throttle(w, r, s.limitIP(r), s.limitEmail("refresh:"+req.RefreshToken)) {
+	if !s.throttle(w, r, s.limitIP(r), s.limitToken(req.RefreshToken)) {
 		return
 	}
 	sess, err := s.Users.Refresh(r.Context(), req.RefreshToken)
@@ -91,6 +91,7 @@ func (s *Server) answerSession(w http.ResponseWriter, r *http.Request, sess comm
 		Error(w, r, s.log, err)
 		return
 	}
+	actingAs(r.Context(), sess.UserID)
 	// The caller has just proved who it is: it reads its own account, as a user sees itself.
 	self := projections.WithViewer(r.Context(), projections.Viewer{UserID: sess.UserID, Role: domain.RoleUser})
 	user, err := s.queries.User(self, sess.UserID)
@@ -148,12 +149,23 @@ func (s *Server) answerNoContent(w http.ResponseWriter, r *http.Request, res com
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) limitIP(r *http.Request) func(time.Time) (bool, time.Duration) {
-	ip := clientIP(r)
-	return func(now time.Time) (bool, time.Duration) { return s.ipLimiter.allow(ip, now) }
+// limitIP is the bucket of the client's address (clientIP: the peer, or whom a
+// trusted proxy names), shared by signup, login and refresh.
+func (s *Server) limitIP(r *http.Request) limitCheck {
+	return limitCheck{policy: "ip", l: s.ipLimiter, key: clientIP(r)}
 }
 
-func (s *Server) limitEmail(email string) func(time.Time) (bool, time.Duration) {
-	key := strings.ToLower(strings.TrimSpace(email))
-	return func(now time.Time) (bool, time.Duration) { return s.emailLimiter.allow(key, now) }
+// limitEmail is the bucket of one email tried from one address. Keyed by the
+// email alone, it would let anyone lock an account's owner out by failing to
+// log in as them; keyed so, guesses at one account are still slowed per
+// address, and the address's own bucket bounds its guesses at all accounts.
+func (s *Server) limitEmail(r *http.Request, email string) limitCheck {
+	return limitCheck{policy: "email", l: s.emailLimiter,
+		key: clientIP(r) + " " + strings.ToLower(strings.TrimSpace(email))}
+}
+
+// limitToken is the bucket of one refresh token, from wherever it comes: only
+// its holder can present it.
+func (s *Server) limitToken(token string) limitCheck {
+	return limitCheck{policy: "token", l: s.emailLimiter, key: "refresh:" + commands.HashToken(token)}
 }

@@ -40,10 +40,11 @@ import (
 // route gets a fresh fixture per caller, so that one caller's success does not
 // change what the next one meets. A refusal (any 4xx) must write no event.
 var authzMatrix = map[string]authzCase{
-	// Operations and the document: open to everyone.
+	// Operations and the document: open to everyone, but the metrics (on the API
+	// when they have no address of their own) are for administrators.
 	"GET /healthz":      {want: anyone(200), req: authzPath("/healthz")},
 	"GET /readyz":       {want: anyone(200), req: authzPath("/readyz")},
-	"GET /metrics":      {want: anyone(200), req: authzPath("/metrics")},
+	"GET /metrics":      {want: adminOnly(200), req: authzPath("/metrics")},
 	"GET /openapi.json": {want: anyone(200), req: authzPath("/openapi.json")},
 
 	// Accounts and sessions.

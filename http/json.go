@@ -13,11 +13,18 @@ import (
 // maxJSONBody is the largest JSON request body accepted (API.md: 1 MiB).
 const maxJSONBody = 1 << 20
 
-// decodeJSON reads a JSON body into v: application/json only, at most 1 MiB, no
-// unknown fields, exactly one value.
+// decodeJSON reads a JSON body into v: application/json only (on PATCH also
+// application/merge-patch+json, RFC 7396, which is what PATCH bodies are), at
+// most 1 MiB, no unknown fields, exactly one value.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
+	switch {
+	case err == nil && mt == "application/json":
+	case err == nil && mt == "application/merge-patch+json" && r.Method == http.MethodPatch:
+	case r.Method == http.MethodPatch:
+		w.Header().Set("Accept-Patch", "application/merge-patch+json, application/json")
+		return &clientError{status: http.StatusUnsupportedMediaType, detail: "Content-Type must be application/merge-patch+json or application/json"}
+	default:
 		return &clientError{status: http.StatusUnsupportedMediaType, detail: "Content-Type must be application/json"}
 	}
 	return decodeJSONFrom(http.MaxBytesReader(w, r.Body, maxJSONBody), v)

@@ -2,7 +2,10 @@ package http
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/projections"
 )
 
@@ -43,6 +47,7 @@ func newMetrics(s *Server) *metrics {
 	stat := func(f func() float64) func() float64 { return f }
 	reg.MustRegister(
 		m.latency,
+		buildInfo(s),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assetanchor_projection_lag_events",
@@ -72,3 +77,44 @@ func (m *metrics) observe(method, route string, status int, elapsed time.Duratio
 }
 
 func (m *metrics) serve(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
+
+// adminOnly lets only administrators through.
+func (s *Server) adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if session(r.Context()).Role != domain.RoleAdmin {
+			Error(w, r, s.log, fmt.Errorf("%w: only administrators may read the metrics", domain.ErrForbidden))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// buildInfo is the assetanchor_build_info gauge: always 1, its labels say which
+// build is running. Version and revision come from s, else the binary's build
+// information (the module version, the VCS revision it was built from).
+func buildInfo(s *Server) prometheus.Gauge {
+	version, revision := s.Version, s.Revision
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if version == "" {
+			version = bi.Main.Version
+		}
+		for _, setting := range bi.Settings {
+			if setting.Key == "vcs.revision" && revision == "" {
+				revision = setting.Value
+			}
+		}
+	}
+	if version == "" {
+		version = "unknown"
+	}
+	if revision == "" {
+		revision = "unknown"
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "assetanchor_build_info",
+		Help:        "The running build: always 1, labelled with its version, VCS revision and Go version.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": runtime.Version()},
+	})
+	g.Set(1)
+	return g
+}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,7 +24,26 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	sessionKey
+	requestInfoKey
 )
+
+// requestInfo is what the request's log line says about who sent it: observe
+// puts it in the context, and authentication fills in the user.
+type requestInfo struct {
+	clientIP string
+	userID   *uuid.UUID
+}
+
+func infoOf(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(requestInfoKey).(*requestInfo)
+	if info == nil {
+		return &requestInfo{}
+	}
+	return info
+}
+
+// actingAs names the request's acting user in its log line.
+func actingAs(ctx context.Context, userID uuid.UUID) { infoOf(ctx).userID = &userID }
 
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
@@ -75,7 +94,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 100 {
+		if id == "" || len(id) > 100 || !printableASCII(id) {
 			b := make([]byte, 12)
 			_, _ = rand.Read(b)
 			id = hex.EncodeToString(b)
@@ -88,9 +107,11 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		h.Set("Cache-Control", "no-store")
 
+		info := &requestInfo{clientIP: s.clientAddress(r)}
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx = context.WithValue(ctx, requestInfoKey, info)
 		ctx = eventstore.WithMetadata(ctx, eventstore.Metadata{
-			IPAddress: clientIP(r), UserAgent: truncate(r.UserAgent(), 1000),
+			IPAddress: info.clientIP, UserAgent: truncate(r.UserAgent(), 1000),
 			CorrelationID: id, CausationID: id,
 		})
 		r = r.WithContext(ctx)
@@ -108,11 +129,37 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 			elapsed := time.Since(start)
 			s.metrics.observe(r.Method, route, rec.status, elapsed)
-			s.log.InfoContext(ctx, "request", "request_id", id, "method", r.Method, "route", route,
-				"status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000)
+			var user any // JSON null for an anonymous request
+			if info.userID != nil {
+				user = info.userID.String()
+			}
+			s.log.Log(ctx, logLevel(rec.status), "request", "request_id", id, "method", r.Method, "route", route,
+				"status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000,
+				"client_ip", info.clientIP, "user_id", user)
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// logLevel: refusals an operator should notice (failed authentication, rate
+// limits) are warnings, server failures errors, everything else information.
+func logLevel(status int) slog.Level {
+	switch {
+	case status >= 500:
+		return slog.LevelError
+	case status == http.StatusUnauthorized || status == http.StatusTooManyRequests:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // transferRoutes carry a document's bytes: their bound is transferTimeout (or
@@ -173,18 +220,14 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		md := eventstore.MetadataFrom(ctx)
 		md.ActorID = &sess.UserID
 		ctx = eventstore.WithMetadata(ctx, md)
+		actingAs(ctx, sess.UserID)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
-// clientIP is the peer address; proxies are not trusted.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return truncate(r.RemoteAddr, 45)
-	}
-	return host
-}
+// clientIP is the request's client address as observe resolved it
+// (clientAddress: the peer, or whom trusted proxies name).
+func clientIP(r *http.Request) string { return infoOf(r.Context()).clientIP }
 
 func truncate(s string, n int) string {
 	if len(s) > n {

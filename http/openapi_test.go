@@ -217,7 +217,7 @@ func TestOpenAPISecurityMatchesRoutes(t *testing.T) {
 		t.Fatalf("top-level security = %v, want [{bearerAuth: []}]", doc.Security)
 	}
 	public := map[string]bool{
-		"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /openapi.json": true,
+		"GET /healthz": true, "GET /readyz": true, "GET /openapi.json": true,
 		"POST /api/v1/auth/signup": true, "POST /api/v1/auth/login": true, "POST /api/v1/auth/refresh": true,
 	}
 	for op, spec := range MustOperations(t, doc) {

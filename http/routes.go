@@ -4,18 +4,24 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 )
 
 // routes is every route of the API, in one place.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.observe, s.deadline)
+	// CORS comes before the input check, so that a browser can read the refusal;
+	// HEAD is served by the GET handler (the server drops the body).
+	r.Use(s.observe, s.cors, s.validInput, s.deadline, middleware.GetHead, compress, notModified)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { Error(w, r, s.log, errNoRoute) })
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { Error(w, r, s.log, errMethod) })
+	r.MethodNotAllowed(s.methodNotAllowed)
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Get("/metrics", s.metrics.serve)
+	if s.MetricsAddr == "" {
+		// Without a listen address of its own, /metrics is for administrators only.
+		r.With(s.authenticate, s.adminOnly).Get("/metrics", s.metrics.serve)
+	}
 	r.Get("/openapi.json", s.openAPI)
 
 	r.Route("/api/v1", func(r chi.Router) {

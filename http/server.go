@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -51,6 +52,17 @@ type Deps struct {
 	RequestTimeout time.Duration
 	// LoginLimitPerIP and LoginLimitPerEmail throttle login, signup and refresh.
 	LoginLimitPerIP, LoginLimitPerEmail RateLimit
+	// CORSOrigins may call the API from a browser (scheme://host[:port]); none: no CORS.
+	CORSOrigins []string
+	// TrustedProxies are the proxies whose X-Forwarded-For entry names the
+	// client (logs, rate limits, event metadata); none: the socket's peer.
+	TrustedProxies []netip.Prefix
+	// MetricsAddr, when set, is where Run serves /metrics, alone; otherwise
+	// /metrics is on the API and needs an admin's bearer token.
+	MetricsAddr string
+	// Version and Revision label assetanchor_build_info; empty: read from the
+	// binary's build information.
+	Version, Revision string
 }
 
 // Server is the HTTP API.
@@ -95,6 +107,11 @@ func NewServer(d Deps) (*Server, error) {
 	if d.UploadTypes == nil {
 		d.UploadTypes = DefaultUploadTypes
 	}
+	for _, o := range d.CORSOrigins {
+		if err := checkOrigin(o); err != nil {
+			return nil, err
+		}
+	}
 	s := &Server{Deps: d, log: d.Log, queries: d.Queries,
 		ipLimiter: newLimiter(d.LoginLimitPerIP), emailLimiter: newLimiter(d.LoginLimitPerEmail)}
 	s.uploadTypes = mediaTypes(d.UploadTypes)
@@ -115,15 +132,66 @@ const DefaultRequestTimeout = 30 * time.Second
 // document upload or download over a slow link is most of the request.
 const transferTimeout = 5 * time.Minute
 
-// Run serves on addr until ctx ends, then drains requests for up to 15 s.
-// ready, if given, receives the bound address once the server accepts connections.
+// Run serves on addr (and /metrics on MetricsAddr, when set) until ctx ends,
+// then drains requests for up to 15 s. ready, if given, receives the bound
+// address once the server accepts connections.
 func (s *Server) Run(ctx context.Context, addr string, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{
-		Handler:           s.handler,
+	var metricsLn net.Listener
+	if s.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", s.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for metrics on %s: %w", s.MetricsAddr, err)
+		}
+		s.log.Info("serving metrics", "addr", metricsLn.Addr().String())
+	}
+	return s.serve(ctx, ln, metricsLn, ready)
+}
+
+// serve is Run on listeners already bound; metricsLn may be nil.
+func (s *Server) serve(ctx context.Context, ln, metricsLn net.Listener, ready func(addr string)) error {
+	servers := []*http.Server{s.httpServer(ctx, s.handler)}
+	listeners := []net.Listener{ln}
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metrics.handler)
+		servers = append(servers, s.httpServer(ctx, mux))
+		listeners = append(listeners, metricsLn)
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errs := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errs <- srv.Serve(listeners[i]) }()
+	}
+	select {
+	case err := <-errs:
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		for _, srv := range servers {
+			_ = srv.Shutdown(shutdownCtx)
+		}
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var errsOut []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			errsOut = append(errsOut, fmt.Errorf("drain http: %w", err))
+		}
+	}
+	return errors.Join(errsOut...)
+}
+
+func (s *Server) httpServer(ctx context.Context, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       max(transferTimeout, s.RequestTimeout),
 		WriteTimeout:      max(transferTimeout, s.RequestTimeout),
@@ -131,20 +199,4 @@ func (s *Server) Run(ctx context.Context, addr string, ready func(addr string)) 
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
-	errs := make(chan error, 1)
-	go func() { errs <- srv.Serve(ln) }()
-	select {
-	case err := <-errs:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("drain http: %w", err)
-	}
-	return nil
 }

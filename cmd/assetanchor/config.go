@@ -3,10 +3,14 @@ package main
 import (
 	"math"
 	"mime"
+	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/assetanchor/assetanchor/http"
 )
 
 // config is everything the binary reads from its environment.
@@ -26,6 +30,10 @@ type config struct {
 	// RequestTimeout is ASSETANCHOR_REQUEST_TIMEOUT as given; requestTimeout
 	// parses it.
 	RequestTimeout string
+	// CORSOrigins, TrustedProxies and MetricsAddr are ASSETANCHOR_CORS_ORIGINS,
+	// ASSETANCHOR_TRUSTED_PROXIES and ASSETANCHOR_METRICS_ADDR as given; edge
+	// parses them.
+	CORSOrigins, TrustedProxies, MetricsAddr string
 }
 
 // environment is what assetanchor --help lists; loadConfig reads these.
@@ -52,6 +60,8 @@ func loadConfig(getenv func(string) string) config {
 	}
 	c.MaxUploadBytes, c.UploadTypes = getenv("ASSETANCHOR_MAX_UPLOAD_BYTES"), getenv("ASSETANCHOR_UPLOAD_TYPES")
 	c.RequestTimeout = getenv("ASSETANCHOR_REQUEST_TIMEOUT")
+	c.CORSOrigins, c.TrustedProxies = getenv("ASSETANCHOR_CORS_ORIGINS"), getenv("ASSETANCHOR_TRUSTED_PROXIES")
+	c.MetricsAddr = getenv("ASSETANCHOR_METRICS_ADDR")
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
 	}
@@ -112,4 +122,45 @@ func (c config) requestTimeout() (time.Duration, error) {
 		return 0, usageError("ASSETANCHOR_REQUEST_TIMEOUT must be a duration from 1s to 1h, such as 30s or 2m")
 	}
 	return d, nil
+}
+
+// edge sets the server's edge settings in d: the origins allowed CORS
+// (ASSETANCHOR_CORS_ORIGINS, such as "https://app.example.com,http://localhost:5173"),
+// the proxies trusted to name the client (ASSETANCHOR_TRUSTED_PROXIES, CIDRs or
+// addresses, such as "10.0.0.0/8,192.0.2.7") and /metrics' own listen address
+// (ASSETANCHOR_METRICS_ADDR).
+func (c config) edge(d *http.Deps) error {
+	for _, o := range splitList(c.CORSOrigins) {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || o != u.Scheme+"://"+u.Host {
+			return usageError("ASSETANCHOR_CORS_ORIGINS must list origins separated by commas, such as https://app.example.com; " +
+				strconv.Quote(o) + " is not one")
+		}
+		d.CORSOrigins = append(d.CORSOrigins, o)
+	}
+	for _, p := range splitList(c.TrustedProxies) {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, addrErr := netip.ParseAddr(p)
+			if addrErr != nil {
+				return usageError("ASSETANCHOR_TRUSTED_PROXIES must list CIDRs or addresses separated by commas, such as 10.0.0.0/8,192.0.2.7; " +
+					strconv.Quote(p) + " is not one")
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		d.TrustedProxies = append(d.TrustedProxies, prefix.Masked())
+	}
+	d.MetricsAddr = strings.TrimSpace(c.MetricsAddr)
+	return nil
+}
+
+// splitList splits a comma-separated setting, dropping blanks.
+func splitList(raw string) []string {
+	var out []string
+	for _, item := range strings.Split(raw, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

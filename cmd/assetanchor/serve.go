@@ -130,14 +130,18 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		<-sweepDone
 	}()
 
-	server, err := http.NewServer(http.Deps{
+	deps := http.Deps{
 		Log: log, Pool: pool, Store: app.store, Queries: app.queries,
 		Checkpoints: projections.NewCheckpoints(pool), Users: app.users, Properties: app.properties,
 		Tenants: app.tenants, Leases: app.leases, Transactions: app.transactions, Maintenance: app.maintenance,
 		Documents: documents, Blobs: blobs, MaxUploadBytes: uploads.maxBytes, UploadTypes: uploads.types,
 		SchemaCurrent: schemaCurrent(pool), Collector: app.store.Collector(), Keyring: keyring,
 		RequestTimeout: requestTimeout,
-	})
+	}
+	if err := cfg.edge(&deps); err != nil {
+		return err
+	}
+	server, err := http.NewServer(deps)
 	if err != nil {
 		return err
 	}
