@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
 
 	"github.com/assetanchor/assetanchor/domain"
 )
@@ -30,9 +29,9 @@ func (in LateFeePolicyInput) parse(f *leaseFieldErrors) domain.LateFeePolicy {
 	p.FlatAmount = f.optionalMoney("flat_amount", in.FlatAmount)
 	p.MonthlyCap = f.optionalMoney("monthly_cap", in.MonthlyCap)
 	if in.Percent != nil {
-		d, err := decimal.NewFromString(in.Percent.String())
+		d, err := domain.ParseDecimal(in.Percent.String())
 		if err != nil {
-			f.add("percent", "must be a decimal number")
+			f.add("percent", err.Error())
 		} else {
 			p.Percent = &d
 		}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
@@ -106,7 +105,7 @@ func (h *Leases) Sign(ctx context.Context, cmd SignLease) (Result, error) {
 		if tenant.Exists() && !leaseMayUseTenant(cmd.Actor, tenant) {
 			tenant = &domain.Tenant{}
 		}
-		events, err := domain.SignLease(id, property, tenant, terms)
+		events, err := domain.SignLease(id, property, tenant, terms, domain.DateOf(h.now()))
 		if len(f) > 0 && errors.Is(err, domain.ErrPropertyNotActive) {
 			err = nil // bad fields are reported first, as the domain itself does
 		}
@@ -429,12 +428,7 @@ func (f *leaseFieldErrors) optionalMoney(field string, n *json.Number) *domain.M
 	if n == nil {
 		return nil
 	}
-	d, err := decimal.NewFromString(n.String())
-	if err != nil {
-		f.add(field, "must be a decimal amount")
-		return nil
-	}
-	m, err := domain.ParseMoney(d)
+	m, err := domain.ParseMoneyText(n.String())
 	if err != nil {
 		f.add(field, err.Error())
 		return nil

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
@@ -205,10 +204,10 @@ func (h *Maintenance) Schedule(ctx context.Context, cmd ScheduleMaintenance) (Re
 			var at time.Time
 			if cmd.ScheduledDate != nil {
 				var err error
-				at, err = time.Parse(time.RFC3339, *cmd.ScheduledDate)
+				at, err = domain.ParseTimestamp(*cmd.ScheduledDate)
 				if err != nil {
 					return nil, &domain.ValidationError{Fields: []domain.FieldError{{
-						Field: "scheduled_date", Message: "must be an RFC 3339 timestamp such as 2025-06-01T09:00:00Z",
+						Field: "scheduled_date", Message: err.Error(),
 					}}}
 				}
 			}
@@ -326,12 +325,7 @@ func (f *maintenanceFieldErrors) money(field string, n *json.Number) *domain.Mon
 	if n == nil {
 		return nil
 	}
-	d, err := decimal.NewFromString(n.String())
-	if err != nil {
-		*f = append(*f, domain.FieldError{Field: field, Message: "must be a decimal amount"})
-		return nil
-	}
-	m, err := domain.ParseMoney(d)
+	m, err := domain.ParseMoneyText(n.String())
 	if err != nil {
 		*f = append(*f, domain.FieldError{Field: field, Message: err.Error()})
 		return nil

@@ -54,9 +54,9 @@ func ParseBathrooms(n *json.Number) (*decimal.Decimal, error) {
 	if n == nil {
 		return nil, nil
 	}
-	d, err := decimal.NewFromString(n.String())
+	d, err := domain.ParseDecimal(n.String())
 	if err != nil {
-		return nil, &domain.ValidationError{Fields: []domain.FieldError{{Field: "bathrooms", Message: "must be a decimal number"}}}
+		return nil, &domain.ValidationError{Fields: []domain.FieldError{{Field: "bathrooms", Message: err.Error()}}}
 	}
 	return &d, nil
 }

@@ -87,9 +87,9 @@ func (f *tenantFieldErrors) parseIncome(n *json.Number) *decimal.Decimal {
 	if n == nil {
 		return nil
 	}
-	d, err := decimal.NewFromString(n.String())
+	d, err := domain.ParseDecimal(n.String())
 	if err != nil {
-		f.add("income", "must be a decimal number")
+		f.add("income", err.Error())
 		return nil
 	}
 	return &d

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
@@ -213,11 +212,7 @@ func parseTransactionAmount(n *json.Number) (domain.Money, []domain.FieldError) 
 	if n == nil {
 		return domain.Money{}, []domain.FieldError{{Field: "amount", Message: "is required"}}
 	}
-	d, err := decimal.NewFromString(n.String())
-	if err != nil {
-		return domain.Money{}, []domain.FieldError{{Field: "amount", Message: "must be a decimal number"}}
-	}
-	m, err := domain.ParseMoney(d)
+	m, err := domain.ParseMoneyText(n.String())
 	if err != nil {
 		return domain.Money{}, []domain.FieldError{{Field: "amount", Message: err.Error()}}
 	}

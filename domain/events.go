@@ -3,6 +3,8 @@ package domain
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"time"
 )
 
 // Event is a fact about one aggregate. Its type name is stored with it forever.
@@ -38,7 +40,78 @@ func DecodeEvent(eventType string, data []byte) (Event, error) {
 	if err := json.Unmarshal(data, e); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", eventType, err)
 	}
+	if datedTypes[eventType] {
+		clampDates(reflect.ValueOf(e))
+	}
 	return e, nil
+}
+
+// datedTypes are the event types that hold a Date or a time.Time somewhere.
+var datedTypes = func() map[string]bool {
+	dated := map[string]bool{}
+	for name, factory := range eventTypes {
+		dated[name] = holdsDates(reflect.TypeOf(factory()), map[reflect.Type]bool{})
+	}
+	return dated
+}()
+
+var (
+	dateType = reflect.TypeFor[Date]()
+	timeType = reflect.TypeFor[time.Time]()
+)
+
+func holdsDates(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if t == dateType || t == timeType {
+		return true
+	}
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return holdsDates(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() && holdsDates(f.Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// clampDates is the upcaster for dates outside the window (docs/schema.md): an
+// event stored before the window was enforced (say a due_date of 0000-01-01)
+// decodes with each such date or timestamp moved to the window's nearest bound,
+// so that it projects, rebuilds and replays like any other.
+func clampDates(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			clampDates(v.Elem())
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			clampDates(v.Index(i))
+		}
+	case reflect.Struct:
+		switch {
+		case !v.CanSet():
+			return
+		case v.Type() == dateType:
+			v.Set(reflect.ValueOf(clampDate(v.Interface().(Date))))
+			return
+		case v.Type() == timeType:
+			v.Set(reflect.ValueOf(clampTime(v.Interface().(time.Time))))
+			return
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				clampDates(v.Field(i))
+			}
+		}
+	}
 }
 
 // EventTypes lists every registered event type name.

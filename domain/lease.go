@@ -2,6 +2,9 @@ package domain
 
 // Lease invariants:
 //   - end_date > start_date; rent_amount > 0; security_deposit >= 0; payment_day 1..28;
+//   - start_date lies at most MaxLeaseBackdateYears before the day of signing (so
+//     that no signing posts hundreds of back charges); a term (signed, or added by
+//     a renewal) is at most MaxLeaseTermYears long; every date is in the date window;
 //   - it is signed only on an existing, active property and an existing tenant;
 //   - no two active leases of one property overlap in dates (a cross-stream rule,
 //     enforced by the command with a reservation written in the append's transaction);
@@ -11,6 +14,7 @@ package domain
 //     its last term, as many times as it takes to end on or after today.
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,11 +56,23 @@ type LeaseTerms struct {
 	AutoRenew       bool  `json:"auto_renew"`
 }
 
-func (t LeaseTerms) validate(v *validator) {
-	v.check(!t.StartDate.IsZero(), "start_date", "is required")
-	v.check(!t.EndDate.IsZero(), "end_date", "is required")
-	if !t.StartDate.IsZero() && !t.EndDate.IsZero() {
+// Bounds of a lease's dates.
+const (
+	MaxLeaseBackdateYears = 10
+	MaxLeaseTermYears     = 99
+)
+
+func (t LeaseTerms) validate(v *validator, today Date) {
+	dateField(v, "start_date", t.StartDate, true)
+	dateField(v, "end_date", t.EndDate, true)
+	if earliest := today.AddYears(-MaxLeaseBackdateYears); t.StartDate.InWindow() && !today.IsZero() {
+		v.check(!t.StartDate.Before(earliest), "start_date",
+			fmt.Sprintf("must not be more than %d years before today (%s)", MaxLeaseBackdateYears, earliest))
+	}
+	if t.StartDate.InWindow() && t.EndDate.InWindow() {
 		v.check(t.EndDate.After(t.StartDate), "end_date", "must be after start_date")
+		v.check(!t.EndDate.After(t.StartDate.AddYears(MaxLeaseTermYears)), "end_date",
+			fmt.Sprintf("must be at most %d years after start_date", MaxLeaseTermYears))
 	}
 	v.check(t.RentAmount.IsPositive(), "rent_amount", "must be greater than 0")
 	v.check(!t.SecurityDeposit.IsNegative(), "security_deposit", "must not be negative")
@@ -99,13 +115,13 @@ var leaseEvents = map[string]func() Event{
 }
 
 // SignLease validates the terms against the property and tenant and records the
-// signing. The overlap rule is the command's: it needs other leases.
-func SignLease(id uuid.UUID, property *Property, tenant *Tenant, terms LeaseTerms) ([]Event, error) {
+// signing on day today. The overlap rule is the command's: it needs other leases.
+func SignLease(id uuid.UUID, property *Property, tenant *Tenant, terms LeaseTerms, today Date) ([]Event, error) {
 	var v validator
 	v.check(id != uuid.Nil, "id", "must not be the nil UUID")
 	v.check(property.Exists(), "property_id", "no such property")
 	v.check(tenant.Exists(), "tenant_id", "no such tenant")
-	terms.validate(&v)
+	terms.validate(&v, today)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -164,9 +180,11 @@ func (l *Lease) Renew(endDate Date, rent *Money) ([]Event, error) {
 		return nil, ErrLeaseNotActive
 	}
 	var v validator
-	v.check(!endDate.IsZero(), "end_date", "is required")
-	if !endDate.IsZero() {
+	dateField(&v, "end_date", endDate, true)
+	if endDate.InWindow() {
 		v.check(endDate.After(l.terms.EndDate), "end_date", "must be after the current end date "+l.terms.EndDate.String())
+		v.check(!endDate.After(l.terms.EndDate.AddYears(MaxLeaseTermYears)), "end_date",
+			fmt.Sprintf("must be at most %d years after the current end date", MaxLeaseTermYears))
 	}
 	if rent != nil {
 		v.check(rent.IsPositive(), "rent_amount", "must be greater than 0")

@@ -13,6 +13,7 @@ var (
 	leaseTestTenant = uuid.MustParse("5b7d1e2f-3a4c-4d5e-9f60-718293a4b5c6")
 	leaseStart      = NewDate(2025, 1, 1)
 	leaseEnd        = NewDate(2025, 12, 31)
+	leaseSignedOn   = NewDate(2025, 1, 1) // "today" when the test leases are signed
 )
 
 // leaseTerms are valid terms: a year from 2025-01-01 at 1250.00.
@@ -92,6 +93,19 @@ func TestSignLease(t *testing.T) {
 		{name: "zero rent", id: leaseTestID, terms: terms(func(t *LeaseTerms) { t.RentAmount = MustMoney("0") }), wantErr: invalid("rent_amount")},
 		{name: "negative rent", id: leaseTestID, terms: terms(func(t *LeaseTerms) { t.RentAmount = MustMoney("-1250.00") }), wantErr: invalid("rent_amount")},
 		{name: "negative deposit", id: leaseTestID, terms: terms(func(t *LeaseTerms) { t.SecurityDeposit = MustMoney("-0.01") }), wantErr: invalid("security_deposit")},
+		{
+			name: "start date exactly ten years back", id: leaseTestID,
+			terms: terms(func(t *LeaseTerms) { t.StartDate = NewDate(2015, 1, 1) }),
+			want:  []Event{signed(terms(func(t *LeaseTerms) { t.StartDate = NewDate(2015, 1, 1) }))},
+		},
+		{name: "start date more than ten years back", id: leaseTestID, terms: terms(func(t *LeaseTerms) { t.StartDate = NewDate(2014, 12, 31) }), wantErr: invalid("start_date")},
+		{
+			name: "a 99-year term", id: leaseTestID,
+			terms: terms(func(t *LeaseTerms) { t.EndDate = NewDate(2124, 1, 1) }),
+			want:  []Event{signed(terms(func(t *LeaseTerms) { t.EndDate = NewDate(2124, 1, 1) }))},
+		},
+		{name: "a term over 99 years", id: leaseTestID, terms: terms(func(t *LeaseTerms) { t.EndDate = NewDate(2124, 1, 2) }), wantErr: invalid("end_date")},
+		{name: "end date after the window", id: leaseTestID, terms: terms(func(t *LeaseTerms) { t.EndDate = NewDate(2200, 1, 1) }), wantErr: invalid("end_date")},
 		{name: "payment day 0", id: leaseTestID, terms: terms(func(t *LeaseTerms) { t.PaymentDay = 0 }), wantErr: invalid("payment_day")},
 		{name: "payment day 29", id: leaseTestID, terms: terms(func(t *LeaseTerms) { t.PaymentDay = 29 }), wantErr: invalid("payment_day")},
 		{name: "negative payment day", id: leaseTestID, terms: terms(func(t *LeaseTerms) { t.PaymentDay = -1 }), wantErr: invalid("payment_day")},
@@ -118,7 +132,7 @@ func TestSignLease(t *testing.T) {
 				tenant = &Tenant{}
 			}
 			// when
-			got, err := SignLease(tt.id, property, tenant, tt.terms)
+			got, err := SignLease(tt.id, property, tenant, tt.terms, leaseSignedOn)
 			// then
 			MustOutcome(t, got, err, tt.want, tt.wantErr)
 		})
@@ -155,6 +169,11 @@ func TestLeaseRenew(t *testing.T) {
 			end: NewDate(2026, 3, 31), wantErr: invalid("end_date"),
 		},
 		{name: "missing end", given: []Event{signed(leaseTerms())}, wantErr: invalid("end_date")},
+		{
+			name: "a renewal of 99 years", given: []Event{signed(leaseTerms())}, end: NewDate(2124, 12, 31),
+			want: []Event{&LeaseRenewed{PreviousEndDate: leaseEnd, EndDate: NewDate(2124, 12, 31)}},
+		},
+		{name: "a renewal of over 99 years", given: []Event{signed(leaseTerms())}, end: NewDate(2125, 1, 1), wantErr: invalid("end_date")},
 		{name: "zero new rent", given: []Event{signed(leaseTerms())}, end: nextYear, rent: money("0"), wantErr: invalid("rent_amount")},
 		{name: "negative new rent", given: []Event{signed(leaseTerms())}, end: nextYear, rent: money("-5"), wantErr: invalid("rent_amount")},
 		{name: "bad end and bad rent together", given: []Event{signed(leaseTerms())}, end: leaseStart, rent: money("0"), wantErr: invalid("end_date", "rent_amount")},

@@ -210,6 +210,9 @@ func (m *MaintenanceRequest) Schedule(at time.Time) ([]Event, error) {
 	if at.IsZero() {
 		return nil, &ValidationError{Fields: []FieldError{{Field: "scheduled_date", Message: "is required"}}}
 	}
+	if !TimeInWindow(at) {
+		return nil, &ValidationError{Fields: []FieldError{{Field: "scheduled_date", Message: windowMessage}}}
+	}
 	return []Event{&MaintenanceScheduled{ScheduledDate: at.UTC().Truncate(time.Microsecond)}}, nil
 }
 

@@ -125,7 +125,10 @@ func RegisterTenant(in NewTenantInput, today Date) ([]Event, error) {
 		v.check(fourDigits.MatchString(*in.SSNLastFour), "ssn_last_four", "must be exactly four digits")
 	}
 	if in.DateOfBirth != nil {
-		v.check(in.DateOfBirth.Before(today) && in.DateOfBirth.Year() >= 1900, "date_of_birth", "must be a past date after 1900")
+		dateField(&v, "date_of_birth", *in.DateOfBirth, false)
+		if in.DateOfBirth.InWindow() {
+			v.check(in.DateOfBirth.Before(today), "date_of_birth", "must be a past date")
+		}
 	}
 	in.Screening.validate(&v)
 	if err := v.err(); err != nil {

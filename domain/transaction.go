@@ -152,7 +152,7 @@ func PostCharge(lease *Lease, in NewChargeInput) ([]Event, error) {
 	v.check(lease.Exists(), "lease_id", "no such lease")
 	v.check(in.Amount.IsPositive(), "amount", "must be greater than 0")
 	v.check(in.Type != TransactionType{}, "type", "must be one of "+transactionTypes.list())
-	v.check(!in.DueDate.IsZero(), "due_date", "is required")
+	dateField(&v, "due_date", in.DueDate, true)
 	if in.Notes != nil {
 		textField(&v, "notes", *in.Notes, false, 10000)
 	}
@@ -214,7 +214,7 @@ func (t *Transaction) Pay(p Payment) ([]Event, error) {
 		return nil, ErrIllegalTransition
 	}
 	var v validator
-	v.check(!p.PaymentDate.IsZero(), "payment_date", "is required")
+	dateField(&v, "payment_date", p.PaymentDate, true)
 	v.check(p.PaymentMethod != PaymentMethod{}, "payment_method", "must be one of "+paymentMethods.list())
 	if p.ReferenceNumber != nil {
 		textField(&v, "reference_number", *p.ReferenceNumber, false, 100)

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -25,6 +26,40 @@ func ParseMoney(d decimal.Decimal) (Money, error) {
 		return Money{}, fmt.Errorf("is larger than %s", maxMoney)
 	}
 	return Money{d: d}, nil
+}
+
+// MaxDecimalLength bounds the text of a money or decimal input, checked before it
+// is parsed: the widest column (NUMERIC(12,2)) needs 13 characters, and a
+// million-digit number would cost seconds of CPU to parse.
+const MaxDecimalLength = 32
+
+// maxExponent bounds a parsed decimal's exponent, so that no later comparison or
+// rounding of 1e999999999 scales it to a billion digits.
+const maxExponent = MaxDecimalLength
+
+// ParseDecimal reads a decimal number exactly from its JSON text (a number or a
+// string holding one), refusing text longer than MaxDecimalLength unread.
+func ParseDecimal(s string) (decimal.Decimal, error) {
+	if len(s) > MaxDecimalLength {
+		return decimal.Decimal{}, fmt.Errorf("must be a decimal number of at most %d characters", MaxDecimalLength)
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return decimal.Decimal{}, errors.New("must be a decimal number")
+	}
+	if e := d.Exponent(); e > maxExponent || e < -maxExponent {
+		return decimal.Decimal{}, errors.New("is out of range")
+	}
+	return d, nil
+}
+
+// ParseMoneyText is ParseDecimal and then ParseMoney.
+func ParseMoneyText(s string) (Money, error) {
+	d, err := ParseDecimal(s)
+	if err != nil {
+		return Money{}, err
+	}
+	return ParseMoney(d)
 }
 
 // MustMoney parses a literal amount; it is for tests and constants.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -77,9 +76,9 @@ var streamTypes = map[string]string{
 func entityAsOf[T any](s *Server, r *http.Request, id uuid.UUID,
 	read func(context.Context, projections.Viewer, uuid.UUID) (T, error)) (T, error) {
 	var zero T
-	asOf, err := time.Parse(time.RFC3339Nano, r.URL.Query().Get("as_of"))
+	asOf, err := queryTime("as_of", r.URL.Query().Get("as_of"))
 	if err != nil {
-		return zero, badRequest("as_of must be an RFC 3339 timestamp")
+		return zero, err
 	}
 	collection := strings.Split(strings.TrimPrefix(chi.RouteContext(r.Context()).RoutePattern(), "/api/v1/"), "/")[0]
 	streamType, ok := streamTypes[collection]
@@ -90,8 +89,8 @@ func entityAsOf[T any](s *Server, r *http.Request, id uuid.UUID,
 	if err != nil {
 		return zero, err
 	}
-	if len(events) == 0 {
-		return zero, domain.ErrNotFound
+	if events = recordedBy(events, asOf); len(events) == 0 {
+		return zero, domain.ErrNotFound // it did not exist yet
 	}
 	// The replay holds only this entity, so it is read with unrestricted visibility.
 	everything := projections.Viewer{UserID: viewerOf(r).UserID, Role: domain.RoleAdmin}

@@ -52,9 +52,9 @@ func instantParam(q url.Values, name string, end bool) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, raw); err == nil {
-		return t, nil
+		return t, timeInRange(name, t)
 	}
-	d, err := time.Parse(time.DateOnly, raw)
+	d, err := time.Parse(time.DateOnly, raw) // years 0000–9999 only
 	if err != nil {
 		return time.Time{}, badRequest(name + " must be an RFC 3339 timestamp or a YYYY-MM-DD date")
 	}

@@ -118,9 +118,9 @@ func (s *Server) leaseLedger(w http.ResponseWriter, r *http.Request) {
 	}
 	var asOf *domain.Date
 	if raw := r.URL.Query().Get("as_of"); raw != "" {
-		d, err := domain.ParseDate(raw)
+		d, err := queryDate("as_of", raw)
 		if err != nil {
-			Error(w, r, s.log, badRequest("as_of must be a date as YYYY-MM-DD"))
+			Error(w, r, s.log, err)
 			return
 		}
 		asOf = &d

@@ -19,11 +19,7 @@ func reportDate(r *http.Request) (domain.Date, error) {
 	if raw == "" {
 		return domain.DateOf(time.Now()), nil
 	}
-	d, err := domain.ParseDate(raw)
-	if err != nil {
-		return domain.Date{}, badRequest("as_of must be a date as YYYY-MM-DD")
-	}
-	return d, nil
+	return queryDate("as_of", raw)
 }
 
 // reportRequest is what every landlord report reads from the query string: the

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -209,16 +208,16 @@ func (s *Server) tenantAsOf(r *http.Request) (projections.TenantView, error) {
 	if _, err := s.queries.Tenant(ctx, viewerOf(r), id); err != nil {
 		return projections.TenantView{}, err
 	}
-	asOf, err := time.Parse(time.RFC3339Nano, r.URL.Query().Get("as_of"))
+	asOf, err := queryTime("as_of", r.URL.Query().Get("as_of"))
 	if err != nil {
-		return projections.TenantView{}, badRequest("as_of must be an RFC 3339 timestamp")
+		return projections.TenantView{}, err
 	}
 	events, err := s.Store.ReadStream(ctx, eventstore.StreamID{Type: domain.TenantStreamType, ID: id}, asOf)
 	if err != nil {
 		return projections.TenantView{}, err
 	}
-	if len(events) == 0 {
-		return projections.TenantView{}, domain.ErrNotFound
+	if events = recordedBy(events, asOf); len(events) == 0 {
+		return projections.TenantView{}, domain.ErrNotFound // it did not exist yet
 	}
 	opened, err := s.Keyring.OpenEvents(ctx, s.Store, events)
 	if err != nil {
