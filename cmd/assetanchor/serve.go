@@ -136,7 +136,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		Tenants: app.tenants, Leases: app.leases, Transactions: app.transactions, Maintenance: app.maintenance,
 		Documents: documents, Blobs: blobs, MaxUploadBytes: uploads.maxBytes, UploadTypes: uploads.types,
 		SchemaCurrent: schemaCurrent(pool), Collector: app.store.Collector(), Keyring: keyring,
-		RequestTimeout: requestTimeout,
+		RequestTimeout: requestTimeout, Version: version, // the build's -X name; empty: http reads the build info
 	}
 	if err := cfg.edge(&deps); err != nil {
 		return err
