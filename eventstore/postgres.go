@@ -23,6 +23,7 @@ type DB interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
@@ -37,11 +38,14 @@ type PostgresStore struct {
 // own transaction (DESIGN.md, "Inline and asynchronous projections"): a row it
 // cannot write refuses the append, and a committed command's rows are there.
 //
-// Project may read through tx; it queues its writes into batch, after the
-// append itself, and the store sends them together. The events' Position and
-// TransactionID are known only once the batch has run.
+// Project reads what it needs through db and queues its writes into batch,
+// after the append itself; the store sends them together. db is the append's
+// transaction, or, for an append that is a transaction of its own, the pool:
+// the rows of a stream read there before the batch are its rows at the
+// expected version, else the append's version check refuses the batch. The
+// events' Position and TransactionID are known only once the batch has run.
 type InlineProjector interface {
-	Project(ctx context.Context, tx pgx.Tx, events []Event, batch *pgx.Batch) error
+	Project(ctx context.Context, db DB, events []Event, batch *pgx.Batch) error
 }
 
 // NewPostgresStore returns a store on db, which may be a pool or a transaction.
@@ -188,36 +192,31 @@ func (s *PostgresStore) PeriodsEndedBefore(ctx context.Context, day time.Time) (
 }
 
 // Append writes events to the end of stream if it is still at expectedVersion
-// (0 for a new stream), and projects them inline, in one transaction: the
-// caller's, or one of its own. Event ids are ULIDs; the metadata is the
-// context's (WithMetadata).
+// (0 for a new stream), and projects them inline, atomically: in the caller's
+// transaction, or as one pipeline, which PostgreSQL runs as one implicit
+// transaction committed at its end (the writers' lock, the append and the
+// projection's writes in a single round trip). Event ids are ULIDs; the
+// metadata is the context's (WithMetadata).
 func (s *PostgresStore) Append(ctx context.Context, stream StreamID, expectedVersion int64, events ...NewEvent) (AppendResult, error) {
 	if len(events) == 0 {
 		return AppendResult{}, errors.New("append: no events")
-	}
-	db := s.conn(ctx)
-	if _, inTx := db.(pgx.Tx); !inTx {
-		var res AppendResult
-		err := beginWriting(ctx, db, func(tx pgx.Tx) error {
-			var err error
-			res, err = s.WithDB(tx).Append(ctx, stream, expectedVersion, events...)
-			return err
-		})
-		return res, err
 	}
 	stored, err := s.stage(ctx, stream, expectedVersion, events)
 	if err != nil {
 		return AppendResult{}, err
 	}
-	tx := db.(pgx.Tx)
+	db := s.conn(ctx)
 	batch := &pgx.Batch{}
+	if _, inTx := db.(pgx.Tx); !inTx {
+		batch.Queue(lockWritersShared)
+	}
 	s.queueInsert(batch, stream, expectedVersion, stored)
 	if s.inline != nil {
-		if err := s.inline.Project(ctx, tx, stored, batch); err != nil {
+		if err := s.inline.Project(ctx, db, stored, batch); err != nil {
 			return AppendResult{}, err
 		}
 	}
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+	if err := db.SendBatch(ctx, batch).Close(); err != nil {
 		return AppendResult{}, appendError(stream, err)
 	}
 	last := stored[len(stored)-1]

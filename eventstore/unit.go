@@ -20,11 +20,13 @@ const DefaultMaxConns = 40
 // any table, is what keeps the two from deadlocking.
 const writersLockKey = 0x4153_5345_5441_4e43 // "ASSETANC"
 
+// lockWritersShared takes writersLockKey shared until the transaction ends.
+var lockWritersShared = "SELECT pg_advisory_xact_lock_shared(" + strconv.FormatInt(writersLockKey, 10) + ")"
+
 // beginWritingQuery begins a writing transaction and takes writersLockKey
 // shared in the same round trip (pgx sends a query without arguments with the
 // simple protocol, which allows two statements).
-var beginWritingQuery = "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock_shared(" +
-	strconv.FormatInt(writersLockKey, 10) + ")"
+var beginWritingQuery = "BEGIN ISOLATION LEVEL READ COMMITTED; " + lockWritersShared
 
 // beginWriting runs fn in a new writing transaction on db.
 func beginWriting(ctx context.Context, db DB, fn func(pgx.Tx) error) error {

@@ -38,8 +38,8 @@ var _ eventstore.InlineProjector = Relational{}
 // one audit row each. It reads the rows it changes through tx and queues its
 // writes into batch. Run inline, the batch also holds the append and runs in
 // its transaction; a rebuild's catching up runs it on its copies.
-func (r Relational) Project(ctx context.Context, tx pgx.Tx, events []eventstore.Event, batch *pgx.Batch) error {
-	keys := eventstore.NewPostgresStore(tx)
+func (r Relational) Project(ctx context.Context, db eventstore.DB, events []eventstore.Event, batch *pgx.Batch) error {
+	keys := eventstore.NewPostgresStore(db)
 	var en *entity
 	for _, e := range events {
 		if en == nil || en.id != e.Stream.ID {
@@ -49,7 +49,7 @@ func (r Relational) Project(ctx context.Context, tx pgx.Tx, events []eventstore.
 			if e.Version == 1 {
 				en = newEntity(e.Stream.ID) // a new stream has no rows yet: nothing to read
 			} else {
-				en = storedEntity(ctx, tx, e.Stream.ID)
+				en = storedEntity(ctx, db, e.Stream.ID)
 			}
 		}
 		de, err := r.decode(ctx, keys, e)
@@ -99,12 +99,12 @@ func newEntity(id uuid.UUID) *entity {
 	return &entity{id: id, rows: map[*tableDef]*row{}}
 }
 
-// storedEntity is an entity whose rows are read from tx as they are needed.
-func storedEntity(ctx context.Context, tx pgx.Tx, id uuid.UUID) *entity {
+// storedEntity is an entity whose rows are read from db as they are needed.
+func storedEntity(ctx context.Context, db eventstore.DB, id uuid.UUID) *entity {
 	en := newEntity(id)
 	en.load = func(t *tableDef, id uuid.UUID) (*row, error) {
 		var raw []byte
-		err := tx.QueryRow(ctx, `SELECT to_jsonb(t) FROM `+t.name+` t WHERE `+t.key+` = $1`, id).Scan(&raw)
+		err := db.QueryRow(ctx, `SELECT to_jsonb(t) FROM `+t.name+` t WHERE `+t.key+` = $1`, id).Scan(&raw)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil
 		}
