@@ -25,7 +25,7 @@ import (
 // private cluster. ready, if given, receives the listening address (tests).
 func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func(addr string)) (err error) {
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	db, err := openDatabase(ctx, cfg, stderr)
+	db, err := openDatabaseLogged(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
