@@ -107,7 +107,7 @@ func schemaCurrent(pool *pgxpool.Pool) func(context.Context) error {
 	}
 }
 
-// withApp opens the database (starting the private cluster if need be), migrates
+// withApp opens the database (starting or attaching to the private cluster), migrates
 // it, wires the application and runs fn; everything is closed afterwards.
 func withApp(ctx context.Context, cfg config, stderr io.Writer, fn func(a *app, pool *pgxpool.Pool) error) (err error) {
 	db, err := openDatabase(ctx, cfg, stderr)
