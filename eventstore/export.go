@@ -92,10 +92,12 @@ func Export(ctx context.Context, pool *pgxpool.Pool, w io.Writer) (TransferStats
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 
+	// ORDER BY events.transaction_id: the xid8; the bare name would be the text
+	// output column, and "1000" sorts before "999".
 	rows, err := tx.Query(ctx, `SELECT position, transaction_id::text, event_id, stream_id, stream_type, version,
 			event_type, schema_version, payload, metadata,
 			to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), encode(hash, 'hex')
-		FROM events ORDER BY transaction_id, position`)
+		FROM events ORDER BY events.transaction_id, events.position`)
 	if err != nil {
 		return stats, fmt.Errorf("export events: %w", err)
 	}

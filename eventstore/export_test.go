@@ -99,7 +99,7 @@ func MustLastEvent(t *testing.T, ctx context.Context, pool *pgxpool.Pool) events
 	var cp eventstore.Checkpoint
 	var txid string
 	if err := pool.QueryRow(ctx, `SELECT transaction_id::text, position FROM events
-		ORDER BY transaction_id DESC, position DESC LIMIT 1`).Scan(&txid, &cp.Position); err != nil {
+		ORDER BY events.transaction_id DESC, events.position DESC LIMIT 1`).Scan(&txid, &cp.Position); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := fmt.Sscan(txid, &cp.TransactionID); err != nil {

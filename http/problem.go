@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
@@ -43,6 +46,27 @@ func badRequest(detail string) error {
 func timedOut(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &pgErr) && pgErr.Code == "57014")
+}
+
+// unreachable reports whether err is the database out of reach rather than a
+// fault of the request: no connection could be made, a connection broke (net
+// errors, a connection pgx already closed, a closed pool), or the server is
+// shutting down or starting up (SQLSTATE class 08 and 57P01..57P03).
+func unreachable(err error) bool {
+	var (
+		connectErr *pgconn.ConnectError
+		netErr     net.Error
+		pgErr      *pgconn.PgError
+	)
+	switch {
+	case errors.As(err, &connectErr), errors.As(err, &netErr),
+		errors.Is(err, pgconn.ErrConnClosed), errors.Is(err, puddle.ErrClosedPool):
+		return true
+	case errors.As(err, &pgErr):
+		return strings.HasPrefix(pgErr.Code, "08") ||
+			pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	return false
 }
 
 // Error answers err as a problem document. It is the one place where errors become
@@ -85,6 +109,11 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 		p.Status, p.Detail = http.StatusServiceUnavailable, "the request took longer than the server allows and was stopped; retry later"
 		w.Header().Set("Retry-After", "5")
 		log.WarnContext(r.Context(), "request timed out", "request_id", p.RequestID, "method", r.Method,
+			"path", r.URL.Path, "err", err)
+	case unreachable(err):
+		p.Status, p.Detail = http.StatusServiceUnavailable, "the database is unavailable; retry later"
+		w.Header().Set("Retry-After", "5")
+		log.ErrorContext(r.Context(), "database unreachable", "request_id", p.RequestID, "method", r.Method,
 			"path", r.URL.Path, "err", err)
 	default:
 		p.Status, p.Detail = http.StatusInternalServerError, "internal error; quote the request id when reporting it"

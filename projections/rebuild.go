@@ -504,8 +504,9 @@ func (s *scratch) replay(ctx context.Context, target func(context.Context) (even
 func (s *scratch) waitVisible(ctx context.Context) error {
 	var target eventstore.Checkpoint
 	var txid string
+	// events.transaction_id: the xid8, not the text output column of the same name.
 	err := s.pool.QueryRow(ctx, `SELECT transaction_id::text, position FROM events
-		ORDER BY transaction_id DESC, position DESC LIMIT 1`).Scan(&txid, &target.Position)
+		ORDER BY events.transaction_id DESC, events.position DESC LIMIT 1`).Scan(&txid, &target.Position)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,13 +17,22 @@ import (
 )
 
 // database is the PostgreSQL the binary works on: DATABASE_URL, or the private
-// cluster under the data dir, which it starts now and stops in close.
+// cluster under the data dir. That one is shared by every assetanchor process on
+// the data dir: the first starts it, the others (an operator command beside
+// serve) attach to it, and close stops it only in the last (pgcluster).
 type database struct {
 	url     string
 	cluster *pgcluster.Cluster
 }
 
+// openDatabase opens the database for an operator command; the cluster's lines
+// go to stderr as text records.
 func openDatabase(ctx context.Context, cfg config, stderr io.Writer) (*database, error) {
+	return openDatabaseLogged(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)))
+}
+
+// openDatabaseLogged opens the database, the cluster's lines going to log.
+func openDatabaseLogged(ctx context.Context, cfg config, log *slog.Logger) (*database, error) {
 	if cfg.DatabaseURL != "" {
 		return &database{url: cfg.DatabaseURL}, nil
 	}
@@ -32,7 +42,7 @@ func openDatabase(ctx context.Context, cfg config, stderr io.Writer) (*database,
 	cluster, err := pgcluster.Start(ctx, pgcluster.Options{
 		Dir:   filepath.Join(cfg.DataDir, "postgres"),
 		Fsync: true,
-		Logf:  func(format string, args ...any) { fmt.Fprintf(stderr, "postgres: "+format+"\n", args...) },
+		Log:   log.With("component", "postgres"),
 	})
 	if err != nil {
 		return nil, err
@@ -98,7 +108,7 @@ func schemaCurrent(pool *pgxpool.Pool) func(context.Context) error {
 	}
 }
 
-// withApp opens the database (starting the private cluster if need be), migrates
+// withApp opens the database (starting or attaching to the private cluster), migrates
 // it, wires the application and runs fn; everything is closed afterwards.
 func withApp(ctx context.Context, cfg config, stderr io.Writer, fn func(a *app, pool *pgxpool.Pool) error) (err error) {
 	db, err := openDatabase(ctx, cfg, stderr)

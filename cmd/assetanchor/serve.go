@@ -39,7 +39,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if (cfg.AdminEmail == "") != (cfg.AdminPassword == "") {
 		return usageError("set both ASSETANCHOR_ADMIN_EMAIL and ASSETANCHOR_ADMIN_PASSWORD, or neither")
 	}
-	db, err := openDatabase(ctx, cfg, stderr)
+	db, err := openDatabaseLogged(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

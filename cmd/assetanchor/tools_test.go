@@ -384,7 +384,7 @@ func TestPgDumpRestoreIsDetectedAndReimportRecovers(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, pgDump, "--format=custom", "--file="+dump, "--dbname="+urlA).CombinedOutput(); err != nil {
 		t.Fatalf("pg_dump: %v\n%s", err, out)
 	}
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(t.TempDir(), "restored"), Logf: t.Logf})
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(t.TempDir(), "restored")})
 	if err != nil {
 		t.Fatal(err)
 	}

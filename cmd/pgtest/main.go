@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
@@ -65,10 +66,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		}
 	}()
 
-	opts := pgcluster.Options{Dir: filepath.Join(tmp, "postgres"), Fsync: *durable}
+	// Failures (with the server's output) always; progress lines with -v.
+	level := slog.LevelWarn
 	if *verbose {
-		opts.Logf = func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+		level = slog.LevelInfo
 	}
+	opts := pgcluster.Options{Dir: filepath.Join(tmp, "postgres"), Fsync: *durable,
+		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
 	var cluster *pgcluster.Cluster
 	cluster, code = startCluster(opts, sigs, stderr)
 	if cluster == nil {

@@ -2,16 +2,24 @@
 // assetanchor binary: initdb on first use, a random loopback port on every
 // start, and a clean fast shutdown.
 //
+// Several processes may use one cluster at a time (serve, and operator
+// commands beside it). Each holds a shared flock on Dir.lock while it does;
+// the first starts the server, the others attach to it (port and socket from
+// its postmaster.pid), and the last one to stop stops it. Starting and
+// stopping take turns on Dir.gate, so no process sees the server half up.
+// AcquireExclusive takes the cluster for one process alone (a restore).
+//
 // Files live next to the cluster directory Dir:
 //
 //	Dir            the data directory (initdb)
 //	Dir.password   the generated superuser password (mode 0600, reused)
 //	Dir.log        the server log (pg_ctl -l), appended across starts
 //	Dir.sock       the Unix socket directory (a short /tmp dir if too long)
+//	Dir.lock       held shared by every process using the cluster
+//	Dir.gate       held exclusively while a process starts or stops it
 //
 // For the default Dir ./.assetanchor/postgres these are
-// ./.assetanchor/postgres.password, ./.assetanchor/postgres.log and
-// ./.assetanchor/postgres.sock.
+// ./.assetanchor/postgres.password, ./.assetanchor/postgres.log and so on.
 //
 // When the process runs as root, the server files belong to the "postgres"
 // OS user and initdb/pg_ctl run as that user, because PostgreSQL refuses to
@@ -26,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -58,6 +67,10 @@ const (
 	maxSocketDirLen = 100 - len("/.s.PGSQL.65535.lock")
 
 	readyTimeout = 30 * time.Second
+
+	// tmpSockPrefix names the /tmp socket directories of clusters whose own
+	// path is too long for one.
+	tmpSockPrefix = "aapg-"
 )
 
 // Options configures Start.
@@ -68,9 +81,14 @@ type Options struct {
 	// Fsync false makes a throwaway cluster: fsync=off,
 	// synchronous_commit=off, full_page_writes=off.
 	Fsync bool
-	// Logf, if set, receives progress lines.
-	Logf func(format string, args ...any)
+	// Log, if set, receives progress lines, and the output of a server
+	// binary that failed (errors stay one line).
+	Log *slog.Logger
 }
+
+// ErrInUse means another process uses the cluster, so it cannot be had
+// exclusively.
+var ErrInUse = errors.New("another assetanchor process uses the PostgreSQL cluster")
 
 // Cluster is a running private PostgreSQL server.
 type Cluster struct {
@@ -82,9 +100,10 @@ type Cluster struct {
 	port     int
 	password string
 	owner    *osUser // non-nil when running as root: run the server as this user
-	logf     func(format string, args ...any)
+	log      *slog.Logger
 
 	mu      sync.Mutex
+	usage   *os.File // Dir.lock, held shared until Stop
 	stopped bool
 }
 
@@ -157,9 +176,61 @@ func isExecutable(p string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
-// Start initialises the cluster if Dir holds none, then starts the server on
-// a random free port on 127.0.0.1 and waits until it accepts connections.
+// Start makes the cluster available to this process. If no other process
+// uses it, Start initialises it if Dir holds none, then starts the server on a
+// random free port on 127.0.0.1 (a server still running then is a leftover of
+// a process that died, and is stopped first) and waits until it accepts
+// connections. If another process uses it, Start attaches to that server.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	c, err := newCluster(opts)
+	if err != nil {
+		return nil, err
+	}
+	if c.password, err = loadOrCreatePassword(c.dir + ".password"); err != nil {
+		return nil, err
+	}
+	gate, err := c.lockGate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer gate.Close()
+	usage, err := os.OpenFile(c.dir+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("pgcluster: %w", err)
+	}
+	err = flock(usage, syscall.LOCK_EX|syscall.LOCK_NB)
+	switch {
+	case err == nil:
+		if err := c.startServer(ctx, opts.Fsync); err != nil {
+			usage.Close()
+			return nil, err
+		}
+		// From now on others may share it; the gate keeps them waiting until
+		// the lock is shared.
+		if err = flock(usage, syscall.LOCK_SH); err != nil {
+			_ = c.stopServer(context.WithoutCancel(ctx))
+		}
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		err = flock(usage, syscall.LOCK_SH|syscall.LOCK_NB)
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			usage.Close()
+			return nil, fmt.Errorf("pgcluster: another assetanchor process has the cluster in %s to itself "+
+				"(a restore?): try again when it is done", c.dir)
+		}
+		if err == nil {
+			err = c.attach(ctx)
+		}
+	}
+	if err != nil {
+		usage.Close()
+		return nil, fmt.Errorf("pgcluster: %w", err)
+	}
+	c.usage = usage
+	return c, nil
+}
+
+// newCluster checks opts and finds the binaries and the server's OS user.
+func newCluster(opts Options) (*Cluster, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("pgcluster: Options.Dir is empty")
 	}
@@ -179,10 +250,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		dir:     dir,
 		bin:     bin,
 		logPath: dir + ".log",
-		logf:    opts.Logf,
+		log:     opts.Log,
 	}
-	if c.logf == nil {
-		c.logf = func(string, ...any) {}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
 	}
 	if os.Geteuid() == 0 {
 		u, err := lookupUser("postgres")
@@ -191,58 +262,96 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		}
 		c.owner = u
 	}
-
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, fmt.Errorf("pgcluster: %w", err)
 	}
-	if c.password, err = loadOrCreatePassword(dir + ".password"); err != nil {
-		return nil, err
-	}
-	if err := c.prepareFiles(); err != nil {
-		return nil, err
-	}
+	return c, nil
+}
 
-	initialized, err := exists(filepath.Join(dir, "PG_VERSION"))
+// startServer initialises the cluster if need be and starts the server.
+func (c *Cluster) startServer(ctx context.Context, fsync bool) error {
+	if err := c.prepareFiles(); err != nil {
+		return err
+	}
+	initialized, err := exists(filepath.Join(c.dir, "PG_VERSION"))
 	if err != nil {
-		return nil, fmt.Errorf("pgcluster: %w", err)
+		c.cleanupSock()
+		return fmt.Errorf("pgcluster: %w", err)
 	}
 	if !initialized {
 		if err := c.initdb(ctx); err != nil {
 			c.cleanupSock()
-			return nil, err
+			return err
 		}
 	} else if c.owner != nil {
-		if err := chownTree(dir, c.owner); err != nil {
+		if err := chownTree(c.dir, c.owner); err != nil {
 			c.cleanupSock()
-			return nil, fmt.Errorf("pgcluster: %w", err)
+			return fmt.Errorf("pgcluster: %w", err)
 		}
 	}
 
 	if err := c.stopLeftover(ctx); err != nil {
 		c.cleanupSock()
-		return nil, err
+		return err
 	}
 
 	var startErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		startErr = c.start(ctx, opts.Fsync)
+		startErr = c.start(ctx, fsync)
 		if startErr == nil || !errors.Is(startErr, errPortInUse) || ctx.Err() != nil {
 			break
 		}
 	}
 	if startErr != nil {
 		c.cleanupSock()
-		return nil, startErr
+		return startErr
 	}
 
 	if err := c.ensureDatabase(ctx); err != nil {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		_ = c.Stop(stopCtx)
-		return nil, err
+		_ = c.stopServer(stopCtx)
+		return err
 	}
-	c.logf("pgcluster: server ready on 127.0.0.1:%d (data %s)", c.port, c.dir)
-	return c, nil
+	c.log.Info("PostgreSQL server ready", "addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port)), "data", c.dir)
+	return nil
+}
+
+// attach points c at the server that another process started on Dir, as its
+// postmaster.pid says.
+func (c *Cluster) attach(ctx context.Context) error {
+	port, sockDir, err := readPostmasterPID(c.dir)
+	if err != nil {
+		return fmt.Errorf("another process uses the cluster in %s, but its server is not running (%v): "+
+			"stop that process, then try again", c.dir, err)
+	}
+	c.port, c.sockDir = port, sockDir
+	c.tmpSock = filepath.Dir(sockDir) == "/tmp" && strings.HasPrefix(filepath.Base(sockDir), tmpSockPrefix)
+	if err := c.ping(ctx); err != nil {
+		return fmt.Errorf("another process uses the cluster in %s, but its server on port %d does not answer: %w",
+			c.dir, port, err)
+	}
+	c.log.Info("PostgreSQL server already running for another process: using it",
+		"addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port)), "data", c.dir)
+	return nil
+}
+
+// readPostmasterPID reads the port and the first socket directory of the
+// running server from Dir/postmaster.pid (lines 4 and 5).
+func readPostmasterPID(dir string) (port int, sockDir string, err error) {
+	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		return 0, "", err
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 5 {
+		return 0, "", errors.New("postmaster.pid is incomplete")
+	}
+	port, err = strconv.Atoi(strings.TrimSpace(lines[3]))
+	if err != nil || port <= 0 {
+		return 0, "", fmt.Errorf("postmaster.pid has no port: %q", lines[3])
+	}
+	return port, strings.TrimSpace(lines[4]), nil
 }
 
 // URL returns the postgres URL of database "assetanchor".
@@ -261,21 +370,42 @@ func (c *Cluster) AdminURL(db string) string {
 	return u.String()
 }
 
-// Stop shuts the server down (pg_ctl stop -m fast) and waits for it. Calling
-// it again after a successful stop does nothing.
+// Stop ends this process's use of the cluster. The last process using it
+// shuts the server down (pg_ctl stop -m fast) and waits for it; others leave
+// it running. Calling Stop again after a successful stop does nothing.
 func (c *Cluster) Stop(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped {
 		return nil
 	}
+	gate, err := c.lockGate(ctx)
+	if err != nil {
+		return err
+	}
+	defer gate.Close()
+	// Only the last user gets the lock exclusively. (A failed attempt drops
+	// the shared lock too: the file is closed just below anyway.)
+	err = flock(c.usage, syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		c.log.Info("PostgreSQL server left running for the other processes using it", "data", c.dir)
+	} else if err != nil {
+		return fmt.Errorf("pgcluster: %w", err)
+	} else if err := c.stopServer(ctx); err != nil {
+		return err
+	}
+	c.stopped = true
+	return c.usage.Close()
+}
+
+// stopServer shuts the server down (pg_ctl stop -m fast) and waits for it.
+func (c *Cluster) stopServer(ctx context.Context) error {
 	out, err := c.pgCtl(ctx, "stop", "-D", c.dir, "-m", "fast", "-w", "-t", "60")
 	if err != nil {
 		running, serr := c.running(context.WithoutCancel(ctx))
 		if serr == nil && !running {
 			// Nothing left to stop (the server already went away).
-			c.logf("pgcluster: server on %s was not running: %s", c.dir, strings.TrimSpace(string(out)))
-			c.stopped = true
+			c.log.Info("PostgreSQL server was not running", "data", c.dir, "output", strings.TrimSpace(string(out)))
 			c.cleanupSock()
 			return nil
 		}
@@ -286,12 +416,96 @@ func (c *Cluster) Stop(ctx context.Context) error {
 			_, _ = c.pgCtl(immCtx, "stop", "-D", c.dir, "-m", "immediate", "-w", "-t", "20")
 			cancel()
 		}
-		return fmt.Errorf("pgcluster: pg_ctl stop: %w: %s%s", err, strings.TrimSpace(string(out)), c.logTail())
+		c.logOutput("pg_ctl stop failed", string(out))
+		return fmt.Errorf("pgcluster: pg_ctl stop: %w%s", err, c.seeLog())
 	}
-	c.stopped = true
 	c.cleanupSock()
-	c.logf("pgcluster: server stopped (data %s)", c.dir)
+	c.log.Info("PostgreSQL server stopped", "data", c.dir)
 	return nil
+}
+
+// AcquireExclusive takes the cluster for this process alone, with no server
+// running, as a restore of its files needs: it fails with ErrInUse while
+// another process (a running serve, an operator command) uses it, and stops
+// a server left running by a process that died. Release gives it back.
+func AcquireExclusive(ctx context.Context, opts Options) (*Exclusive, error) {
+	c, err := newCluster(opts)
+	if err != nil {
+		return nil, err
+	}
+	gate, err := c.lockGate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer gate.Close()
+	f, err := os.OpenFile(c.dir+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("pgcluster: %w", err)
+	}
+	if err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w in %s: stop `assetanchor serve` (and any other assetanchor command "+
+				"on this data dir) first", ErrInUse, c.dir)
+		}
+		return nil, fmt.Errorf("pgcluster: %w", err)
+	}
+	if err := c.stopLeftover(ctx); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Exclusive{lock: f}, nil
+}
+
+// Exclusive is the sole use of a cluster, from AcquireExclusive.
+type Exclusive struct {
+	lock *os.File
+}
+
+// Release lets other processes use the cluster again.
+func (e *Exclusive) Release() error {
+	return e.lock.Close()
+}
+
+// lockGate takes Dir.gate, waiting while another process starts or stops the
+// server. Closing the file releases it.
+func (c *Cluster) lockGate(ctx context.Context) (*os.File, error) {
+	f, err := os.OpenFile(c.dir+".gate", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("pgcluster: %w", err)
+	}
+	for waited := false; ; waited = true {
+		err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("pgcluster: %w", err)
+		}
+		if !waited {
+			c.log.Info("waiting for another process to finish starting or stopping the PostgreSQL server", "data", c.dir)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("pgcluster: wait for another process to start or stop the server: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// flock is syscall.Flock on f, retried when a signal interrupts it.
+func flock(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if !errors.Is(err, syscall.EINTR) {
+			if err != nil {
+				return fmt.Errorf("lock %s: %w", f.Name(), err)
+			}
+			return nil
+		}
+	}
 }
 
 // prepareFiles creates the data, socket and log paths and, as root, hands
@@ -302,7 +516,7 @@ func (c *Cluster) prepareFiles() error {
 	}
 	c.sockDir = c.dir + ".sock"
 	if len(c.sockDir) > maxSocketDirLen || strings.ContainsAny(c.sockDir, " ,'\"") {
-		d, err := os.MkdirTemp("/tmp", "aapg-")
+		d, err := os.MkdirTemp("/tmp", tmpSockPrefix)
 		if err != nil {
 			return fmt.Errorf("pgcluster: socket dir: %w", err)
 		}
@@ -349,7 +563,7 @@ func (c *Cluster) makeTraversable(dir string) error {
 			(ok && int(st.Uid) == c.owner.uid && mode&0o100 != 0) ||
 			(ok && int(st.Gid) == c.owner.gid && mode&0o010 != 0)
 		if !canTraverse {
-			c.logf("pgcluster: chmod o+x %s so the postgres user can reach the cluster", p)
+			c.log.Info("chmod o+x so the postgres OS user can reach the PostgreSQL cluster", "path", p)
 			if err := os.Chmod(p, fi.Mode()|0o001); err != nil {
 				return fmt.Errorf("pgcluster: make %s traversable for postgres: %w", p, err)
 			}
@@ -361,7 +575,7 @@ func (c *Cluster) makeTraversable(dir string) error {
 }
 
 func (c *Cluster) initdb(ctx context.Context) error {
-	c.logf("pgcluster: initializing cluster in %s", c.dir)
+	c.log.Info("initializing the PostgreSQL cluster", "data", c.dir)
 	// initdb (as the postgres user, when root) reads the password from a
 	// file it can open, in the private socket dir; the saved password file
 	// stays private to us.
@@ -389,7 +603,8 @@ func (c *Cluster) initdb(ctx context.Context) error {
 		"--locale=C",
 	)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("pgcluster: initdb failed: %w\n%s", err, tail(string(out), 20))
+		c.logOutput("initdb failed", string(out))
+		return fmt.Errorf("pgcluster: initdb: %w (its output is in the log)", err)
 	}
 	return nil
 }
@@ -411,7 +626,7 @@ func (c *Cluster) start(ctx context.Context, fsync bool) error {
 	if !fsync {
 		o = append(o, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
 	}
-	c.logf("pgcluster: starting server on 127.0.0.1:%d", port)
+	c.log.Info("starting the PostgreSQL server", "addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), "data", c.dir)
 	logSize := fileSize(c.logPath)
 	out, err := c.pgCtl(ctx, "start", "-w", "-t", "60", "-D", c.dir, "-l", c.logPath, "-o", strings.Join(o, " "))
 	if err != nil {
@@ -423,7 +638,8 @@ func (c *Cluster) start(ctx context.Context, fsync bool) error {
 		}
 		cancel()
 		newLog := readFrom(c.logPath, logSize)
-		e := fmt.Errorf("pgcluster: pg_ctl start failed: %w\n%s%s", err, strings.TrimSpace(string(out)), c.logTail())
+		c.logOutput("pg_ctl start failed", string(out))
+		e := fmt.Errorf("pgcluster: pg_ctl start: %w%s", err, c.seeLog())
 		if strings.Contains(newLog, "could not bind") || strings.Contains(newLog, "Address already in use") {
 			return errors.Join(errPortInUse, e)
 		}
@@ -441,7 +657,8 @@ func (c *Cluster) start(ctx context.Context, fsync bool) error {
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			_, _ = c.pgCtl(stopCtx, "stop", "-D", c.dir, "-m", "fast", "-w", "-t", "30")
 			cancel()
-			return fmt.Errorf("pgcluster: server on port %d does not accept connections: %w%s", port, err, c.logTail())
+			c.logOutput("PostgreSQL server does not accept connections", "")
+			return fmt.Errorf("pgcluster: server on port %d does not accept connections: %w%s", port, err, c.seeLog())
 		}
 		select {
 		case <-ctx.Done():
@@ -478,7 +695,7 @@ func (c *Cluster) ensureDatabase(ctx context.Context) error {
 	if found {
 		return nil
 	}
-	c.logf("pgcluster: creating database %s", database)
+	c.log.Info("creating the database", "database", database)
 	if _, err := conn.Exec(cctx, "CREATE DATABASE "+pgx.Identifier{database}.Sanitize()); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // duplicate_database
@@ -496,7 +713,7 @@ func (c *Cluster) stopLeftover(ctx context.Context) error {
 	if err != nil || !running {
 		return nil // pg_ctl start reports anything real
 	}
-	c.logf("pgcluster: stopping a server left running on %s", c.dir)
+	c.log.Info("stopping a PostgreSQL server left running by a process that ended", "data", c.dir)
 	if out, err := c.pgCtl(ctx, "stop", "-D", c.dir, "-m", "fast", "-w", "-t", "60"); err != nil {
 		return fmt.Errorf("pgcluster: a server is already running on %s and could not be stopped: %w: %s", c.dir, err, strings.TrimSpace(string(out)))
 	}
@@ -565,12 +782,22 @@ func (c *Cluster) cleanupSock() {
 	}
 }
 
-func (c *Cluster) logTail() string {
-	b, err := os.ReadFile(c.logPath)
-	if err != nil || len(bytes.TrimSpace(b)) == 0 {
-		return ""
+// logOutput logs a failed server binary's output and the server log's last
+// lines as one record (the server writes its log to Dir.log, not to us).
+func (c *Cluster) logOutput(msg, out string) {
+	attrs := []any{"data", c.dir}
+	if out = strings.TrimSpace(out); out != "" {
+		attrs = append(attrs, "output", tail(out, 20))
 	}
-	return "\nlast lines of " + c.logPath + ":\n" + tail(string(b), 20)
+	if b, err := os.ReadFile(c.logPath); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		attrs = append(attrs, "server_log", c.logPath, "server_log_tail", tail(string(b), 20))
+	}
+	c.log.Error(msg, attrs...)
+}
+
+// seeLog points an error message at the server log.
+func (c *Cluster) seeLog() string {
+	return " (server log: " + c.logPath + ")"
 }
 
 func tail(s string, n int) string {
