@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -1108,5 +1109,43 @@ func TestUnknownRouteAndMalformedID(t *testing.T) {
 			MustProblem(t, s.Do(t, token, c.method, c.path, body, nil), http.StatusNotFound)
 			s.MustNothingWritten(t, before, c.method+" "+c.path)
 		})
+	}
+}
+
+// TestIdempotencyKeyRacingRepeats sends one keyed create many times at once: the
+// repeats wait for the first at the key's row, so the command runs once and
+// every answer is the first one, byte for byte.
+func TestIdempotencyKeyRacingRepeats(t *testing.T) {
+	s := MustStack(t)
+	_, token := s.MustUser(t, domain.RoleUser)
+	body := propertyBody(map[string]any{"name": "Raced Court"})
+	key := map[string]string{"Idempotency-Key": "create-raced-court"}
+	before := s.MustEventCount(t)
+
+	const repeats = 8
+	var wg sync.WaitGroup
+	statuses := make([]int, repeats)
+	bodies := make([]string, repeats)
+	for i := range repeats {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp := s.Do(t, token, http.MethodPost, "/api/v1/properties", body, key)
+			defer resp.Body.Close()
+			got, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Error(err)
+			}
+			statuses[i], bodies[i] = resp.StatusCode, string(got)
+		}()
+	}
+	wg.Wait()
+	for i := range repeats {
+		if statuses[i] != http.StatusCreated || bodies[i] != bodies[0] {
+			t.Errorf("answer %d = %d %s, want 201 %s", i, statuses[i], bodies[i], bodies[0])
+		}
+	}
+	if got := s.MustEventCount(t) - before; got != 1 {
+		t.Errorf("%d racing repeats of one keyed create appended %d events, want 1", repeats, got)
 	}
 }
