@@ -194,8 +194,8 @@ func (s *PostgresStore) PeriodsEndedBefore(ctx context.Context, day time.Time) (
 // Append writes events to the end of stream if it is still at expectedVersion
 // (0 for a new stream), and projects them inline, atomically: in the caller's
 // transaction, or as one pipeline, which PostgreSQL runs as one implicit
-// transaction committed at its end (the writers' lock, the append and the
-// projection's writes in a single round trip). Event ids are ULIDs; the
+// transaction committed at its end: append_events (which takes the writers'
+// lock first) and the projection's writes in a single round trip. Event ids are ULIDs; the
 // metadata is the context's (WithMetadata).
 func (s *PostgresStore) Append(ctx context.Context, stream StreamID, expectedVersion int64, events ...NewEvent) (AppendResult, error) {
 	if len(events) == 0 {
@@ -207,9 +207,6 @@ func (s *PostgresStore) Append(ctx context.Context, stream StreamID, expectedVer
 	}
 	db := s.conn(ctx)
 	batch := &pgx.Batch{}
-	if _, inTx := db.(pgx.Tx); !inTx {
-		batch.Queue(lockWritersShared)
-	}
 	s.queueInsert(batch, stream, expectedVersion, stored)
 	if s.inline != nil {
 		if err := s.inline.Project(ctx, db, stored, batch); err != nil {

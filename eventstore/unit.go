@@ -15,18 +15,17 @@ const DefaultMaxConns = 40
 
 // writersLockKey is the advisory lock that separates writers from a rebuild's
 // swap. Every transaction that may append takes it shared as its first
-// statement; the swap takes it exclusively, so it waits for the writers in
+// statement (BEGIN, or append_events itself when the append is a transaction of
+// its own: migrations/000012 holds the same number); the swap takes it exclusively, so it waits for the writers in
 // flight, and the writers that come after wait for it. Taking it first, before
 // any table, is what keeps the two from deadlocking.
 const writersLockKey = 0x4153_5345_5441_4e43 // "ASSETANC"
 
-// lockWritersShared takes writersLockKey shared until the transaction ends.
-var lockWritersShared = "SELECT pg_advisory_xact_lock_shared(" + strconv.FormatInt(writersLockKey, 10) + ")"
-
 // beginWritingQuery begins a writing transaction and takes writersLockKey
 // shared in the same round trip (pgx sends a query without arguments with the
 // simple protocol, which allows two statements).
-var beginWritingQuery = "BEGIN ISOLATION LEVEL READ COMMITTED; " + lockWritersShared
+var beginWritingQuery = "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock_shared(" +
+	strconv.FormatInt(writersLockKey, 10) + ")"
 
 // beginWriting runs fn in a new writing transaction on db.
 func beginWriting(ctx context.Context, db DB, fn func(pgx.Tx) error) error {

@@ -4,8 +4,9 @@
 DELETE FROM projector_checkpoints WHERE projector = 'relational';
 DELETE FROM watermill_offsets_events WHERE consumer_group = 'relational';
 
--- append_events now returns every appended event's place in the log, which the
--- inline projection stamps into the audit log and answers as a checkpoint.
+-- append_events now returns every appended event's place in the log, and takes
+-- the writers' lock shared (eventstore/unit.go, writersLockKey) before anything
+-- else, so that an append sent on its own is still kept apart from a rebuild's swap.
 DROP FUNCTION append_events(TEXT, TEXT, BIGINT, TEXT[], TEXT[], INTEGER[], JSONB[], JSONB[], TIMESTAMPTZ);
 CREATE FUNCTION append_events(p_stream_id TEXT, p_stream_type TEXT, p_expected BIGINT,
     p_event_ids TEXT[], p_event_types TEXT[], p_schema_versions INTEGER[],
@@ -16,6 +17,7 @@ DECLARE
     v_version BIGINT;
     v_hash BYTEA;
 BEGIN
+    PERFORM pg_advisory_xact_lock_shared(4707197592763715139);
     -- A new stream needs no lookup: if it exists after all, inserting version 1
     -- hits the unique index and reports the same conflict.
     IF p_expected > 0 THEN
