@@ -44,48 +44,129 @@ func timedOut(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &pgErr) && pgErr.Code == "57014")
 }
 
+// problemBase prefixes every problem type. The URIs are names a client compares,
+// stable for good; they need not resolve (docs/errors.md and the Problem schema of
+// openapi.json describe each).
+const problemBase = "https://assetanchor.dev/problems/"
+
+// Problem types, one per kind of refusal; a conflict's type also names its reason
+// (conflictReasons).
+const (
+	typeBadRequest           = problemBase + "bad-request"
+	typeUnauthorized         = problemBase + "unauthorized"
+	typeForbidden            = problemBase + "forbidden"
+	typeNotFound             = problemBase + "not-found"
+	typeMethodNotAllowed     = problemBase + "method-not-allowed"
+	typeConflict             = problemBase + "conflict"
+	typePreconditionFailed   = problemBase + "precondition-failed"
+	typePayloadTooLarge      = problemBase + "payload-too-large"
+	typeUnsupportedMediaType = problemBase + "unsupported-media-type"
+	typeValidation           = problemBase + "validation"
+	typeRateLimited          = problemBase + "rate-limited"
+	typeReadModelBehind      = problemBase + "read-model-behind"
+	typeUnavailable          = problemBase + "unavailable"
+	typeInternal             = problemBase + "internal"
+)
+
+// clientErrorTypes types the refusals the HTTP layer decides itself, by status.
+var clientErrorTypes = map[int]string{
+	http.StatusBadRequest:            typeBadRequest,
+	http.StatusNotFound:              typeNotFound,
+	http.StatusMethodNotAllowed:      typeMethodNotAllowed,
+	http.StatusConflict:              typeConflict,
+	http.StatusRequestEntityTooLarge: typePayloadTooLarge,
+	http.StatusUnsupportedMediaType:  typeUnsupportedMediaType,
+	http.StatusTooManyRequests:       typeRateLimited,
+}
+
+// conflictReasons names each conflict a client can act on; its type is
+// typeConflict + "/" + reason. A conflict not listed is plain typeConflict.
+var conflictReasons = []struct {
+	err    error
+	reason string
+}{
+	{domain.ErrAlreadyExists, "already-exists"},
+	{domain.ErrEmailTaken, "email-taken"},
+	{domain.ErrPropertyHasActiveLease, "property-has-active-lease"},
+	{domain.ErrPropertyNotActive, "property-not-active"},
+	{domain.ErrLeaseOverlap, "lease-overlap"},
+	{domain.ErrLeaseNotActive, "lease-not-active"},
+	{domain.ErrLeaseNotYetEnded, "lease-not-ended"},
+	{domain.ErrLeaseNotAutoRenew, "lease-not-auto-renew"},
+	{domain.ErrIllegalTransition, "illegal-transition"},
+	{domain.ErrNotAFee, "not-a-fee"},
+	{domain.ErrLateFeeNotDue, "late-fee-not-due"},
+	{domain.ErrDocumentDeleted, "document-deleted"},
+	{domain.ErrTenantErased, "tenant-erased"},
+	{domain.ErrSelfLockout, "self-lockout"},
+	{errKeyInProgress, "idempotency-key-in-progress"},
+}
+
+func conflictType(err error) string {
+	for _, c := range conflictReasons {
+		if errors.Is(err, c.err) {
+			return typeConflict + "/" + c.reason
+		}
+	}
+	return typeConflict
+}
+
 // Error answers err as a problem document. It is the one place where errors become
-// status codes; anything unrecognised is a 500 whose cause goes only to the log.
+// status codes and problem types; anything unrecognised is a 500 whose cause goes
+// only to the log.
 func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	p := problem{Instance: r.URL.Path, RequestID: requestID(r.Context())}
 	var (
 		ce *clientError
 		ve *domain.ValidationError
+		pe *pgconn.ConnectError
 	)
 	switch {
 	case errors.As(err, &ce):
 		p.Status, p.Detail = ce.status, ce.detail
+		p.Type = clientErrorTypes[ce.status]
+		if ce.status == http.StatusConflict {
+			p.Type = conflictType(err)
+		}
 	case errors.As(err, &ve):
-		p.Status, p.Detail, p.Errors = http.StatusUnprocessableEntity, "the request has invalid fields", ve.Fields
+		p.Type, p.Status, p.Detail, p.Errors = typeValidation, http.StatusUnprocessableEntity, "the request has invalid fields", ve.Fields
 	case errors.Is(err, projections.ErrBadCursor):
-		p.Status, p.Detail = http.StatusBadRequest, err.Error()
+		p.Type, p.Status, p.Detail = typeBadRequest, http.StatusBadRequest, err.Error()
 	case errors.Is(err, domain.ErrNotFound):
-		p.Status, p.Detail = http.StatusNotFound, "no such resource"
+		p.Type, p.Status, p.Detail = typeNotFound, http.StatusNotFound, "no such resource"
 	case errors.Is(err, domain.ErrUnauthenticated):
-		p.Status, p.Detail = http.StatusUnauthorized, "missing, unknown, expired or revoked credentials"
+		p.Type, p.Status, p.Detail = typeUnauthorized, http.StatusUnauthorized, "missing, unknown, expired or revoked credentials"
 		w.Header().Set("WWW-Authenticate", `Bearer realm="assetanchor"`)
 	case errors.Is(err, domain.ErrForbidden):
-		p.Status, p.Detail = http.StatusForbidden, err.Error()
+		p.Type, p.Status, p.Detail = typeForbidden, http.StatusForbidden, err.Error()
 	case errors.Is(err, domain.ErrPreconditionFailed):
-		p.Status, p.Detail = http.StatusPreconditionFailed, err.Error()
+		p.Type, p.Status, p.Detail = typePreconditionFailed, http.StatusPreconditionFailed, err.Error()
 	case errors.Is(err, domain.ErrConflict):
-		p.Status, p.Detail = http.StatusConflict, err.Error()
+		p.Type, p.Status, p.Detail = conflictType(err), http.StatusConflict, err.Error()
 	case errors.Is(err, projections.ErrProjectionLag):
-		p.Status, p.Detail = http.StatusServiceUnavailable, "the change is recorded but the read model is behind; retry the read"
+		p.Type, p.Status, p.Detail = typeReadModelBehind, http.StatusServiceUnavailable, "the change is recorded but the read model is behind; retry the read"
 		w.Header().Set("Retry-After", "1")
 	case timedOut(err):
 		// 503, not 504: no gateway timed out, this server gave up on its own work.
-		p.Status, p.Detail = http.StatusServiceUnavailable, "the request took longer than the server allows and was stopped; retry later"
+		p.Type, p.Status, p.Detail = typeUnavailable, http.StatusServiceUnavailable, "the request took longer than the server allows and was stopped; retry later"
 		w.Header().Set("Retry-After", "5")
 		log.WarnContext(r.Context(), "request timed out", "request_id", p.RequestID, "method", r.Method,
 			"path", r.URL.Path, "err", err)
+	case errors.As(err, &pe):
+		// The database cannot be reached: nothing was written, and a retry may succeed.
+		p.Type, p.Status, p.Detail = typeUnavailable, http.StatusServiceUnavailable, "the database is unavailable; retry later"
+		w.Header().Set("Retry-After", "5")
+		log.ErrorContext(r.Context(), "database unavailable", "request_id", p.RequestID, "method", r.Method,
+			"path", r.URL.Path, "err", err)
 	default:
-		p.Status, p.Detail = http.StatusInternalServerError, "internal error; quote the request id when reporting it"
+		p.Type, p.Status, p.Detail = typeInternal, http.StatusInternalServerError, "internal error; quote the request id when reporting it"
 		log.ErrorContext(r.Context(), "request failed", "request_id", p.RequestID, "method", r.Method,
 			"path", r.URL.Path, "err", err)
 	}
+	if p.Type == "" { // a clientError whose status clientErrorTypes lacks: RFC 9457's default
+		p.Type = "about:blank"
+	}
 	p.Title = http.StatusText(p.Status)
-	p.Type = "about:blank"
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Del("ETag")
 	w.WriteHeader(p.Status)
