@@ -626,3 +626,36 @@ func MustRequiredHeaders(tb testing.TB, op string, status int) []string {
 	sort.Strings(names)
 	return names
 }
+
+// TestOpenAPIDefaultsAreOptional: a request field the server fills with a default
+// is not required, so generated clients may leave it out.
+func TestOpenAPIDefaultsAreOptional(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Required   []string `json:"required"`
+				Properties map[string]struct {
+					Default json.RawMessage `json:"default"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+		t.Fatal(err)
+	}
+	defaults := 0
+	for name, schema := range doc.Components.Schemas {
+		for field, p := range schema.Properties {
+			if p.Default == nil {
+				continue
+			}
+			defaults++
+			if slices.Contains(schema.Required, field) {
+				t.Errorf("%s.%s has a default but is required", name, field)
+			}
+		}
+	}
+	if defaults == 0 {
+		t.Fatal("no schema property has a default; the walk is broken")
+	}
+}
