@@ -4,12 +4,14 @@
 #   make run     start the server (private cluster under ./.assetanchor)
 #   make bench   run benchmarks against a durable (fsync on) throwaway cluster
 #   make lint    go vet + import-direction check
+#   make openapi-check  lint http/openapi.json (Spectral, Redocly) and compile
+#                Go clients generated from it (oapi-codegen, ogen); needs node/npm
 #   make build   build bin/assetanchor
 #   make fuzz    run each Fuzz target in ./http for 20s
 
 MODULE := github.com/assetanchor/assetanchor
 
-.PHONY: build pg run test bench bench-smoke lint fuzz
+.PHONY: build pg run test bench bench-smoke lint openapi-check fuzz
 
 # VERSION names the build in `assetanchor --version` (main.version), beside the
 # commit Go stamps in; `make build VERSION=v1.2.0` for a release.
@@ -77,6 +79,9 @@ lint:
 	    } \
 	  } \
 	  END { if (fail) exit 1; print "import direction: ok" }'
+
+openapi-check:
+	.ci/openapi-check
 
 fuzz:
 	@targets=$$(grep -ho 'func Fuzz[A-Za-z0-9_]*' http/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); \

@@ -280,9 +280,20 @@ func (s *PostgresStore) queueInsert(batch *pgx.Batch, stream StreamID, expectedV
 // projected inline (a check, a key, a value out of its column's range). The
 // append is refused with it: nothing is stored.
 type RefusedError struct {
-	Table, Constraint string
-	Code              string // the SQLSTATE
-	Err               error
+	Table, Column, Constraint string
+	Code                      string // the SQLSTATE
+	Err                       error
+}
+
+// Field names what was refused: the column, else the constraint, else the table.
+func (e *RefusedError) Field() string {
+	switch {
+	case e.Column != "":
+		return e.Column
+	case e.Constraint != "":
+		return e.Constraint
+	}
+	return e.Table
 }
 
 func (e *RefusedError) Error() string {
@@ -305,7 +316,8 @@ func appendError(stream StreamID, err error) error {
 	case pgErr.Code == "23505" && pgErr.ConstraintName == "events_stream_version_key":
 		return ErrConcurrency
 	case strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"):
-		return &RefusedError{Table: pgErr.TableName, Constraint: pgErr.ConstraintName, Code: pgErr.Code, Err: err}
+		return &RefusedError{Table: pgErr.TableName, Column: pgErr.ColumnName, Constraint: pgErr.ConstraintName,
+			Code: pgErr.Code, Err: err}
 	}
 	return fmt.Errorf("append to %s: %w", stream, err)
 }

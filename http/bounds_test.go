@@ -136,6 +136,7 @@ func TestValuesTheDatabaseCannotHoldAreRefused(t *testing.T) {
 			MustDecode(t, resp, &p)
 			if tt.field != "" && !slices.ContainsFunc(p.Errors, func(e struct {
 				Field   string `json:"field"`
+				Code    string `json:"code"`
 				Message string `json:"message"`
 			}) bool {
 				return e.Field == tt.field

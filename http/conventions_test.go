@@ -24,8 +24,33 @@ type problemDoc struct {
 	RequestID string `json:"request_id"`
 	Errors    []struct {
 		Field   string `json:"field"`
+		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"errors"`
+}
+
+// codes maps each field named in errors to its code.
+func (p problemDoc) codes() map[string]string {
+	out := map[string]string{}
+	for _, e := range p.Errors {
+		out[e.Field] = e.Code
+	}
+	return out
+}
+
+// problemTypeStatus is the status of every problem type the server answers; the
+// OpenAPI document lists exactly these (TestOpenAPIProblemTypes).
+func problemTypeStatus() map[string]int {
+	m := map[string]int{
+		typeBadRequest: 400, typeUnauthorized: 401, typeForbidden: 403, typeNotFound: 404,
+		typeMethodNotAllowed: 405, typeConflict: 409, typePreconditionFailed: 412,
+		typePayloadTooLarge: 413, typeUnsupportedMediaType: 415, typeValidation: 422,
+		typeRateLimited: 429, typeInternal: 500, typeUnavailable: 503, typeConstraintConflict: 409,
+	}
+	for _, c := range conflictReasons {
+		m[typeConflict+"/"+c.reason] = http.StatusConflict
+	}
+	return m
 }
 
 // fields lists the fields named in errors, sorted.
@@ -72,8 +97,16 @@ func MustProblem(tb testing.TB, resp *http.Response, want int) problemDoc {
 	if p.Title == "" {
 		tb.Errorf("%s: problem has no title: %s", where, raw)
 	}
-	if p.Type == "" {
-		tb.Errorf("%s: problem has no type: %s", where, raw)
+	if got, ok := problemTypeStatus()[p.Type]; !ok || got != want {
+		tb.Errorf("%s: problem type %q is not a documented type of status %d: %s", where, p.Type, want, raw)
+	}
+	if (want == http.StatusUnprocessableEntity) != (len(p.Errors) > 0) {
+		tb.Errorf("%s: a %d with %d field errors; errors belong to every 422 and nothing else: %s", where, want, len(p.Errors), raw)
+	}
+	for _, e := range p.Errors {
+		if e.Field == "" || e.Message == "" || !slices.Contains(domain.FieldCodes, e.Code) {
+			tb.Errorf("%s: field error %+v wants a field, a message and one of the codes %v", where, e, domain.FieldCodes)
+		}
 	}
 	if got, want := p.RequestID, resp.Header.Get("X-Request-Id"); got == "" || got != want {
 		tb.Errorf("%s: problem request_id = %q, want the X-Request-Id header %q", where, got, want)
@@ -188,14 +221,15 @@ func TestNoServerErrorForClientInput(t *testing.T) {
 		path      string
 		body      any
 		wantField string
+		wantCode  string
 	}{
-		{"NUL in name", http.MethodPost, "/api/v1/properties", propertyBody(map[string]any{"name": "Elm\u0000Court"}), "name"},
-		{"NUL in description", http.MethodPost, "/api/v1/properties", propertyBody(map[string]any{"description": "a\u0000b"}), "description"},
-		{"square_feet beyond INTEGER", http.MethodPost, "/api/v1/properties", propertyBody(map[string]any{"square_feet": 3_000_000_000}), "square_feet"},
-		{"bathrooms beyond NUMERIC(3,1)", http.MethodPost, "/api/v1/properties", propertyBody(map[string]any{"bathrooms": "100"}), "bathrooms"},
-		{"name longer than its column", http.MethodPost, "/api/v1/properties", propertyBody(map[string]any{"name": strings.Repeat("é", 256)}), "name"},
-		{"patch NUL in city", http.MethodPatch, "/api/v1/properties/" + p.ID, map[string]any{"city": "x\u0000"}, "city"},
-		{"patch square_feet beyond INTEGER", http.MethodPatch, "/api/v1/properties/" + p.ID, map[string]any{"square_feet": 2_147_483_648}, "square_feet"},
+		{"NUL in name", http.MethodPost, "/api/v1/properties", propertyBody(map[string]any{"name": "Elm\u0000Court"}), "name", "invalid_format"},
+		{"NUL in description", http.MethodPost, "/api/v1/properties", propertyBody(map[string]any{"description": "a\u0000b"}), "description", "invalid_format"},
+		{"square_feet beyond INTEGER", http.MethodPost, "/api/v1/properties", propertyBody(map[string]any{"square_feet": 3_000_000_000}), "square_feet", "out_of_range"},
+		{"bathrooms beyond NUMERIC(3,1)", http.MethodPost, "/api/v1/properties", propertyBody(map[string]any{"bathrooms": "100"}), "bathrooms", "out_of_range"},
+		{"name longer than its column", http.MethodPost, "/api/v1/properties", propertyBody(map[string]any{"name": strings.Repeat("é", 256)}), "name", "too_long"},
+		{"patch NUL in city", http.MethodPatch, "/api/v1/properties/" + p.ID, map[string]any{"city": "x\u0000"}, "city", "invalid_format"},
+		{"patch square_feet beyond INTEGER", http.MethodPatch, "/api/v1/properties/" + p.ID, map[string]any{"square_feet": 2_147_483_648}, "square_feet", "out_of_range"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -208,6 +242,9 @@ func TestNoServerErrorForClientInput(t *testing.T) {
 			prob := MustProblem(t, resp, http.StatusUnprocessableEntity)
 			if got, want := prob.fields(), []string{c.wantField}; !slices.Equal(got, want) {
 				t.Errorf("errors[].field = %v, want %v", got, want)
+			}
+			if got := prob.codes()[c.wantField]; got != c.wantCode {
+				t.Errorf("errors[].code = %q, want %q", got, c.wantCode)
 			}
 			s.MustNothingWritten(t, before, c.name)
 		})

@@ -320,6 +320,30 @@ func TestSignLeaseRefusals(t *testing.T) {
 		{"inside an active lease", a.token, leaseBody(a.property, a.tenant, map[string]any{"start_date": "2030-03-01", "end_date": "2030-03-31"}), nil, http.StatusConflict, nil},
 		{"overlapping, with a key", a.token, leaseBody(a.property, a.tenant, map[string]any{"start_date": "2029-06-01", "end_date": "2030-01-01"}), map[string]string{"Idempotency-Key": "overlap"}, http.StatusConflict, nil},
 	}
+	// What a program reads to tell these refusals apart: the type, and each field's code.
+	wantType := map[string]string{
+		"inactive property":           problemBase + "conflict/property-not-active",
+		"overlapping an active lease": problemBase + "conflict/lease-overlap",
+		"inside an active lease":      problemBase + "conflict/lease-overlap",
+		"overlapping, with a key":     problemBase + "conflict/lease-overlap",
+		"end before start":            typeValidation,
+		"no such property":            typeValidation,
+		"malformed JSON":              typeBadRequest,
+		"no token":                    typeUnauthorized,
+		"wrong content type":          typeUnsupportedMediaType,
+		"too large":                   typePayloadTooLarge,
+	}
+	wantCode := map[string]string{
+		"empty object":                   domain.CodeRequired,
+		"end before start":               domain.CodeOutOfRange,
+		"malformed dates":                domain.CodeInvalidFormat,
+		"rent with three decimal places": domain.CodeInvalidFormat,
+		"zero rent":                      domain.CodeOutOfRange,
+		"rent beyond NUMERIC(10,2)":      domain.CodeOutOfRange,
+		"payment day 29":                 domain.CodeOutOfRange,
+		"no such property":               domain.CodeNotFound,
+		"another owner's tenant":         domain.CodeNotFound,
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before := s.MustLeaseWriteCounts(t)
@@ -327,6 +351,16 @@ func TestSignLeaseRefusals(t *testing.T) {
 			if c.fields != nil {
 				if got := p.fields(); !slices.Equal(got, c.fields) {
 					t.Errorf("errors[].field = %q, want %q", got, c.fields)
+				}
+			}
+			if want, ok := wantType[c.name]; ok && p.Type != want {
+				t.Errorf("type = %q, want %q", p.Type, want)
+			}
+			if want, ok := wantCode[c.name]; ok {
+				for field, got := range p.codes() {
+					if got != want {
+						t.Errorf("errors[] %s has code %q, want %q", field, got, want)
+					}
 				}
 			}
 			s.MustNoLeaseWrites(t, before, c.name)

@@ -10,9 +10,11 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
@@ -387,17 +389,30 @@ func TestOpenAPIResponseSchemasMatchAnswers(t *testing.T) {
 		}
 	}
 
+	// mustHeaders checks that resp carries every header the document marks
+	// required for op's answer of its status.
+	mustHeaders := func(t *testing.T, op string, resp *http.Response) {
+		t.Helper()
+		for _, name := range MustRequiredHeaders(t, op, resp.StatusCode) {
+			if resp.Header.Get(name) == "" {
+				t.Errorf("%s answered %d without the header %s that the document requires", op, resp.StatusCode, name)
+			}
+		}
+	}
+
 	resp := s.Do(t, token, http.MethodPost, "/api/v1/properties", map[string]any{
 		"name": "Oak House", "address": "2 Oak St", "city": "Springfield", "state": "IL",
 		"zip_code": "62701", "property_type": "residential",
 	}, nil)
 	MustStatus(t, resp, http.StatusCreated)
+	mustHeaders(t, "POST /api/v1/properties", resp)
 	var property map[string]json.RawMessage
 	MustDecode(t, resp, &property)
 	mustKeys(t, "Property", property)
 
 	resp = s.Do(t, token, http.MethodGet, "/api/v1/properties?limit=1", nil, nil)
 	MustStatus(t, resp, http.StatusOK)
+	mustHeaders(t, "GET /api/v1/properties", resp)
 	var page map[string]json.RawMessage
 	MustDecode(t, resp, &page)
 	mustKeys(t, "PropertyPage", page)
@@ -408,6 +423,7 @@ func TestOpenAPIResponseSchemasMatchAnswers(t *testing.T) {
 	}
 	resp = s.Do(t, token, http.MethodGet, "/api/v1/properties/"+id+"/history", nil, nil)
 	MustStatus(t, resp, http.StatusOK)
+	mustHeaders(t, "GET /api/v1/properties/{id}/history", resp)
 	var history struct {
 		Items []map[string]json.RawMessage `json:"items"`
 	}
@@ -424,6 +440,7 @@ func TestOpenAPIResponseSchemasMatchAnswers(t *testing.T) {
 	}
 	resp = s.Do(t, "", http.MethodPost, "/api/v1/auth/login", map[string]string{"email": email, "password": testPassword}, nil)
 	MustStatus(t, resp, http.StatusOK)
+	mustHeaders(t, "POST /api/v1/auth/login", resp)
 	var login map[string]json.RawMessage
 	MustDecode(t, resp, &login)
 	mustKeys(t, "TokenResponse", login)
@@ -435,12 +452,14 @@ func TestOpenAPIResponseSchemasMatchAnswers(t *testing.T) {
 
 	resp = s.Do(t, token, http.MethodGet, "/api/v1/me", nil, nil)
 	MustStatus(t, resp, http.StatusOK)
+	mustHeaders(t, "GET /api/v1/me", resp)
 	var me map[string]json.RawMessage
 	MustDecode(t, resp, &me)
 	mustKeys(t, "User", me)
 
 	resp = s.Do(t, token, http.MethodGet, "/api/v1/me/sessions", nil, nil)
 	MustStatus(t, resp, http.StatusOK)
+	mustHeaders(t, "GET /api/v1/me/sessions", resp)
 	var sessions struct {
 		Items      []map[string]json.RawMessage `json:"items"`
 		NextCursor *string                      `json:"next_cursor"`
@@ -455,6 +474,7 @@ func TestOpenAPIResponseSchemasMatchAnswers(t *testing.T) {
 		"first_name": "Tess", "last_name": "Ant", "email": "tess-" + uuid.NewString()[:8] + "@example.com",
 	}, nil)
 	MustStatus(t, resp, http.StatusCreated)
+	mustHeaders(t, "POST /api/v1/tenants", resp)
 	var tenant map[string]json.RawMessage
 	MustDecode(t, resp, &tenant)
 	mustKeys(t, "Tenant", tenant)
@@ -467,12 +487,14 @@ func TestOpenAPIResponseSchemasMatchAnswers(t *testing.T) {
 		"property_id": id, "tenant_id": tenantID, "title": "Leaky tap", "description": "kitchen", "estimated_cost": "80.00",
 	}, nil)
 	MustStatus(t, resp, http.StatusCreated)
+	mustHeaders(t, "POST /api/v1/maintenance-requests", resp)
 	var request map[string]json.RawMessage
 	MustDecode(t, resp, &request)
 	mustKeys(t, "MaintenanceRequest", request)
 
 	resp = s.Do(t, token, http.MethodGet, "/api/v1/audit-logs?limit=1", nil, nil)
 	MustStatus(t, resp, http.StatusOK)
+	mustHeaders(t, "GET /api/v1/audit-logs", resp)
 	var audit struct {
 		Items []map[string]json.RawMessage `json:"items"`
 	}
@@ -484,6 +506,7 @@ func TestOpenAPIResponseSchemasMatchAnswers(t *testing.T) {
 
 	resp = s.Do(t, token, http.MethodPost, "/api/v1/properties", `{"name": "x", "nmae": "typo"}`, nil)
 	MustStatus(t, resp, http.StatusBadRequest)
+	mustHeaders(t, "POST /api/v1/properties", resp)
 	if got, want := resp.Header.Get("Content-Type"), "application/problem+json"; got != want {
 		t.Errorf("problem Content-Type = %q, want %q", got, want)
 	}
@@ -502,5 +525,137 @@ func TestOpenAPIResponseSchemasMatchAnswers(t *testing.T) {
 	}
 	if _, ok := schema.Properties["errors"]; !ok {
 		t.Error("Problem schema does not document errors[]")
+	}
+}
+
+// TestOpenAPIKinLoadsAndValidates: kin-openapi, the library Go servers and
+// clients most often load documents with, reads ours and finds it valid.
+func TestOpenAPIKinLoadsAndValidates(t *testing.T) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(openAPIDocument)
+	if err != nil {
+		t.Fatalf("kin-openapi does not load openapi.json: %v", err)
+	}
+	if err := doc.Validate(loader.Context, openapi3.EnableMultiError()); err != nil {
+		t.Fatalf("kin-openapi finds openapi.json invalid: %v", err)
+	}
+	if got := len(doc.Paths.Map()); got != len(MustOpenAPIDoc(t).Paths) {
+		t.Errorf("kin-openapi read %d paths, want %d", got, len(MustOpenAPIDoc(t).Paths))
+	}
+}
+
+// TestOpenAPIProblemTypes: the document lists exactly the problem types and the
+// field error codes the server answers with.
+func TestOpenAPIProblemTypes(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				Problem struct {
+					Required   []string `json:"required"`
+					Properties struct {
+						Type struct {
+							Enum []string `json:"x-extensible-enum"`
+						} `json:"type"`
+					} `json:"properties"`
+				}
+				FieldError struct {
+					Required   []string `json:"required"`
+					Properties struct {
+						Code struct {
+							Enum []string `json:"x-extensible-enum"`
+						} `json:"code"`
+					} `json:"properties"`
+				}
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+		t.Fatal(err)
+	}
+	problem, fieldError := doc.Components.Schemas.Problem, doc.Components.Schemas.FieldError
+	if got, want := slices.Sorted(slices.Values(problem.Properties.Type.Enum)), sortedKeys(problemTypeStatus()); !slices.Equal(got, want) {
+		t.Errorf("Problem.type lists %v, the server answers %v", got, want)
+	}
+	if got, want := slices.Sorted(slices.Values(fieldError.Properties.Code.Enum)), slices.Sorted(slices.Values(domain.FieldCodes)); !slices.Equal(got, want) {
+		t.Errorf("FieldError.code lists %v, the server answers %v", got, want)
+	}
+	if !slices.Contains(fieldError.Required, "code") {
+		t.Errorf("FieldError.required = %v, want code among them", fieldError.Required)
+	}
+	for _, field := range []string{"type", "title", "status", "detail", "instance", "request_id"} {
+		if !slices.Contains(problem.Required, field) {
+			t.Errorf("Problem.required = %v, want %s among them (every problem has it)", problem.Required, field)
+		}
+	}
+}
+
+// MustRequiredHeaders lists the headers the document requires on op's answer of
+// status, following $refs to shared responses and headers.
+func MustRequiredHeaders(tb testing.TB, op string, status int) []string {
+	tb.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+		tb.Fatal(err)
+	}
+	deref := func(v any) map[string]any {
+		m, _ := v.(map[string]any)
+		for m != nil && m["$ref"] != nil {
+			var at any = doc
+			for _, part := range strings.Split(strings.TrimPrefix(m["$ref"].(string), "#/"), "/") {
+				at = at.(map[string]any)[strings.ReplaceAll(part, "~1", "/")]
+			}
+			m, _ = at.(map[string]any)
+		}
+		return m
+	}
+	method, path, _ := strings.Cut(op, " ")
+	operation := deref(deref(deref(doc["paths"])[path])[strings.ToLower(method)])
+	response := deref(deref(operation["responses"])[strconv.Itoa(status)])
+	if response == nil {
+		tb.Fatalf("openapi.json documents no %d answer for %s", status, op)
+	}
+	var names []string
+	for name, h := range deref(response["headers"]) {
+		if required, _ := deref(h)["required"].(bool); required {
+			names = append(names, name)
+		}
+	}
+	if !slices.Contains(names, "X-Request-Id") {
+		tb.Errorf("%s %d: the document does not require X-Request-Id, which every answer carries", op, status)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// TestOpenAPIDefaultsAreOptional: a request field the server fills with a default
+// is not required, so generated clients may leave it out.
+func TestOpenAPIDefaultsAreOptional(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Required   []string `json:"required"`
+				Properties map[string]struct {
+					Default json.RawMessage `json:"default"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+		t.Fatal(err)
+	}
+	defaults := 0
+	for name, schema := range doc.Components.Schemas {
+		for field, p := range schema.Properties {
+			if p.Default == nil {
+				continue
+			}
+			defaults++
+			if slices.Contains(schema.Required, field) {
+				t.Errorf("%s.%s has a default but is required", name, field)
+			}
+		}
+	}
+	if defaults == 0 {
+		t.Fatal("no schema property has a default; the walk is broken")
 	}
 }

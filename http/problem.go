@@ -69,8 +69,77 @@ func unreachable(err error) bool {
 	return false
 }
 
+// problemBase prefixes every problem type. The URIs are names a client compares,
+// stable for good; they need not resolve (docs/errors.md and the Problem schema of
+// openapi.json describe each).
+const problemBase = "https://assetanchor.dev/problems/"
+
+// Problem types, one per kind of refusal; a conflict's type also names its reason
+// (conflictReasons).
+const (
+	typeBadRequest           = problemBase + "bad-request"
+	typeUnauthorized         = problemBase + "unauthorized"
+	typeForbidden            = problemBase + "forbidden"
+	typeNotFound             = problemBase + "not-found"
+	typeMethodNotAllowed     = problemBase + "method-not-allowed"
+	typeConflict             = problemBase + "conflict"
+	typePreconditionFailed   = problemBase + "precondition-failed"
+	typePayloadTooLarge      = problemBase + "payload-too-large"
+	typeUnsupportedMediaType = problemBase + "unsupported-media-type"
+	typeValidation           = problemBase + "validation"
+	typeRateLimited          = problemBase + "rate-limited"
+	typeUnavailable          = problemBase + "unavailable"
+	// typeConstraintConflict is a row the database refused for clashing with
+	// another at a unique key (eventstore.RefusedError).
+	typeConstraintConflict = typeConflict + "/database-constraint"
+	typeInternal           = problemBase + "internal"
+)
+
+// clientErrorTypes types the refusals the HTTP layer decides itself, by status.
+var clientErrorTypes = map[int]string{
+	http.StatusBadRequest:            typeBadRequest,
+	http.StatusNotFound:              typeNotFound,
+	http.StatusMethodNotAllowed:      typeMethodNotAllowed,
+	http.StatusConflict:              typeConflict,
+	http.StatusRequestEntityTooLarge: typePayloadTooLarge,
+	http.StatusUnsupportedMediaType:  typeUnsupportedMediaType,
+	http.StatusTooManyRequests:       typeRateLimited,
+}
+
+// conflictReasons names each conflict a client can act on; its type is
+// typeConflict + "/" + reason. A conflict not listed is plain typeConflict.
+var conflictReasons = []struct {
+	err    error
+	reason string
+}{
+	{domain.ErrAlreadyExists, "already-exists"},
+	{domain.ErrEmailTaken, "email-taken"},
+	{domain.ErrPropertyHasActiveLease, "property-has-active-lease"},
+	{domain.ErrPropertyNotActive, "property-not-active"},
+	{domain.ErrLeaseOverlap, "lease-overlap"},
+	{domain.ErrLeaseNotActive, "lease-not-active"},
+	{domain.ErrLeaseNotYetEnded, "lease-not-ended"},
+	{domain.ErrLeaseNotAutoRenew, "lease-not-auto-renew"},
+	{domain.ErrIllegalTransition, "illegal-transition"},
+	{domain.ErrNotAFee, "not-a-fee"},
+	{domain.ErrLateFeeNotDue, "late-fee-not-due"},
+	{domain.ErrDocumentDeleted, "document-deleted"},
+	{domain.ErrTenantErased, "tenant-erased"},
+	{domain.ErrSelfLockout, "self-lockout"},
+}
+
+func conflictType(err error) string {
+	for _, c := range conflictReasons {
+		if errors.Is(err, c.err) {
+			return typeConflict + "/" + c.reason
+		}
+	}
+	return typeConflict
+}
+
 // Error answers err as a problem document. It is the one place where errors become
-// status codes; anything unrecognised is a 500 whose cause goes only to the log.
+// status codes and problem types; anything unrecognised is a 500 whose cause goes
+// only to the log.
 func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	if c, ok := w.(*capture); ok {
 		c.err = err // the unit of work reruns a lost race (idempotency.go)
@@ -84,44 +153,54 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 	switch {
 	case errors.As(err, &ce):
 		p.Status, p.Detail = ce.status, ce.detail
+		p.Type = clientErrorTypes[ce.status]
+		if ce.status == http.StatusConflict {
+			p.Type = conflictType(err)
+		}
 	case errors.As(err, &ve):
-		p.Status, p.Detail, p.Errors = http.StatusUnprocessableEntity, "the request has invalid fields", ve.Fields
+		p.Type, p.Status, p.Detail, p.Errors = typeValidation, http.StatusUnprocessableEntity, "the request has invalid fields", ve.Fields
 	case errors.Is(err, projections.ErrBadCursor):
-		p.Status, p.Detail = http.StatusBadRequest, err.Error()
+		p.Type, p.Status, p.Detail = typeBadRequest, http.StatusBadRequest, err.Error()
 	case errors.Is(err, domain.ErrNotFound):
-		p.Status, p.Detail = http.StatusNotFound, "no such resource"
+		p.Type, p.Status, p.Detail = typeNotFound, http.StatusNotFound, "no such resource"
 	case errors.Is(err, domain.ErrUnauthenticated):
-		p.Status, p.Detail = http.StatusUnauthorized, "missing, unknown, expired or revoked credentials"
+		p.Type, p.Status, p.Detail = typeUnauthorized, http.StatusUnauthorized, "missing, unknown, expired or revoked credentials"
 		w.Header().Set("WWW-Authenticate", `Bearer realm="assetanchor"`)
 	case errors.Is(err, domain.ErrForbidden):
-		p.Status, p.Detail = http.StatusForbidden, err.Error()
+		p.Type, p.Status, p.Detail = typeForbidden, http.StatusForbidden, err.Error()
 	case errors.Is(err, domain.ErrPreconditionFailed):
-		p.Status, p.Detail = http.StatusPreconditionFailed, err.Error()
+		p.Type, p.Status, p.Detail = typePreconditionFailed, http.StatusPreconditionFailed, err.Error()
 	case errors.Is(err, domain.ErrConflict):
-		p.Status, p.Detail = http.StatusConflict, err.Error()
+		p.Type, p.Status, p.Detail = conflictType(err), http.StatusConflict, err.Error()
 	case errors.As(err, &re) && re.Conflict():
-		p.Status, p.Detail = http.StatusConflict, "the change clashes with another record ("+re.Constraint+")"
+		p.Type, p.Status, p.Detail = typeConstraintConflict, http.StatusConflict,
+			"the change clashes with another record ("+re.Constraint+")"
 	case errors.As(err, &re):
-		p.Status, p.Detail = http.StatusUnprocessableEntity, "a value is outside what the database can hold ("+re.Table+")"
+		// A value the domain let through but the database cannot hold: nothing is stored.
+		p.Type, p.Status, p.Detail = typeValidation, http.StatusUnprocessableEntity, "a value is outside what the database can hold"
+		p.Errors = []domain.FieldError{{Field: re.Field(), Code: domain.CodeOutOfRange, Message: "is outside what the database can hold"}}
 		log.WarnContext(r.Context(), "read model refused a command", "request_id", p.RequestID, "err", err)
 	case timedOut(err):
 		// 503, not 504: no gateway timed out, this server gave up on its own work.
-		p.Status, p.Detail = http.StatusServiceUnavailable, "the request took longer than the server allows and was stopped; retry later"
+		p.Type, p.Status, p.Detail = typeUnavailable, http.StatusServiceUnavailable, "the request took longer than the server allows and was stopped; retry later"
 		w.Header().Set("Retry-After", "5")
 		log.WarnContext(r.Context(), "request timed out", "request_id", p.RequestID, "method", r.Method,
 			"path", r.URL.Path, "err", err)
 	case unreachable(err):
-		p.Status, p.Detail = http.StatusServiceUnavailable, "the database is unavailable; retry later"
+		// The database cannot be reached: nothing was written, and a retry may succeed.
+		p.Type, p.Status, p.Detail = typeUnavailable, http.StatusServiceUnavailable, "the database is unavailable; retry later"
 		w.Header().Set("Retry-After", "5")
 		log.ErrorContext(r.Context(), "database unreachable", "request_id", p.RequestID, "method", r.Method,
 			"path", r.URL.Path, "err", err)
 	default:
-		p.Status, p.Detail = http.StatusInternalServerError, "internal error; quote the request id when reporting it"
+		p.Type, p.Status, p.Detail = typeInternal, http.StatusInternalServerError, "internal error; quote the request id when reporting it"
 		log.ErrorContext(r.Context(), "request failed", "request_id", p.RequestID, "method", r.Method,
 			"path", r.URL.Path, "err", err)
 	}
+	if p.Type == "" { // a clientError whose status clientErrorTypes lacks: RFC 9457's default
+		p.Type = "about:blank"
+	}
 	p.Title = http.StatusText(p.Status)
-	p.Type = "about:blank"
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Del("ETag")
 	w.WriteHeader(p.Status)

@@ -500,7 +500,9 @@ func TestCreatePropertyClientID(t *testing.T) {
 	t.Run("same id, another body", func(t *testing.T) {
 		before := s.MustWriteCounts(t)
 		resp := s.Do(t, tokenA, http.MethodPost, "/api/v1/properties", propertyBody(map[string]any{"id": id, "name": "Oak Court"}), nil)
-		MustProblem(t, resp, http.StatusConflict)
+		if p := MustProblem(t, resp, http.StatusConflict); p.Type != problemBase+"conflict/already-exists" {
+			t.Errorf("type = %q, want conflict/already-exists", p.Type)
+		}
 		s.MustNothingWritten(t, before, "conflicting create")
 	})
 	t.Run("same id and body from another owner", func(t *testing.T) {

@@ -376,7 +376,9 @@ func TestCreateTenantClientIDAndIdempotency(t *testing.T) {
 		before := s.MustTenantWrites(t)
 		other := maps.Clone(body)
 		other["first_name"] = "Augusta"
-		MustProblem(t, s.Do(t, tokenA, http.MethodPost, "/api/v1/tenants", other, nil), http.StatusConflict)
+		if p := MustProblem(t, s.Do(t, tokenA, http.MethodPost, "/api/v1/tenants", other, nil), http.StatusConflict); p.Type != problemBase+"conflict/already-exists" {
+			t.Errorf("type = %q, want conflict/already-exists", p.Type)
+		}
 		s.MustNoTenantWrite(t, before, "conflicting create")
 	})
 	t.Run("same id and body from another user", func(t *testing.T) {

@@ -596,13 +596,13 @@ func TestPostChargeRefusals(t *testing.T) {
 		if fmt.Sprint(missing.Errors) != fmt.Sprint(hidden.Errors) {
 			t.Errorf("hidden lease errors %v differ from missing lease errors %v", hidden.Errors, missing.Errors)
 		}
-		if got, want := fmt.Sprint(hidden.Errors), "[{lease_id no such lease}]"; got != want {
+		if got, want := fmt.Sprint(hidden.Errors), "[{lease_id not_found no such lease}]"; got != want {
 			t.Errorf("errors = %s, want %s", got, want)
 		}
 	})
 	t.Run("the amount's message names the rule", func(t *testing.T) {
 		p := MustProblem(t, s.Do(t, token, http.MethodPost, "/api/v1/transactions", chargeBody(leaseID, map[string]any{"amount": "1.001"}), nil), 422)
-		if got, want := fmt.Sprint(p.Errors), "[{amount has more than two decimal places}]"; got != want {
+		if got, want := fmt.Sprint(p.Errors), "[{amount invalid_format has more than two decimal places}]"; got != want {
 			t.Errorf("errors = %s, want %s", got, want)
 		}
 	})
