@@ -282,10 +282,23 @@ func MustVerifyIdenticalWhileWriting(tb testing.TB, ctx context.Context, pool *p
 	}
 }
 
+// MustPoolOn is a pool on the database at url, closed when the test ends.
+func MustPoolOn(tb testing.TB, url string) *pgxpool.Pool {
+	tb.Helper()
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pool.Close)
+	return pool
+}
+
 func TestRebuildUnderConcurrentWritesEqualsReplay(t *testing.T) {
 	ctx := context.Background()
-	pool := dbtest.MustPool(t)
-	p := MustPortfolio(t, ctx, inline(pool))
+	url := dbtest.MustURL(t)
+	// The writers are other processes (serve), with connections of their own.
+	pool, writersPool := MustPoolOn(t, url), MustPoolOn(t, url)
+	p := MustPortfolio(t, ctx, inline(writersPool))
 	for i := range 40 {
 		p.MustUnit(t, ctx, i)
 	}
