@@ -128,7 +128,7 @@ func withApp(ctx context.Context, cfg config, stderr io.Writer, fn func(a *app, 
 		return err
 	}
 	defer pool.Close()
-	keyring, err := openKeyring(ctx, cfg, pool, false, stderr)
+	keyring, err := openKeyring(ctx, cfg, pool, false, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		log.InfoContext(ctx, "created audit_logs partitions", "created", created)
 	}
 
-	keyring, err := openKeyring(ctx, cfg, pool, true, stderr)
+	keyring, err := openKeyring(ctx, cfg, pool, true, log)
 	if err != nil {
 		return err
 	}
