@@ -68,6 +68,7 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/pguuid"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
 )
@@ -371,6 +372,7 @@ func MustBenchPool(b *testing.B, s *stack, maxConns int32, tracer pgx.QueryTrace
 	}
 	cfg.MaxConns = maxConns
 	cfg.ConnConfig.Tracer = tracer
+	pguuid.Configure(cfg)
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)

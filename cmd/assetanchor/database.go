@@ -13,6 +13,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/cmd/internal/pgcluster"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/pguuid"
 	"github.com/assetanchor/assetanchor/migrations"
 )
 
@@ -65,6 +66,7 @@ func (d *database) pool(ctx context.Context) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
 	cfg.MaxConns = eventstore.DefaultMaxConns
+	pguuid.Configure(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
