@@ -198,4 +198,3 @@ func bootstrapAdmin(ctx context.Context, users *commands.Users, pool *pgxpool.Po
 	fmt.Fprintf(stdout, "Created the first administrator; this is the only time the password is shown:\n  email:    %s\n  password: %s\n", email, password)
 	return nil
 }
-
