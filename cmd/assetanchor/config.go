@@ -34,6 +34,12 @@ type config struct {
 	// ASSETANCHOR_TRUSTED_PROXIES and ASSETANCHOR_METRICS_ADDR as given; edge
 	// parses them.
 	CORSOrigins, TrustedProxies, MetricsAddr string
+	// NATSURL is ASSETANCHOR_NATS_URL: where serve relays the event log.
+	NATSURL string
+	// NodeID is ASSETANCHOR_NODE_ID; empty: generated at start (jobs.NodeID).
+	NodeID string
+	// JobLeaseTTL is ASSETANCHOR_JOB_LEASE_TTL as given; jobLeaseTTL parses it.
+	JobLeaseTTL string
 }
 
 // environment is what assetanchor --help lists; loadConfig reads these.
@@ -46,6 +52,9 @@ var environment = []struct{ name, meaning string }{
 	{"ASSETANCHOR_MAX_UPLOAD_BYTES", "largest document accepted, in bytes (26214400)"},
 	{"ASSETANCHOR_UPLOAD_TYPES", "media types a document may have, separated by commas"},
 	{"ASSETANCHOR_REQUEST_TIMEOUT", "how long a request may take, 1s to 1h (30s)"},
+	{"ASSETANCHOR_NATS_URL", "NATS server whose JetStream stream ASSETANCHOR_EVENTS serve relays every event to (unset: no relay)"},
+	{"ASSETANCHOR_NODE_ID", "this node's name in job leases and /metrics (unset: host name and a random suffix)"},
+	{"ASSETANCHOR_JOB_LEASE_TTL", "how long a node's hold on a background job lasts unless renewed, 1s to 10m (15s)"},
 	{"ASSETANCHOR_PG_BIN", "directory of PostgreSQL's server binaries (the newest /usr/lib/postgresql/*/bin)"},
 }
 
@@ -62,6 +71,8 @@ func loadConfig(getenv func(string) string) config {
 	c.RequestTimeout = getenv("ASSETANCHOR_REQUEST_TIMEOUT")
 	c.CORSOrigins, c.TrustedProxies = getenv("ASSETANCHOR_CORS_ORIGINS"), getenv("ASSETANCHOR_TRUSTED_PROXIES")
 	c.MetricsAddr = getenv("ASSETANCHOR_METRICS_ADDR")
+	c.NATSURL, c.NodeID = getenv("ASSETANCHOR_NATS_URL"), getenv("ASSETANCHOR_NODE_ID")
+	c.JobLeaseTTL = getenv("ASSETANCHOR_JOB_LEASE_TTL")
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
 	}
@@ -163,4 +174,16 @@ func splitList(raw string) []string {
 		}
 	}
 	return out
+}
+
+// jobLeaseTTL is ASSETANCHOR_JOB_LEASE_TTL; 0 leaves jobs.DefaultTTL.
+func (c config) jobLeaseTTL() (time.Duration, error) {
+	if c.JobLeaseTTL == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.JobLeaseTTL)
+	if err != nil || d < time.Second || d > 10*time.Minute {
+		return 0, usageError("ASSETANCHOR_JOB_LEASE_TTL must be a duration from 1s to 10m, such as 15s")
+	}
+	return d, nil
 }
