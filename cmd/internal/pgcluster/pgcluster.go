@@ -852,15 +852,23 @@ func loadOrCreatePassword(path string) (string, error) {
 		return "", fmt.Errorf("pgcluster: generate password: %w", err)
 	}
 	pw := hex.EncodeToString(raw)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Written aside and linked into place, so that a process starting at the
+	// same moment reads the whole password or none, never an empty file; the
+	// link fails if one was there first, and then that one is the password.
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
 	if err != nil {
 		return "", fmt.Errorf("pgcluster: save password: %w", err)
 	}
+	defer os.Remove(f.Name())
 	_, werr := f.WriteString(pw + "\n")
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(path)
+		return "", fmt.Errorf("pgcluster: save password: %w", err)
+	}
+	if err := os.Link(f.Name(), path); errors.Is(err, fs.ErrExist) {
+		return loadOrCreatePassword(path)
+	} else if err != nil {
 		return "", fmt.Errorf("pgcluster: save password: %w", err)
 	}
 	return pw, nil
