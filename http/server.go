@@ -63,6 +63,10 @@ type Deps struct {
 	// Version and Revision label assetanchor_build_info; empty: read from the
 	// binary's build information.
 	Version, Revision string
+	// Backups, if set, reports the physical backups: "" when they run, else a
+	// one-line reason they do not. /readyz shows it as "backups" and says
+	// "degraded", staying ready: serving goes on without backups.
+	Backups func() string
 }
 
 // Server is the HTTP API.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/assetanchor/assetanchor/cmd/internal/backup"
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
@@ -36,6 +37,10 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if err != nil {
 		return err
 	}
+	backupCfg, err := cfg.backupSettings()
+	if err != nil {
+		return err
+	}
 	if (cfg.AdminEmail == "") != (cfg.AdminPassword == "") {
 		return usageError("set both ASSETANCHOR_ADMIN_EMAIL and ASSETANCHOR_ADMIN_PASSWORD, or neither")
 	}
@@ -52,6 +57,23 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		return err
 	}
 	defer pool.Close()
+	var scheduler *backupScheduler
+	if db.cluster != nil {
+		repo := cfg.backupRepo(log)
+		scheduler = &backupScheduler{
+			b:        &backups{cfg: cfg, log: log.With("component", "backup"), repo: repo, db: db, pool: pool, server: backup.ServerOf(db.cluster)},
+			settings: backupCfg, reason: "backups: setting up",
+		}
+		// Runs after HTTP and the jobs have stopped: the last writes reach the
+		// repository before the server stops.
+		defer func() {
+			if repo.Enabled() {
+				if err := switchAndWaitArchived(context.WithoutCancel(ctx), pool, 30*time.Second); err != nil {
+					log.Warn("archive the last WAL before stopping", "err", err)
+				}
+			}
+		}()
+	}
 	// Stored transaction ids ahead of this cluster's (a pg_dump restored into
 	// another cluster) would hide every event from the projector, and new events
 	// would sort before its checkpoint: refuse before writing anything.
@@ -98,6 +120,11 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		func(ctx context.Context) { expireDaily(ctx, app.leases, log) },
 		rent.run,
 		func(ctx context.Context) { ensureAuditPartitionsDaily(ctx, pool, log) },
+		func(ctx context.Context) {
+			if scheduler != nil {
+				scheduler.run(ctx)
+			}
+		},
 	} {
 		jobs.Add(1)
 		go func() {
@@ -111,9 +138,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		err = errors.Join(err, <-consumerDone)
 	}()
 
-	blobs, err := eventstore.NewLocalBlobs(filepath.Join(cfg.DataDir, "documents"))
+	local, err := eventstore.NewLocalBlobs(filepath.Join(cfg.DataDir, "documents"))
 	if err != nil {
 		return err
+	}
+	var blobs eventstore.BlobStore = local
+	if scheduler != nil {
+		// Each document's bytes go to the backup dir as they are stored.
+		blobs = backup.ArchivingBlobs{BlobStore: local, Repo: scheduler.b.repo, Log: log}
 	}
 	documents, err := commands.NewDocuments(app.store, blobs, app.queries, log)
 	if err != nil {
@@ -137,6 +169,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		Documents: documents, Blobs: blobs, MaxUploadBytes: uploads.maxBytes, UploadTypes: uploads.types,
 		SchemaCurrent: schemaCurrent(pool), Collector: app.store.Collector(), Keyring: keyring,
 		RequestTimeout: requestTimeout, Version: version, // the build's -X name; empty: http reads the build info
+	}
+	if scheduler != nil {
+		deps.Backups = scheduler.Status
 	}
 	if err := cfg.edge(&deps); err != nil {
 		return err
