@@ -429,8 +429,56 @@ func (r *Repo) Restore(ctx context.Context, target time.Time) error {
 }
 
 // run runs pgbackrest as the server's OS user with our configuration; srv, if
-// given, says where the server listens.
+// given, says where the server listens. Our processes take turns (serve's
+// schedule and an operator's command would otherwise meet on pgBackRest's
+// locks), and a lock held by the server's archive-push is waited out.
 func (r *Repo) run(ctx context.Context, srv *Server, args ...string) ([]byte, error) {
+	if args[0] != "info" {
+		unlock, err := r.lock(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	for attempt := 1; ; attempt++ {
+		out, err := r.runOnce(ctx, srv, args...)
+		if err == nil || attempt == 20 || !strings.Contains(err.Error(), "unable to acquire lock") {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// lock takes D/pgbackrest/assetanchor.lock, waiting while another of our
+// processes runs pgbackrest.
+func (r *Repo) lock(ctx context.Context) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(r.confDir(), "assetanchor.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("backup: lock: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("backup: wait for another assetanchor process's pgbackrest: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (r *Repo) runOnce(ctx context.Context, srv *Server, args ...string) ([]byte, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
