@@ -593,8 +593,8 @@ func (s *backupScheduler) run(ctx context.Context) {
 		tick.Reset(time.Minute)
 		if !ready {
 			if err := s.b.prepare(ctx); err != nil {
-				if ctx.Err() == nil {
-					s.setReason("backups off: " + firstLine(err.Error()))
+				if why := "backups off: " + firstLine(err.Error()); ctx.Err() == nil && why != s.Status() {
+					s.setReason(why)
 					log.Warn("physical backups are off; serving goes on (retrying every minute)", "err", err)
 				}
 				continue

@@ -243,3 +243,100 @@ func TestBackupCommandsRefuseAnOperatorsDatabase(t *testing.T) {
 		}
 	}
 }
+
+// Without pgbackrest, serve still serves: /readyz stays 200, says degraded with
+// a one-line reason, and PostgreSQL recycles its WAL (archive_command succeeds
+// without pushing) rather than keep it until pg_wal fills.
+func TestServeWithoutPgBackRestIsDegraded(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no pgbackrest anywhere
+	env, dataDir := backupEnv(t, nil)
+	s := MustServe(t, env)
+	var body struct {
+		Ready    bool              `json:"ready"`
+		Degraded bool              `json:"degraded"`
+		Checks   map[string]string `json:"checks"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, raw := s.get(t, "/readyz", "")
+		if err := json.Unmarshal([]byte(raw), &body); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("/readyz = %d %s, want 200", resp.StatusCode, raw)
+		}
+		if body.Degraded || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !body.Ready || !body.Degraded || !strings.Contains(body.Checks["backups"], "pgbackrest is not installed") ||
+		strings.Contains(body.Checks["backups"], "\n") {
+		t.Errorf("/readyz without pgbackrest = %+v, want ready, degraded, one line naming the missing pgbackrest", body)
+	}
+
+	pool := MustPoolOf(t, mustClusterURL(t, dataDir))
+	ctx := t.Context()
+	for range 3 {
+		if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS wal_filler (n int); INSERT INTO wal_filler VALUES (1)`); err != nil {
+			t.Fatal(err)
+		}
+		if err := switchAndWaitArchived(ctx, pool, 30*time.Second); err != nil {
+			t.Fatalf("WAL is not let go without pgbackrest: %v", err)
+		}
+	}
+	var failed int64
+	if err := pool.QueryRow(ctx, `SELECT failed_count FROM pg_stat_archiver`).Scan(&failed); err != nil || failed != 0 {
+		t.Errorf("archive_command failed %d times (%v), want never", failed, err)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "pgbackrest", "enabled")); err == nil {
+		t.Error("WAL archiving is marked on without pgbackrest")
+	}
+	_, _, err := runTool(env, "backup", "create")
+	if err == nil || !strings.Contains(err.Error(), "pgbackrest is not installed") {
+		t.Errorf("backup create without pgbackrest = %v, want the missing pgbackrest named", err)
+	}
+	if err := s.Stop(t); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+}
+
+// mustClusterURL is the URL of the embedded cluster a running serve uses.
+func mustClusterURL(t *testing.T, dataDir string) string {
+	t.Helper()
+	pw, err := os.ReadFile(filepath.Join(dataDir, "postgres.password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dataDir, "postgres", "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	return "postgres://assetanchor:" + strings.TrimSpace(string(pw)) + "@127.0.0.1:" + strings.TrimSpace(lines[3]) + "/assetanchor?sslmode=disable"
+}
+
+func TestDueBackup(t *testing.T) {
+	now := time.Date(2025, 3, 31, 12, 0, 0, 0, time.UTC)
+	def := backupSettings{fullEvery: 24 * time.Hour, incrementalEvery: 6 * time.Hour}
+	set := func(typ backup.Type, ago time.Duration) backup.Set {
+		return backup.Set{Type: typ, Start: now.Add(-ago)}
+	}
+	tests := []struct {
+		name     string
+		sets     []backup.Set
+		settings backupSettings
+		want     backup.Type // "" for none due
+	}{
+		{"the first is full", nil, def, backup.Full},
+		{"a full a day", []backup.Set{set(backup.Full, 24 * time.Hour)}, def, backup.Full},
+		{"nothing due", []backup.Set{set(backup.Full, 5 * time.Hour)}, def, ""},
+		{"an incremental every 6 h", []backup.Set{set(backup.Full, 7 * time.Hour)}, def, backup.Incremental},
+		{"counted from the last incremental", []backup.Set{set(backup.Full, 13 * time.Hour), set(backup.Incremental, 7 * time.Hour)}, def, backup.Incremental},
+		{"not yet", []backup.Set{set(backup.Full, 13 * time.Hour), set(backup.Incremental, 5 * time.Hour)}, def, ""},
+		{"schedule off", nil, backupSettings{}, ""},
+		{"incrementals only", []backup.Set{set(backup.Full, 72 * time.Hour)}, backupSettings{incrementalEvery: time.Hour}, backup.Incremental},
+	}
+	for _, tt := range tests {
+		typ, due := dueBackup(backup.Info{Sets: tt.sets}, now, tt.settings)
+		if due != (tt.want != "") || typ != tt.want {
+			t.Errorf("%s: dueBackup = %q, %v; want %q", tt.name, typ, due, tt.want)
+		}
+	}
+}
