@@ -73,14 +73,24 @@ func (r *Repo) AppendErasures(entries []Erasure) error {
 		return fmt.Errorf("append to the erasure journal: %w", err)
 	}
 	var b []byte
+	// After a torn last line (a crash mid-append), start on a fresh one.
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		last := make([]byte, 1)
+		if rf, err := os.Open(r.JournalPath()); err == nil {
+			_, _ = rf.ReadAt(last, fi.Size()-1)
+			rf.Close()
+		}
+		if last[0] != '\n' {
+			b = append(b, '\n')
+		}
+	}
 	for _, e := range entries {
 		line, err := json.Marshal(e)
 		if err != nil {
 			f.Close()
 			return err
 		}
-		// Start on a fresh line even after a torn one.
-		b = append(append(append(b, '\n'), line...), '\n')
+		b = append(append(b, line...), '\n')
 	}
 	_, werr := f.Write(b)
 	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {

@@ -367,7 +367,7 @@ func (c *Cluster) Port() int { return c.port }
 // SocketDir is the directory of the server's Unix socket.
 func (c *Cluster) SocketDir() string { return c.sockDir }
 
-// User and Password are the superuser's credentials.
+// User is the superuser's name.
 func (c *Cluster) User() string { return superuser }
 
 // Password is the superuser's password.
