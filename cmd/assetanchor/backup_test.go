@@ -325,13 +325,13 @@ func TestDueBackup(t *testing.T) {
 		want     backup.Type // "" for none due
 	}{
 		{"the first is full", nil, def, backup.Full},
-		{"a full a day", []backup.Set{set(backup.Full, 24 * time.Hour)}, def, backup.Full},
-		{"nothing due", []backup.Set{set(backup.Full, 5 * time.Hour)}, def, ""},
-		{"an incremental every 6 h", []backup.Set{set(backup.Full, 7 * time.Hour)}, def, backup.Incremental},
-		{"counted from the last incremental", []backup.Set{set(backup.Full, 13 * time.Hour), set(backup.Incremental, 7 * time.Hour)}, def, backup.Incremental},
-		{"not yet", []backup.Set{set(backup.Full, 13 * time.Hour), set(backup.Incremental, 5 * time.Hour)}, def, ""},
+		{"a full a day", []backup.Set{set(backup.Full, 24*time.Hour)}, def, backup.Full},
+		{"nothing due", []backup.Set{set(backup.Full, 5*time.Hour)}, def, ""},
+		{"an incremental every 6 h", []backup.Set{set(backup.Full, 7*time.Hour)}, def, backup.Incremental},
+		{"counted from the last incremental", []backup.Set{set(backup.Full, 13*time.Hour), set(backup.Incremental, 7*time.Hour)}, def, backup.Incremental},
+		{"not yet", []backup.Set{set(backup.Full, 13*time.Hour), set(backup.Incremental, 5*time.Hour)}, def, ""},
 		{"schedule off", nil, backupSettings{}, ""},
-		{"incrementals only", []backup.Set{set(backup.Full, 72 * time.Hour)}, backupSettings{incrementalEvery: time.Hour}, backup.Incremental},
+		{"incrementals only", []backup.Set{set(backup.Full, 72*time.Hour)}, backupSettings{incrementalEvery: time.Hour}, backup.Incremental},
 	}
 	for _, tt := range tests {
 		typ, due := dueBackup(backup.Info{Sets: tt.sets}, now, tt.settings)
