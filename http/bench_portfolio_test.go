@@ -62,11 +62,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/oklog/ulid/v2"
 	"github.com/shopspring/decimal"
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/pguuid"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
 )
@@ -141,8 +143,11 @@ func BenchmarkPortfolio(b *testing.B) {
 		plan.ended, len(plan.charges), plan.rent, plan.overdue, portfolioConcurrency)
 
 	load := MustLoadPortfolio(b, ctx, s, pool, admin, plan, note)
-	note("load: %d events in %.1f s = %.0f events/s, read model included",
-		load.events, load.wall.Seconds(), float64(load.events)/load.wall.Seconds())
+	raw := MustRawInsertRate(b, ctx, pool, portfolioConcurrency)
+	loadRate := float64(load.events) / load.wall.Seconds()
+	note("load: %d events in %.1f s = %.0f events/s, read model included; raw one-row INSERT of an "+
+		"event-shaped row at concurrency %d: %.0f rows/s; ratio %.3f",
+		load.events, load.wall.Seconds(), loadRate, portfolioConcurrency, raw, loadRate/raw)
 
 	vacuumed := time.Now()
 	for _, table := range []string{"users", "user_sessions", "properties", "tenants", "leases", "transactions"} {
@@ -160,7 +165,9 @@ func BenchmarkPortfolio(b *testing.B) {
 		}
 		b.ReportMetric(0, "ns/op")
 		b.ReportMetric(float64(load.events), "events")
-		b.ReportMetric(float64(load.events)/load.wall.Seconds(), "events/s")
+		b.ReportMetric(loadRate, "events/s")
+		b.ReportMetric(raw, "raw_inserts/s")
+		b.ReportMetric(loadRate/raw, "ratio")
 		b.ReportMetric(load.wall.Seconds(), "wall_s")
 	})
 
@@ -365,6 +372,7 @@ func MustBenchPool(b *testing.B, s *stack, maxConns int32, tracer pgx.QueryTrace
 	}
 	cfg.MaxConns = maxConns
 	cfg.ConnConfig.Tracer = tracer
+	pguuid.Configure(cfg)
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -998,4 +1006,28 @@ func MustSQLLiteral(b *testing.B, a any) string {
 		b.Fatalf("no SQL literal for %T", a)
 		return ""
 	}
+}
+
+// MustRawInsertRate is the baseline of the portfolio load: plain one-row INSERTs
+// of an event-shaped row (a copy of the events table with its indexes, no
+// append_events, no read model) at conc workers for a few seconds, on the same
+// pool and cluster; it returns rows per second.
+func MustRawInsertRate(b *testing.B, ctx context.Context, pool *pgxpool.Pool, conc int) float64 {
+	b.Helper()
+	if _, err := pool.Exec(ctx, `CREATE TABLE raw_events (LIKE events INCLUDING ALL)`); err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Exec(context.WithoutCancel(ctx), `DROP TABLE raw_events`) //nolint:errcheck // the database is dropped with the test
+	payload := `{"name": "Elm Court", "address": "1742 Evergreen Terrace", "city": "Springfield", "state": "IL",
+		"zip_code": "62704", "property_type": "residential", "bedrooms": 3, "bathrooms": "2.5"}`
+	metadata := `{"actor_id": "3f1c2a4e-7d1b-4c59-9a63-2b8f0e6d5c41", "ip_address": "192.0.2.7", "command": "RegisterProperty"}`
+	insert := func(ctx context.Context, worker, seq int) error {
+		_, err := pool.Exec(ctx, `INSERT INTO raw_events (event_id, stream_id, stream_type, version, event_type,
+			schema_version, payload, metadata, recorded_at, hash) VALUES ($1, $2, 'property', 1, 'PropertyRegistered',
+			1, $3, $4, now(), sha256($1::bytea))`,
+			ulid.Make().String(), "property-"+uuid.NewString(), payload, metadata)
+		return err
+	}
+	MustBenchRun(b, ctx, conc, benchWarmup, insert)
+	return MustBenchRun(b, ctx, conc, 3*time.Second, insert).rate()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/pguuid"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
 )
@@ -49,6 +50,7 @@ func MustStack(tb testing.TB, opts ...StackOption) *stack {
 	if o.poolSize > 0 {
 		cfg.MaxConns = int32(o.poolSize)
 	}
+	pguuid.Configure(cfg)
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		tb.Fatal(err)

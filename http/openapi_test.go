@@ -113,9 +113,18 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	}
 	served := map[string]bool{}
 	for _, route := range routes {
-		served[route] = true
-		if _, ok := documented[route]; !ok {
-			t.Errorf("route %s is served but missing from openapi.json paths", route)
+		// Every path answers a CORS preflight (OPTIONS), and every GET also HEAD
+		// (middleware.GetHead): chi.Walk lists neither.
+		method, path, _ := strings.Cut(route, " ")
+		implied := []string{route, "OPTIONS " + path}
+		if method == http.MethodGet {
+			implied = append(implied, "HEAD "+path)
+		}
+		for _, op := range implied {
+			served[op] = true
+			if _, ok := documented[op]; !ok {
+				t.Errorf("route %s is served but missing from openapi.json paths", op)
+			}
 		}
 	}
 	for op := range documented {
@@ -220,9 +229,13 @@ func TestOpenAPISecurityMatchesRoutes(t *testing.T) {
 	}
 	public := map[string]bool{
 		"GET /healthz": true, "GET /readyz": true, "GET /openapi.json": true,
+		"HEAD /healthz": true, "HEAD /readyz": true, "HEAD /openapi.json": true,
 		"POST /api/v1/auth/signup": true, "POST /api/v1/auth/login": true, "POST /api/v1/auth/refresh": true,
 	}
 	for op, spec := range MustOperations(t, doc) {
+		if strings.HasPrefix(op, "OPTIONS ") {
+			public[op] = true // a CORS preflight carries no credentials
+		}
 		declaredPublic := spec.Security != nil && len(*spec.Security) == 0
 		if declaredPublic != public[op] {
 			t.Errorf("%s: document says public=%v, want %v", op, declaredPublic, public[op])
@@ -657,5 +670,54 @@ func TestOpenAPIDefaultsAreOptional(t *testing.T) {
 	}
 	if defaults == 0 {
 		t.Fatal("no schema property has a default; the walk is broken")
+	}
+}
+
+// TestOpenAPIHeadMirrorsGet: each HEAD operation takes the parameters and the
+// security of its GET and answers the same statuses, without a body.
+func TestOpenAPIHeadMirrorsGet(t *testing.T) {
+	type operation struct {
+		Security   *[]map[string][]string `json:"security"`
+		Parameters []json.RawMessage      `json:"parameters"`
+		Responses  map[string]struct {
+			Ref     string         `json:"$ref"`
+			Content map[string]any `json:"content"`
+		} `json:"responses"`
+	}
+	heads := 0
+	for path, item := range MustOpenAPIDoc(t).Paths {
+		if _, ok := item["get"]; !ok {
+			continue
+		}
+		if _, ok := item["head"]; !ok {
+			t.Errorf("GET %s has no HEAD operation", path)
+			continue
+		}
+		var get, head operation
+		if err := json.Unmarshal(item["get"], &get); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(item["head"], &head); err != nil {
+			t.Fatal(err)
+		}
+		heads++
+		if !reflect.DeepEqual(get.Security, head.Security) {
+			t.Errorf("HEAD %s security differs from its GET's", path)
+		}
+		if !reflect.DeepEqual(get.Parameters, head.Parameters) {
+			t.Errorf("HEAD %s parameters differ from its GET's", path)
+		}
+		if got, want := sortedKeys(head.Responses), sortedKeys(get.Responses); !slices.Equal(got, want) {
+			t.Errorf("HEAD %s answers %v, its GET %v", path, got, want)
+		}
+		for status, resp := range head.Responses {
+			bodyless := resp.Ref == "" || strings.HasPrefix(resp.Ref, "#/components/responses/Head") || resp.Ref == "#/components/responses/NotModified"
+			if len(resp.Content) > 0 || !bodyless {
+				t.Errorf("HEAD %s %s documents a body", path, status)
+			}
+		}
+	}
+	if heads == 0 {
+		t.Fatal("no HEAD operation at all")
 	}
 }

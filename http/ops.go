@@ -33,18 +33,17 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	case lag.Seconds > maxReadyLagSeconds:
 		fail("projections", "behind by "+time.Duration(lag.Seconds*float64(time.Second)).Round(time.Second).String())
 	}
-	body := map[string]any{"ready": ready, "checks": checks}
-	if s.Backups != nil {
-		checks["backups"] = "ok"
-		if why := s.Backups(); why != "" {
-			checks["backups"], body["degraded"] = why, true
+	degraded := false
+	if s.Degraded != nil {
+		for name, why := range s.Degraded(r.Context()) {
+			checks[name], degraded = why, true
 		}
 	}
 	status := http.StatusOK
 	if !ready {
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, body)
+	writeJSON(w, status, map[string]any{"ready": ready, "degraded": degraded, "checks": checks})
 }
 
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -1149,5 +1150,74 @@ func TestIdempotencyKeyRacingRepeats(t *testing.T) {
 	}
 	if got := s.MustEventCount(t) - before; got != 1 {
 		t.Errorf("%d racing repeats of one keyed create appended %d events, want 1", repeats, got)
+	}
+}
+
+// TestIdempotencyKeyFreedByARequestCutShort stops a keyed create mid-way (its
+// client goes away while the command waits for a lock): its unit of work rolls
+// back, key included, so the retry runs the command, once, instead of finding
+// the key "in progress".
+func TestIdempotencyKeyFreedByARequestCutShort(t *testing.T) {
+	s := MustStack(t)
+	_, token := s.MustUser(t, domain.RoleUser)
+	body := propertyBody(map[string]any{"name": "Interrupted Court"})
+	raw, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := s.MustEventCount(t)
+
+	// Hold the properties table so that the command blocks inside its unit.
+	ctx := context.Background()
+	blocker, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := blocker.Exec(ctx, `LOCK TABLE properties IN EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	cut, cancel := context.WithCancel(ctx)
+	req, err := http.NewRequestWithContext(cut, http.MethodPost, s.http.URL+"/api/v1/properties", bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "cut-short")
+	done := make(chan error, 1)
+	go func() {
+		resp, err := s.http.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	// Wait until the request holds its key and waits on the table.
+	for {
+		var waiting bool
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE '%properties%')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the cut-short request answered")
+	}
+	if err := blocker.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	resp := s.Do(t, token, http.MethodPost, "/api/v1/properties", body, map[string]string{"Idempotency-Key": "cut-short"})
+	MustStatus(t, resp, http.StatusCreated)
+	if got := resp.Header.Get("Idempotent-Replayed"); got != "" {
+		t.Errorf("the retry was a replay (%s): the cut-short request left an answer", got)
+	}
+	if got := s.MustEventCount(t) - before; got != 1 {
+		t.Errorf("cut-short request and its retry appended %d events, want 1", got)
 	}
 }

@@ -48,6 +48,9 @@ type Deps struct {
 	SchemaCurrent func(context.Context) error
 	// Collector adds metrics of other packages, such as events appended by type.
 	Collector prometheus.Collector
+	// Degraded reports what works but needs an operator (name: why), such as
+	// events the NATS relay parked; /readyz shows it without turning unready.
+	Degraded func(context.Context) map[string]string
 	// RequestTimeout bounds each request (deadline); 0 is DefaultRequestTimeout.
 	RequestTimeout time.Duration
 	// LoginLimitPerIP and LoginLimitPerEmail throttle login, signup and refresh.
@@ -63,10 +66,6 @@ type Deps struct {
 	// Version and Revision label assetanchor_build_info; empty: read from the
 	// binary's build information.
 	Version, Revision string
-	// Backups, if set, reports the physical backups: "" when they run, else a
-	// one-line reason they do not. /readyz shows it as "backups" and says
-	// "degraded", staying ready: serving goes on without backups.
-	Backups func() string
 }
 
 // Server is the HTTP API.

@@ -655,11 +655,9 @@ func (s *scratch) note(phase string, force bool) {
 		return
 	}
 	s.lastNote = now
-	if s.applied > s.total {
-		if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM events`).Scan(&s.total); err != nil || s.applied > s.total {
-			s.total = s.applied
-		}
-	}
+	// No query here: the swap calls this while it locks writers out, and a second
+	// connection from a pool they may hold could wait for ever.
+	s.total = max(s.total, s.applied)
 	s.opts.Progress(Progress{Phase: phase, Done: s.applied, Total: s.total, Elapsed: now.Sub(s.start)})
 }
 

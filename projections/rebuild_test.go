@@ -322,6 +322,9 @@ func TestRebuildUnderConcurrentWritesEqualsReplay(t *testing.T) {
 				default:
 				}
 				p.MustUnit(t, ctx, i)
+				if t.Failed() {
+					return // one refused unit says it; a thousand more would bury it
+				}
 			}
 		}()
 	}

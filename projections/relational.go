@@ -35,22 +35,25 @@ type Relational struct {
 var _ eventstore.InlineProjector = Relational{}
 
 // Project projects events into the read model: the rows of their streams and
-// one audit row each. It reads the rows it changes through tx and queues its
-// writes into batch. Run inline, the batch also holds the append and runs in
-// its transaction; a rebuild's catching up runs it on its copies.
+// one audit row each. It reads the rows it changes through db and queues its
+// writes into batch, event by event, so that rows referred to (a user, by the
+// audit row of its own registration) are written first. Run inline, the batch
+// also holds the append and runs in its transaction; a rebuild's catching up
+// runs it on its copies.
 func (r Relational) Project(ctx context.Context, db eventstore.DB, events []eventstore.Event, batch *pgx.Batch) error {
 	keys := eventstore.NewPostgresStore(db)
-	var en *entity
+	// A stream's rows are read once: after that the batch, not yet sent, holds
+	// their newer state.
+	entities := map[uuid.UUID]*entity{}
 	for _, e := range events {
-		if en == nil || en.id != e.Stream.ID {
-			if en != nil {
-				en.queueWrites(batch)
-			}
+		en := entities[e.Stream.ID]
+		if en == nil {
 			if e.Version == 1 {
 				en = newEntity(e.Stream.ID) // a new stream has no rows yet: nothing to read
 			} else {
 				en = storedEntity(ctx, db, e.Stream.ID)
 			}
+			entities[e.Stream.ID] = en
 		}
 		de, err := r.decode(ctx, keys, e)
 		if err != nil {
@@ -60,10 +63,8 @@ func (r Relational) Project(ctx context.Context, db eventstore.DB, events []even
 		if err != nil {
 			return err
 		}
-		queueAudit(batch, e, de, changes)
-	}
-	if en != nil {
 		en.queueWrites(batch)
+		queueAudit(batch, e, de, changes)
 	}
 	return nil
 }

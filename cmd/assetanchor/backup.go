@@ -259,7 +259,7 @@ func restore(ctx context.Context, cfg config, target time.Time, stdout, stderr i
 		if err := b.db.migrateUp(); err != nil {
 			return err
 		}
-		keyring, err := openKeyring(ctx, cfg, b.pool, false, stderr)
+		keyring, err := openKeyring(ctx, cfg, b.pool, false, log)
 		if err != nil {
 			return err
 		}

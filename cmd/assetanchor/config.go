@@ -39,6 +39,12 @@ type config struct {
 	// backupSettings (backup.go).
 	BackupDir string
 	Backup    map[string]string
+	// NATSURL is ASSETANCHOR_NATS_URL: where serve relays the event log.
+	NATSURL string
+	// NodeID is ASSETANCHOR_NODE_ID; empty: generated at start (jobs.NodeID).
+	NodeID string
+	// JobLeaseTTL is ASSETANCHOR_JOB_LEASE_TTL as given; jobLeaseTTL parses it.
+	JobLeaseTTL string
 }
 
 // environment is what assetanchor --help lists; loadConfig reads these.
@@ -51,6 +57,9 @@ var environment = []struct{ name, meaning string }{
 	{"ASSETANCHOR_MAX_UPLOAD_BYTES", "largest document accepted, in bytes (26214400)"},
 	{"ASSETANCHOR_UPLOAD_TYPES", "media types a document may have, separated by commas"},
 	{"ASSETANCHOR_REQUEST_TIMEOUT", "how long a request may take, 1s to 1h (30s)"},
+	{"ASSETANCHOR_NATS_URL", "NATS server whose JetStream stream ASSETANCHOR_EVENTS serve relays every event to (unset: no relay)"},
+	{"ASSETANCHOR_NODE_ID", "this node's name in job leases and /metrics (unset: host name and a random suffix)"},
+	{"ASSETANCHOR_JOB_LEASE_TTL", "how long a node's hold on a background job lasts unless renewed, 1s to 10m (15s)"},
 	{"ASSETANCHOR_PG_BIN", "directory of PostgreSQL's server binaries (the newest /usr/lib/postgresql/*/bin)"},
 	{"ASSETANCHOR_BACKUP_DIR", "pgBackRest repository, archived documents, erasure journal (<data dir>/backups)"},
 	{"ASSETANCHOR_BACKUP_FULL_EVERY, ..._INCREMENTAL_EVERY", "serve's backup schedule (24h, 6h; 0 turns it off)"},
@@ -84,6 +93,8 @@ func loadConfig(getenv func(string) string) config {
 	for _, name := range backupVariables {
 		c.Backup[name] = getenv(name)
 	}
+	c.NATSURL, c.NodeID = getenv("ASSETANCHOR_NATS_URL"), getenv("ASSETANCHOR_NODE_ID")
+	c.JobLeaseTTL = getenv("ASSETANCHOR_JOB_LEASE_TTL")
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
 	}
@@ -191,4 +202,16 @@ func splitList(raw string) []string {
 		}
 	}
 	return out
+}
+
+// jobLeaseTTL is ASSETANCHOR_JOB_LEASE_TTL; 0 leaves jobs.DefaultTTL.
+func (c config) jobLeaseTTL() (time.Duration, error) {
+	if c.JobLeaseTTL == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.JobLeaseTTL)
+	if err != nil || d < time.Second || d > 10*time.Minute {
+		return 0, usageError("ASSETANCHOR_JOB_LEASE_TTL must be a duration from 1s to 10m, such as 15s")
+	}
+	return d, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/cmd/internal/pgcluster"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/pguuid"
 	"github.com/assetanchor/assetanchor/migrations"
 )
 
@@ -76,6 +77,7 @@ func (d *database) pool(ctx context.Context) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
 	cfg.MaxConns = eventstore.DefaultMaxConns
+	pguuid.Configure(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
@@ -139,7 +141,7 @@ func withApp(ctx context.Context, cfg config, stderr io.Writer, fn func(a *app, 
 		return err
 	}
 	defer pool.Close()
-	keyring, err := openKeyring(ctx, cfg, pool, false, stderr)
+	keyring, err := openKeyring(ctx, cfg, pool, false, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		return err
 	}

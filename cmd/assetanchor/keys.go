@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,8 +126,8 @@ func readMasterKey(cfg config) ([]byte, bool, error) {
 // returns nil: operator commands that seal nothing need no key, and must not
 // make one as a side effect. A configured key that did not wrap the database's
 // tenant keys is refused: every tenant would fail to open.
-func openKeyring(ctx context.Context, cfg config, pool *pgxpool.Pool, generate bool, stderr io.Writer) (*eventstore.Keyring, error) {
-	if err := finishRotation(ctx, cfg, pool, stderr); err != nil {
+func openKeyring(ctx context.Context, cfg config, pool *pgxpool.Pool, generate bool, log *slog.Logger) (*eventstore.Keyring, error) {
+	if err := finishRotation(ctx, cfg, pool, log); err != nil {
 		return nil, err
 	}
 	key, found, err := readMasterKey(cfg)
@@ -153,7 +154,8 @@ func openKeyring(ctx context.Context, cfg config, pool *pgxpool.Pool, generate b
 		if err := writeKeyFile(path, key); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(stderr, "generated the master key into %s (mode 0600): back it up, without it no tenant's personal data can be read\n", path)
+		log.Warn("generated the master key: back it up, without it no tenant's personal data can be read",
+			"path", path, "mode", "0600")
 	}
 	keyring, err := eventstore.NewKeyring(key)
 	if err != nil {
@@ -179,7 +181,7 @@ func masterKeySource(cfg config) string {
 // finishRotation completes a rotation of the key file that stopped between the
 // commit and the file's replacement: when the database's data keys are all
 // wrapped by the key in master.key.next, that key becomes master.key.
-func finishRotation(ctx context.Context, cfg config, pool *pgxpool.Pool, stderr io.Writer) error {
+func finishRotation(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger) error {
 	if cfg.MasterKey != "" {
 		return nil
 	}
@@ -204,8 +206,8 @@ func finishRotation(ctx context.Context, cfg config, pool *pgxpool.Pool, stderr 
 	if err := os.Remove(nextPath); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "finished an interrupted master key rotation: %s now holds master key %s\n",
-		filepath.Join(cfg.DataDir, masterKeyFile), eventstore.MasterKeyID(next))
+	log.Info("finished an interrupted master key rotation", "path", filepath.Join(cfg.DataDir, masterKeyFile),
+		"master_key_id", eventstore.MasterKeyID(next))
 	return nil
 }
 
@@ -248,7 +250,7 @@ func rotateKeys(ctx context.Context, cfg config, newKeyText string, stdout, stde
 	}
 	defer pool.Close()
 
-	from, err := openKeyring(ctx, cfg, pool, false, stderr)
+	from, err := openKeyring(ctx, cfg, pool, false, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		return err
 	}

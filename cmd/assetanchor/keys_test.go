@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,7 +130,7 @@ func TestMasterKeyIsGeneratedOnceIntoTheDataDir(t *testing.T) {
 	}
 	// The world's tenants were sealed under a key that is not configured: no new
 	// key may be generated over them.
-	if _, err := openKeyring(ctx, cfg, w.pool, true, io.Discard); err == nil || !strings.Contains(err.Error(), "set ASSETANCHOR_MASTER_KEY or run where the data dir holds master.key") {
+	if _, err := openKeyring(ctx, cfg, w.pool, true, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil || !strings.Contains(err.Error(), "set ASSETANCHOR_MASTER_KEY or run where the data dir holds master.key") {
 		t.Errorf("openKeyring over keys without a master key = %v, want a refusal", err)
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
@@ -138,7 +139,7 @@ func TestMasterKeyIsGeneratedOnceIntoTheDataDir(t *testing.T) {
 	if _, err := w.pool.Exec(ctx, `DELETE FROM tenant_keys`); err != nil {
 		t.Fatal(err)
 	}
-	none, err := openKeyring(ctx, cfg, w.pool, false, io.Discard)
+	none, err := openKeyring(ctx, cfg, w.pool, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil || none != nil {
 		t.Fatalf("openKeyring without a key, not generating = %v, %v; want nil, nil", none, err)
 	}
@@ -146,7 +147,7 @@ func TestMasterKeyIsGeneratedOnceIntoTheDataDir(t *testing.T) {
 		t.Fatalf("a key file appeared without generating: %v", err)
 	}
 	var stderr bytes.Buffer
-	first, err := openKeyring(ctx, cfg, w.pool, true, &stderr)
+	first, err := openKeyring(ctx, cfg, w.pool, true, slog.New(slog.NewJSONHandler(&stderr, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,14 +161,14 @@ func TestMasterKeyIsGeneratedOnceIntoTheDataDir(t *testing.T) {
 	if !strings.Contains(stderr.String(), "generated the master key") {
 		t.Errorf("generating said %q, want a notice", stderr.String())
 	}
-	again, err := openKeyring(ctx, cfg, w.pool, true, io.Discard)
+	again, err := openKeyring(ctx, cfg, w.pool, true, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil || again.MasterKeyID() != first.MasterKeyID() {
 		t.Errorf("second openKeyring = %v, %v; want the same key %s", again, err, first.MasterKeyID())
 	}
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := openKeyring(ctx, cfg, w.pool, true, io.Discard); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if _, err := openKeyring(ctx, cfg, w.pool, true, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("openKeyring with a world-readable key file = %v, want a refusal", err)
 	}
 }
@@ -203,12 +204,12 @@ func TestKeysRotateTheKeyFile(t *testing.T) {
 	if _, err := keyringOf(t, old).Key(context.Background(), eventstore.NewPostgresStore(w.pool), w.tenants[0]); !errors.Is(err, eventstore.ErrWrongMasterKey) {
 		t.Errorf("the old key after rotation = %v, want ErrWrongMasterKey", err)
 	}
-	started, err := openKeyring(context.Background(), loadConfig(w.env(nil)), w.pool, true, io.Discard)
+	started, err := openKeyring(context.Background(), loadConfig(w.env(nil)), w.pool, true, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil || started.MasterKeyID() != eventstore.MasterKeyID(next) {
 		t.Errorf("starting after rotation = %v, %v; want the new key", started, err)
 	}
 	oldEnv := w.env(map[string]string{"ASSETANCHOR_MASTER_KEY": base64.StdEncoding.EncodeToString(old)})
-	if _, err := openKeyring(context.Background(), loadConfig(oldEnv), w.pool, true, io.Discard); err == nil {
+	if _, err := openKeyring(context.Background(), loadConfig(oldEnv), w.pool, true, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
 		t.Error("starting with the old key after rotation succeeded, want a refusal")
 	}
 }
@@ -247,7 +248,7 @@ func TestKeysRotateTheEnvironmentKey(t *testing.T) {
 	}
 	w.MustOpenTenants(t, keyringOf(t, generated))
 	for name, env := range map[string]map[string]string{"first": oldEnv, "second": givenEnv} {
-		if _, err := openKeyring(context.Background(), loadConfig(w.env(env)), w.pool, true, io.Discard); err == nil {
+		if _, err := openKeyring(context.Background(), loadConfig(w.env(env)), w.pool, true, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
 			t.Errorf("starting with the %s, rotated-away key succeeded, want a refusal", name)
 		}
 	}
@@ -308,7 +309,7 @@ func TestInterruptedRotationIsFinishedAtStart(t *testing.T) {
 	if err := writeKeyFile(filepath.Join(dataDir, nextMasterKeyFile), next); err != nil {
 		t.Fatal(err)
 	}
-	k, err := openKeyring(ctx, cfg, w.pool, true, io.Discard)
+	k, err := openKeyring(ctx, cfg, w.pool, true, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil || k.MasterKeyID() != eventstore.MasterKeyID(old) {
 		t.Fatalf("start after an uncommitted rotation = %v, %v; want the old key", k, err)
 	}
@@ -318,7 +319,7 @@ func TestInterruptedRotationIsFinishedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
-	k, err = openKeyring(ctx, cfg, w.pool, true, &stderr)
+	k, err = openKeyring(ctx, cfg, w.pool, true, slog.New(slog.NewJSONHandler(&stderr, nil)))
 	if err != nil || k.MasterKeyID() != eventstore.MasterKeyID(next) {
 		t.Fatalf("start after a committed rotation = %v, %v; want the new key", k, err)
 	}

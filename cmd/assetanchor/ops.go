@@ -47,6 +47,9 @@ func projectionsCommand(ctx context.Context, in invocation) error {
 			fmt.Fprintf(w, "%s\t%d/%d\t%d\t%d\t%.1f\t%s\n", s.Name, s.Checkpoint.TransactionID,
 				s.Checkpoint.Position, s.Applied, s.Lag.Events, s.Lag.Seconds, s.State())
 		}
-		return w.Flush()
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		return printRelayStatus(ctx, pool, stdout)
 	})
 }

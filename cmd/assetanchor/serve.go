@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -37,6 +36,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if err != nil {
 		return err
 	}
+	if _, err := cfg.jobLeaseTTL(); err != nil {
+		return err
+	}
 	backupCfg, err := cfg.backupSettings()
 	if err != nil {
 		return err
@@ -62,7 +64,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		repo := cfg.backupRepo(log)
 		scheduler = &backupScheduler{
 			b:        &backups{cfg: cfg, log: log.With("component", "backup"), repo: repo, db: db, pool: pool, server: backup.ServerOf(db.cluster)},
-			settings: backupCfg, reason: "backups: setting up",
+			settings: backupCfg,
 		}
 		// Runs after HTTP and the jobs have stopped: the last writes reach the
 		// repository before the server stops.
@@ -84,15 +86,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if stalled {
 		return fmt.Errorf("refuse to serve: %w", eventstore.ErrHorizonStalled)
 	}
-	// The default partition takes the rows of a month without its own, so a
-	// failure here (logged) never stops a write, and must not stop serving.
-	if created, err := projections.EnsureAuditPartitions(ctx, pool, time.Now()); err != nil {
-		log.ErrorContext(ctx, "ensure audit_logs partitions", "err", err)
-	} else if created > 0 {
-		log.InfoContext(ctx, "created audit_logs partitions", "created", created)
-	}
-
-	keyring, err := openKeyring(ctx, cfg, pool, true, stderr)
+	keyring, err := openKeyring(ctx, cfg, pool, true, log)
 	if err != nil {
 		return err
 	}
@@ -103,40 +97,6 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if err := bootstrapAdmin(ctx, app.users, pool, cfg, stdout); err != nil {
 		return err
 	}
-
-	rent, err := newRentSchedule(app.store, pool, log)
-	if err != nil {
-		return err
-	}
-	// Background work and the log's asynchronous consumers stop only after HTTP
-	// has drained.
-	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
-	var jobs sync.WaitGroup
-	consumerDone := make(chan error, 1)
-	go func() {
-		consumerDone <- projections.NewRuntime(rentScheduleName, pool, rent, log).Run(jobsCtx)
-	}()
-	for _, job := range []func(context.Context){
-		func(ctx context.Context) { expireDaily(ctx, app.leases, log) },
-		rent.run,
-		func(ctx context.Context) { ensureAuditPartitionsDaily(ctx, pool, log) },
-		func(ctx context.Context) {
-			if scheduler != nil {
-				scheduler.run(ctx)
-			}
-		},
-	} {
-		jobs.Add(1)
-		go func() {
-			defer jobs.Done()
-			job(jobsCtx)
-		}()
-	}
-	defer func() {
-		stopJobs()
-		jobs.Wait()
-		err = errors.Join(err, <-consumerDone)
-	}()
 
 	local, err := eventstore.NewLocalBlobs(filepath.Join(cfg.DataDir, "documents"))
 	if err != nil {
@@ -151,27 +111,22 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if err != nil {
 		return err
 	}
-	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
-	sweepDone := make(chan struct{})
-	go func() {
-		sweepOrphanBlobs(sweepCtx, documents, log)
-		close(sweepDone)
-	}()
-	defer func() {
-		stopSweep()
-		<-sweepDone
-	}()
+	// Background work runs on one node at a time, each job under its lease
+	// (background.go), and stops only after HTTP has drained.
+	background, err := startBackground(ctx, cfg, pool, app, documents, scheduler, log)
+	if err != nil {
+		return err
+	}
+	defer background.stop()
 
 	deps := http.Deps{
 		Log: log, Pool: pool, Store: app.store, Queries: app.queries,
 		Checkpoints: projections.NewCheckpoints(pool), Users: app.users, Properties: app.properties,
 		Tenants: app.tenants, Leases: app.leases, Transactions: app.transactions, Maintenance: app.maintenance,
 		Documents: documents, Blobs: blobs, MaxUploadBytes: uploads.maxBytes, UploadTypes: uploads.types,
-		SchemaCurrent: schemaCurrent(pool), Collector: app.store.Collector(), Keyring: keyring,
+		SchemaCurrent: schemaCurrent(pool), Collector: background.collector(app.store.Collector()), Keyring: keyring,
 		RequestTimeout: requestTimeout, Version: version, // the build's -X name; empty: http reads the build info
-	}
-	if scheduler != nil {
-		deps.Backups = scheduler.Status
+		Degraded: background.degraded,
 	}
 	if err := cfg.edge(&deps); err != nil {
 		return err
@@ -270,50 +225,4 @@ func bootstrapAdmin(ctx context.Context, users *commands.Users, pool *pgxpool.Po
 	}
 	fmt.Fprintf(stdout, "Created the first administrator; this is the only time the password is shown:\n  email:    %s\n  password: %s\n", email, password)
 	return nil
-}
-
-// ensureAuditPartitionsDaily keeps the coming months' audit_logs partitions
-// created (serve created them at start), so that rows never wait in the
-// default partition.
-func ensureAuditPartitionsDaily(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) {
-	everyDay(ctx, func() {
-		created, err := projections.EnsureAuditPartitions(ctx, pool, time.Now())
-		if err != nil && ctx.Err() == nil {
-			log.ErrorContext(ctx, "ensure audit_logs partitions", "err", err)
-			return
-		}
-		if created > 0 {
-			log.InfoContext(ctx, "created audit_logs partitions", "created", created)
-		}
-	})
-}
-
-// everyDay runs run every 24 hours until ctx ends; a failed run logs and waits
-// for the next.
-func everyDay(ctx context.Context, run func()) {
-	ticker := time.NewTicker(24 * time.Hour)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			run()
-		}
-	}
-}
-
-// sweepOrphanBlobs removes, once at start, document bytes that no live document
-// references: left by an upload that stopped before its commit, or by a deletion
-// whose removal of the bytes did not run. Uploads may run meanwhile; each hash is
-// checked under its lock.
-func sweepOrphanBlobs(ctx context.Context, documents *commands.Documents, log *slog.Logger) {
-	removed, err := documents.SweepBlobs(ctx)
-	if err != nil && ctx.Err() == nil {
-		log.Error("sweep document bytes", "removed", removed, "err", err)
-		return
-	}
-	if removed > 0 {
-		log.Info("removed unreferenced document bytes", "removed", removed)
-	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/assetanchor/assetanchor/eventstore/pguuid"
 	"github.com/assetanchor/assetanchor/migrations"
 )
 
@@ -78,7 +79,12 @@ func MustURL(tb testing.TB) string {
 // MustPool is MustURL with a connection pool that closes when the test ends.
 func MustPool(tb testing.TB) *pgxpool.Pool {
 	tb.Helper()
-	pool, err := pgxpool.New(context.Background(), MustURL(tb))
+	cfg, err := pgxpool.ParseConfig(MustURL(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pguuid.Configure(cfg)
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,0 +1,3 @@
+DROP TABLE relay_position;
+DROP TABLE relay_parked;
+DROP TABLE job_leases;
