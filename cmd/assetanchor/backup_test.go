@@ -162,6 +162,8 @@ func TestRecoveryDrill(t *testing.T) {
 		t.Errorf("the first backup is not full: %s", stdout)
 	}
 
+	// pgBackRest times backups to the second: T must be past the backup's end.
+	time.Sleep(1100 * time.Millisecond)
 	content := []byte("lease scan " + strings.Repeat("0123456789", 5000))
 	doc := api.upload("property", api.property("Docs"), "scan.txt", content)
 	api.property("B")

@@ -290,6 +290,8 @@ func (i Info) Window() (from, to time.Time) {
 	if from.IsZero() {
 		return time.Time{}, time.Time{}
 	}
+	// pgBackRest records whole seconds; the backup may end up to a second later.
+	from = from.Add(time.Second)
 	to = i.WALMaxTime
 	if last := i.Sets[len(i.Sets)-1].Stop; to.Before(last) {
 		to = last
