@@ -20,16 +20,22 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 build:
 	go build -ldflags "-X main.version=$(VERSION)" -o bin/assetanchor ./cmd/assetanchor
 
-# pg makes sure PostgreSQL server binaries exist (see cmd/internal/pgcluster).
+# pg makes sure PostgreSQL server binaries exist (see cmd/internal/pgcluster),
+# and pgBackRest for the embedded cluster's backups (cmd/internal/backup).
 pg:
-	@if [ -z "$$ASSETANCHOR_PG_BIN" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-	    && ! command -v initdb >/dev/null 2>&1; then \
+	@pkgs=""; \
+	if [ -z "$$ASSETANCHOR_PG_BIN" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	    && ! command -v initdb >/dev/null 2>&1; then pkgs="postgresql"; fi; \
+	if ! command -v pgbackrest >/dev/null 2>&1; then pkgs="$$pkgs pgbackrest"; fi; \
+	if [ -n "$$pkgs" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "pg: installing PostgreSQL server binaries (apt-get install postgresql)"; \
-	    out=$$( { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } 2>&1 ) \
+	    echo "pg: installing$$(printf ' %s' $$pkgs) (apt-get install)"; \
+	    out=$$( { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs; } 2>&1 ) \
 	      || { printf '%s\n' "$$out" | tail -n 20 >&2; exit 1; }; \
+	  elif [ "$$pkgs" = " pgbackrest" ]; then \
+	    echo "pgbackrest is missing (backups off, tests that need it skip): run 'sudo apt-get install pgbackrest'" >&2; \
 	  else \
-	    echo "PostgreSQL server binaries are missing: run 'sudo apt-get install postgresql' (Debian/Ubuntu) or set ASSETANCHOR_PG_BIN" >&2; \
+	    echo "PostgreSQL server binaries are missing: run 'sudo apt-get install$$(printf ' %s' $$pkgs)' (Debian/Ubuntu) or set ASSETANCHOR_PG_BIN" >&2; \
 	    exit 1; \
 	  fi; \
 	fi

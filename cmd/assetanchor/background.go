@@ -27,6 +27,7 @@ const (
 	jobAuditPartitions = "audit-partitions"
 	jobBlobSweep       = "blob-sweep"
 	jobEventRelay      = "event-relay"
+	jobBackups         = "backups"
 )
 
 // background is serve's background work: jobs under leases and, with
@@ -35,14 +36,17 @@ type background struct {
 	pool   *pgxpool.Pool
 	leases *jobs.Leases
 	relay  *relay.Relay // nil without ASSETANCHOR_NATS_URL
-	nc     *nats.Conn
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// backups is the embedded cluster's backup schedule; nil with DATABASE_URL.
+	backups *backupScheduler
+	nc      *nats.Conn
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // startBackground starts every job; each runs where this node holds its lease.
 // They outlive ctx until stop, so that HTTP drains first.
-func startBackground(ctx context.Context, cfg config, pool *pgxpool.Pool, a *app, documents *commands.Documents, log *slog.Logger) (*background, error) {
+func startBackground(ctx context.Context, cfg config, pool *pgxpool.Pool, a *app, documents *commands.Documents,
+	backups *backupScheduler, log *slog.Logger) (*background, error) {
 	ttl, err := cfg.jobLeaseTTL()
 	if err != nil {
 		return nil, err
@@ -56,7 +60,7 @@ func startBackground(ctx context.Context, cfg config, pool *pgxpool.Pool, a *app
 	if err != nil {
 		return nil, err
 	}
-	b := &background{pool: pool, leases: leases}
+	b := &background{pool: pool, leases: leases, backups: backups}
 	all := map[string]func(context.Context){
 		jobRentSchedule: func(ctx context.Context) {
 			// The daily run and the consumer that reacts to lease events.
@@ -76,6 +80,9 @@ func startBackground(ctx context.Context, cfg config, pool *pgxpool.Pool, a *app
 			sweepOrphanBlobs(ctx, documents, log)
 			everyDay(ctx, func() { sweepOrphanBlobs(ctx, documents, log) })
 		},
+	}
+	if backups != nil {
+		all[jobBackups] = backups.run
 	}
 	if cfg.NATSURL != "" {
 		// A NATS server that is down at start does not stop serve: the
@@ -127,19 +134,25 @@ func (b *background) collector(others ...prometheus.Collector) prometheus.Collec
 }
 
 // degraded is /readyz's report of what works but needs an operator: events the
-// relay parked.
+// relay parked, physical backups that do not run.
 func (b *background) degraded(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	if b.backups != nil {
+		if why := b.backups.Status(); why != "" {
+			out["backups"] = why
+		}
+	}
 	if b.relay == nil {
-		return nil
+		return out
 	}
 	n, err := relay.CountParked(ctx, b.pool)
 	switch {
 	case err != nil:
-		return map[string]string{"relay": "parked events unknown"}
+		out["relay"] = "parked events unknown"
 	case n > 0:
-		return map[string]string{"relay": fmt.Sprintf("%d events parked (assetanchor projections status)", n)}
+		out["relay"] = fmt.Sprintf("%d events parked (assetanchor projections status)", n)
 	}
-	return nil
+	return out
 }
 
 type collectorList []prometheus.Collector

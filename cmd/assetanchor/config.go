@@ -34,6 +34,11 @@ type config struct {
 	// ASSETANCHOR_TRUSTED_PROXIES and ASSETANCHOR_METRICS_ADDR as given; edge
 	// parses them.
 	CORSOrigins, TrustedProxies, MetricsAddr string
+	// BackupDir is ASSETANCHOR_BACKUP_DIR (default <data dir>/backups); Backup
+	// holds the schedule and retention variables as given, parsed by
+	// backupSettings (backup.go).
+	BackupDir string
+	Backup    map[string]string
 	// NATSURL is ASSETANCHOR_NATS_URL: where serve relays the event log.
 	NATSURL string
 	// NodeID is ASSETANCHOR_NODE_ID; empty: generated at start (jobs.NodeID).
@@ -56,6 +61,18 @@ var environment = []struct{ name, meaning string }{
 	{"ASSETANCHOR_NODE_ID", "this node's name in job leases and /metrics (unset: host name and a random suffix)"},
 	{"ASSETANCHOR_JOB_LEASE_TTL", "how long a node's hold on a background job lasts unless renewed, 1s to 10m (15s)"},
 	{"ASSETANCHOR_PG_BIN", "directory of PostgreSQL's server binaries (the newest /usr/lib/postgresql/*/bin)"},
+	{"ASSETANCHOR_BACKUP_DIR", "pgBackRest repository, archived documents, erasure journal (<data dir>/backups)"},
+	{"ASSETANCHOR_BACKUP_FULL_EVERY, ..._INCREMENTAL_EVERY", "serve's backup schedule (24h, 6h; 0 turns it off)"},
+	{"ASSETANCHOR_BACKUP_KEEP_DAILY, ..._WEEKLY, ..._MONTHLY", "full backups kept per day, week, month (7, 4, 12)"},
+	{"ASSETANCHOR_BACKUP_PITR_WINDOW", "how far back point-in-time recovery reaches (168h)"},
+	{"ASSETANCHOR_ARCHIVE_TIMEOUT", "longest wait before a write's WAL is archived (60s)"},
+}
+
+// backupVariables are the schedule and retention settings (backupSettings).
+var backupVariables = []string{
+	"ASSETANCHOR_BACKUP_FULL_EVERY", "ASSETANCHOR_BACKUP_INCREMENTAL_EVERY",
+	"ASSETANCHOR_BACKUP_KEEP_DAILY", "ASSETANCHOR_BACKUP_KEEP_WEEKLY", "ASSETANCHOR_BACKUP_KEEP_MONTHLY",
+	"ASSETANCHOR_BACKUP_PITR_WINDOW", "ASSETANCHOR_ARCHIVE_TIMEOUT",
 }
 
 func loadConfig(getenv func(string) string) config {
@@ -71,6 +88,11 @@ func loadConfig(getenv func(string) string) config {
 	c.RequestTimeout = getenv("ASSETANCHOR_REQUEST_TIMEOUT")
 	c.CORSOrigins, c.TrustedProxies = getenv("ASSETANCHOR_CORS_ORIGINS"), getenv("ASSETANCHOR_TRUSTED_PROXIES")
 	c.MetricsAddr = getenv("ASSETANCHOR_METRICS_ADDR")
+	c.BackupDir = getenv("ASSETANCHOR_BACKUP_DIR")
+	c.Backup = map[string]string{}
+	for _, name := range backupVariables {
+		c.Backup[name] = getenv(name)
+	}
 	c.NATSURL, c.NodeID = getenv("ASSETANCHOR_NATS_URL"), getenv("ASSETANCHOR_NODE_ID")
 	c.JobLeaseTTL = getenv("ASSETANCHOR_JOB_LEASE_TTL")
 	if c.Addr == "" {
@@ -81,6 +103,12 @@ func loadConfig(getenv func(string) string) config {
 	}
 	if abs, err := filepath.Abs(c.DataDir); err == nil {
 		c.DataDir = abs
+	}
+	if c.BackupDir == "" {
+		c.BackupDir = filepath.Join(c.DataDir, "backups")
+	}
+	if abs, err := filepath.Abs(c.BackupDir); err == nil {
+		c.BackupDir = abs
 	}
 	return c
 }

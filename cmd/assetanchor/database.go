@@ -40,10 +40,21 @@ func openDatabaseLogged(ctx context.Context, cfg config, log *slog.Logger) (*dat
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	// Every process that may start the cluster starts it the same way: WAL
+	// archiving on, through a script that pushes once backups are set up.
+	bs, err := cfg.backupSettings()
+	if err != nil {
+		return nil, err
+	}
+	settings, err := cfg.backupRepo(log).ServerSettings(bs.archiveTimeout)
+	if err != nil {
+		return nil, err
+	}
 	cluster, err := pgcluster.Start(ctx, pgcluster.Options{
-		Dir:   filepath.Join(cfg.DataDir, "postgres"),
-		Fsync: true,
-		Log:   log.With("component", "postgres"),
+		Dir:      filepath.Join(cfg.DataDir, "postgres"),
+		Fsync:    true,
+		Log:      log.With("component", "postgres"),
+		Settings: settings,
 	})
 	if err != nil {
 		return nil, err

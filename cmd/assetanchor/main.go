@@ -188,6 +188,32 @@ or run assetanchor projections rebuild --all.`,
 			setup:   noFlags(auditCommand),
 		},
 		{
+			name:    "backup create",
+			summary: "an online backup of the embedded cluster with pgBackRest, serve still serving; the first is full",
+			help: `Sets pgBackRest up if need be (stanza, WAL archiving), copies any document
+bytes the archive lacks, and takes a backup into ASSETANCHOR_BACKUP_DIR. serve takes
+them on its own schedule too. Embedded cluster only: with DATABASE_URL the
+database is the operator's. See docs/operations.md.`,
+			example: "assetanchor backup create --full",
+			setup:   backupCreateCommand,
+		},
+		{
+			name:    "backup list",
+			summary: "each backup's type, start, end and size, and the span point-in-time recovery covers",
+			example: "assetanchor backup list",
+			setup:   noFlags(backupListCommand),
+		},
+		{
+			name:    "backup restore",
+			summary: "with serve stopped: the database as it was at --to (or the latest), its documents and erasures, then verified",
+			help: `Saves the current database's last WAL, restores the cluster with pgBackRest to
+the moment given (or the latest archived), replays it, erases again every tenant
+of the erasure journal, puts back from the archive the document files of that
+moment, then runs audit verify and projections verify. serve must be stopped.`,
+			example: "assetanchor backup restore --to 2025-03-31T12:00:00Z",
+			setup:   backupRestoreCommand,
+		},
+		{
 			name:    "keys rotate",
 			summary: "rewrap every tenant data key under a new master key",
 			help: `Rewraps every tenant data key in one transaction. With the key file, master.key is

@@ -9,9 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/assetanchor/assetanchor/cmd/internal/backup"
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
@@ -37,6 +39,10 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if _, err := cfg.jobLeaseTTL(); err != nil {
 		return err
 	}
+	backupCfg, err := cfg.backupSettings()
+	if err != nil {
+		return err
+	}
 	if (cfg.AdminEmail == "") != (cfg.AdminPassword == "") {
 		return usageError("set both ASSETANCHOR_ADMIN_EMAIL and ASSETANCHOR_ADMIN_PASSWORD, or neither")
 	}
@@ -53,6 +59,23 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		return err
 	}
 	defer pool.Close()
+	var scheduler *backupScheduler
+	if db.cluster != nil {
+		repo := cfg.backupRepo(log)
+		scheduler = &backupScheduler{
+			b:        &backups{cfg: cfg, log: log.With("component", "backup"), repo: repo, db: db, pool: pool, server: backup.ServerOf(db.cluster)},
+			settings: backupCfg,
+		}
+		// Runs after HTTP and the jobs have stopped: the last writes reach the
+		// repository before the server stops.
+		defer func() {
+			if repo.Enabled() {
+				if err := switchAndWaitArchived(context.WithoutCancel(ctx), pool, 30*time.Second); err != nil {
+					log.Warn("archive the last WAL before stopping", "err", err)
+				}
+			}
+		}()
+	}
 	// Stored transaction ids ahead of this cluster's (a pg_dump restored into
 	// another cluster) would hide every event from the projector, and new events
 	// would sort before its checkpoint: refuse before writing anything.
@@ -75,9 +98,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		return err
 	}
 
-	blobs, err := eventstore.NewLocalBlobs(filepath.Join(cfg.DataDir, "documents"))
+	local, err := eventstore.NewLocalBlobs(filepath.Join(cfg.DataDir, "documents"))
 	if err != nil {
 		return err
+	}
+	var blobs eventstore.BlobStore = local
+	if scheduler != nil {
+		// Each document's bytes go to the backup dir as they are stored.
+		blobs = backup.ArchivingBlobs{BlobStore: local, Repo: scheduler.b.repo, Log: log}
 	}
 	documents, err := commands.NewDocuments(app.store, blobs, app.queries, log)
 	if err != nil {
@@ -85,7 +113,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	}
 	// Background work runs on one node at a time, each job under its lease
 	// (background.go), and stops only after HTTP has drained.
-	background, err := startBackground(ctx, cfg, pool, app, documents, log)
+	background, err := startBackground(ctx, cfg, pool, app, documents, scheduler, log)
 	if err != nil {
 		return err
 	}

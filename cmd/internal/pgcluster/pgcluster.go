@@ -84,6 +84,10 @@ type Options struct {
 	// Log, if set, receives progress lines, and the output of a server
 	// binary that failed (errors stay one line).
 	Log *slog.Logger
+	// Settings are extra server settings, name to value, passed as -c on the
+	// command line when this process starts the server (such as archive_mode);
+	// a value must not hold a single quote.
+	Settings map[string]string
 }
 
 // ErrInUse means another process uses the cluster, so it cannot be had
@@ -201,7 +205,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	err = flock(usage, syscall.LOCK_EX|syscall.LOCK_NB)
 	switch {
 	case err == nil:
-		if err := c.startServer(ctx, opts.Fsync); err != nil {
+		if err := c.startServer(ctx, opts.Fsync, opts.Settings); err != nil {
 			usage.Close()
 			return nil, err
 		}
@@ -269,7 +273,7 @@ func newCluster(opts Options) (*Cluster, error) {
 }
 
 // startServer initialises the cluster if need be and starts the server.
-func (c *Cluster) startServer(ctx context.Context, fsync bool) error {
+func (c *Cluster) startServer(ctx context.Context, fsync bool, settings map[string]string) error {
 	if err := c.prepareFiles(); err != nil {
 		return err
 	}
@@ -297,7 +301,7 @@ func (c *Cluster) startServer(ctx context.Context, fsync bool) error {
 
 	var startErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		startErr = c.start(ctx, fsync)
+		startErr = c.start(ctx, fsync, settings)
 		if startErr == nil || !errors.Is(startErr, errPortInUse) || ctx.Err() != nil {
 			break
 		}
@@ -352,6 +356,50 @@ func readPostmasterPID(dir string) (port int, sockDir string, err error) {
 		return 0, "", fmt.Errorf("postmaster.pid has no port: %q", lines[3])
 	}
 	return port, strings.TrimSpace(lines[4]), nil
+}
+
+// Dir is the cluster's data directory (absolute).
+func (c *Cluster) Dir() string { return c.dir }
+
+// Port is the server's TCP port on 127.0.0.1.
+func (c *Cluster) Port() int { return c.port }
+
+// SocketDir is the directory of the server's Unix socket.
+func (c *Cluster) SocketDir() string { return c.sockDir }
+
+// User is the superuser's name.
+func (c *Cluster) User() string { return superuser }
+
+// Password is the superuser's password.
+func (c *Cluster) Password() string { return c.password }
+
+// BinDir is the directory of the server binaries in use.
+func (c *Cluster) BinDir() string { return c.bin }
+
+// ServerOwner is the OS user the server runs as when this process is root
+// ("postgres"); ok is false when the process is not root and runs the
+// server as itself.
+func ServerOwner() (uid, gid int, ok bool, err error) {
+	if os.Geteuid() != 0 {
+		return 0, 0, false, nil
+	}
+	u, err := lookupUser("postgres")
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("pgcluster: running as root needs the postgres OS user: %w", err)
+	}
+	return u.uid, u.gid, true, nil
+}
+
+// MakeTraversable lets the server's OS user reach dir: as root, it adds the
+// search bit for others to dir and each ancestor that user could not
+// otherwise traverse. Not root, it does nothing.
+func MakeTraversable(dir string) error {
+	uid, gid, ok, err := ServerOwner()
+	if err != nil || !ok {
+		return err
+	}
+	c := &Cluster{owner: &osUser{uid: uid, gid: gid}, log: slog.New(slog.DiscardHandler)}
+	return c.makeTraversable(dir)
 }
 
 // URL returns the postgres URL of database "assetanchor".
@@ -611,7 +659,7 @@ func (c *Cluster) initdb(ctx context.Context) error {
 
 var errPortInUse = errors.New("port already in use")
 
-func (c *Cluster) start(ctx context.Context, fsync bool) error {
+func (c *Cluster) start(ctx context.Context, fsync bool, settings map[string]string) error {
 	port, err := freePort()
 	if err != nil {
 		return fmt.Errorf("pgcluster: pick port: %w", err)
@@ -625,6 +673,18 @@ func (c *Cluster) start(ctx context.Context, fsync bool) error {
 	}
 	if !fsync {
 		o = append(o, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
+	}
+	names := make([]string, 0, len(settings))
+	for name := range settings {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		// pg_ctl hands -o to a shell: single quotes keep a value with spaces whole.
+		if strings.ContainsAny(name+settings[name], "'\n") {
+			return fmt.Errorf("pgcluster: unsupported character in setting %s", name)
+		}
+		o = append(o, "-c '"+name+"="+settings[name]+"'")
 	}
 	c.log.Info("starting the PostgreSQL server", "addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), "data", c.dir)
 	logSize := fileSize(c.logPath)

@@ -343,3 +343,39 @@ func processAlive(pid int) bool {
 	rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
 	return !strings.HasPrefix(strings.TrimSpace(rest), "Z")
 }
+
+// Settings reach the server, a value with spaces whole (archive_command
+// is one), and the accessors describe the running server.
+func TestStartWithSettings(t *testing.T) {
+	if _, err := BinDir(); err != nil {
+		t.Skip(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "postgres")
+	c, err := Start(ctx, Options{Dir: dir, Settings: map[string]string{
+		"archive_timeout": "77s", "application_name": "with spaces %p",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
+	conn, err := pgx.Connect(ctx, c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var timeout, name string
+	if err := conn.QueryRow(ctx, `SELECT current_setting('archive_timeout'), current_setting('application_name')`).Scan(&timeout, &name); err != nil {
+		t.Fatal(err)
+	}
+	if timeout != "77s" || name != "with spaces %p" {
+		t.Errorf("archive_timeout = %q, application_name = %q; want 77s and the value with spaces", timeout, name)
+	}
+	if c.Dir() != dir || c.Port() == 0 || c.SocketDir() == "" || c.User() != "assetanchor" || c.Password() == "" {
+		t.Errorf("accessors: dir %q port %d socket %q user %q", c.Dir(), c.Port(), c.SocketDir(), c.User())
+	}
+	if _, err := Start(ctx, Options{Dir: filepath.Join(t.TempDir(), "pg"), Settings: map[string]string{"x": "it's"}}); err == nil {
+		t.Error("a setting with a single quote was accepted")
+	}
+}
