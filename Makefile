@@ -20,7 +20,9 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 build:
 	go build -ldflags "-X main.version=$(VERSION)" -o bin/assetanchor ./cmd/assetanchor
 
-# pg makes sure PostgreSQL server binaries exist (see cmd/internal/pgcluster).
+# pg makes sure PostgreSQL server binaries exist (see cmd/internal/pgcluster),
+# and PgBouncer for the pooling tests (cmd/internal/pgbouncer; they skip
+# without it, and fail when CI=true).
 pg:
 	@if [ -z "$$ASSETANCHOR_PG_BIN" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	    && ! command -v initdb >/dev/null 2>&1; then \
@@ -31,6 +33,15 @@ pg:
 	  else \
 	    echo "PostgreSQL server binaries are missing: run 'sudo apt-get install postgresql' (Debian/Ubuntu) or set ASSETANCHOR_PG_BIN" >&2; \
 	    exit 1; \
+	  fi; \
+	fi
+	@if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "pg: installing PgBouncer (apt-get install pgbouncer)"; \
+	    out=$$( { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; } 2>&1 ) \
+	      || { printf '%s\n' "$$out" | tail -n 20 >&2; exit 1; }; \
+	  else \
+	    echo "pg: PgBouncer is missing, its tests will skip: run 'sudo apt-get install pgbouncer' (Debian/Ubuntu)" >&2; \
 	  fi; \
 	fi
 

@@ -88,6 +88,7 @@ pool_mode = transaction
 max_client_conn = 1000
 default_pool_size = 40
 server_reset_query =
+stats_period = 1
 logfile = %s
 pidfile = %s
 `, host, port, b.port, filepath.Join(dir, "userlist.txt"), b.user, b.user,
@@ -170,7 +171,8 @@ type Stats struct {
 	Transactions, Queries int64
 }
 
-// Stats reads SHOW STATS on the admin console.
+// Stats reads SHOW STATS on the admin console. PgBouncer adds up its
+// counters every second (stats_period): wait that long after the traffic.
 func (b *Bouncer) Stats(ctx context.Context, db string) (Stats, error) {
 	conn, err := b.Admin(ctx)
 	if err != nil {
@@ -184,19 +186,16 @@ func (b *Bouncer) Stats(ctx context.Context, db string) (Stats, error) {
 	defer rows.Close()
 	var s Stats
 	for rows.Next() {
-		values, err := rows.Values()
-		if err != nil {
-			return Stats{}, err
-		}
-		row := map[string]any{}
+		// Every column read as its text: the counters are numeric.
+		row := map[string]string{}
 		for i, fd := range rows.FieldDescriptions() {
-			row[fd.Name] = values[i]
+			row[fd.Name] = string(rows.RawValues()[i])
 		}
 		if row["database"] != db {
 			continue
 		}
-		s.Transactions, _ = strconv.ParseInt(fmt.Sprint(row["total_xact_count"]), 10, 64)
-		s.Queries, _ = strconv.ParseInt(fmt.Sprint(row["total_query_count"]), 10, 64)
+		s.Transactions, _ = strconv.ParseInt(row["total_xact_count"], 10, 64)
+		s.Queries, _ = strconv.ParseInt(row["total_query_count"], 10, 64)
 	}
 	return s, rows.Err()
 }
