@@ -152,3 +152,40 @@ func raceOnNodes(t *testing.T, nodes []string, token, url string, env func(strin
 		t.Errorf("projections verify after the race:\n%s\n%s", stdout, stderr)
 	}
 }
+
+// TestLoginLimitHoldsAcrossNodes sends wrong passwords for one account to
+// three nodes in turn. The buckets are in PostgreSQL, so the three together
+// allow what one allows (10 attempts per address and email, then 429), not
+// three times as many.
+func TestLoginLimitHoldsAcrossNodes(t *testing.T) {
+	url := dbtest.MustURL(t)
+	vars := map[string]string{
+		"DATABASE_URL":               url,
+		"ASSETANCHOR_DATA_DIR":       t.TempDir(),
+		"ASSETANCHOR_ADDR":           "127.0.0.1:0",
+		"ASSETANCHOR_ADMIN_EMAIL":    "ops@example.com",
+		"ASSETANCHOR_ADMIN_PASSWORD": "a long enough password",
+		"ASSETANCHOR_MASTER_KEY":     base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
+	}
+	env := func(key string) string { return vars[key] }
+	nodes := []*runningServe{MustServe(t, env), MustServe(t, env), MustServe(t, env)}
+	refused := 0
+	statuses := map[int]int{}
+	for i := range 30 {
+		resp, err := http.Post("http://"+nodes[i%3].addr+"/api/v1/auth/login", "application/json",
+			strings.NewReader(`{"email":"ops@example.com","password":"a wrong guess"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		statuses[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests {
+			refused++
+		}
+	}
+	// The email bucket holds 10 and refills one every 6 s: the 30 attempts
+	// take well under that, so 10 are answered and 20 refused, whichever node.
+	if statuses[http.StatusUnauthorized] > 11 || refused < 19 {
+		t.Errorf("30 wrong passwords spread over 3 nodes were answered %v; want about 10 401 and 20 429", statuses)
+	}
+}
