@@ -20,23 +20,28 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 build:
 	go build -ldflags "-X main.version=$(VERSION)" -o bin/assetanchor ./cmd/assetanchor
 
-# pg makes sure PostgreSQL server binaries exist (see cmd/internal/pgcluster),
-# and pgBackRest for the embedded cluster's backups (cmd/internal/backup).
+# pg makes sure the engines the project runs on are installed: PostgreSQL's
+# server binaries (cmd/internal/pgcluster), pgBackRest for the embedded
+# cluster's backups (cmd/internal/backup) and PgBouncer for the pooling tests
+# (cmd/internal/pgbouncer). As root it installs what is missing from Debian's
+# packages; otherwise it says in one line what to install, and only a missing
+# PostgreSQL stops it (the others' tests skip, and fail when CI=true).
 pg:
 	@pkgs=""; \
 	if [ -z "$$ASSETANCHOR_PG_BIN" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	    && ! command -v initdb >/dev/null 2>&1; then pkgs="postgresql"; fi; \
 	if ! command -v pgbackrest >/dev/null 2>&1; then pkgs="$$pkgs pgbackrest"; fi; \
+	if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then pkgs="$$pkgs pgbouncer"; fi; \
 	if [ -n "$$pkgs" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "pg: installing$$(printf ' %s' $$pkgs) (apt-get install)"; \
 	    out=$$( { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs; } 2>&1 ) \
 	      || { printf '%s\n' "$$out" | tail -n 20 >&2; exit 1; }; \
-	  elif [ "$$pkgs" = " pgbackrest" ]; then \
-	    echo "pgbackrest is missing (backups off, tests that need it skip): run 'sudo apt-get install pgbackrest'" >&2; \
 	  else \
-	    echo "PostgreSQL server binaries are missing: run 'sudo apt-get install$$(printf ' %s' $$pkgs)' (Debian/Ubuntu) or set ASSETANCHOR_PG_BIN" >&2; \
-	    exit 1; \
+	    case " $$pkgs " in \
+	    *" postgresql "*) echo "PostgreSQL server binaries are missing: run 'sudo apt-get install$$(printf ' %s' $$pkgs)' (Debian/Ubuntu) or set ASSETANCHOR_PG_BIN" >&2; exit 1 ;; \
+	    *) echo "missing$$(printf ' %s' $$pkgs) (backups off, their tests skip): run 'sudo apt-get install$$(printf ' %s' $$pkgs)'" >&2 ;; \
+	    esac; \
 	  fi; \
 	fi
 

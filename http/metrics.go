@@ -68,6 +68,7 @@ func newMetrics(s *Server) *metrics {
 	if s.Collector != nil {
 		reg.MustRegister(s.Collector)
 	}
+	reg.MustRegister(s.queries.Collector()) // reads by target: primary, replica
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return m
 }

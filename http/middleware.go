@@ -217,6 +217,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		ctx := context.WithValue(r.Context(), sessionKey, sess)
 		ctx = projections.WithViewer(ctx, projections.Viewer{UserID: sess.UserID, Role: sess.Role})
+		// A request that only reads may read from the replica; ?as_of= replays
+		// into temporary tables, which a standby refuses.
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !r.URL.Query().Has("as_of") {
+			ctx = projections.MayReadReplica(ctx)
+		}
 		md := eventstore.MetadataFrom(ctx)
 		md.ActorID = &sess.UserID
 		ctx = eventstore.WithMetadata(ctx, md)

@@ -53,7 +53,8 @@ type Deps struct {
 	Degraded func(context.Context) map[string]string
 	// RequestTimeout bounds each request (deadline); 0 is DefaultRequestTimeout.
 	RequestTimeout time.Duration
-	// LoginLimitPerIP and LoginLimitPerEmail throttle login, signup and refresh.
+	// LoginLimitPerIP and LoginLimitPerEmail throttle login, signup and refresh;
+	// their buckets are in PostgreSQL (Pool), shared by every node.
 	LoginLimitPerIP, LoginLimitPerEmail RateLimit
 	// CORSOrigins may call the API from a browser (scheme://host[:port]); none: no CORS.
 	CORSOrigins []string
@@ -116,7 +117,7 @@ func NewServer(d Deps) (*Server, error) {
 		}
 	}
 	s := &Server{Deps: d, log: d.Log, queries: d.Queries,
-		ipLimiter: newLimiter(d.LoginLimitPerIP), emailLimiter: newLimiter(d.LoginLimitPerEmail)}
+		ipLimiter: newLimiter(d.LoginLimitPerIP, d.Pool), emailLimiter: newLimiter(d.LoginLimitPerEmail, d.Pool)}
 	s.uploadTypes = mediaTypes(d.UploadTypes)
 	s.metrics = newMetrics(s)
 	s.handler = s.routes()

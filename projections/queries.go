@@ -35,7 +35,9 @@ type Queries struct {
 // NewQueries reads through pool. Every query goes through replayable (rls.go):
 // as ReaderRole under row-level security for the viewer that WithViewer put into
 // its context, or unrestricted where AsSystem says so.
-func NewQueries(pool *pgxpool.Pool) *Queries { return &Queries{pool: replayable{pool}, dbase: pool} }
+func NewQueries(pool *pgxpool.Pool) *Queries {
+	return &Queries{pool: replayable{pool: pool, reads: newReadCounter()}, dbase: pool}
+}
 
 // Page is one page of a list, with the cursor of the next one.
 type Page[T any] struct {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assetanchor/assetanchor/eventstore"
 )
@@ -57,7 +58,11 @@ func AsSystem(ctx context.Context) context.Context {
 // every query can answer for a past moment unchanged; for the system, through
 // the pool as the connecting role; and for a viewer, as ReaderRole under the
 // viewer's settings.
-type replayable struct{ pool *pgxpool.Pool }
+type replayable struct {
+	pool    *pgxpool.Pool
+	replica *pgxpool.Pool // nil: every query on the primary (replica.go)
+	reads   *prometheus.CounterVec
+}
 
 type replayKey struct{}
 
@@ -111,6 +116,19 @@ func (r replayable) Query(ctx context.Context, sql string, args ...any) (pgx.Row
 	v, ok := ViewerFrom(ctx)
 	if !ok {
 		return nil, ErrNoViewer
+	}
+	if r.replica != nil && !inUnit && ctx.Value(replicaKey{}) != nil {
+		rows, ok, err := r.fromReplica(ctx, v, sql, args...)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			r.reads.WithLabelValues("replica").Inc()
+			return rows, nil
+		}
+	}
+	if r.reads != nil {
+		r.reads.WithLabelValues("primary").Inc()
 	}
 	batch := &pgx.Batch{}
 	var results pgx.BatchResults

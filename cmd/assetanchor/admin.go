@@ -39,7 +39,7 @@ func migrate(ctx context.Context, cfg config, op string, steps int, stdout, stde
 			err = cerr
 		}
 	}()
-	m, err := migrations.Open(db.url)
+	m, err := migrations.Open(db.direct) // migrations hold a session lock
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ var servingLine = regexp.MustCompile(`serving on http://(\S+) `)
 
 // MustServe runs `assetanchor serve` (through run) until the test ends or Stop,
 // and waits until it listens.
-func MustServe(t *testing.T, env func(string) string) *runningServe {
+func MustServe(t testing.TB, env func(string) string) *runningServe {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &runningServe{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
@@ -110,7 +110,7 @@ func (s *runningServe) Stop(t *testing.T) error {
 }
 
 // MustLogin logs the administrator in and returns the token.
-func (s *runningServe) MustLogin(t *testing.T) string {
+func (s *runningServe) MustLogin(t testing.TB) string {
 	t.Helper()
 	resp, err := http.Post("http://"+s.addr+"/api/v1/auth/login", "application/json",
 		strings.NewReader(`{"email":"ops@example.com","password":"a long enough password"}`))

@@ -15,7 +15,13 @@ import (
 
 // config is everything the binary reads from its environment.
 type config struct {
-	DatabaseURL   string
+	DatabaseURL string
+	// DirectDatabaseURL is ASSETANCHOR_DIRECT_DATABASE_URL: a session of its own
+	// (migrations, import) when DatabaseURL goes through PgBouncer; empty:
+	// DatabaseURL.
+	DirectDatabaseURL string
+	// ReplicaURL is ASSETANCHOR_REPLICA_URL: a streaming replica for queries.
+	ReplicaURL    string
 	Addr          string
 	DataDir       string
 	AdminEmail    string
@@ -50,6 +56,8 @@ type config struct {
 // environment is what assetanchor --help lists; loadConfig reads these.
 var environment = []struct{ name, meaning string }{
 	{"DATABASE_URL", "PostgreSQL to use (unset: a private cluster under the data dir)"},
+	{"ASSETANCHOR_DIRECT_DATABASE_URL", "a direct (unpooled) connection for migrations and import when DATABASE_URL goes through PgBouncer (DATABASE_URL)"},
+	{"ASSETANCHOR_REPLICA_URL", "a streaming replica that serves queries, read-your-writes kept (unset: queries on the primary)"},
 	{"ASSETANCHOR_ADDR", "serve's listen address (127.0.0.1:8080)"},
 	{"ASSETANCHOR_DATA_DIR", "private cluster, document files, generated master key (./.assetanchor)"},
 	{"ASSETANCHOR_MASTER_KEY", "base64 of the 32-byte key that wraps tenant data keys (unset: master.key in the data dir)"},
@@ -77,12 +85,14 @@ var backupVariables = []string{
 
 func loadConfig(getenv func(string) string) config {
 	c := config{
-		DatabaseURL:   getenv("DATABASE_URL"),
-		Addr:          getenv("ASSETANCHOR_ADDR"),
-		DataDir:       getenv("ASSETANCHOR_DATA_DIR"),
-		AdminEmail:    getenv("ASSETANCHOR_ADMIN_EMAIL"),
-		AdminPassword: getenv("ASSETANCHOR_ADMIN_PASSWORD"),
-		MasterKey:     getenv("ASSETANCHOR_MASTER_KEY"),
+		DatabaseURL:       getenv("DATABASE_URL"),
+		DirectDatabaseURL: getenv("ASSETANCHOR_DIRECT_DATABASE_URL"),
+		ReplicaURL:        getenv("ASSETANCHOR_REPLICA_URL"),
+		Addr:              getenv("ASSETANCHOR_ADDR"),
+		DataDir:           getenv("ASSETANCHOR_DATA_DIR"),
+		AdminEmail:        getenv("ASSETANCHOR_ADMIN_EMAIL"),
+		AdminPassword:     getenv("ASSETANCHOR_ADMIN_PASSWORD"),
+		MasterKey:         getenv("ASSETANCHOR_MASTER_KEY"),
 	}
 	c.MaxUploadBytes, c.UploadTypes = getenv("ASSETANCHOR_MAX_UPLOAD_BYTES"), getenv("ASSETANCHOR_UPLOAD_TYPES")
 	c.RequestTimeout = getenv("ASSETANCHOR_REQUEST_TIMEOUT")

@@ -71,7 +71,9 @@ func importCommand(ctx context.Context, in invocation) error {
 		return fmt.Errorf("open export: %w", err)
 	}
 	defer f.Close()
-	return withApp(ctx, cfg, stderr, func(a *app, pool *pgxpool.Pool) error {
+	// Over the direct connection: the import stages the file in a temporary
+	// table used across transactions, which a pooler in transaction mode loses.
+	return withAppOn(ctx, cfg, stderr, true, func(a *app, pool *pgxpool.Pool) error {
 		stats, err := eventstore.Import(ctx, pool, f)
 		if errors.Is(err, eventstore.ErrInvalidExport) {
 			return fmt.Errorf("refused %s, nothing imported: %w", path, err)

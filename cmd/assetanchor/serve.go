@@ -94,6 +94,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if err != nil {
 		return err
 	}
+	replica, err := db.replicaPool(ctx)
+	if err != nil {
+		return err
+	}
+	if replica != nil {
+		defer replica.Close()
+		app.queries.WithReplica(replica)
+	}
 	if err := bootstrapAdmin(ctx, app.users, pool, cfg, stdout); err != nil {
 		return err
 	}
