@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -10,12 +9,9 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,100 +20,6 @@ import (
 	"github.com/assetanchor/assetanchor/cmd/internal/pgbouncer"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 )
-
-var (
-	builtOnce sync.Once
-	builtBin  string
-	builtErr  error
-)
-
-// mustBinary builds ./cmd/assetanchor once per test run (without the race
-// detector) and returns its path.
-func mustBinary(t *testing.T) string {
-	t.Helper()
-	builtOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "aa-bin-")
-		if err != nil {
-			builtErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "assetanchor")
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if out, err := exec.Command(goTool, "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
-			builtErr = fmt.Errorf("build the binary: %v\n%s", err, out)
-		}
-	})
-	if builtErr != nil {
-		t.Fatal(builtErr)
-	}
-	return builtBin
-}
-
-// binaryNode is `assetanchor serve` in a process of its own, so that the test
-// can kill it as kill -9 does.
-type binaryNode struct {
-	addr   string
-	cmd    *exec.Cmd
-	stderr *syncBuffer
-	done   chan error
-}
-
-// mustServeBinary starts the built binary's serve with vars as its whole
-// environment and waits until it listens; it is stopped (SIGTERM) at the end.
-func mustServeBinary(t *testing.T, vars map[string]string) *binaryNode {
-	t.Helper()
-	cmd := exec.Command(mustBinary(t), "serve")
-	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	n := &binaryNode{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stderr = n.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := servingLine.FindStringSubmatch(sc.Text() + " "); m != nil {
-				lines <- m[1]
-			}
-		}
-		n.done <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-n.done:
-		case <-time.After(time.Minute):
-			_ = cmd.Process.Kill()
-		}
-	})
-	select {
-	case n.addr = <-lines:
-		return n
-	case err := <-n.done:
-		t.Fatalf("serve ended before listening: %v\n%s", err, n.stderr.String())
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("serve did not listen\n%s", n.stderr.String())
-	}
-	return nil
-}
-
-// kill ends the node at once (SIGKILL): nothing drains, nothing is flushed.
-func (n *binaryNode) kill(t *testing.T) {
-	t.Helper()
-	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-n.done
-	n.done <- nil
-}
 
 // mustPgBouncer starts PgBouncer in front of the server of url; without the
 // binary the test is skipped, or fails when CI=true.
@@ -165,7 +67,7 @@ func TestThreeNodesThroughPgBouncer(t *testing.T) {
 		"ASSETANCHOR_MASTER_KEY":          base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)),
 	}
 	env := func(key string) string { return vars[key] }
-	nodes := []*binaryNode{mustServeBinary(t, vars), mustServeBinary(t, vars), mustServeBinary(t, vars)}
+	nodes := []*serveProcess{MustServeProcess(t, "a", vars), MustServeProcess(t, "b", vars), MustServeProcess(t, "c", vars)}
 	addrs := []string{nodes[0].addr, nodes[1].addr, nodes[2].addr}
 	token := loginAt(t, addrs[0])
 
@@ -216,7 +118,7 @@ func TestThreeNodesThroughPgBouncer(t *testing.T) {
 			}()
 		}
 		time.Sleep(1500 * time.Millisecond)
-		nodes[2].kill(t)
+		nodes[2].Kill(t)
 		time.Sleep(time.Second)
 		stopLoad()
 		wg.Wait()
