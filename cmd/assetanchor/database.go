@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -80,12 +81,15 @@ func (d *database) close() error {
 	return d.cluster.Stop(ctx)
 }
 
-// pool connects to the database (url), perhaps through PgBouncer.
-func (d *database) pool(ctx context.Context) (*pgxpool.Pool, error) { return openPool(ctx, d.url) }
+// pool connects to the database (url), through PgBouncer when a direct URL
+// other than it is configured.
+func (d *database) pool(ctx context.Context) (*pgxpool.Pool, error) {
+	return openPool(ctx, d.url, d.url != d.direct)
+}
 
 // directPool connects to the database without a pooler in between.
 func (d *database) directPool(ctx context.Context) (*pgxpool.Pool, error) {
-	return openPool(ctx, d.direct)
+	return openPool(ctx, d.direct, false)
 }
 
 // replicaPool connects to the replica; nil without one.
@@ -93,28 +97,33 @@ func (d *database) replicaPool(ctx context.Context) (*pgxpool.Pool, error) {
 	if d.replica == "" {
 		return nil, nil
 	}
-	pool, err := openPool(ctx, d.replica)
+	pool, err := openPool(ctx, d.replica, false)
 	if err != nil {
 		return nil, fmt.Errorf("replica: %w", err)
 	}
 	return pool, nil
 }
 
-// openPool connects to url. Statements run in pgx's QueryExecModeCacheDescribe:
+// openPool connects to url. Directly, statements are prepared once per
+// connection (pgx's default, QueryExecModeCacheStatement): PostgreSQL parses and
+// plans each once. Through a pooler (pooled) they run in QueryExecModeCacheDescribe:
 // each is sent as an unnamed statement with its parse, bind and execute in one
-// message sequence, its result description cached per connection. No
-// server-side prepared statement outlives a transaction, so the same pool works
-// through PgBouncer in transaction mode; measured through PgBouncer 1.18 with
-// 16 clients (cmd/internal/pgbouncer, TestExecModesThroughPgBouncer), it was
-// the only clean mode: CacheStatement's named statements collide
-// ("stmtcache_… already exists"), DescribeExec binds another client's unnamed
-// statement, Exec and SimpleProtocol cannot send jsonb parameters.
-func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+// message sequence, its result description cached per connection, so no
+// server-side prepared statement outlives a transaction and PgBouncer's
+// transaction mode works. Measured through PgBouncer 1.18 with 16 clients
+// (cmd/internal/pgbouncer, TestExecModesThroughPgBouncer), it was the only clean
+// mode: CacheStatement's named statements collide ("stmtcache_… already
+// exists"), DescribeExec binds another client's unnamed statement, Exec and
+// SimpleProtocol cannot send jsonb parameters. A default_query_exec_mode in the
+// URL wins over both.
+func openPool(ctx context.Context, url string, pooled bool) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
-	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	if pooled && !strings.Contains(url, "default_query_exec_mode") {
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	}
 	cfg.MaxConns = eventstore.DefaultMaxConns
 	pguuid.Configure(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
