@@ -20,9 +20,15 @@ type historyItem struct {
 }
 
 // writeHistory answers an entity's events in order. The caller has checked that
-// the viewer may see the entity.
+// the viewer may see the entity. Like the other queries, the stream is read
+// from the replica where it has replayed the primary's position (RouteRead).
 func (s *Server) writeHistory(w http.ResponseWriter, r *http.Request, streamType string, id uuid.UUID) {
-	events, err := s.Store.ReadStream(r.Context(), eventstore.StreamID{Type: streamType, ID: id}, time.Time{})
+	var events []eventstore.Event
+	err := s.queries.RouteRead(r.Context(), func(db eventstore.DB) error {
+		var err error
+		events, err = eventstore.NewPostgresStore(db).ReadStream(r.Context(), eventstore.StreamID{Type: streamType, ID: id}, time.Time{})
+		return err
+	})
 	if err != nil {
 		Error(w, r, s.log, err)
 		return

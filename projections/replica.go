@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/assetanchor/assetanchor/eventstore"
 )
 
 // A streaming replica serves the queries of requests that only read, with
@@ -22,7 +24,8 @@ import (
 // primary), waits until the replica has replayed past it (polling, at most
 // ReplicaWait), and reads from the replica; a replica that is further behind,
 // unreachable, or cancels the query in a conflict with recovery leaves the
-// query to the primary. Commands, their answers, the session check of each
+// query to the primary. An entity's history, read from the event store, goes
+// the same way (RouteRead). Commands, their answers, the session check of each
 // request and ?as_of= stay on the primary (docs/architecture.md).
 
 // ReplicaWait bounds how long a query waits for the replica to catch up
@@ -58,35 +61,76 @@ func newReadCounter() *prometheus.CounterVec {
 	return c
 }
 
-// fromReplica runs the viewer's pipeline on the replica once it has replayed
-// the primary's position; ok false means the primary must answer instead. The
-// rows are read whole before they are returned, so that a conflict with
-// recovery met half-way can still be answered by the primary.
-func (r replayable) fromReplica(ctx context.Context, v Viewer, sql string, args ...any) (rows pgx.Rows, ok bool, err error) {
+// RouteRead runs read on the database that answers a request that only reads
+// (MayReadReplica): the replica once it has replayed the primary's position,
+// else the primary, and again on the primary when the replica fails half-way
+// (a conflict with recovery). read runs as the connecting role, not as the
+// viewer: it is for reads such as an entity's history from the event store,
+// whose caller has already read the entity as the viewer. It is counted in
+// assetanchor_reads_total like the viewers' queries.
+func (q *Queries) RouteRead(ctx context.Context, read func(eventstore.DB) error) error {
+	r := q.pool
+	if unit, ok := eventstore.UnitTx(ctx); ok {
+		r.reads.WithLabelValues("primary").Inc()
+		return read(unit)
+	}
+	if r.replica != nil && ctx.Value(replicaKey{}) != nil {
+		caughtUp, err := r.caughtUp(ctx)
+		if err != nil {
+			return err
+		}
+		if caughtUp {
+			err := read(r.replica)
+			if err == nil {
+				r.reads.WithLabelValues("replica").Inc()
+				return nil
+			}
+			if ctx.Err() != nil || !replicaFault(err) {
+				return err
+			}
+		}
+	}
+	r.reads.WithLabelValues("primary").Inc()
+	return read(r.pool)
+}
+
+// caughtUp takes the primary's WAL insert position (one round trip to the
+// primary) and waits, polling for at most ReplicaWait, until the replica has
+// replayed past it. False means the primary must answer: the replica is
+// further behind, or unreachable.
+func (r replayable) caughtUp(ctx context.Context) (bool, error) {
 	var lsn string
 	if err := r.pool.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&lsn); err != nil {
-		return nil, false, fmt.Errorf("read the primary's position: %w", err)
+		return false, fmt.Errorf("read the primary's position: %w", err)
 	}
 	caughtUp := false
 	for wait, deadline := time.Millisecond, time.Now().Add(ReplicaWait); ; wait *= 2 {
 		if err := r.replica.QueryRow(ctx, `SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)`, lsn).
 			Scan(&caughtUp); err != nil {
 			if ctx.Err() != nil {
-				return nil, false, ctx.Err()
+				return false, ctx.Err()
 			}
-			return nil, false, nil // an unreachable replica: the primary answers
+			return false, nil // an unreachable replica: the primary answers
 		}
 		if caughtUp || time.Now().Add(wait).After(deadline) {
-			break
+			return caughtUp, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, false, ctx.Err()
+			return false, ctx.Err()
 		case <-time.After(wait):
 		}
 	}
-	if !caughtUp {
-		return nil, false, nil
+}
+
+// fromReplica runs the viewer's pipeline on the replica once it has replayed
+// the primary's position; ok false means the primary must answer instead. The
+// rows are read whole before they are returned, so that a conflict with
+// recovery met half-way can still be answered by the primary.
+func (r replayable) fromReplica(ctx context.Context, v Viewer, sql string, args ...any) (rows pgx.Rows, ok bool, err error) {
+	caughtUp, err := r.caughtUp(ctx)
+	if err != nil || !caughtUp {
+		return nil, false, err
 	}
 	batch := &pgx.Batch{}
 	batch.Queue(enterViewer, ReaderRole, v.UserID.String(), v.Role.String(), statementTimeout(ctx))
@@ -132,18 +176,27 @@ func replicaFailure(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if replicaFault(err) {
+		return nil
+	}
+	return fmt.Errorf("read as %s: %w", ReaderRole, err)
+}
+
+// replicaFault reports whether err, met on the replica, is the replica's own
+// failure, which the primary does not share.
+func replicaFault(err error) bool {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
-		return nil // the connection, not the query
+		return true // the connection, not the query
 	}
 	switch {
 	case pgErr.Code == "40001" && strings.Contains(pgErr.Message, "conflict with recovery"),
 		pgErr.Code == "40P01" && strings.Contains(pgErr.Message, "recovery"),
 		strings.HasPrefix(pgErr.Code, "57P"), // the replica shutting down or restarting
 		pgErr.Code == "25006":                // read-only: a query that writes belongs on the primary
-		return nil
+		return true
 	}
-	return fmt.Errorf("read as %s: %w", ReaderRole, err)
+	return false
 }
 
 // typeMaps lends out pgx type maps for decoding buffered rows: a map is not

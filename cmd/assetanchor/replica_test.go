@@ -19,9 +19,9 @@ import (
 
 // TestQueriesFromAReplicaKeepReadYourWrites runs serve on a primary the test
 // starts, with a streaming replica of it (pg_basebackup -R). Queries are
-// answered by the replica; with the replica's replay paused, a property just
-// created is still read at once (from the primary), and the replica itself
-// does not have it.
+// answered by the replica, an entity's history too; with the replica's replay
+// paused, a property just created, and its history, are still read at once
+// (from the primary), and the replica itself does not have it.
 func TestQueriesFromAReplicaKeepReadYourWrites(t *testing.T) {
 	if _, err := pgcluster.BinDir(); err != nil {
 		t.Skip(err)
@@ -80,13 +80,34 @@ func TestQueriesFromAReplicaKeepReadYourWrites(t *testing.T) {
 		}
 	}
 
+	// history reads an entity's events: a check that the viewer may see it,
+	// then its stream from the event store, each a read of its own.
+	history := func(id string) {
+		t.Helper()
+		status, body := callAt(t, node.addr, token, http.MethodGet, "/api/v1/properties/"+id+"/history", "")
+		items, _ := body["items"].([]any)
+		if status != http.StatusOK || len(items) != 1 || items[0].(map[string]any)["type"] != "PropertyRegistered" {
+			t.Fatalf("GET the history of the property just created = %d %v, want its PropertyRegistered", status, body)
+		}
+	}
+
 	before := readsByTarget(t, node.addr, token)
+	var ids []string
 	for i := range 10 {
-		read(create(fmt.Sprintf("Replicated %d", i)))
+		ids = append(ids, create(fmt.Sprintf("Replicated %d", i)))
+		read(ids[i])
 	}
 	after := readsByTarget(t, node.addr, token)
 	if got := after["replica"] - before["replica"]; got < 15 {
 		t.Errorf("reads answered by the replica = %v of 20 (primary %v), want most", got, after["primary"]-before["primary"])
+	}
+	before = after
+	for _, id := range ids {
+		history(id)
+	}
+	after = readsByTarget(t, node.addr, token)
+	if got := after["replica"] - before["replica"]; got < 15 {
+		t.Errorf("history reads answered by the replica = %v of 20 (primary %v), want most", got, after["primary"]-before["primary"])
 	}
 
 	// What the position check costs: the same read on a node without the replica.
@@ -133,9 +154,10 @@ func TestQueriesFromAReplicaKeepReadYourWrites(t *testing.T) {
 	before = after
 	id = create("Written while replay is paused")
 	read(id)
+	history(id)
 	after = readsByTarget(t, node.addr, token)
-	if got := after["primary"] - before["primary"]; got < 2 {
-		t.Errorf("reads answered by the primary with replay paused = %v, want the 2 reads", got)
+	if got := after["primary"] - before["primary"]; got < 4 {
+		t.Errorf("reads answered by the primary with replay paused = %v, want the 4 reads (2 of them the history's)", got)
 	}
 	var onStandby int
 	if err := standby.QueryRow(ctx, `SELECT count(*) FROM properties WHERE id = $1`, id).Scan(&onStandby); err != nil || onStandby != 0 {
