@@ -288,22 +288,7 @@ func TestJobsMoveToAnotherNodeWhenTheirHolderDies(t *testing.T) {
 		nodes[name] = MustServeProcess(t, name, nodeVars(url, natsServer.ClientURL()))
 	}
 	all := []string{jobAuditPartitions, jobBlobSweep, jobEventRelay, jobLeaseExpiry, jobRentSchedule}
-	holders := func() map[string]string {
-		rows, err := pool.Query(context.Background(), `SELECT job, holder FROM job_leases WHERE expires_at > now()`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		h := map[string]string{}
-		for rows.Next() {
-			var job, node string
-			if err := rows.Scan(&job, &node); err != nil {
-				t.Fatal(err)
-			}
-			h[job] = node
-		}
-		return h
-	}
+	holders := func() map[string]string { return jobHolders(t, pool) }
 	waitHeld := func(alive func(string) bool, within time.Duration) (map[string]string, time.Duration) {
 		start := time.Now()
 		for {
@@ -357,6 +342,28 @@ func TestJobsMoveToAnotherNodeWhenTheirHolderDies(t *testing.T) {
 	if line := fmt.Sprintf(`assetanchor_node_info{node=%q} 1`, survivor.node); !strings.Contains(string(body), line) {
 		t.Errorf("/metrics lacks %s", line)
 	}
+}
+
+// jobHolders is who holds each job's lease now (job_leases: one row per job).
+func jobHolders(t *testing.T, pool *pgxpool.Pool) map[string]string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT job, holder FROM job_leases WHERE expires_at > now()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	h := map[string]string{}
+	for rows.Next() {
+		var job, node string
+		if err := rows.Scan(&job, &node); err != nil {
+			t.Fatal(err)
+		}
+		h[job] = node
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 func mustLoginAt(t *testing.T, addr string) string {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/assetanchor/assetanchor/cmd/internal/pgbouncer"
+	"github.com/assetanchor/assetanchor/eventstore/relay/natstest"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 )
 
@@ -44,10 +46,13 @@ func mustPgBouncer(t *testing.T, url string) *pgbouncer.Bouncer {
 // direct). The cross-stream rules hold across them, a command answered by one
 // node is read at once on another, operator commands work through the pooler,
 // and a node killed with SIGKILL under load loses no command it answered.
-// PgBouncer's own SHOW STATS shows the traffic went through it.
+// The nodes' background jobs hold their leases and the NATS relay publishes
+// every event once and in order, all through the pooler. PgBouncer's own
+// SHOW STATS shows the traffic went through it.
 func TestThreeNodesThroughPgBouncer(t *testing.T) {
 	url := dbtest.MustURL(t)
 	bouncer := mustPgBouncer(t, url)
+	natsServer := natstest.MustStart(t)
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		t.Fatal(err)
@@ -65,9 +70,40 @@ func TestThreeNodesThroughPgBouncer(t *testing.T) {
 		"ASSETANCHOR_ADMIN_EMAIL":         "ops@example.com",
 		"ASSETANCHOR_ADMIN_PASSWORD":      "a long enough password",
 		"ASSETANCHOR_MASTER_KEY":          base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)),
+		// The background jobs, the relay among them, run through PgBouncer too.
+		"ASSETANCHOR_NATS_URL":      natsServer.ClientURL(),
+		"ASSETANCHOR_JOB_LEASE_TTL": "2s",
 	}
 	env := func(key string) string { return vars[key] }
-	nodes := []*serveProcess{MustServeProcess(t, "a", vars), MustServeProcess(t, "b", vars), MustServeProcess(t, "c", vars)}
+	direct := mustPool(t, url) // the test's own look at the database, past PgBouncer
+	js := mustJetStream(t, natsServer.ClientURL())
+
+	// allJobsHeld waits until each job has one holder, a node alive.
+	allJobsHeld := func(t *testing.T, alive ...string) map[string]string {
+		t.Helper()
+		jobs := []string{jobAuditPartitions, jobBlobSweep, jobEventRelay, jobLeaseExpiry, jobRentSchedule}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			h := jobHolders(t, direct)
+			ok := len(h) == len(jobs)
+			for _, job := range jobs {
+				ok = ok && slices.Contains(alive, h[job])
+			}
+			if ok {
+				return h
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the jobs are held as %v, want each of %v by one of %v", h, jobs, alive)
+			}
+		}
+	}
+
+	// Node c starts first and takes every job, so that the kill under load
+	// below takes the relay and every lease down mid-work.
+	c := MustServeProcess(t, "c", vars)
+	t.Run("every job is held by one node through the pooler", func(t *testing.T) {
+		t.Logf("jobs held as %v", allJobsHeld(t, "c"))
+	})
+	nodes := []*serveProcess{MustServeProcess(t, "a", vars), MustServeProcess(t, "b", vars), c}
 	addrs := []string{nodes[0].addr, nodes[1].addr, nodes[2].addr}
 	token := loginAt(t, addrs[0])
 
@@ -119,6 +155,7 @@ func TestThreeNodesThroughPgBouncer(t *testing.T) {
 		}
 		time.Sleep(1500 * time.Millisecond)
 		nodes[2].Kill(t)
+		t.Logf("killed c, the relay's node, with %d messages in the stream", streamCount(js))
 		time.Sleep(time.Second)
 		stopLoad()
 		wg.Wait()
@@ -155,6 +192,46 @@ func TestThreeNodesThroughPgBouncer(t *testing.T) {
 		if stdout, stderr := MustRun(t, envB, "projections", "verify"); !strings.Contains(stdout, "identical") {
 			t.Errorf("projections verify after the import:\n%s\n%s", stdout, stderr)
 		}
+	})
+
+	t.Run("the relay publishes every event once, in order, through the pooler", func(t *testing.T) {
+		// Node c was killed holding every job: the others take them over.
+		t.Logf("jobs held as %v after the kill", allJobsHeld(t, "a", "b"))
+		want := logEventIDs(t, direct)
+		for deadline := time.Now().Add(2 * time.Minute); streamCount(js) < uint64(len(want)); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the stream has %d of %d events:\n%s\n%s", streamCount(js), len(want),
+					nodes[0].stderr.String(), nodes[1].stderr.String())
+			}
+		}
+		time.Sleep(300 * time.Millisecond) // a duplicate would land now
+		got := streamEventIDs(t, js)
+		if len(got) != len(want) {
+			t.Fatalf("the stream has %d messages for %d events", len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("message %d is event %s, the log's is %s", i+1, got[i], want[i])
+			}
+		}
+		t.Logf("%d events relayed", len(want))
+
+		// No request now: what PgBouncer passes on is the jobs' own traffic
+		// (the relay polling, the leases renewed).
+		time.Sleep(1100 * time.Millisecond) // stats_period
+		quiet, err := bouncer.Stats(ctx, cfg.Database)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+		later, err := bouncer.Stats(ctx, cfg.Database)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := later.Transactions - quiet.Transactions; got < 20 {
+			t.Errorf("PgBouncer passed on %d transactions of the idle nodes in 3 s, want the relay's polls and the leases' renewals", got)
+		}
+		t.Logf("idle nodes, 3 s: %d transactions through PgBouncer", later.Transactions-quiet.Transactions)
 	})
 
 	time.Sleep(1100 * time.Millisecond) // stats_period
