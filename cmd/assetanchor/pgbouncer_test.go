@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -215,6 +216,9 @@ func TestThreeNodesThroughPgBouncer(t *testing.T) {
 			}
 		}
 		t.Logf("%d events relayed", len(want))
+		if stdout, stderr := MustRun(t, env, "projections", "status"); !regexp.MustCompile(`nats-relay .* caught up`).MatchString(stdout) {
+			t.Errorf("projections status through the pooler does not show the relay caught up:\n%s\n%s", stdout, stderr)
+		}
 
 		// No request now: what PgBouncer passes on is the jobs' own traffic
 		// (the relay polling, the leases renewed).
