@@ -54,7 +54,7 @@ func (q *Queries) Collector() prometheus.Collector { return q.pool.reads }
 func newReadCounter() *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "assetanchor_reads_total",
-		Help: "Read-model queries of viewers, by the database that answered them (primary, replica).",
+		Help: "Read-model queries of viewers and reads of entity histories, by the database that answered them (primary, replica).",
 	}, []string{"target"})
 	c.WithLabelValues("primary")
 	c.WithLabelValues("replica")
