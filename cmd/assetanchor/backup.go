@@ -635,18 +635,31 @@ func (s *backupScheduler) take(ctx context.Context, typ backup.Type, info *backu
 		return err
 	}
 	s.b.log.Info("backup taken", "label", set.Label, "type", typeName(set.Type), "elapsed", time.Since(started).Round(time.Second), "size", set.Size)
-	if *info, err = s.b.repo.Info(ctx); err != nil {
-		return err
-	}
-	plan := backup.Select(info.Sets, time.Now(), s.settings.policy)
-	if err := s.b.repo.Expire(ctx, plan.Expire, plan.KeepWAL); err != nil {
+	plan, after, err := applyRetention(ctx, s.b.repo, time.Now(), s.settings.policy)
+	*info = after
+	if err != nil {
 		return err
 	}
 	if len(plan.Expire) > 0 {
 		s.b.log.Info("expired backups past retention", "sets", plan.Expire, "kept", len(plan.Keep))
-		*info, err = s.b.repo.Info(ctx)
 	}
-	return err
+	return nil
+}
+
+// applyRetention is serve's retention step after each backup: it selects the
+// sets policy keeps at now, expires the others and the WAL no kept moment
+// needs, and returns the plan and the repository as it is afterwards.
+func applyRetention(ctx context.Context, repo *backup.Repo, now time.Time, policy backup.Policy) (backup.Plan, backup.Info, error) {
+	info, err := repo.Info(ctx)
+	if err != nil {
+		return backup.Plan{}, info, err
+	}
+	plan := backup.Select(info.Sets, now, policy)
+	if err := repo.Expire(ctx, plan.Expire, plan.KeepWAL); err != nil {
+		return plan, info, err
+	}
+	info, err = repo.Info(ctx)
+	return plan, info, err
 }
 
 // dueBackup says which backup the schedule wants now: a full one when none was
