@@ -307,3 +307,51 @@ func TestReadVisibleAfterPassesAnOpenTransaction(t *testing.T) {
 		t.Errorf("ReadVisibleAfter(the last event) = %d events (%v), want none", len(visible), err)
 	}
 }
+
+// AfterCommit runs its function once the unit commits, where a second
+// connection sees the unit's writes; never after a unit that rolls back; and
+// at once outside a unit.
+func TestAfterCommit(t *testing.T) {
+	ctx := MustContext(t)
+	pool := dbtest.MustPool(t)
+	MustCounterTable(t, ctx, pool)
+	store := eventstore.NewPostgresStore(pool).WithProjector(counter{})
+
+	ran := 0
+	eventstore.AfterCommit(ctx, func(context.Context) { ran++ })
+	if ran != 1 {
+		t.Fatalf("AfterCommit outside a unit ran %d times, want once at once", ran)
+	}
+
+	ran = 0
+	err := eventstore.InUnit(ctx, pool, func(ctx context.Context) error {
+		MustAppend(t, ctx, store, newStream("counter"), 0, event("Counted", map[string]any{"n": 1}))
+		eventstore.AfterCommit(ctx, func(context.Context) { ran++ })
+		return errors.New("undo")
+	})
+	if err == nil || ran != 0 {
+		t.Fatalf("after a unit that rolled back: err %v, ran %d; want an error and never", err, ran)
+	}
+
+	var seen []int
+	err = eventstore.InUnit(ctx, pool, func(ctx context.Context) error {
+		MustAppend(t, ctx, store, newStream("counter"), 0, event("Counted", map[string]any{"n": 1}))
+		eventstore.AfterCommit(ctx, func(hookCtx context.Context) {
+			if _, inUnit := eventstore.UnitTx(hookCtx); inUnit {
+				t.Error("the function runs with the unit's context")
+			}
+			var rows int
+			if err := pool.QueryRow(hookCtx, `SELECT count(*) FROM projected`).Scan(&rows); err != nil {
+				t.Error(err)
+			}
+			seen = append(seen, rows)
+		})
+		if len(seen) != 0 {
+			t.Error("AfterCommit inside a unit ran before the commit")
+		}
+		return nil
+	})
+	if err != nil || len(seen) != 1 || seen[0] != 1 {
+		t.Errorf("after a unit that committed: err %v, ran seeing %v rows; want once, seeing 1", err, seen)
+	}
+}

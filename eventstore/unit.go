@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"strconv"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -62,7 +63,43 @@ func InUnit(ctx context.Context, db DB, fn func(context.Context) error) error {
 	if _, ok := UnitTx(ctx); ok {
 		return fn(ctx)
 	}
-	return beginWriting(ctx, db, func(tx pgx.Tx) error {
-		return fn(context.WithValue(ctx, unitKey{}, tx))
+	hooks := &afterCommit{}
+	err := beginWriting(ctx, db, func(tx pgx.Tx) error {
+		return fn(context.WithValue(context.WithValue(ctx, unitKey{}, tx), afterCommitKey{}, hooks))
 	})
+	if err == nil {
+		hooks.run(ctx)
+	}
+	return err
+}
+
+type afterCommitKey struct{}
+
+type afterCommit struct {
+	mu  sync.Mutex
+	fns []func(context.Context)
+}
+
+func (a *afterCommit) run(ctx context.Context) {
+	a.mu.Lock()
+	fns := a.fns
+	a.mu.Unlock()
+	for _, fn := range fns {
+		fn(ctx)
+	}
+}
+
+// AfterCommit runs fn once what ctx has written is committed: at the end of
+// the unit of work ctx runs in (InUnit), with the context the unit began with,
+// and never if the unit rolls back; outside a unit, where each command commits
+// before it returns, at once. For work outside the database that must not
+// follow a write that did not happen.
+func AfterCommit(ctx context.Context, fn func(context.Context)) {
+	if hooks, ok := ctx.Value(afterCommitKey{}).(*afterCommit); ok {
+		hooks.mu.Lock()
+		hooks.fns = append(hooks.fns, fn)
+		hooks.mu.Unlock()
+		return
+	}
+	fn(ctx)
 }

@@ -308,6 +308,8 @@ type backups struct {
 	db     *database
 	pool   *pgxpool.Pool
 	server backup.Server
+	// journalMu serialises this process's updates of the erasure journal.
+	journalMu sync.Mutex
 }
 
 // withBackups opens the embedded cluster (starting it or attaching to
@@ -350,7 +352,7 @@ func (b *backups) prepare(ctx context.Context) error {
 	} else if n > 0 {
 		b.log.Info("archived document bytes the upload path missed", "copied", n)
 	}
-	_, err = syncErasures(ctx, b.pool, b.repo)
+	_, err = b.syncErasures(ctx)
 	return err
 }
 
@@ -407,10 +409,36 @@ func (b *backups) waitPromoted(ctx context.Context) error {
 	}
 }
 
+var _ commands.ErasureJournal = (*backups)(nil)
+
+// Record is serve's erasure journal (commands.ErasureJournal): the journal is
+// brought up to date as each erasure commits, and the tenant must then be in
+// it. The sync every minute and before each backup and restore stays as the
+// safety net.
+func (b *backups) Record(ctx context.Context, tenantID uuid.UUID) error {
+	if _, err := b.syncErasures(ctx); err != nil {
+		return err
+	}
+	journal, err := b.repo.Erasures()
+	if err != nil {
+		return err
+	}
+	for _, e := range journal {
+		if e.TenantID == tenantID {
+			return nil
+		}
+	}
+	return fmt.Errorf("record the erasure of tenant %s: the event log has none", tenantID)
+}
+
 // syncErasures appends to the journal every erasure the event log records
 // and the journal lacks, and purges the archived bytes of the files only
-// erased tenants had. It returns how many entries it added.
-func syncErasures(ctx context.Context, pool *pgxpool.Pool, repo *backup.Repo) (int, error) {
+// erased tenants had. It returns how many entries it added. This process's
+// syncs take turns, so that they do not append the same entry twice.
+func (b *backups) syncErasures(ctx context.Context) (int, error) {
+	b.journalMu.Lock()
+	defer b.journalMu.Unlock()
+	pool, repo := b.pool, b.repo
 	journal, err := repo.Erasures()
 	if err != nil {
 		return 0, err
@@ -528,7 +556,7 @@ func (b *backups) replayErasures(ctx context.Context, a *app, documents *command
 			n++
 		}
 	}
-	if _, err := syncErasures(ctx, b.pool, b.repo); err != nil {
+	if _, err := b.syncErasures(ctx); err != nil {
 		return n, err
 	}
 	return n, nil
@@ -608,7 +636,7 @@ func (s *backupScheduler) run(ctx context.Context) {
 			s.setReason("")
 			log.Info("physical backups on: WAL archiving to pgBackRest", "repository", s.b.repo.RepoPath())
 		}
-		if _, err := syncErasures(ctx, s.b.pool, s.b.repo); err != nil && ctx.Err() == nil {
+		if _, err := s.b.syncErasures(ctx); err != nil && ctx.Err() == nil {
 			log.Error("update the erasure journal", "err", err)
 		}
 		typ, due := dueBackup(info, time.Now(), s.settings)
@@ -635,18 +663,31 @@ func (s *backupScheduler) take(ctx context.Context, typ backup.Type, info *backu
 		return err
 	}
 	s.b.log.Info("backup taken", "label", set.Label, "type", typeName(set.Type), "elapsed", time.Since(started).Round(time.Second), "size", set.Size)
-	if *info, err = s.b.repo.Info(ctx); err != nil {
-		return err
-	}
-	plan := backup.Select(info.Sets, time.Now(), s.settings.policy)
-	if err := s.b.repo.Expire(ctx, plan.Expire, plan.KeepWAL); err != nil {
+	plan, after, err := applyRetention(ctx, s.b.repo, time.Now(), s.settings.policy)
+	*info = after
+	if err != nil {
 		return err
 	}
 	if len(plan.Expire) > 0 {
 		s.b.log.Info("expired backups past retention", "sets", plan.Expire, "kept", len(plan.Keep))
-		*info, err = s.b.repo.Info(ctx)
 	}
-	return err
+	return nil
+}
+
+// applyRetention is serve's retention step after each backup: it selects the
+// sets policy keeps at now, expires the others and the WAL no kept moment
+// needs, and returns the plan and the repository as it is afterwards.
+func applyRetention(ctx context.Context, repo *backup.Repo, now time.Time, policy backup.Policy) (backup.Plan, backup.Info, error) {
+	info, err := repo.Info(ctx)
+	if err != nil {
+		return backup.Plan{}, info, err
+	}
+	plan := backup.Select(info.Sets, now, policy)
+	if err := repo.Expire(ctx, plan.Expire, plan.KeepWAL); err != nil {
+		return plan, info, err
+	}
+	info, err = repo.Info(ctx)
+	return plan, info, err
 }
 
 // dueBackup says which backup the schedule wants now: a full one when none was

@@ -94,6 +94,10 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if err != nil {
 		return err
 	}
+	if scheduler != nil && app.tenants != nil {
+		// Each erasure reaches the journal beside the backups as it commits.
+		app.tenants.WithErasureJournal(scheduler.b, log.With("component", "backup"))
+	}
 	replica, err := db.replicaPool(ctx)
 	if err != nil {
 		return err

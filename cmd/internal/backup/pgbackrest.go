@@ -275,14 +275,20 @@ type Info struct {
 	// the current database, and WALMaxTime when the newest was archived.
 	WALMin, WALMax string
 	WALMaxTime     time.Time
+	// WALFrom is the oldest segment from which the archive holds every
+	// segment up to WALMax. Expiring WAL past the PITR window keeps only the
+	// segments that make each older backup consistent, so WALMin may lie
+	// before a gap.
+	WALFrom string
 }
 
 // Window is the span that point-in-time recovery covers: from the end of the
 // oldest backup whose WAL is archived without a gap up to now, to the newest
 // archived WAL. Zero when there is no backup.
 func (i Info) Window() (from, to time.Time) {
+	start, ok := walIndex(i.WALFrom)
 	for _, s := range i.Sets {
-		if i.WALMin != "" && s.WALStart >= i.WALMin {
+		if n, sok := walIndex(s.WALStart); ok && sok && n >= start {
 			from = s.Stop
 			break
 		}
@@ -313,6 +319,7 @@ func (r *Repo) Info(ctx context.Context) (Info, error) {
 			Database struct {
 				ID int `json:"id"`
 			} `json:"database"`
+			ID  string `json:"id"`
 			Max string `json:"max"`
 			Min string `json:"min"`
 		} `json:"archive"`
@@ -348,6 +355,7 @@ func (r *Repo) Info(ctx context.Context) (Info, error) {
 		return Info{}, fmt.Errorf("read pgbackrest info: %w", err)
 	}
 	var info Info
+	archiveID := ""
 	for _, st := range stanzas {
 		if st.Name != Stanza {
 			continue
@@ -358,7 +366,7 @@ func (r *Repo) Info(ctx context.Context) (Info, error) {
 		}
 		for _, a := range st.Archive {
 			if a.Database.ID == current {
-				info.WALMin, info.WALMax = a.Min, a.Max
+				info.WALMin, info.WALMax, archiveID = a.Min, a.Max, a.ID
 			}
 		}
 		for _, b := range st.Backup {
@@ -377,8 +385,61 @@ func (r *Repo) Info(ctx context.Context) (Info, error) {
 	sort.SliceStable(info.Sets, func(i, j int) bool { return info.Sets[i].Start.Before(info.Sets[j].Start) })
 	if info.WALMax != "" {
 		info.WALMaxTime = r.walTime(info.WALMax)
+		info.WALFrom = r.walFrom(archiveID, info.WALMax)
 	}
 	return info, nil
+}
+
+// walSegmentsPerLog is how many WAL segments one log file number holds: the
+// private cluster is initialised with PostgreSQL's default 16 MiB segments.
+const walSegmentsPerLog = 0x100
+
+// walIndex is a WAL segment name's position in the WAL, whatever its
+// timeline.
+func walIndex(segment string) (uint64, bool) {
+	if len(segment) < 24 {
+		return 0, false
+	}
+	log, err1 := strconv.ParseUint(segment[8:16], 16, 32)
+	seg, err2 := strconv.ParseUint(segment[16:24], 16, 32)
+	if err1 != nil || err2 != nil || seg >= walSegmentsPerLog {
+		return 0, false
+	}
+	return log*walSegmentsPerLog + seg, true
+}
+
+// walFrom walks the archive of archiveID back from newest and returns the
+// oldest segment with none missing from there to newest ("" if newest is
+// not there). Segments are matched by position, whatever their timeline: a
+// restore starts a new timeline at a position the old one reached.
+func (r *Repo) walFrom(archiveID, newest string) string {
+	if archiveID == "" {
+		archiveID = "*"
+	}
+	matches, _ := filepath.Glob(filepath.Join(r.RepoPath(), "archive", Stanza, archiveID, "*", "*"))
+	have := map[uint64]string{}
+	for _, m := range matches {
+		name := filepath.Base(m)
+		if len(name) < 25 || name[24] != '-' { // not a segment: .history, .partial, .backup
+			continue
+		}
+		if n, ok := walIndex(name); ok {
+			if prev, seen := have[n]; !seen || name[:24] < prev {
+				have[n] = name[:24]
+			}
+		}
+	}
+	n, ok := walIndex(newest)
+	if _, archived := have[n]; !ok || !archived {
+		return ""
+	}
+	for n > 0 {
+		if _, archived := have[n-1]; !archived {
+			break
+		}
+		n--
+	}
+	return have[n]
 }
 
 // walTime is when a WAL segment reached the repository (its file's time).
