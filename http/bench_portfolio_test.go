@@ -1024,7 +1024,7 @@ func MustRawInsertRate(b *testing.B, ctx context.Context, pool *pgxpool.Pool, co
 	insert := func(ctx context.Context, worker, seq int) error {
 		_, err := pool.Exec(ctx, `INSERT INTO raw_events (event_id, stream_id, stream_type, version, event_type,
 			schema_version, payload, metadata, recorded_at, hash) VALUES ($1, $2, 'property', 1, 'PropertyRegistered',
-			1, $3, $4, now(), sha256($1::bytea))`,
+			1, $3, $4, now(), sha256(convert_to($1, 'UTF8')))`,
 			ulid.Make().String(), "property-"+uuid.NewString(), payload, metadata)
 		return err
 	}

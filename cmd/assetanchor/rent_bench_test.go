@@ -33,9 +33,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
+	"github.com/assetanchor/assetanchor/projections"
 )
 
 const rentBenchLeases = 15000
@@ -49,7 +51,7 @@ func BenchmarkRentPost(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer pool.Close()
-		mustBenchLeases(b, eventstore.NewPostgresStore(pool), rentBenchLeases)
+		mustBenchLeases(b, pool, rentBenchLeases)
 		env := func(key string) string { return map[string]string{"DATABASE_URL": url}[key] }
 
 		var out strings.Builder
@@ -109,10 +111,29 @@ func BenchmarkRentPost(b *testing.B) {
 }
 
 // mustBenchLeases appends n signed leases, each a year from 2025-01-01.
-func mustBenchLeases(b *testing.B, store *eventstore.PostgresStore, n int) {
+func mustBenchLeases(b *testing.B, pool *pgxpool.Pool, n int) {
 	b.Helper()
 	ctx := context.Background()
-	property, tenant := uuid.New(), uuid.New()
+	store := eventstore.NewPostgresStore(pool).WithProjector(projections.Relational{})
+	// The leases' property and tenant, which their rows refer to.
+	admin := MustAccount(b, store, pool, domain.RoleAdmin)
+	properties, err := commands.NewProperties(store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	registered, err := properties.Register(ctx, commands.RegisterProperty{Actor: admin, Details: domain.PropertyDetails{
+		Name: "Elm Court", Address: "1 Elm St", City: "Springfield", State: "IL", ZipCode: "62701",
+		PropertyType: domain.PropertyResidential,
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	property, tenant := registered.ID, uuid.New()
+	if _, err := store.Append(ctx, eventstore.StreamID{Type: domain.TenantStreamType, ID: tenant}, 0,
+		eventstore.NewEvent{Type: "TenantRegistered", Data: &domain.TenantRegistered{TenantID: tenant, RegisteredBy: admin.UserID,
+			Contact: domain.TenantContact{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com"}}}); err != nil {
+		b.Fatal(err)
+	}
 	work := make(chan int)
 	errs := make(chan error, 16)
 	var wg sync.WaitGroup
