@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,37 +80,13 @@ type TenantFilter struct {
 
 // Tenants lists the tenants the viewer may see, oldest first.
 func (q *Queries) Tenants(ctx context.Context, v Viewer, f TenantFilter) (Page[TenantView], error) {
-	after, err := decodeCursor(f.Cursor)
-	if err != nil {
-		return Page[TenantView]{}, err
-	}
-	where := []string{visibleTenant}
-	args := []any{v.seesAll(), v.UserID}
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	l := newList(visibleTenant, v.seesAll(), v.UserID)
 	if f.Email != "" {
-		add("lower(t.email) = lower($%d)", f.Email)
+		l.and("lower(t.email) = lower(%s)", f.Email)
 	}
 	if f.LastName != "" {
-		add("t.last_name = $%d", f.LastName)
+		l.and("t.last_name = %s", f.LastName)
 	}
-	if after != nil {
-		args = append(args, after.CreatedAt, after.ID)
-		where = append(where, fmt.Sprintf("(t.created_at, t.id) > ($%d, $%d)", len(args)-1, len(args)))
-	}
-	args = append(args, f.Limit+1)
-	rows, err := q.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants t WHERE `+
-		strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY t.created_at, t.id LIMIT $%d`, len(args)), args...)
-	if err != nil {
-		return Page[TenantView]{}, fmt.Errorf("list tenants: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, scanTenant)
-	if err != nil {
-		return Page[TenantView]{}, fmt.Errorf("list tenants: %w", err)
-	}
-	return pageOf(items, f.Limit, func(t TenantView) *string {
-		return encodeCursor(time.Time(t.CreatedAt), t.ID)
-	}), nil
+	return listPage(ctx, q, l, `SELECT `+tenantColumns+` FROM tenants t`, byCreated("t."), f.Cursor, f.Limit, scanTenant,
+		func(t TenantView) (time.Time, uuid.UUID) { return time.Time(t.CreatedAt), t.ID }, "list tenants")
 }

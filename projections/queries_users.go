@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -62,31 +61,15 @@ type UserFilter struct {
 
 // Users lists users, oldest first (admins and managers only; the caller checks).
 func (q *Queries) Users(ctx context.Context, f UserFilter) (Page[UserView], error) {
-	after, err := decodeCursor(f.Cursor)
-	if err != nil {
-		return Page[UserView]{}, err
-	}
-	var args sqlArgs
-	where := []string{"TRUE"}
+	l := newList("TRUE")
 	if f.Role != "" {
-		where = append(where, "role = "+args.add(f.Role))
+		l.and("role = %s", f.Role)
 	}
 	if f.Email != "" {
-		where = append(where, "lower(email) = lower("+args.add(f.Email)+")")
+		l.and("lower(email) = lower(%s)", f.Email)
 	}
-	if after != nil {
-		where = append(where, "(created_at, id) > ("+args.add(after.CreatedAt)+", "+args.add(after.ID)+")")
-	}
-	rows, err := q.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY created_at, id LIMIT `+args.add(f.Limit+1), args...)
-	if err != nil {
-		return Page[UserView]{}, fmt.Errorf("list users: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, scanUser)
-	if err != nil {
-		return Page[UserView]{}, fmt.Errorf("list users: %w", err)
-	}
-	return pageOf(items, f.Limit, func(u UserView) *string { return encodeCursor(time.Time(u.CreatedAt), u.ID) }), nil
+	return listPage(ctx, q, l, `SELECT `+userColumns+` FROM users`, byCreated(""), f.Cursor, f.Limit, scanUser,
+		func(u UserView) (time.Time, uuid.UUID) { return time.Time(u.CreatedAt), u.ID }, "list users")
 }
 
 // SessionView is a user_sessions row as its owner sees it (never the token hashes).
