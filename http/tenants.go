@@ -121,7 +121,7 @@ func (s *Server) eraseTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct{}
-	if err := decodeTransactionOptionalBody(w, r, &req); err != nil {
+	if err := decodeOptionalJSON(w, r, &req); err != nil {
 		Error(w, r, s.log, err)
 		return
 	}
