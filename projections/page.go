@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -74,4 +75,22 @@ func listPage[T any](ctx context.Context, q *Queries, l *listQuery, selectFrom s
 		return Page[T]{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return pageOf(items, limit, func(item T) *string { return encodeCursor(keyOf(item)) }), nil
+}
+
+// collectOne reads the one row of a query for one entity (rows, err as Query
+// returned them): domain.ErrNotFound when there is none, which is also what a
+// row the viewer may not see looks like.
+func collectOne[T any](rows pgx.Rows, err error, scan pgx.RowToFunc[T], what string) (T, error) {
+	var zero T
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", what, err)
+	}
+	v, err := pgx.CollectExactlyOneRow(rows, scan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return zero, domain.ErrNotFound
+	}
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", what, err)
+	}
+	return v, nil
 }

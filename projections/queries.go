@@ -120,14 +120,7 @@ func scanProperty(row pgx.CollectableRow) (PropertyView, error) {
 func (q *Queries) Property(ctx context.Context, v Viewer, id uuid.UUID) (PropertyView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+propertyColumns+` FROM properties
 		WHERE id = $1 AND ($2 OR owner_id = $3)`, id, v.seesAll(), v.UserID)
-	if err != nil {
-		return PropertyView{}, fmt.Errorf("read property: %w", err)
-	}
-	p, err := pgx.CollectExactlyOneRow(rows, scanProperty)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return PropertyView{}, domain.ErrNotFound
-	}
-	return p, err
+	return collectOne(rows, err, scanProperty, "read property")
 }
 
 // PropertyFilter narrows a property list; empty fields do not filter.

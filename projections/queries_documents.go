@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -80,17 +79,7 @@ func (q *Queries) document(ctx context.Context, v Viewer, id uuid.UUID, deletedT
 	}
 	rows, err := q.pool.Query(ctx, `SELECT `+documentColumns+` FROM documents d
 		WHERE `+visibleDocument+live+` AND d.id = $4`, append(documentArgs(v), id)...)
-	if err != nil {
-		return DocumentView{}, fmt.Errorf("read document: %w", err)
-	}
-	d, err := pgx.CollectExactlyOneRow(rows, scanDocument)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return DocumentView{}, domain.ErrNotFound
-	}
-	if err != nil {
-		return DocumentView{}, fmt.Errorf("read document: %w", err)
-	}
-	return d, nil
+	return collectOne(rows, err, scanDocument, "read document")
 }
 
 // DocumentFilter narrows a document list; empty fields do not filter.

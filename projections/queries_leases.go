@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -68,17 +67,7 @@ func (q *Queries) Lease(ctx context.Context, v Viewer, id uuid.UUID) (LeaseView,
 	rows, err := q.pool.Query(ctx, `SELECT `+leaseColumns+` FROM leases l
 		LEFT JOIN properties p ON p.id = l.property_id
 		WHERE `+visibleProperty+` AND l.id = $3`, v.seesAll(), v.UserID, id)
-	if err != nil {
-		return LeaseView{}, fmt.Errorf("read lease: %w", err)
-	}
-	l, err := pgx.CollectExactlyOneRow(rows, scanLease)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return LeaseView{}, domain.ErrNotFound
-	}
-	if err != nil {
-		return LeaseView{}, fmt.Errorf("read lease: %w", err)
-	}
-	return l, nil
+	return collectOne(rows, err, scanLease, "read lease")
 }
 
 // LeaseFilter narrows a lease list; empty fields do not filter.

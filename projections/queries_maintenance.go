@@ -2,14 +2,10 @@ package projections
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/assetanchor/assetanchor/domain"
 )
 
 // MaintenanceView is a maintenance_requests row.
@@ -66,17 +62,7 @@ func (q *Queries) MaintenanceRequest(ctx context.Context, v Viewer, id uuid.UUID
 	rows, err := q.pool.Query(ctx, `SELECT `+maintenanceColumns+` FROM maintenance_requests m
 		LEFT JOIN properties p ON p.id = m.property_id
 		WHERE `+visibleMaintenance+` AND m.id = $3`, v.seesAll(), v.UserID, id)
-	if err != nil {
-		return MaintenanceView{}, fmt.Errorf("read maintenance request: %w", err)
-	}
-	m, err := pgx.CollectExactlyOneRow(rows, scanMaintenance)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return MaintenanceView{}, domain.ErrNotFound
-	}
-	if err != nil {
-		return MaintenanceView{}, fmt.Errorf("read maintenance request: %w", err)
-	}
-	return m, nil
+	return collectOne(rows, err, scanMaintenance, "read maintenance request")
 }
 
 // MaintenanceFilter narrows a maintenance request list; empty fields do not filter.

@@ -2,8 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -57,17 +55,7 @@ func scanTenant(row pgx.CollectableRow) (TenantView, error) {
 func (q *Queries) Tenant(ctx context.Context, v Viewer, id uuid.UUID) (TenantView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants t
 		WHERE `+visibleTenant+` AND t.id = $3`, v.seesAll(), v.UserID, id)
-	if err != nil {
-		return TenantView{}, fmt.Errorf("read tenant: %w", err)
-	}
-	t, err := pgx.CollectExactlyOneRow(rows, scanTenant)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return TenantView{}, domain.ErrNotFound
-	}
-	if err != nil {
-		return TenantView{}, fmt.Errorf("read tenant: %w", err)
-	}
-	return t, nil
+	return collectOne(rows, err, scanTenant, "read tenant")
 }
 
 // TenantFilter narrows a tenant list; empty fields do not filter. Email matches

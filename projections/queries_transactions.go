@@ -2,8 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -58,17 +56,7 @@ func scanTransaction(row pgx.CollectableRow) (TransactionView, error) {
 func (q *Queries) Transaction(ctx context.Context, v Viewer, id uuid.UUID) (TransactionView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+transactionColumns+` FROM `+visibleTransactions+`
 		WHERE t.id = $3 AND `+visibleProperty, v.seesAll(), v.UserID, id)
-	if err != nil {
-		return TransactionView{}, fmt.Errorf("read transaction: %w", err)
-	}
-	t, err := pgx.CollectExactlyOneRow(rows, scanTransaction)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return TransactionView{}, domain.ErrNotFound
-	}
-	if err != nil {
-		return TransactionView{}, fmt.Errorf("read transaction: %w", err)
-	}
-	return t, nil
+	return collectOne(rows, err, scanTransaction, "read transaction")
 }
 
 // TransactionFilter narrows a transaction list; empty fields do not filter. The

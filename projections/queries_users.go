@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -32,14 +31,7 @@ func scanUser(row pgx.CollectableRow) (UserView, error) {
 // User returns one user by id.
 func (q *Queries) User(ctx context.Context, id uuid.UUID) (UserView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
-	if err != nil {
-		return UserView{}, fmt.Errorf("read user: %w", err)
-	}
-	u, err := pgx.CollectExactlyOneRow(rows, scanUser)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return UserView{}, domain.ErrNotFound
-	}
-	return u, err
+	return collectOne(rows, err, scanUser, "read user")
 }
 
 // UserFor returns a user as the viewer may see it: admins and managers see every
