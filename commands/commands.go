@@ -41,23 +41,25 @@ func load(ctx context.Context, store eventstore.Store, stream eventstore.StreamI
 	if err != nil {
 		return err
 	}
-	for _, e := range events {
+	_, err = replay(stream, events, agg)
+	return err
+}
+
+// replay applies a stream's events to agg and returns the first of them, decoded
+// (nil for an empty stream).
+func replay(stream eventstore.StreamID, events []eventstore.Event, agg aggregate) (domain.Event, error) {
+	var first domain.Event
+	for i, e := range events {
 		de, err := domain.DecodeEvent(e.Type, e.Data)
 		if err != nil {
-			return fmt.Errorf("load %s: %w", stream, err)
+			return nil, fmt.Errorf("load %s: %w", stream, err)
+		}
+		if i == 0 {
+			first = de
 		}
 		agg.Apply(de, e.Version, e.RecordedAt)
 	}
-	return nil
-}
-
-// firstEvent returns a stream's creation event, decoded.
-func firstEvent(ctx context.Context, store eventstore.Store, stream eventstore.StreamID) (domain.Event, error) {
-	events, err := store.ReadStream(ctx, stream, time.Time{})
-	if err != nil || len(events) == 0 {
-		return nil, err
-	}
-	return domain.DecodeEvent(events[0].Type, events[0].Data)
+	return first, nil
 }
 
 func toNew(events []domain.Event) []eventstore.NewEvent {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -112,9 +111,18 @@ func (h *Documents) Upload(ctx context.Context, cmd UploadDocument) (Result, err
 		return Result{}, err
 	}
 	stream := documentStream(id)
+	uploaded := once[*domain.Document]{newAgg: func() *domain.Document { return &domain.Document{} },
+		visible: func(d *domain.Document) error { return h.authorize(ctx, h.store, cmd.Actor, d) },
+		same:    sameFirst[*domain.Document](events[0])}
+	return createOnce(ctx, h.store, stream, uploaded, func() (Result, error) { return h.upload(ctx, cmd, stream, events) })
+}
+
+// upload stores the bytes of a new document and appends its events, in one transaction.
+func (h *Documents) upload(ctx context.Context, cmd UploadDocument, stream eventstore.StreamID, events []domain.Event) (Result, error) {
+	key := cmd.Content.Key()
 	var res Result
 	stored := false
-	err = h.store.Atomically(ctx, func(store eventstore.Store) error {
+	err := h.store.Atomically(ctx, func(store eventstore.Store) error {
 		if err := store.Lock(ctx, eventstore.BlobLockKey(key)); err != nil {
 			return err
 		}
@@ -122,66 +130,19 @@ func (h *Documents) Upload(ctx context.Context, cmd UploadDocument) (Result, err
 			return err
 		}
 		stored = true
-		if err := store.Claim(ctx, eventstore.BlobScope(key), id.String(), stream); err != nil {
+		if err := store.Claim(ctx, eventstore.BlobScope(key), stream.ID.String(), stream); err != nil {
 			return err
 		}
-		appended, err := store.Append(ctx, stream, 0, toNew(events)...)
-		if err != nil {
-			return err
-		}
-		res = Result{ID: id, Version: appended.Version, Created: true, Checkpoint: appended.Checkpoint}
-		return nil
+		var err error
+		res, err = appendCreated(ctx, store, stream, events)
+		return err
 	})
 	if err != nil && stored {
 		// The bytes may now be claimed by nothing (a repeated id with other content,
 		// a failed commit): remove them unless another document holds them.
 		h.collect(context.WithoutCancel(ctx), key)
 	}
-	if errors.Is(err, eventstore.ErrConcurrency) {
-		return h.repeatedUpload(ctx, cmd.Actor, stream, events[0])
-	}
 	return res, err
-}
-
-// repeatedUpload answers an upload whose id exists: the same upload is the same
-// document again, anything else (or a document the actor may not see) is a conflict.
-func (h *Documents) repeatedUpload(ctx context.Context, actor Actor, stream eventstore.StreamID, want domain.Event) (Result, error) {
-	events, err := h.store.ReadStream(ctx, stream, time.Time{})
-	if err != nil {
-		return Result{}, err
-	}
-	var d domain.Document
-	for _, e := range events {
-		de, err := domain.DecodeEvent(e.Type, e.Data)
-		if err != nil {
-			return Result{}, fmt.Errorf("load %s: %w", stream, err)
-		}
-		d.Apply(de, e.Version, e.RecordedAt)
-	}
-	if len(events) == 0 {
-		return Result{}, domain.ErrAlreadyExists
-	}
-	if err := h.authorize(ctx, h.store, actor, &d); err != nil {
-		if errors.Is(err, domain.ErrNotFound) {
-			return Result{}, domain.ErrAlreadyExists // the id is taken, by something the actor may not see
-		}
-		return Result{}, err
-	}
-	first, err := domain.DecodeEvent(events[0].Type, events[0].Data)
-	if err != nil {
-		return Result{}, err
-	}
-	same, err := sameJSON(first, want)
-	if err != nil {
-		return Result{}, err
-	}
-	if !same {
-		return Result{}, domain.ErrAlreadyExists
-	}
-	// The checkpoint of the last event: the answer waits until the read model has
-	// it, even when the first upload is still being projected.
-	last := events[len(events)-1]
-	return Result{ID: stream.ID, Version: last.Version, Checkpoint: last.Checkpoint()}, nil
 }
 
 // DocumentPatch changes a document's name or description; an unset field stays as it is.

@@ -19,10 +19,10 @@ type LateFeePolicyInput struct {
 }
 
 // parse reads the input; what cannot be parsed is collected in f.
-func (in LateFeePolicyInput) parse(f *leaseFieldErrors) domain.LateFeePolicy {
+func (in LateFeePolicyInput) parse(f *inputFields) domain.LateFeePolicy {
 	var p domain.LateFeePolicy
 	if in.GraceDays == nil {
-		f.add("grace_days", "is required")
+		f.Add("grace_days", "is required")
 	} else {
 		p.GraceDays = *in.GraceDays
 	}
@@ -31,7 +31,7 @@ func (in LateFeePolicyInput) parse(f *leaseFieldErrors) domain.LateFeePolicy {
 	if in.Percent != nil {
 		d, err := domain.ParseDecimal(in.Percent.String())
 		if err != nil {
-			f.add("percent", err.Error())
+			f.Add("percent", err.Error())
 		} else {
 			p.Percent = &d
 		}
@@ -51,13 +51,13 @@ type SetPropertyLateFeePolicy struct {
 // property. The same policy again writes nothing.
 func (h *Properties) SetLateFeePolicy(ctx context.Context, cmd SetPropertyLateFeePolicy) (Result, error) {
 	ctx = withCommand(ctx, "SetPropertyLateFeePolicy")
-	var f leaseFieldErrors
+	var f inputFields
 	policy := cmd.Policy.parse(&f)
 	return update(ctx, h.store, propertyStream(cmd.ID), cmd.IfMatch, newProperty,
 		func(p *domain.Property) error { return canSee(cmd.Actor, p) },
 		func(p *domain.Property) ([]domain.Event, error) {
 			events, err := p.SetLateFeePolicy(policy)
-			return events, f.join(err)
+			return events, f.Join(err)
 		})
 }
 
@@ -74,7 +74,7 @@ type SetLeaseLateFeePolicy struct {
 // property. The same policy again writes nothing.
 func (h *Leases) SetLateFeePolicy(ctx context.Context, cmd SetLeaseLateFeePolicy) (Result, error) {
 	ctx = withCommand(ctx, "SetLeaseLateFeePolicy")
-	var f leaseFieldErrors
+	var f inputFields
 	policy := cmd.Policy.parse(&f)
 	return update(ctx, h.store, leaseStream(cmd.ID), cmd.IfMatch, newLease,
 		func(l *domain.Lease) error {
@@ -83,6 +83,6 @@ func (h *Leases) SetLateFeePolicy(ctx context.Context, cmd SetLeaseLateFeePolicy
 		},
 		func(l *domain.Lease) ([]domain.Event, error) {
 			events, err := l.SetLateFeePolicy(policy)
-			return events, f.join(err)
+			return events, f.Join(err)
 		})
 }

@@ -57,7 +57,7 @@ type SignLease struct {
 // writes nothing; another body is a conflict.
 func (h *Leases) Sign(ctx context.Context, cmd SignLease) (Result, error) {
 	ctx = withCommand(ctx, "SignLease")
-	var f leaseFieldErrors
+	var f inputFields
 	terms := domain.LeaseTerms{
 		StartDate:       f.date("start_date", cmd.StartDate),
 		EndDate:         f.date("end_date", cmd.EndDate),
@@ -76,98 +76,63 @@ func (h *Leases) Sign(ctx context.Context, cmd SignLease) (Result, error) {
 	if cmd.ID != nil {
 		id = *cmd.ID
 	}
-	want := &domain.LeaseSigned{LeaseID: id, PropertyID: propertyID, TenantID: tenantID, Terms: terms}
+	stream := leaseStream(id)
+	signed := once[*domain.Lease]{newAgg: newLease,
+		visible: func(l *domain.Lease) error {
+			_, err := visibleProperty(ctx, h.store, cmd.Actor, l.PropertyID())
+			return err
+		},
+		same: sameFirst[*domain.Lease](&domain.LeaseSigned{LeaseID: id, PropertyID: propertyID, TenantID: tenantID, Terms: terms})}
 
-	var res Result
-	err := h.store.Atomically(ctx, func(store eventstore.Store) error {
-		if err := store.Lock(ctx, propertyLock(propertyID)); err != nil {
+	return createOnce(ctx, h.store, stream, signed, func() (Result, error) {
+		var res Result
+		err := h.store.Atomically(ctx, func(store eventstore.Store) error {
+			if err := store.Lock(ctx, propertyLock(propertyID)); err != nil {
+				return err
+			}
+			existing, err := loadLease(ctx, store, id)
+			if err != nil {
+				return err
+			}
+			if existing.Exists() {
+				// A repeat: answered like an append that finds the stream taken (also
+				// how a signing with the same id that committed first under another
+				// property's lock shows), before its period or property can refuse it.
+				return eventstore.ErrConcurrency
+			}
+			property, err := loadProperty(ctx, store, propertyID)
+			if err != nil {
+				return err
+			}
+			if property.Exists() && canSee(cmd.Actor, property) != nil {
+				property = &domain.Property{} // invisible: no such property, as far as the actor knows
+			}
+			tenant, err := loadTenant(ctx, store, tenantID)
+			if err != nil {
+				return err
+			}
+			if tenant.Exists() && !leaseMayUseTenant(cmd.Actor, tenant) {
+				tenant = &domain.Tenant{}
+			}
+			events, err := domain.SignLease(id, property, tenant, terms, domain.DateOf(h.now()))
+			if f.Len() > 0 && errors.Is(err, domain.ErrPropertyNotActive) {
+				err = nil // bad fields are reported first, as the domain itself does
+			}
+			if err := f.Join(err); err != nil {
+				return err
+			}
+			err = store.ReservePeriod(ctx, propertyID, id, terms.StartDate.Time(), terms.EndDate.Time())
+			if errors.Is(err, eventstore.ErrPeriodTaken) {
+				return domain.ErrLeaseOverlap
+			}
+			if err != nil {
+				return err
+			}
+			res, err = appendCreated(ctx, store, stream, events)
 			return err
-		}
-		existing, err := loadLease(ctx, store, id)
-		if err != nil {
-			return err
-		}
-		if existing.Exists() {
-			res, err = repeatedSign(ctx, store, cmd.Actor, existing, want)
-			return err
-		}
-		property, err := loadProperty(ctx, store, propertyID)
-		if err != nil {
-			return err
-		}
-		if property.Exists() && canSee(cmd.Actor, property) != nil {
-			property = &domain.Property{} // invisible: no such property, as far as the actor knows
-		}
-		tenant, err := loadTenant(ctx, store, tenantID)
-		if err != nil {
-			return err
-		}
-		if tenant.Exists() && !leaseMayUseTenant(cmd.Actor, tenant) {
-			tenant = &domain.Tenant{}
-		}
-		events, err := domain.SignLease(id, property, tenant, terms, domain.DateOf(h.now()))
-		if len(f) > 0 && errors.Is(err, domain.ErrPropertyNotActive) {
-			err = nil // bad fields are reported first, as the domain itself does
-		}
-		if err := f.join(err); err != nil {
-			return err
-		}
-		err = store.ReservePeriod(ctx, propertyID, id, terms.StartDate.Time(), terms.EndDate.Time())
-		if errors.Is(err, eventstore.ErrPeriodTaken) {
-			return domain.ErrLeaseOverlap
-		}
-		if err != nil {
-			return err
-		}
-		appended, err := store.Append(ctx, leaseStream(id), 0, toNew(events)...)
-		if err != nil {
-			return err
-		}
-		res = Result{ID: id, Version: appended.Version, Created: true, Checkpoint: appended.Checkpoint}
-		return nil
+		})
+		return res, err
 	})
-	if errors.Is(err, eventstore.ErrConcurrency) {
-		// A signing with the same id committed first, under another property's lock.
-		existing, err := loadLease(ctx, h.store, id)
-		if err != nil {
-			return Result{}, err
-		}
-		return repeatedSign(ctx, h.store, cmd.Actor, existing, want)
-	}
-	return res, err
-}
-
-// repeatedSign answers a signing whose id exists: the same body is the same lease
-// again, anything else (or a lease the actor may not see) is a conflict.
-func repeatedSign(ctx context.Context, store eventstore.Store, actor Actor, existing *domain.Lease, want *domain.LeaseSigned) (Result, error) {
-	if _, err := visibleProperty(ctx, store, actor, existing.PropertyID()); err != nil {
-		if errors.Is(err, domain.ErrNotFound) {
-			return Result{}, domain.ErrAlreadyExists // the id is taken, by something the actor may not see
-		}
-		return Result{}, err
-	}
-	events, err := store.ReadStream(ctx, leaseStream(existing.ID()), time.Time{})
-	if err != nil {
-		return Result{}, err
-	}
-	if len(events) == 0 {
-		return Result{}, domain.ErrAlreadyExists
-	}
-	got, err := domain.DecodeEvent(events[0].Type, events[0].Data)
-	if err != nil {
-		return Result{}, err
-	}
-	same, err := sameJSON(got, want)
-	if err != nil {
-		return Result{}, err
-	}
-	if !same {
-		return Result{}, domain.ErrAlreadyExists
-	}
-	// The checkpoint of the lease's last event: the answer waits until the read
-	// model has it, even when the first signing is still being projected.
-	last := events[len(events)-1]
-	return Result{ID: existing.ID(), Version: last.Version, Checkpoint: last.Checkpoint()}, nil
 }
 
 // leaseMayUseTenant is whether the actor may name the tenant on a lease: admins
@@ -189,12 +154,12 @@ type RenewLease struct {
 // lock: a renewal into another active lease's dates is ErrLeaseOverlap.
 func (h *Leases) Renew(ctx context.Context, cmd RenewLease) (Result, error) {
 	ctx = withCommand(ctx, "RenewLease")
-	var f leaseFieldErrors
+	var f inputFields
 	end := f.date("end_date", cmd.EndDate)
 	rent := f.optionalMoney("rent_amount", cmd.RentAmount)
 	return h.change(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(store eventstore.Store, l *domain.Lease) ([]domain.Event, error) {
 		events, err := l.Renew(end, rent)
-		if err := f.join(err); err != nil {
+		if err := f.Join(err); err != nil {
 			return nil, err
 		}
 		err = store.ReservePeriod(ctx, l.PropertyID(), l.ID(), l.Terms().StartDate.Time(), end.Time())
@@ -220,7 +185,7 @@ type TerminateLease struct {
 // Terminate handles TerminateLease and releases the lease's dates.
 func (h *Leases) Terminate(ctx context.Context, cmd TerminateLease) (Result, error) {
 	ctx = withCommand(ctx, "TerminateLease")
-	var f leaseFieldErrors
+	var f inputFields
 	effective := f.date("effective_date", cmd.EffectiveDate)
 	var reason string
 	if cmd.Reason != nil {
@@ -229,7 +194,7 @@ func (h *Leases) Terminate(ctx context.Context, cmd TerminateLease) (Result, err
 	today := domain.DateOf(h.now())
 	return h.change(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(store eventstore.Store, l *domain.Lease) ([]domain.Event, error) {
 		events, err := l.Terminate(effective, reason, today)
-		if err := f.join(err); err != nil {
+		if err := f.Join(err); err != nil {
 			return nil, err
 		}
 		if err := store.ReleasePeriod(ctx, l.ID()); err != nil {
@@ -389,90 +354,3 @@ func (h *Leases) change(ctx context.Context, actor Actor, id uuid.UUID, ifMatch 
 }
 
 func newLease() *domain.Lease { return &domain.Lease{} }
-
-// leaseFieldErrors collects input that could not be parsed, so that it is reported
-// in one 422 together with what the domain refuses.
-type leaseFieldErrors []domain.FieldError
-
-func (f *leaseFieldErrors) add(field, message string) {
-	*f = append(*f, domain.FieldError{Field: field, Message: message})
-}
-
-// date parses a YYYY-MM-DD date; absent is the zero date, which the domain
-// refuses where a date is required.
-func (f *leaseFieldErrors) date(field string, s *string) domain.Date {
-	if s == nil {
-		return domain.Date{}
-	}
-	d, err := domain.ParseDate(*s)
-	if err != nil {
-		f.add(field, err.Error())
-	}
-	return d
-}
-
-// requiredMoney parses an exact amount with at most two decimal places.
-func (f *leaseFieldErrors) requiredMoney(field string, n *json.Number) domain.Money {
-	if n == nil {
-		f.add(field, "is required")
-		return domain.Money{}
-	}
-	if m := f.optionalMoney(field, n); m != nil {
-		return *m
-	}
-	return domain.Money{}
-}
-
-// optionalMoney is requiredMoney for an amount that may be absent (nil).
-func (f *leaseFieldErrors) optionalMoney(field string, n *json.Number) *domain.Money {
-	if n == nil {
-		return nil
-	}
-	m, err := domain.ParseMoneyText(n.String())
-	if err != nil {
-		f.add(field, err.Error())
-		return nil
-	}
-	return &m
-}
-
-func (f *leaseFieldErrors) requiredID(field string, id *uuid.UUID) uuid.UUID {
-	if id == nil || *id == uuid.Nil {
-		f.add(field, "is required")
-		return uuid.Nil
-	}
-	return *id
-}
-
-// join adds the collected field errors to the domain's verdict: one
-// ValidationError holds them all, and a field that failed to parse is reported
-// once, with the parse problem (the domain only saw a zero value). Any other
-// refusal (a state conflict) wins as it is.
-func (f leaseFieldErrors) join(err error) error {
-	if len(f) == 0 {
-		return err
-	}
-	if err == nil {
-		return &domain.ValidationError{Fields: f}
-	}
-	var ve *domain.ValidationError
-	if !errors.As(err, &ve) {
-		return err
-	}
-	fields := append([]domain.FieldError(nil), f...)
-	for _, fe := range ve.Fields {
-		if !f.has(fe.Field) {
-			fields = append(fields, fe)
-		}
-	}
-	return &domain.ValidationError{Fields: fields}
-}
-
-func (f leaseFieldErrors) has(field string) bool {
-	for _, fe := range f {
-		if fe.Field == field {
-			return true
-		}
-	}
-	return false
-}

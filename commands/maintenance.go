@@ -52,8 +52,8 @@ type RequestMaintenance struct {
 // body answers the existing request and writes nothing; another body is a conflict.
 func (h *Maintenance) Request(ctx context.Context, cmd RequestMaintenance) (Result, error) {
 	ctx = withCommand(ctx, "RequestMaintenance")
-	var parsed maintenanceFieldErrors
-	cost := parsed.money("estimated_cost", cmd.EstimatedCost)
+	var parsed inputFields
+	cost := parsed.optionalMoney("estimated_cost", cmd.EstimatedCost)
 	priority := domain.PriorityMedium
 	if cmd.Priority != nil {
 		priority = strictMaintenancePriority(*cmd.Priority)
@@ -85,42 +85,15 @@ func (h *Maintenance) Request(ctx context.Context, cmd RequestMaintenance) (Resu
 	events, err := domain.RequestMaintenance(id, property, tenant, domain.MaintenanceDetails{
 		Title: cmd.Title, Description: cmd.Description, Priority: priority, EstimatedCost: cost,
 	})
-	if err := parsed.join(err); err != nil {
+	if err := parsed.Join(err); err != nil {
 		return Result{}, err
 	}
 	stream := maintenanceStream(id)
-	appended, err := h.store.Append(ctx, stream, 0, toNew(events)...)
-	if errors.Is(err, eventstore.ErrConcurrency) {
-		return h.repeatedCreate(ctx, cmd.Actor, stream, events[0])
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{ID: id, Version: appended.Version, Created: true, Checkpoint: appended.Checkpoint}, nil
-}
-
-// repeatedCreate answers a create whose id exists: the same body is the same
-// request again, anything else (or a request the actor may not see) is a conflict.
-func (h *Maintenance) repeatedCreate(ctx context.Context, actor Actor, stream eventstore.StreamID, want domain.Event) (Result, error) {
-	var m domain.MaintenanceRequest
-	if err := load(ctx, h.store, stream, &m); err != nil {
-		return Result{}, err
-	}
-	if err := h.authorize(ctx, actor, &m, maintenanceForWork); err != nil {
-		return Result{}, domain.ErrAlreadyExists
-	}
-	got, err := firstEvent(ctx, h.store, stream)
-	if err != nil {
-		return Result{}, err
-	}
-	same, err := sameJSON(got, want)
-	if err != nil {
-		return Result{}, err
-	}
-	if !same {
-		return Result{}, domain.ErrAlreadyExists
-	}
-	return Result{ID: stream.ID, Version: m.Version()}, nil
+	return createOnce(ctx, h.store, stream, once[*domain.MaintenanceRequest]{newAgg: newMaintenanceRequest,
+		visible: func(m *domain.MaintenanceRequest) error { return h.authorize(ctx, cmd.Actor, m, maintenanceForWork) },
+		same:    sameFirst[*domain.MaintenanceRequest](events[0])}, func() (Result, error) {
+		return appendCreated(ctx, h.store, stream, events)
+	})
 }
 
 // MaintenancePatch changes some of a request's details; an unset field stays as it is.
@@ -130,8 +103,8 @@ type MaintenancePatch struct {
 }
 
 // apply returns the patched details and what of the patch could not be parsed.
-func (patch MaintenancePatch) apply(d domain.MaintenanceDetails) (domain.MaintenanceDetails, maintenanceFieldErrors) {
-	var parsed maintenanceFieldErrors
+func (patch MaintenancePatch) apply(d domain.MaintenanceDetails) (domain.MaintenanceDetails, inputFields) {
+	var parsed inputFields
 	patch.Title.applyRequired(&d.Title)
 	patch.Description.applyRequired(&d.Description)
 	if patch.Priority.Set {
@@ -140,7 +113,7 @@ func (patch MaintenancePatch) apply(d domain.MaintenanceDetails) (domain.Mainten
 		d.Priority = strictMaintenancePriority(s)
 	}
 	if patch.EstimatedCost.Set {
-		d.EstimatedCost = parsed.money("estimated_cost", patch.EstimatedCost.Value)
+		d.EstimatedCost = parsed.optionalMoney("estimated_cost", patch.EstimatedCost.Value)
 	}
 	return d, parsed
 }
@@ -160,7 +133,7 @@ func (h *Maintenance) Change(ctx context.Context, cmd ChangeMaintenance) (Result
 		func(m *domain.MaintenanceRequest) ([]domain.Event, error) {
 			details, parsed := cmd.Patch.apply(m.Details())
 			events, err := m.ChangeDetails(details)
-			if err := parsed.join(err); err != nil {
+			if err := parsed.Join(err); err != nil {
 				return nil, err
 			}
 			return events, nil
@@ -242,9 +215,9 @@ func (h *Maintenance) Complete(ctx context.Context, cmd CompleteMaintenance) (Re
 	ctx = withCommand(ctx, "CompleteMaintenance")
 	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, maintenanceForWork,
 		func(m *domain.MaintenanceRequest) ([]domain.Event, error) {
-			var parsed maintenanceFieldErrors
-			cost := parsed.money("actual_cost", cmd.ActualCost)
-			if err := parsed.join(nil); err != nil {
+			var parsed inputFields
+			cost := parsed.optionalMoney("actual_cost", cmd.ActualCost)
+			if err := parsed.Join(nil); err != nil {
 				return nil, err
 			}
 			return m.Complete(cost)
@@ -314,37 +287,4 @@ func strictMaintenancePriority(s string) domain.Priority {
 		return domain.Priority{}
 	}
 	return domain.ParsePriority(s)
-}
-
-// maintenanceFieldErrors collects input that could not be parsed, so that it is reported in
-// one 422 together with what the domain refuses.
-type maintenanceFieldErrors []domain.FieldError
-
-// money parses an exact amount of at most two decimal places; nil stays nil.
-func (f *maintenanceFieldErrors) money(field string, n *json.Number) *domain.Money {
-	if n == nil {
-		return nil
-	}
-	m, err := domain.ParseMoneyText(n.String())
-	if err != nil {
-		*f = append(*f, domain.FieldError{Field: field, Message: err.Error()})
-		return nil
-	}
-	return &m
-}
-
-// join adds the collected field errors to err: one ValidationError holds them
-// all. Any other error wins as it is.
-func (f maintenanceFieldErrors) join(err error) error {
-	if len(f) == 0 {
-		return err
-	}
-	if err == nil {
-		return &domain.ValidationError{Fields: f}
-	}
-	var ve *domain.ValidationError
-	if !errors.As(err, &ve) {
-		return err
-	}
-	return &domain.ValidationError{Fields: append(append([]domain.FieldError{}, ve.Fields...), f...)}
 }

@@ -27,19 +27,20 @@ func TestMaintenanceMoneyParsing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			var errs maintenanceFieldErrors
+			var errs inputFields
 			n := json.Number(tt.in)
-			got := errs.money("estimated_cost", &n)
+			got := errs.optionalMoney("estimated_cost", &n)
 			if tt.want == "" {
 				if got != nil {
 					t.Errorf("money(%s) = %s, want nil", tt.in, got)
 				}
-				if len(errs) != 1 || errs[0].Field != "estimated_cost" || errs[0].Message == "" {
+				var ve *domain.ValidationError
+				if !errors.As(errs.Err(), &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "estimated_cost" || ve.Fields[0].Message == "" {
 					t.Errorf("field errors = %+v, want one on estimated_cost with a message", errs)
 				}
 				return
 			}
-			if len(errs) != 0 {
+			if errs.Len() != 0 {
 				t.Fatalf("field errors = %+v, want none", errs)
 			}
 			if got == nil || got.String() != tt.want {
@@ -47,37 +48,39 @@ func TestMaintenanceMoneyParsing(t *testing.T) {
 			}
 		})
 	}
-	var errs maintenanceFieldErrors
-	if got := errs.money("actual_cost", nil); got != nil || len(errs) != 0 {
+	var errs inputFields
+	if got := errs.optionalMoney("actual_cost", nil); got != nil || errs.Len() != 0 {
 		t.Errorf("money(nil) = %v with %+v, want nil and no error", got, errs)
 	}
 }
 
 func TestMaintenanceFieldErrorsJoin(t *testing.T) {
-	parsed := maintenanceFieldErrors{{Field: "estimated_cost", Message: "has more than two decimal places"}}
+	var parsed inputFields
+	parsed.Add("estimated_cost", "has more than two decimal places")
 	domainErr := &domain.ValidationError{Fields: []domain.FieldError{{Field: "title", Message: "is required"}}}
 
 	var ve *domain.ValidationError
-	if err := parsed.join(domainErr); !errors.As(err, &ve) {
+	if err := parsed.Join(domainErr); !errors.As(err, &ve) {
 		t.Fatalf("join(validation) = %v, want a ValidationError", err)
 	}
 	got := make([]string, len(ve.Fields))
 	for i, f := range ve.Fields {
 		got[i] = f.Field
 	}
-	if want := []string{"title", "estimated_cost"}; !slices.Equal(got, want) {
+	// What failed to parse comes first, as on every endpoint (domain.Fields).
+	if want := []string{"estimated_cost", "title"}; !slices.Equal(got, want) {
 		t.Errorf("joined fields = %q, want %q", got, want)
 	}
 	if len(domainErr.Fields) != 1 {
 		t.Errorf("join changed the domain's error: %+v", domainErr.Fields)
 	}
-	if err := parsed.join(nil); !errors.As(err, &ve) || len(ve.Fields) != 1 {
+	if err := parsed.Join(nil); !errors.As(err, &ve) || len(ve.Fields) != 1 {
 		t.Errorf("join(nil) = %v, want the parse errors alone", err)
 	}
-	if err := parsed.join(domain.ErrIllegalTransition); !errors.Is(err, domain.ErrIllegalTransition) {
+	if err := parsed.Join(domain.ErrIllegalTransition); !errors.Is(err, domain.ErrIllegalTransition) {
 		t.Errorf("join(conflict) = %v, want the conflict as it is", err)
 	}
-	if err := (maintenanceFieldErrors{}).join(nil); err != nil {
+	if err := (&inputFields{}).Join(nil); err != nil {
 		t.Errorf("empty join(nil) = %v, want nil", err)
 	}
 }

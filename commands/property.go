@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/google/uuid"
 
@@ -74,38 +73,10 @@ func (h *Properties) Register(ctx context.Context, cmd RegisterProperty) (Result
 		return Result{}, err
 	}
 	stream := propertyStream(id)
-	appended, err := h.store.Append(ctx, stream, 0, toNew(events)...)
-	if errors.Is(err, eventstore.ErrConcurrency) {
-		return h.repeatedCreate(ctx, cmd.Actor, stream, events[0])
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{ID: id, Version: appended.Version, Created: true, Checkpoint: appended.Checkpoint}, nil
-}
-
-// repeatedCreate answers a create whose id exists: the same body is the same
-// resource again, anything else is a conflict.
-func (h *Properties) repeatedCreate(ctx context.Context, actor Actor, stream eventstore.StreamID, want domain.Event) (Result, error) {
-	var p domain.Property
-	if err := load(ctx, h.store, stream, &p); err != nil {
-		return Result{}, err
-	}
-	if err := canSee(actor, &p); err != nil {
-		return Result{}, domain.ErrAlreadyExists // the id is taken, by something the actor may not see
-	}
-	got, err := firstEvent(ctx, h.store, stream)
-	if err != nil {
-		return Result{}, err
-	}
-	same, err := sameJSON(got, want)
-	if err != nil {
-		return Result{}, err
-	}
-	if !same {
-		return Result{}, domain.ErrAlreadyExists
-	}
-	return Result{ID: stream.ID, Version: p.Version()}, nil
+	return createOnce(ctx, h.store, stream, once[*domain.Property]{newAgg: newProperty,
+		visible: func(p *domain.Property) error { return canSee(cmd.Actor, p) }, same: sameFirst[*domain.Property](events[0])}, func() (Result, error) {
+		return appendCreated(ctx, h.store, stream, events)
+	})
 }
 
 func (h *Properties) requireUser(ctx context.Context, id uuid.UUID) error {
@@ -228,16 +199,3 @@ func (h *Properties) ChangeStatus(ctx context.Context, cmd ChangePropertyStatus)
 }
 
 func newProperty() *domain.Property { return &domain.Property{} }
-
-// sameJSON compares two events by their JSON form.
-func sameJSON(a, b domain.Event) (bool, error) {
-	ja, err := json.Marshal(a)
-	if err != nil {
-		return false, fmt.Errorf("encode event: %w", err)
-	}
-	jb, err := json.Marshal(b)
-	if err != nil {
-		return false, fmt.Errorf("encode event: %w", err)
-	}
-	return string(ja) == string(jb), nil
-}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
@@ -81,44 +80,6 @@ func (h *Tenants) canSeeTenant(ctx context.Context, actor Actor, id uuid.UUID, t
 	return nil
 }
 
-// tenantFieldErrors collects the input problems found before the domain decides, so
-// that they come back together with the domain's own in one ValidationError.
-type tenantFieldErrors []domain.FieldError
-
-func (f *tenantFieldErrors) add(field, message string) {
-	*f = append(*f, domain.FieldError{Field: field, Message: message})
-}
-
-// join returns every field problem of f and of err as one error; any other error
-// is returned as it is.
-func (f tenantFieldErrors) join(err error) error {
-	var ve *domain.ValidationError
-	if err != nil && !errors.As(err, &ve) {
-		return err
-	}
-	all := append([]domain.FieldError(nil), f...)
-	if ve != nil {
-		all = append(all, ve.Fields...)
-	}
-	if len(all) == 0 {
-		return nil
-	}
-	return &domain.ValidationError{Fields: all}
-}
-
-// parseIncome reads an exact income; the domain checks its range and places.
-func (f *tenantFieldErrors) parseIncome(n *json.Number) *decimal.Decimal {
-	if n == nil {
-		return nil
-	}
-	d, err := domain.ParseDecimal(n.String())
-	if err != nil {
-		f.add("income", err.Error())
-		return nil
-	}
-	return &d
-}
-
 // RegisterTenant registers a tenant, registered by the actor.
 type RegisterTenant struct {
 	Actor                 Actor
@@ -138,17 +99,17 @@ type RegisterTenant struct {
 // answers the existing tenant and writes nothing; another body is a conflict.
 func (h *Tenants) Register(ctx context.Context, cmd RegisterTenant) (Result, error) {
 	ctx = withCommand(ctx, "RegisterTenant")
-	var bad tenantFieldErrors
+	var bad inputFields
 	var dob *domain.Date
 	if cmd.DateOfBirth != nil {
 		d, err := domain.ParseDate(*cmd.DateOfBirth)
 		if err != nil {
-			bad.add("date_of_birth", err.Error())
+			bad.Add("date_of_birth", err.Error())
 		} else {
 			dob = &d
 		}
 	}
-	income := bad.parseIncome(cmd.Income)
+	income := bad.optionalDecimal("income", cmd.Income)
 	id := uuid.New()
 	if cmd.ID != nil {
 		id = *cmd.ID
@@ -161,51 +122,20 @@ func (h *Tenants) Register(ctx context.Context, cmd RegisterTenant) (Result, err
 			CreditScore: cmd.CreditScore, Income: income, BackgroundCheckStatus: cmd.BackgroundCheckStatus,
 		},
 	}, domain.DateOf(h.now()))
-	if err := bad.join(err); err != nil {
+	if err := bad.Join(err); err != nil {
 		return Result{}, err
 	}
 	stream := tenantStream(id)
-	appended, err := h.store.Append(ctx, stream, 0, toNew(events)...)
-	if errors.Is(err, eventstore.ErrConcurrency) {
-		return h.repeatedCreate(ctx, cmd.Actor, stream, events[0])
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{ID: id, Version: appended.Version, Created: true, Checkpoint: appended.Checkpoint}, nil
-}
-
-// repeatedCreate answers a create whose id exists: the same registration is the
-// same tenant again, anything else (another body, another registrar, a tenant the
-// actor may not see, an erased tenant) is a conflict.
-func (h *Tenants) repeatedCreate(ctx context.Context, actor Actor, stream eventstore.StreamID, want domain.Event) (Result, error) {
-	t, err := loadTenant(ctx, h.store, stream.ID)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := h.canSeeTenant(ctx, actor, stream.ID, t); errors.Is(err, domain.ErrNotFound) {
-		return Result{}, domain.ErrAlreadyExists // the id is taken, by something the actor may not see
-	} else if err != nil {
-		return Result{}, err
-	}
-	if t.Erased() {
-		return Result{}, domain.ErrAlreadyExists
-	}
-	got, err := firstEvent(ctx, h.store, stream)
-	if err != nil {
-		return Result{}, err
-	}
-	if got == nil {
-		return Result{}, domain.ErrAlreadyExists
-	}
-	same, err := sameJSON(got, want)
-	if err != nil {
-		return Result{}, err
-	}
-	if !same {
-		return Result{}, domain.ErrAlreadyExists
-	}
-	return Result{ID: stream.ID, Version: t.Version()}, nil
+	return createOnce(ctx, h.store, stream, once[*domain.Tenant]{newAgg: newTenant,
+		visible: func(t *domain.Tenant) error { return h.canSeeTenant(ctx, cmd.Actor, id, t) },
+		same: func(t *domain.Tenant, first domain.Event) (bool, error) {
+			if t.Erased() {
+				return false, nil // its registration can no longer be compared
+			}
+			return sameJSON(first, events[0])
+		}}, func() (Result, error) {
+		return appendCreated(ctx, h.store, stream, events)
+	})
 }
 
 // TenantContactPatch changes some contact fields; an unset field stays as it is.
@@ -256,17 +186,17 @@ func (h *Tenants) RecordScreening(ctx context.Context, cmd RecordTenantScreening
 	return update(ctx, h.store, tenantStream(cmd.ID), cmd.IfMatch, newTenant,
 		func(t *domain.Tenant) error { return h.canSeeTenant(ctx, cmd.Actor, cmd.ID, t) },
 		func(t *domain.Tenant) ([]domain.Event, error) {
-			var bad tenantFieldErrors
+			var bad inputFields
 			s := domain.TenantScreening{
-				CreditScore: cmd.CreditScore, Income: bad.parseIncome(cmd.Income),
+				CreditScore: cmd.CreditScore, Income: bad.optionalDecimal("income", cmd.Income),
 				BackgroundCheckStatus: cmd.BackgroundCheckStatus,
 			}
-			if len(bad) > 0 && s.CreditScore == nil && s.BackgroundCheckStatus == nil {
+			if bad.Len() > 0 && s.CreditScore == nil && s.BackgroundCheckStatus == nil {
 				// Only the income was given, and it is not a number: that is the one problem.
-				return nil, bad.join(nil)
+				return nil, bad.Join(nil)
 			}
 			events, err := t.RecordScreening(s)
-			if err := bad.join(err); err != nil {
+			if err := bad.Join(err); err != nil {
 				return nil, err
 			}
 			return events, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,15 +44,13 @@ type PostCharge struct {
 // writes nothing; another body is a conflict.
 func (h *Transactions) Post(ctx context.Context, cmd PostCharge) (Result, error) {
 	ctx = withCommand(ctx, "PostCharge")
-	var parsed []domain.FieldError
-	amount, bad := parseTransactionAmount(cmd.Amount)
-	parsed = append(parsed, bad...)
-	dueDate, bad := parseTransactionDate("due_date", cmd.DueDate)
-	parsed = append(parsed, bad...)
+	var parsed inputFields
+	amount := parsed.requiredMoney("amount", cmd.Amount)
+	dueDate := parsed.date("due_date", cmd.DueDate)
 
 	lease := &domain.Lease{} // no lease: the domain refuses it as lease_id "no such lease"
 	if cmd.LeaseID == nil {
-		parsed = append(parsed, domain.FieldError{Field: "lease_id", Message: "is required"})
+		parsed.Add("lease_id", "is required")
 	} else {
 		l, err := visibleLease(ctx, h.store, cmd.Actor, *cmd.LeaseID)
 		switch {
@@ -70,45 +67,14 @@ func (h *Transactions) Post(ctx context.Context, cmd PostCharge) (Result, error)
 	events, err := domain.PostCharge(lease, domain.NewChargeInput{
 		ID: id, Amount: amount, Type: domain.ParseTransactionType(cmd.Type), DueDate: dueDate, Notes: cmd.Notes,
 	})
-	if err := mergeTransactionFieldErrors(parsed, err); err != nil {
+	if err := parsed.Join(err); err != nil {
 		return Result{}, err
 	}
 	stream := transactionStream(id)
-	appended, err := h.store.Append(ctx, stream, 0, toNew(events)...)
-	if errors.Is(err, eventstore.ErrConcurrency) {
-		return h.repeatedPost(ctx, cmd.Actor, stream, events[0])
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{ID: id, Version: appended.Version, Created: true, Checkpoint: appended.Checkpoint}, nil
-}
-
-// repeatedPost answers a post whose id exists: the same charge is the same
-// resource again, anything else is a conflict.
-func (h *Transactions) repeatedPost(ctx context.Context, actor Actor, stream eventstore.StreamID, want domain.Event) (Result, error) {
-	var t domain.Transaction
-	if err := load(ctx, h.store, stream, &t); err != nil {
-		return Result{}, err
-	}
-	if err := h.canSee(ctx, actor, &t); err != nil {
-		if errors.Is(err, domain.ErrNotFound) {
-			return Result{}, domain.ErrAlreadyExists // the id is taken, by something the actor may not see
-		}
-		return Result{}, err
-	}
-	got, err := firstEvent(ctx, h.store, stream)
-	if err != nil {
-		return Result{}, err
-	}
-	same, err := sameJSON(got, want)
-	if err != nil {
-		return Result{}, err
-	}
-	if !same {
-		return Result{}, domain.ErrAlreadyExists
-	}
-	return Result{ID: stream.ID, Version: t.Version()}, nil
+	return createOnce(ctx, h.store, stream, once[*domain.Transaction]{newAgg: newTransaction,
+		visible: func(t *domain.Transaction) error { return h.canSee(ctx, cmd.Actor, t) }, same: sameFirst[*domain.Transaction](events[0])}, func() (Result, error) {
+		return appendCreated(ctx, h.store, stream, events)
+	})
 }
 
 // canSee is the owner isolation rule for a transaction: the actor must see its lease.
@@ -133,13 +99,14 @@ type PayTransaction struct {
 // transition. A rent charge paid within its grace period has its late fee voided.
 func (h *Transactions) Pay(ctx context.Context, cmd PayTransaction) (Result, error) {
 	ctx = withCommand(ctx, "PayTransaction")
-	date, parsed := parseTransactionDate("payment_date", cmd.PaymentDate)
+	var parsed inputFields
+	date := parsed.date("payment_date", cmd.PaymentDate)
 	res, err := h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(t *domain.Transaction) ([]domain.Event, error) {
 		events, err := t.Pay(domain.Payment{
 			PaymentDate: date, PaymentMethod: domain.ParsePaymentMethod(cmd.PaymentMethod),
 			ReferenceNumber: cmd.ReferenceNumber,
 		})
-		if err := mergeTransactionFieldErrors(parsed, err); err != nil {
+		if err := parsed.Join(err); err != nil {
 			return nil, err
 		}
 		return events, nil
@@ -205,52 +172,3 @@ func (h *Transactions) update(ctx context.Context, actor Actor, id uuid.UUID, if
 }
 
 func newTransaction() *domain.Transaction { return &domain.Transaction{} }
-
-// parseTransactionAmount reads an amount exactly, from a JSON string or number;
-// more than two decimal places is refused, never rounded.
-func parseTransactionAmount(n *json.Number) (domain.Money, []domain.FieldError) {
-	if n == nil {
-		return domain.Money{}, []domain.FieldError{{Field: "amount", Message: "is required"}}
-	}
-	m, err := domain.ParseMoneyText(n.String())
-	if err != nil {
-		return domain.Money{}, []domain.FieldError{{Field: "amount", Message: err.Error()}}
-	}
-	return m, nil
-}
-
-// parseTransactionDate reads a YYYY-MM-DD date; a missing one is the zero date,
-// which the domain refuses where a date is required.
-func parseTransactionDate(field string, s *string) (domain.Date, []domain.FieldError) {
-	if s == nil {
-		return domain.Date{}, nil
-	}
-	d, err := domain.ParseDate(*s)
-	if err != nil {
-		return domain.Date{}, []domain.FieldError{{Field: field, Message: err.Error()}}
-	}
-	return d, nil
-}
-
-// mergeTransactionFieldErrors combines the field errors found while parsing raw
-// input with the domain's verdict on the parsed values. A parse error replaces the
-// domain's complaint about the same field (the domain only saw a zero value), and
-// a refusal other than a validation error (a state conflict) wins over both.
-func mergeTransactionFieldErrors(parsed []domain.FieldError, err error) error {
-	var ve *domain.ValidationError
-	if err != nil && !errors.As(err, &ve) {
-		return err
-	}
-	if len(parsed) == 0 {
-		return err
-	}
-	fields := slices.Clone(parsed)
-	if ve != nil {
-		for _, f := range ve.Fields {
-			if !slices.ContainsFunc(parsed, func(p domain.FieldError) bool { return p.Field == f.Field }) {
-				fields = append(fields, f)
-			}
-		}
-	}
-	return &domain.ValidationError{Fields: fields}
-}

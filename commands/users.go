@@ -84,45 +84,31 @@ func (h *Users) Create(ctx context.Context, cmd CreateUser) (Result, error) {
 		return Result{}, err
 	}
 	stream := userStream(id)
-	var res Result
-	err = h.store.Atomically(ctx, func(store eventstore.Store) error {
-		if err := store.Claim(ctx, emailScope, domain.NormalizeEmail(cmd.Email), stream); err != nil {
+	// Operators and admins create accounts and see every one: only sameness decides.
+	// The same account is the same profile, role and password (the hash is salted).
+	created := once[*domain.User]{newAgg: func() *domain.User { return &domain.User{} },
+		same: func(u *domain.User, _ domain.Event) (bool, error) {
+			want := domain.UserProfile{Email: strings.TrimSpace(cmd.Email), FirstName: cmd.FirstName, LastName: cmd.LastName, Phone: cmd.Phone}
+			if u.Profile() != want || u.Role() != domain.ParseRole(cmd.Role) {
+				return false, nil
+			}
+			return h.hasher.check(ctx, u.PasswordHash(), cmd.Password)
+		}}
+	return createOnce(ctx, h.store, stream, created, func() (Result, error) {
+		var res Result
+		err := h.store.Atomically(ctx, func(store eventstore.Store) error {
+			if err := store.Claim(ctx, emailScope, domain.NormalizeEmail(cmd.Email), stream); err != nil {
+				return err
+			}
+			var err error
+			res, err = appendCreated(ctx, store, stream, events)
 			return err
+		})
+		if errors.Is(err, eventstore.ErrClaimTaken) {
+			return Result{}, domain.ErrEmailTaken
 		}
-		appended, err := store.Append(ctx, stream, 0, toNew(events)...)
-		res = Result{ID: id, Version: appended.Version, Created: true, Checkpoint: appended.Checkpoint}
-		return err
+		return res, err
 	})
-	switch {
-	case errors.Is(err, eventstore.ErrClaimTaken):
-		return Result{}, domain.ErrEmailTaken
-	case errors.Is(err, eventstore.ErrConcurrency):
-		return h.repeatedCreate(ctx, id, cmd)
-	case err != nil:
-		return Result{}, err
-	}
-	return res, nil
-}
-
-// repeatedCreate answers a create whose id exists: the same account (profile, role
-// and password) is the same resource again, anything else is a conflict.
-func (h *Users) repeatedCreate(ctx context.Context, id uuid.UUID, cmd CreateUser) (Result, error) {
-	u, err := loadUser(ctx, h.store, id)
-	if err != nil {
-		return Result{}, err
-	}
-	want := domain.UserProfile{Email: strings.TrimSpace(cmd.Email), FirstName: cmd.FirstName, LastName: cmd.LastName, Phone: cmd.Phone}
-	if u.Profile() != want || u.Role() != domain.ParseRole(cmd.Role) {
-		return Result{}, domain.ErrAlreadyExists
-	}
-	same, err := h.hasher.check(ctx, u.PasswordHash(), cmd.Password)
-	if err != nil {
-		return Result{}, err
-	}
-	if !same {
-		return Result{}, domain.ErrAlreadyExists
-	}
-	return Result{ID: id, Version: u.Version()}, nil
 }
 
 func (h *Users) newUserInput(id uuid.UUID, cmd CreateUser, hash string) domain.NewUserInput {

@@ -422,26 +422,13 @@ type documentPatchRequest struct {
 }
 
 func (s *Server) changeDocument(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
 	var req documentPatchRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	version, err := ifMatch(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	res, err := s.Documents.Change(r.Context(), commands.ChangeDocument{
-		Actor: actorOf(r), ID: id, IfMatch: version,
-		Patch: commands.DocumentPatch{Name: req.Name, Description: req.Description},
-	})
-	s.answerDocument(w, r, res, err)
+	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Documents.Change(r.Context(), commands.ChangeDocument{
+			Actor: actor, ID: id, IfMatch: version,
+			Patch: commands.DocumentPatch{Name: req.Name, Description: req.Description},
+		})
+	}, s.answerDocument)
 }
 
 func (s *Server) deleteDocument(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 )
 
@@ -37,35 +38,8 @@ func (s *Server) writeHistory(w http.ResponseWriter, r *http.Request, streamType
 	for i, e := range events {
 		items[i] = historyItem{
 			EventID: e.EventID.String(), Type: e.Type, Version: e.Version,
-			RecordedAt: e.RecordedAt.UTC().Format(time.RFC3339Nano), ActorID: e.Metadata.ActorID, Data: withoutSecrets(e.Data),
+			RecordedAt: e.RecordedAt.UTC().Format(time.RFC3339Nano), ActorID: e.Metadata.ActorID, Data: domain.WithoutSecrets(e.Data),
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
-}
-
-// secretFields never leave the service, not even in an entity's history (API.md:
-// password_hash and token hashes never appear in any response).
-var secretFields = []string{"password_hash", "token_hash", "refresh_token_hash"}
-
-// withoutSecrets drops secretFields from an event's data; other data is kept as stored.
-func withoutSecrets(data json.RawMessage) json.RawMessage {
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(data, &fields) != nil {
-		return data
-	}
-	found := false
-	for _, name := range secretFields {
-		if _, ok := fields[name]; ok {
-			delete(fields, name)
-			found = true
-		}
-	}
-	if !found {
-		return data
-	}
-	out, err := json.Marshal(fields)
-	if err != nil {
-		return data
-	}
-	return out
 }

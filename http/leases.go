@@ -53,47 +53,21 @@ func (s *Server) signLease(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renewLease(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
 	var req leaseRenewRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	version, err := ifMatch(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	res, err := s.Leases.Renew(r.Context(), commands.RenewLease{
-		Actor: actorOf(r), ID: id, IfMatch: version, EndDate: req.EndDate, RentAmount: req.RentAmount,
-	})
-	s.answerLease(w, r, res, err)
+	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Leases.Renew(r.Context(), commands.RenewLease{
+			Actor: actor, ID: id, IfMatch: version, EndDate: req.EndDate, RentAmount: req.RentAmount,
+		})
+	}, s.answerLease)
 }
 
 func (s *Server) terminateLease(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
 	var req leaseTerminateRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	version, err := ifMatch(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	res, err := s.Leases.Terminate(r.Context(), commands.TerminateLease{
-		Actor: actorOf(r), ID: id, IfMatch: version, EffectiveDate: req.EffectiveDate, Reason: req.Reason,
-	})
-	s.answerLease(w, r, res, err)
+	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Leases.Terminate(r.Context(), commands.TerminateLease{
+			Actor: actor, ID: id, IfMatch: version, EffectiveDate: req.EffectiveDate, Reason: req.Reason,
+		})
+	}, s.answerLease)
 }
 
 func (s *Server) answerLease(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {

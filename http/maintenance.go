@@ -1,10 +1,7 @@
 package http
 
 import (
-	"bufio"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -64,99 +61,56 @@ func (s *Server) requestMaintenance(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) changeMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req maintenancePatchRequest
-	s.maintenanceCommand(w, r, &req, false, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Maintenance.Change(r.Context(), commands.ChangeMaintenance{
 			Actor: actor, ID: id, IfMatch: version, Patch: commands.MaintenancePatch{
 				Title: req.Title, Description: req.Description, Priority: req.Priority, EstimatedCost: req.EstimatedCost,
 			},
 		})
-	})
+	}, s.answerMaintenance)
 }
 
 func (s *Server) assignMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req maintenanceAssignRequest
-	s.maintenanceCommand(w, r, &req, false, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Maintenance.Assign(r.Context(), commands.AssignMaintenance{
 			Actor: actor, ID: id, IfMatch: version, AssignedTo: req.AssignedTo,
 		})
-	})
+	}, s.answerMaintenance)
 }
 
 func (s *Server) scheduleMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req maintenanceScheduleRequest
-	s.maintenanceCommand(w, r, &req, false, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Maintenance.Schedule(r.Context(), commands.ScheduleMaintenance{
 			Actor: actor, ID: id, IfMatch: version, ScheduledDate: req.ScheduledDate,
 		})
-	})
+	}, s.answerMaintenance)
 }
 
 func (s *Server) startMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req struct{}
-	s.maintenanceCommand(w, r, &req, true, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Maintenance.Start(r.Context(), commands.StartMaintenance{Actor: actor, ID: id, IfMatch: version})
-	})
+	}, s.answerMaintenance)
 }
 
 func (s *Server) completeMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req maintenanceCompleteRequest
-	s.maintenanceCommand(w, r, &req, false, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Maintenance.Complete(r.Context(), commands.CompleteMaintenance{
 			Actor: actor, ID: id, IfMatch: version, ActualCost: req.ActualCost,
 		})
-	})
+	}, s.answerMaintenance)
 }
 
 func (s *Server) cancelMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req maintenanceCancelRequest
-	s.maintenanceCommand(w, r, &req, true, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Maintenance.Cancel(r.Context(), commands.CancelMaintenance{
 			Actor: actor, ID: id, IfMatch: version, Reason: req.Reason,
 		})
-	})
-}
-
-// maintenanceCommand runs a command on one request: the path id, the body (which
-// may be left out entirely when optionalBody), If-Match, then the answer.
-func (s *Server) maintenanceCommand(w http.ResponseWriter, r *http.Request, req any, optionalBody bool,
-	run func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error)) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	decode := decodeJSON
-	if optionalBody {
-		decode = decodeMaintenanceOptionalBody
-	}
-	if err := decode(w, r, req); err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	version, err := ifMatch(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	res, err := run(actorOf(r), id, version)
-	s.answerMaintenance(w, r, res, err)
-}
-
-// decodeMaintenanceOptionalBody is decodeJSON for a body that may be absent: an empty body
-// leaves v as it is; anything else must be JSON, as decodeJSON requires.
-func decodeMaintenanceOptionalBody(w http.ResponseWriter, r *http.Request, v any) error {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	body := bufio.NewReader(r.Body)
-	if _, err := body.Peek(1); errors.Is(err, io.EOF) {
-		return nil
-	}
-	r.Body = struct {
-		io.Reader
-		io.Closer
-	}{body, r.Body}
-	return decodeJSON(w, r, v)
+	}, s.answerMaintenance)
 }
 
 func (s *Server) answerMaintenance(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {

@@ -87,47 +87,21 @@ func (s *Server) createProperty(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) changeProperty(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
 	var req propertyPatchRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	version, err := ifMatch(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	res, err := s.Properties.Change(r.Context(), commands.ChangeProperty{
-		Actor: actorOf(r), ID: id, IfMatch: version, Patch: req.patch(),
-	})
-	s.answerProperty(w, r, res, err)
+	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Properties.Change(r.Context(), commands.ChangeProperty{
+			Actor: actor, ID: id, IfMatch: version, Patch: req.patch(),
+		})
+	}, s.answerProperty)
 }
 
 func (s *Server) changePropertyStatus(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
 	var req statusRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	version, err := ifMatch(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	res, err := s.Properties.ChangeStatus(r.Context(), commands.ChangePropertyStatus{
-		Actor: actorOf(r), ID: id, IfMatch: version, Status: req.Status,
-	})
-	s.answerProperty(w, r, res, err)
+	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Properties.ChangeStatus(r.Context(), commands.ChangePropertyStatus{
+			Actor: actor, ID: id, IfMatch: version, Status: req.Status,
+		})
+	}, s.answerProperty)
 }
 
 func (s *Server) answerProperty(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {

@@ -95,17 +95,17 @@ func (s *Server) getLateFeePolicy(w http.ResponseWriter, r *http.Request,
 // waiveTransaction forgives a fee: 409 for any other type of charge.
 func (s *Server) waiveTransaction(w http.ResponseWriter, r *http.Request) {
 	var req transactionReasonRequest
-	s.transactionCommand(w, r, &req, true, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Transactions.Waive(r.Context(), commands.WaiveFee{Actor: actor, ID: id, IfMatch: version, Reason: req.Reason})
-	})
+	}, s.answerTransaction)
 }
 
 // writeOffTransaction gives up collecting a charge: admins and managers only.
 func (s *Server) writeOffTransaction(w http.ResponseWriter, r *http.Request) {
 	var req transactionReasonRequest
-	s.transactionCommand(w, r, &req, true, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Transactions.WriteOff(r.Context(), commands.WriteOffCharge{Actor: actor, ID: id, IfMatch: version, Reason: req.Reason})
-	})
+	}, s.answerTransaction)
 }
 
 // leaseLedger answers the tenant ledger of a lease, as of ?as_of=YYYY-MM-DD when

@@ -70,48 +70,22 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) changeTenant(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
 	var req tenantPatchRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	version, err := ifMatch(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	res, err := s.Tenants.ChangeContact(r.Context(), commands.ChangeTenantContact{
-		Actor: actorOf(r), ID: id, IfMatch: version, Patch: req.patch(),
-	})
-	s.answerTenant(w, r, res, err)
+	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Tenants.ChangeContact(r.Context(), commands.ChangeTenantContact{
+			Actor: actor, ID: id, IfMatch: version, Patch: req.patch(),
+		})
+	}, s.answerTenant)
 }
 
 func (s *Server) recordScreening(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
 	var req screeningRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	version, err := ifMatch(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	res, err := s.Tenants.RecordScreening(r.Context(), commands.RecordTenantScreening{
-		Actor: actorOf(r), ID: id, IfMatch: version, CreditScore: req.CreditScore,
-		Income: req.Income, BackgroundCheckStatus: req.BackgroundCheckStatus,
-	})
-	s.answerTenant(w, r, res, err)
+	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Tenants.RecordScreening(r.Context(), commands.RecordTenantScreening{
+			Actor: actor, ID: id, IfMatch: version, CreditScore: req.CreditScore,
+			Income: req.Income, BackgroundCheckStatus: req.BackgroundCheckStatus,
+		})
+	}, s.answerTenant)
 }
 
 func (s *Server) eraseTenant(w http.ResponseWriter, r *http.Request) {
@@ -121,7 +95,7 @@ func (s *Server) eraseTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct{}
-	if err := decodeTransactionOptionalBody(w, r, &req); err != nil {
+	if err := decodeOptionalJSON(w, r, &req); err != nil {
 		Error(w, r, s.log, err)
 		return
 	}

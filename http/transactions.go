@@ -1,10 +1,7 @@
 package http
 
 import (
-	"bufio"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -36,23 +33,6 @@ type transactionReasonRequest struct {
 	Reason string `json:"reason"`
 }
 
-// decodeTransactionOptionalBody reads an optional JSON body into v: no body at all
-// (whatever the Content-Type) leaves v as it is; a body is decoded as any other.
-func decodeTransactionOptionalBody(w http.ResponseWriter, r *http.Request, v any) error {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		return nil
-	}
-	body := bufio.NewReader(r.Body)
-	if _, err := body.Peek(1); errors.Is(err, io.EOF) {
-		return nil
-	}
-	r.Body = struct {
-		io.Reader
-		io.Closer
-	}{body, r.Body}
-	return decodeJSON(w, r, v)
-}
-
 func (s *Server) postCharge(w http.ResponseWriter, r *http.Request) {
 	var req chargeRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -66,61 +46,35 @@ func (s *Server) postCharge(w http.ResponseWriter, r *http.Request) {
 	s.answerTransaction(w, r, res, err)
 }
 
-// transactionCommand runs a command on one transaction: the path id, the body
-// (which may be left out entirely when optionalBody), If-Match, then the answer.
-func (s *Server) transactionCommand(w http.ResponseWriter, r *http.Request, req any, optionalBody bool,
-	run func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error)) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	decode := decodeJSON
-	if optionalBody {
-		decode = decodeTransactionOptionalBody
-	}
-	if err := decode(w, r, req); err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	version, err := ifMatch(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	res, err := run(actorOf(r), id, version)
-	s.answerTransaction(w, r, res, err)
-}
-
 func (s *Server) payTransaction(w http.ResponseWriter, r *http.Request) {
 	var req paymentRequest
-	s.transactionCommand(w, r, &req, false, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Transactions.Pay(r.Context(), commands.PayTransaction{
 			Actor: actor, ID: id, IfMatch: version, PaymentDate: req.PaymentDate,
 			PaymentMethod: req.PaymentMethod, ReferenceNumber: req.ReferenceNumber,
 		})
-	})
+	}, s.answerTransaction)
 }
 
 func (s *Server) failTransaction(w http.ResponseWriter, r *http.Request) {
 	var req transactionReasonRequest
-	s.transactionCommand(w, r, &req, true, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Transactions.Fail(r.Context(), commands.FailTransaction{Actor: actor, ID: id, IfMatch: version, Reason: req.Reason})
-	})
+	}, s.answerTransaction)
 }
 
 func (s *Server) retryTransaction(w http.ResponseWriter, r *http.Request) {
 	var req struct{}
-	s.transactionCommand(w, r, &req, true, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Transactions.Retry(r.Context(), commands.RetryTransaction{Actor: actor, ID: id, IfMatch: version})
-	})
+	}, s.answerTransaction)
 }
 
 func (s *Server) refundTransaction(w http.ResponseWriter, r *http.Request) {
 	var req transactionReasonRequest
-	s.transactionCommand(w, r, &req, true, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Transactions.Refund(r.Context(), commands.RefundTransaction{Actor: actor, ID: id, IfMatch: version, Reason: req.Reason})
-	})
+	}, s.answerTransaction)
 }
 
 func (s *Server) answerTransaction(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {

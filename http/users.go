@@ -101,53 +101,33 @@ func (s *Server) userHistory(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) changeUser(w http.ResponseWriter, r *http.Request) {
 	var req userPatchRequest
-	s.userCommand(w, r, &req, func(id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(_ commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Users.ChangeProfile(r.Context(), commands.ChangeUserProfile{
 			Actor: actorOf(r), ID: id, IfMatch: version,
 			Email: req.Email, FirstName: req.FirstName, LastName: req.LastName, Phone: req.Phone,
 		})
-	})
+	}, s.answerUser)
 }
 
 func (s *Server) changeUserRole(w http.ResponseWriter, r *http.Request) {
 	var req roleRequest
-	s.userCommand(w, r, &req, func(id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(_ commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Users.ChangeRole(r.Context(), actorOf(r), id, version, req.Role)
-	})
+	}, s.answerUser)
 }
 
 func (s *Server) deactivateUser(w http.ResponseWriter, r *http.Request) {
-	s.userCommand(w, r, nil, func(id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, nil, noBody, func(_ commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Users.Deactivate(r.Context(), actorOf(r), id, version)
-	})
+	}, s.answerUser)
 }
 
 func (s *Server) activateUser(w http.ResponseWriter, r *http.Request) {
-	s.userCommand(w, r, nil, func(id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, nil, noBody, func(_ commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Users.Reactivate(r.Context(), actorOf(r), id, version)
-	})
+	}, s.answerUser)
 }
 
-// userCommand decodes the body (when body is not nil) and the id and If-Match,
-// runs the command and answers the user as it now is.
-func (s *Server) userCommand(w http.ResponseWriter, r *http.Request, body any,
-	run func(id uuid.UUID, version *int64) (commands.Result, error)) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	if body != nil {
-		if err := decodeJSON(w, r, body); err != nil {
-			Error(w, r, s.log, err)
-			return
-		}
-	}
-	version, err := ifMatch(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	res, err := run(id, version)
+func (s *Server) answerUser(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
 	answerCommand(s, w, r, res, err, "users", s.queries.UserFor, userVersion)
 }

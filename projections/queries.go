@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -121,14 +120,7 @@ func scanProperty(row pgx.CollectableRow) (PropertyView, error) {
 func (q *Queries) Property(ctx context.Context, v Viewer, id uuid.UUID) (PropertyView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+propertyColumns+` FROM properties
 		WHERE id = $1 AND ($2 OR owner_id = $3)`, id, v.seesAll(), v.UserID)
-	if err != nil {
-		return PropertyView{}, fmt.Errorf("read property: %w", err)
-	}
-	p, err := pgx.CollectExactlyOneRow(rows, scanProperty)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return PropertyView{}, domain.ErrNotFound
-	}
-	return p, err
+	return collectOne(rows, err, scanProperty, "read property")
 }
 
 // PropertyFilter narrows a property list; empty fields do not filter.
@@ -141,48 +133,24 @@ type PropertyFilter struct {
 
 // Properties lists the properties the viewer may see, oldest first.
 func (q *Queries) Properties(ctx context.Context, v Viewer, f PropertyFilter) (Page[PropertyView], error) {
-	after, err := decodeCursor(f.Cursor)
-	if err != nil {
-		return Page[PropertyView]{}, err
-	}
-	where := []string{"($1 OR owner_id = $2)"}
-	args := []any{v.seesAll(), v.UserID}
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	l := newList("($1 OR owner_id = $2)", v.seesAll(), v.UserID)
 	if f.Status != "" {
-		add("status = $%d", f.Status)
+		l.and("status = %s", f.Status)
 	}
 	if f.City != "" {
-		add("city = $%d", f.City)
+		l.and("city = %s", f.City)
 	}
 	if f.State != "" {
-		add("state = $%d", f.State)
+		l.and("state = %s", f.State)
 	}
 	if f.PropertyType != "" {
-		add("property_type = $%d", f.PropertyType)
+		l.and("property_type = %s", f.PropertyType)
 	}
 	if f.OwnerID != nil {
-		add("owner_id = $%d", *f.OwnerID)
+		l.and("owner_id = %s", *f.OwnerID)
 	}
-	if after != nil {
-		args = append(args, after.CreatedAt, after.ID)
-		where = append(where, fmt.Sprintf("(created_at, id) > ($%d, $%d)", len(args)-1, len(args)))
-	}
-	args = append(args, f.Limit+1)
-	rows, err := q.pool.Query(ctx, `SELECT `+propertyColumns+` FROM properties WHERE `+
-		strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, len(args)), args...)
-	if err != nil {
-		return Page[PropertyView]{}, fmt.Errorf("list properties: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, scanProperty)
-	if err != nil {
-		return Page[PropertyView]{}, fmt.Errorf("list properties: %w", err)
-	}
-	return pageOf(items, f.Limit, func(p PropertyView) *string {
-		return encodeCursor(time.Time(p.CreatedAt), p.ID)
-	}), nil
+	return listPage(ctx, q, l, `SELECT `+propertyColumns+` FROM properties`, byCreated(""), f.Cursor, f.Limit, scanProperty,
+		func(p PropertyView) (time.Time, uuid.UUID) { return time.Time(p.CreatedAt), p.ID }, "list properties")
 }
 
 // pageOf makes a page of items read with LIMIT limit+1: the extra row, if any,

@@ -3,8 +3,6 @@ package projections
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -76,50 +74,33 @@ const auditVisible = `(a.entity_type <> 'document' OR (d.id IS NOT NULL AND (NOT
 
 // AuditLogs lists audit rows the viewer may see, oldest first.
 func (q *Queries) AuditLogs(ctx context.Context, v Viewer, f AuditFilter) (Page[AuditLogView], error) {
-	after, err := decodeCursor(f.Cursor)
-	if err != nil {
-		return Page[AuditLogView]{}, err
-	}
-	args := sqlArgs(append(documentArgs(v), v.Role.SeesAllAccounts()))
-	where := []string{auditVisible}
+	l := newList(auditVisible, append(documentArgs(v), v.Role.SeesAllAccounts())...)
 	if f.EntityType != "" {
-		where = append(where, "a.entity_type = "+args.add(f.EntityType))
+		l.and("a.entity_type = %s", f.EntityType)
 	}
 	if f.EntityID != nil {
-		where = append(where, "a.entity_id = "+args.add(*f.EntityID))
+		l.and("a.entity_id = %s", *f.EntityID)
 	}
 	if f.UserID != nil {
-		where = append(where, "a.user_id = "+args.add(*f.UserID))
+		l.and("a.user_id = %s", *f.UserID)
 	}
 	if f.Action != "" {
-		where = append(where, "a.action = "+args.add(f.Action))
+		l.and("a.action = %s", f.Action)
 	}
 	if !f.From.IsZero() {
-		where = append(where, "a.created_at >= "+args.add(f.From.UTC()))
+		l.and("a.created_at >= %s", f.From.UTC())
 	}
 	if !f.To.IsZero() {
-		where = append(where, "a.created_at < "+args.add(f.To.UTC()))
+		l.and("a.created_at < %s", f.To.UTC())
 	}
-	if after != nil {
-		where = append(where, "(a.created_at, a.id) > ("+args.add(after.CreatedAt)+", "+args.add(after.ID)+")")
-	}
-	rows, err := q.pool.Query(ctx, `SELECT a.id, a.user_id, a.action, a.entity_type, a.entity_id,
+	return listPage(ctx, q, l, `SELECT a.id, a.user_id, a.action, a.entity_type, a.entity_id,
 		a.old_values, a.new_values, a.ip_address, a.user_agent, a.created_at
-		FROM `+auditFrom+` WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY a.created_at, a.id LIMIT `+args.add(f.Limit+1), args...)
-	if err != nil {
-		return Page[AuditLogView]{}, fmt.Errorf("list audit logs: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (AuditLogView, error) {
+		FROM `+auditFrom, byCreated("a."), f.Cursor, f.Limit, func(row pgx.CollectableRow) (AuditLogView, error) {
 		var a AuditLogView
 		var created time.Time
 		err := row.Scan(&a.ID, &a.UserID, &a.Action, &a.EntityType, &a.EntityID, &a.OldValues,
 			&a.NewValues, &a.IPAddress, &a.UserAgent, &created)
 		a.CreatedAt = Timestamp(created)
 		return a, err
-	})
-	if err != nil {
-		return Page[AuditLogView]{}, fmt.Errorf("list audit logs: %w", err)
-	}
-	return pageOf(items, f.Limit, func(a AuditLogView) *string { return encodeCursor(time.Time(a.CreatedAt), a.ID) }), nil
+	}, func(a AuditLogView) (time.Time, uuid.UUID) { return time.Time(a.CreatedAt), a.ID }, "list audit logs")
 }

@@ -2,9 +2,7 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,17 +79,7 @@ func (q *Queries) document(ctx context.Context, v Viewer, id uuid.UUID, deletedT
 	}
 	rows, err := q.pool.Query(ctx, `SELECT `+documentColumns+` FROM documents d
 		WHERE `+visibleDocument+live+` AND d.id = $4`, append(documentArgs(v), id)...)
-	if err != nil {
-		return DocumentView{}, fmt.Errorf("read document: %w", err)
-	}
-	d, err := pgx.CollectExactlyOneRow(rows, scanDocument)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return DocumentView{}, domain.ErrNotFound
-	}
-	if err != nil {
-		return DocumentView{}, fmt.Errorf("read document: %w", err)
-	}
-	return d, nil
+	return collectOne(rows, err, scanDocument, "read document")
 }
 
 // DocumentFilter narrows a document list; empty fields do not filter.
@@ -104,34 +92,16 @@ type DocumentFilter struct {
 
 // Documents lists the live documents the viewer may see, oldest first.
 func (q *Queries) Documents(ctx context.Context, v Viewer, f DocumentFilter) (Page[DocumentView], error) {
-	after, err := decodeCursor(f.Cursor)
-	if err != nil {
-		return Page[DocumentView]{}, err
-	}
-	where := []string{visibleDocument, "d.deleted_at IS NULL"}
-	args := sqlArgs(documentArgs(v))
+	l := newList(visibleDocument, documentArgs(v)...)
+	l.and("d.deleted_at IS NULL")
 	if f.EntityType != "" {
-		where = append(where, "d.entity_type = "+args.add(f.EntityType))
+		l.and("d.entity_type = %s", f.EntityType)
 	}
 	if f.EntityID != nil {
-		where = append(where, "d.entity_id = "+args.add(*f.EntityID))
+		l.and("d.entity_id = %s", *f.EntityID)
 	}
-	if after != nil {
-		where = append(where, fmt.Sprintf("(d.created_at, d.id) > (%s, %s)", args.add(after.CreatedAt), args.add(after.ID)))
-	}
-	limit := args.add(f.Limit + 1)
-	rows, err := q.pool.Query(ctx, `SELECT `+documentColumns+` FROM documents d WHERE `+
-		strings.Join(where, " AND ")+` ORDER BY d.created_at, d.id LIMIT `+limit, args...)
-	if err != nil {
-		return Page[DocumentView]{}, fmt.Errorf("list documents: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, scanDocument)
-	if err != nil {
-		return Page[DocumentView]{}, fmt.Errorf("list documents: %w", err)
-	}
-	return pageOf(items, f.Limit, func(d DocumentView) *string {
-		return encodeCursor(time.Time(d.CreatedAt), d.ID)
-	}), nil
+	return listPage(ctx, q, l, `SELECT `+documentColumns+` FROM documents d`, byCreated("d."), f.Cursor, f.Limit, scanDocument,
+		func(d DocumentView) (time.Time, uuid.UUID) { return time.Time(d.CreatedAt), d.ID }, "list documents")
 }
 
 // LiveDocumentsOf lists the documents attached to an entity that are not deleted,

@@ -2,9 +2,7 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -69,17 +67,7 @@ func (q *Queries) Lease(ctx context.Context, v Viewer, id uuid.UUID) (LeaseView,
 	rows, err := q.pool.Query(ctx, `SELECT `+leaseColumns+` FROM leases l
 		LEFT JOIN properties p ON p.id = l.property_id
 		WHERE `+visibleProperty+` AND l.id = $3`, v.seesAll(), v.UserID, id)
-	if err != nil {
-		return LeaseView{}, fmt.Errorf("read lease: %w", err)
-	}
-	l, err := pgx.CollectExactlyOneRow(rows, scanLease)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return LeaseView{}, domain.ErrNotFound
-	}
-	if err != nil {
-		return LeaseView{}, fmt.Errorf("read lease: %w", err)
-	}
-	return l, nil
+	return collectOne(rows, err, scanLease, "read lease")
 }
 
 // LeaseFilter narrows a lease list; empty fields do not filter.
@@ -92,43 +80,19 @@ type LeaseFilter struct {
 
 // Leases lists the leases of the properties the viewer may see, oldest first.
 func (q *Queries) Leases(ctx context.Context, v Viewer, f LeaseFilter) (Page[LeaseView], error) {
-	after, err := decodeCursor(f.Cursor)
-	if err != nil {
-		return Page[LeaseView]{}, err
-	}
-	where := []string{visibleProperty}
-	args := []any{v.seesAll(), v.UserID}
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	l := newList(visibleProperty, v.seesAll(), v.UserID)
 	if f.PropertyID != nil {
-		add("l.property_id = $%d", *f.PropertyID)
+		l.and("l.property_id = %s", *f.PropertyID)
 	}
 	if f.TenantID != nil {
-		add("l.tenant_id = $%d", *f.TenantID)
+		l.and("l.tenant_id = %s", *f.TenantID)
 	}
 	if f.Status != "" {
-		add("l.status = $%d", f.Status)
+		l.and("l.status = %s", f.Status)
 	}
-	if after != nil {
-		args = append(args, after.CreatedAt, after.ID)
-		where = append(where, fmt.Sprintf("(l.created_at, l.id) > ($%d, $%d)", len(args)-1, len(args)))
-	}
-	args = append(args, f.Limit+1)
-	rows, err := q.pool.Query(ctx, `SELECT `+leaseColumns+` FROM leases l
-		JOIN properties p ON p.id = l.property_id WHERE `+strings.Join(where, " AND ")+
-		fmt.Sprintf(` ORDER BY l.created_at, l.id LIMIT $%d`, len(args)), args...)
-	if err != nil {
-		return Page[LeaseView]{}, fmt.Errorf("list leases: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, scanLease)
-	if err != nil {
-		return Page[LeaseView]{}, fmt.Errorf("list leases: %w", err)
-	}
-	return pageOf(items, f.Limit, func(l LeaseView) *string {
-		return encodeCursor(time.Time(l.CreatedAt), l.ID)
-	}), nil
+	return listPage(ctx, q, l, `SELECT `+leaseColumns+` FROM leases l JOIN properties p ON p.id = l.property_id`,
+		byCreated("l."), f.Cursor, f.Limit, scanLease,
+		func(l LeaseView) (time.Time, uuid.UUID) { return time.Time(l.CreatedAt), l.ID }, "list leases")
 }
 
 // ActiveLeaseView is a row of the seed's "Active Leases for Property": the lease
@@ -206,42 +170,24 @@ type ExpiringFilter struct {
 // ordered by end date, then lease id. Pages continue after (end_date, lease id);
 // the cursor carries the end date.
 func (q *Queries) ExpiringLeases(ctx context.Context, v Viewer, f ExpiringFilter) (Page[ExpiringLeaseView], error) {
-	after, err := decodeCursor(f.Cursor)
-	if err != nil {
-		return Page[ExpiringLeaseView]{}, err
-	}
-	args := sqlArgs{v.seesAll(), v.UserID, f.Today, f.Today.AddDays(f.Days)}
-	page := ""
-	if after != nil {
-		page = ` AND (l.end_date, l.id) > (` + args.add(domain.DateOf(after.CreatedAt)) + `, ` + args.add(after.ID) + `)`
-	}
-	rows, err := q.pool.Query(ctx, `SELECT p.id, p.name, p.address, p.city, p.state, p.zip_code, p.owner_id,
+	l := newList(visibleProperty+` AND l.status = 'active' AND l.end_date BETWEEN $3 AND $4`,
+		v.seesAll(), v.UserID, f.Today, f.Today.AddDays(f.Days))
+	return listPage(ctx, q, l, `SELECT p.id, p.name, p.address, p.city, p.state, p.zip_code, p.owner_id,
 			p.property_type, p.status, p.bedrooms, p.bathrooms, p.square_feet, p.year_built, p.description,
 			p.created_at, p.updated_at, p.version,
 			l.id, l.end_date, t.first_name, t.last_name, t.email, t.phone
 		FROM properties p
 		JOIN leases l ON p.id = l.property_id
-		JOIN tenants t ON l.tenant_id = t.id
-		WHERE `+visibleProperty+` AND l.status = 'active' AND l.end_date BETWEEN $3 AND $4`+page+`
-		ORDER BY l.end_date, l.id LIMIT `+args.add(f.Limit+1), args...)
-	if err != nil {
-		return Page[ExpiringLeaseView]{}, fmt.Errorf("read expiring leases: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ExpiringLeaseView, error) {
-		var e ExpiringLeaseView
-		var created, updated time.Time
-		p := &e.PropertyView
-		err := row.Scan(&p.ID, &p.Name, &p.Address, &p.City, &p.State, &p.ZipCode, &p.OwnerID,
-			&p.PropertyType, &p.Status, &p.Bedrooms, &p.Bathrooms, &p.SquareFeet, &p.YearBuilt,
-			&p.Description, &created, &updated, &p.Version,
-			&e.LeaseID, &e.EndDate, &e.FirstName, &e.LastName, &e.Email, &e.Phone)
-		p.CreatedAt, p.UpdatedAt = Timestamp(created), Timestamp(updated)
-		return e, err
-	})
-	if err != nil {
-		return Page[ExpiringLeaseView]{}, fmt.Errorf("read expiring leases: %w", err)
-	}
-	return pageOf(items, f.Limit, func(e ExpiringLeaseView) *string {
-		return encodeCursor(e.EndDate.Time(), e.LeaseID)
-	}), nil
+		JOIN tenants t ON l.tenant_id = t.id`, keyset{at: "l.end_date", id: "l.id", date: true}, f.Cursor, f.Limit,
+		func(row pgx.CollectableRow) (ExpiringLeaseView, error) {
+			var e ExpiringLeaseView
+			var created, updated time.Time
+			p := &e.PropertyView
+			err := row.Scan(&p.ID, &p.Name, &p.Address, &p.City, &p.State, &p.ZipCode, &p.OwnerID,
+				&p.PropertyType, &p.Status, &p.Bedrooms, &p.Bathrooms, &p.SquareFeet, &p.YearBuilt,
+				&p.Description, &created, &updated, &p.Version,
+				&e.LeaseID, &e.EndDate, &e.FirstName, &e.LastName, &e.Email, &e.Phone)
+			p.CreatedAt, p.UpdatedAt = Timestamp(created), Timestamp(updated)
+			return e, err
+		}, func(e ExpiringLeaseView) (time.Time, uuid.UUID) { return e.EndDate.Time(), e.LeaseID }, "read expiring leases")
 }

@@ -2,15 +2,10 @@ package projections
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/assetanchor/assetanchor/domain"
 )
 
 // MaintenanceView is a maintenance_requests row.
@@ -67,17 +62,7 @@ func (q *Queries) MaintenanceRequest(ctx context.Context, v Viewer, id uuid.UUID
 	rows, err := q.pool.Query(ctx, `SELECT `+maintenanceColumns+` FROM maintenance_requests m
 		LEFT JOIN properties p ON p.id = m.property_id
 		WHERE `+visibleMaintenance+` AND m.id = $3`, v.seesAll(), v.UserID, id)
-	if err != nil {
-		return MaintenanceView{}, fmt.Errorf("read maintenance request: %w", err)
-	}
-	m, err := pgx.CollectExactlyOneRow(rows, scanMaintenance)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return MaintenanceView{}, domain.ErrNotFound
-	}
-	if err != nil {
-		return MaintenanceView{}, fmt.Errorf("read maintenance request: %w", err)
-	}
-	return m, nil
+	return collectOne(rows, err, scanMaintenance, "read maintenance request")
 }
 
 // MaintenanceFilter narrows a maintenance request list; empty fields do not filter.
@@ -90,44 +75,20 @@ type MaintenanceFilter struct {
 
 // MaintenanceRequests lists the requests the viewer may see, oldest first.
 func (q *Queries) MaintenanceRequests(ctx context.Context, v Viewer, f MaintenanceFilter) (Page[MaintenanceView], error) {
-	after, err := decodeCursor(f.Cursor)
-	if err != nil {
-		return Page[MaintenanceView]{}, err
-	}
-	where := []string{visibleMaintenance}
-	args := []any{v.seesAll(), v.UserID}
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	l := newList(visibleMaintenance, v.seesAll(), v.UserID)
 	if f.PropertyID != nil {
-		add("m.property_id = $%d", *f.PropertyID)
+		l.and("m.property_id = %s", *f.PropertyID)
 	}
 	if f.AssignedTo != nil {
-		add("m.assigned_to = $%d", *f.AssignedTo)
+		l.and("m.assigned_to = %s", *f.AssignedTo)
 	}
 	if f.Status != "" {
-		add("m.status = $%d", f.Status)
+		l.and("m.status = %s", f.Status)
 	}
 	if f.Priority != "" {
-		add("m.priority = $%d", f.Priority)
+		l.and("m.priority = %s", f.Priority)
 	}
-	if after != nil {
-		args = append(args, after.CreatedAt, after.ID)
-		where = append(where, fmt.Sprintf("(m.created_at, m.id) > ($%d, $%d)", len(args)-1, len(args)))
-	}
-	args = append(args, f.Limit+1)
-	rows, err := q.pool.Query(ctx, `SELECT `+maintenanceColumns+` FROM maintenance_requests m
-		LEFT JOIN properties p ON p.id = m.property_id WHERE `+strings.Join(where, " AND ")+
-		fmt.Sprintf(` ORDER BY m.created_at, m.id LIMIT $%d`, len(args)), args...)
-	if err != nil {
-		return Page[MaintenanceView]{}, fmt.Errorf("list maintenance requests: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, scanMaintenance)
-	if err != nil {
-		return Page[MaintenanceView]{}, fmt.Errorf("list maintenance requests: %w", err)
-	}
-	return pageOf(items, f.Limit, func(m MaintenanceView) *string {
-		return encodeCursor(time.Time(m.CreatedAt), m.ID)
-	}), nil
+	return listPage(ctx, q, l, `SELECT `+maintenanceColumns+` FROM maintenance_requests m
+		LEFT JOIN properties p ON p.id = m.property_id`, byCreated("m."), f.Cursor, f.Limit, scanMaintenance,
+		func(m MaintenanceView) (time.Time, uuid.UUID) { return time.Time(m.CreatedAt), m.ID }, "list maintenance requests")
 }

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -55,17 +54,7 @@ func scanLateFeePolicy(row pgx.CollectableRow) (LateFeePolicyView, error) {
 }
 
 func collectPolicy(rows pgx.Rows, err error) (LateFeePolicyView, error) {
-	if err != nil {
-		return LateFeePolicyView{}, fmt.Errorf("read late-fee policy: %w", err)
-	}
-	v, err := pgx.CollectExactlyOneRow(rows, scanLateFeePolicy)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return LateFeePolicyView{}, domain.ErrNotFound
-	}
-	if err != nil {
-		return LateFeePolicyView{}, fmt.Errorf("read late-fee policy: %w", err)
-	}
-	return v, nil
+	return collectOne(rows, err, scanLateFeePolicy, "read late-fee policy")
 }
 
 // PropertyLateFeePolicy returns the late-fee policy of a property the viewer may

@@ -2,9 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -58,17 +55,7 @@ func scanTenant(row pgx.CollectableRow) (TenantView, error) {
 func (q *Queries) Tenant(ctx context.Context, v Viewer, id uuid.UUID) (TenantView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants t
 		WHERE `+visibleTenant+` AND t.id = $3`, v.seesAll(), v.UserID, id)
-	if err != nil {
-		return TenantView{}, fmt.Errorf("read tenant: %w", err)
-	}
-	t, err := pgx.CollectExactlyOneRow(rows, scanTenant)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return TenantView{}, domain.ErrNotFound
-	}
-	if err != nil {
-		return TenantView{}, fmt.Errorf("read tenant: %w", err)
-	}
-	return t, nil
+	return collectOne(rows, err, scanTenant, "read tenant")
 }
 
 // TenantFilter narrows a tenant list; empty fields do not filter. Email matches
@@ -81,37 +68,13 @@ type TenantFilter struct {
 
 // Tenants lists the tenants the viewer may see, oldest first.
 func (q *Queries) Tenants(ctx context.Context, v Viewer, f TenantFilter) (Page[TenantView], error) {
-	after, err := decodeCursor(f.Cursor)
-	if err != nil {
-		return Page[TenantView]{}, err
-	}
-	where := []string{visibleTenant}
-	args := []any{v.seesAll(), v.UserID}
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	l := newList(visibleTenant, v.seesAll(), v.UserID)
 	if f.Email != "" {
-		add("lower(t.email) = lower($%d)", f.Email)
+		l.and("lower(t.email) = lower(%s)", f.Email)
 	}
 	if f.LastName != "" {
-		add("t.last_name = $%d", f.LastName)
+		l.and("t.last_name = %s", f.LastName)
 	}
-	if after != nil {
-		args = append(args, after.CreatedAt, after.ID)
-		where = append(where, fmt.Sprintf("(t.created_at, t.id) > ($%d, $%d)", len(args)-1, len(args)))
-	}
-	args = append(args, f.Limit+1)
-	rows, err := q.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants t WHERE `+
-		strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY t.created_at, t.id LIMIT $%d`, len(args)), args...)
-	if err != nil {
-		return Page[TenantView]{}, fmt.Errorf("list tenants: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, scanTenant)
-	if err != nil {
-		return Page[TenantView]{}, fmt.Errorf("list tenants: %w", err)
-	}
-	return pageOf(items, f.Limit, func(t TenantView) *string {
-		return encodeCursor(time.Time(t.CreatedAt), t.ID)
-	}), nil
+	return listPage(ctx, q, l, `SELECT `+tenantColumns+` FROM tenants t`, byCreated("t."), f.Cursor, f.Limit, scanTenant,
+		func(t TenantView) (time.Time, uuid.UUID) { return time.Time(t.CreatedAt), t.ID }, "list tenants")
 }

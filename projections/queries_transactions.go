@@ -2,9 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -59,17 +56,7 @@ func scanTransaction(row pgx.CollectableRow) (TransactionView, error) {
 func (q *Queries) Transaction(ctx context.Context, v Viewer, id uuid.UUID) (TransactionView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+transactionColumns+` FROM `+visibleTransactions+`
 		WHERE t.id = $3 AND `+visibleProperty, v.seesAll(), v.UserID, id)
-	if err != nil {
-		return TransactionView{}, fmt.Errorf("read transaction: %w", err)
-	}
-	t, err := pgx.CollectExactlyOneRow(rows, scanTransaction)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return TransactionView{}, domain.ErrNotFound
-	}
-	if err != nil {
-		return TransactionView{}, fmt.Errorf("read transaction: %w", err)
-	}
-	return t, nil
+	return collectOne(rows, err, scanTransaction, "read transaction")
 }
 
 // TransactionFilter narrows a transaction list; empty fields do not filter. The
@@ -83,42 +70,18 @@ type TransactionFilter struct {
 
 // Transactions lists the transactions the viewer may see, oldest first.
 func (q *Queries) Transactions(ctx context.Context, v Viewer, f TransactionFilter) (Page[TransactionView], error) {
-	after, err := decodeCursor(f.Cursor)
-	if err != nil {
-		return Page[TransactionView]{}, err
-	}
-	where := []string{visibleProperty}
-	args := []any{v.seesAll(), v.UserID}
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	l := newList(visibleProperty, v.seesAll(), v.UserID)
 	if f.LeaseID != nil {
-		add("t.lease_id = $%d", *f.LeaseID)
+		l.and("t.lease_id = %s", *f.LeaseID)
 	}
 	if f.Status != "" {
-		add("t.status = $%d", f.Status)
+		l.and("t.status = %s", f.Status)
 	}
 	if f.Type != "" {
-		add("t.type = $%d", f.Type)
+		l.and("t.type = %s", f.Type)
 	}
-	if after != nil {
-		args = append(args, after.CreatedAt, after.ID)
-		where = append(where, fmt.Sprintf("(t.created_at, t.id) > ($%d, $%d)", len(args)-1, len(args)))
-	}
-	args = append(args, f.Limit+1)
-	rows, err := q.pool.Query(ctx, `SELECT `+transactionColumns+` FROM `+visibleTransactions+` WHERE `+
-		strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY t.created_at, t.id LIMIT $%d`, len(args)), args...)
-	if err != nil {
-		return Page[TransactionView]{}, fmt.Errorf("list transactions: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, scanTransaction)
-	if err != nil {
-		return Page[TransactionView]{}, fmt.Errorf("list transactions: %w", err)
-	}
-	return pageOf(items, f.Limit, func(t TransactionView) *string {
-		return encodeCursor(time.Time(t.CreatedAt), t.ID)
-	}), nil
+	return listPage(ctx, q, l, `SELECT `+transactionColumns+` FROM `+visibleTransactions, byCreated("t."), f.Cursor, f.Limit,
+		scanTransaction, func(t TransactionView) (time.Time, uuid.UUID) { return time.Time(t.CreatedAt), t.ID }, "list transactions")
 }
 
 // OverdueTransactionView is a row of the seed's "Overdue Transactions" report: a
@@ -142,38 +105,17 @@ type OverdueFilter struct {
 // before AsOf, earliest due first (then by id), of the leases the viewer may see.
 // Pages continue after (due_date, id); the cursor carries the due date.
 func (q *Queries) OverdueTransactions(ctx context.Context, v Viewer, f OverdueFilter) (Page[OverdueTransactionView], error) {
-	after, err := decodeCursor(f.Cursor)
-	if err != nil {
-		return Page[OverdueTransactionView]{}, err
-	}
-	args := []any{v.seesAll(), v.UserID, f.AsOf}
-	page := ""
-	if after != nil {
-		args = append(args, domain.DateOf(after.CreatedAt), after.ID)
-		page = ` AND (t.due_date, t.id) > ($4, $5)`
-	}
-	args = append(args, f.Limit+1)
-	rows, err := q.pool.Query(ctx, `SELECT `+transactionColumns+`, l.property_id, p.name, tn.first_name, tn.last_name
+	l := newList(visibleProperty+` AND t.status = 'pending' AND t.due_date < $3`, v.seesAll(), v.UserID, f.AsOf)
+	return listPage(ctx, q, l, `SELECT `+transactionColumns+`, l.property_id, p.name, tn.first_name, tn.last_name
 		FROM `+visibleTransactions+`
-		JOIN tenants tn ON tn.id = l.tenant_id
-		WHERE `+visibleProperty+` AND t.status = 'pending' AND t.due_date < $3`+page+
-		fmt.Sprintf(` ORDER BY t.due_date ASC, t.id ASC LIMIT $%d`, len(args)), args...)
-	if err != nil {
-		return Page[OverdueTransactionView]{}, fmt.Errorf("report overdue transactions: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (OverdueTransactionView, error) {
-		var o OverdueTransactionView
-		var created, updated time.Time
-		targets := append(transactionTargets(&o.TransactionView, &created, &updated),
-			&o.PropertyID, &o.PropertyName, &o.FirstName, &o.LastName)
-		err := row.Scan(targets...)
-		o.CreatedAt, o.UpdatedAt = Timestamp(created), Timestamp(updated)
-		return o, err
-	})
-	if err != nil {
-		return Page[OverdueTransactionView]{}, fmt.Errorf("report overdue transactions: %w", err)
-	}
-	return pageOf(items, f.Limit, func(o OverdueTransactionView) *string {
-		return encodeCursor(o.DueDate.Time(), o.ID)
-	}), nil
+		JOIN tenants tn ON tn.id = l.tenant_id`, keyset{at: "t.due_date", id: "t.id", date: true}, f.Cursor, f.Limit,
+		func(row pgx.CollectableRow) (OverdueTransactionView, error) {
+			var o OverdueTransactionView
+			var created, updated time.Time
+			targets := append(transactionTargets(&o.TransactionView, &created, &updated),
+				&o.PropertyID, &o.PropertyName, &o.FirstName, &o.LastName)
+			err := row.Scan(targets...)
+			o.CreatedAt, o.UpdatedAt = Timestamp(created), Timestamp(updated)
+			return o, err
+		}, func(o OverdueTransactionView) (time.Time, uuid.UUID) { return o.DueDate.Time(), o.ID }, "report overdue transactions")
 }

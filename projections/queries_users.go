@@ -2,9 +2,7 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,14 +31,7 @@ func scanUser(row pgx.CollectableRow) (UserView, error) {
 // User returns one user by id.
 func (q *Queries) User(ctx context.Context, id uuid.UUID) (UserView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
-	if err != nil {
-		return UserView{}, fmt.Errorf("read user: %w", err)
-	}
-	u, err := pgx.CollectExactlyOneRow(rows, scanUser)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return UserView{}, domain.ErrNotFound
-	}
-	return u, err
+	return collectOne(rows, err, scanUser, "read user")
 }
 
 // UserFor returns a user as the viewer may see it: admins and managers see every
@@ -62,31 +53,15 @@ type UserFilter struct {
 
 // Users lists users, oldest first (admins and managers only; the caller checks).
 func (q *Queries) Users(ctx context.Context, f UserFilter) (Page[UserView], error) {
-	after, err := decodeCursor(f.Cursor)
-	if err != nil {
-		return Page[UserView]{}, err
-	}
-	var args sqlArgs
-	where := []string{"TRUE"}
+	l := newList("TRUE")
 	if f.Role != "" {
-		where = append(where, "role = "+args.add(f.Role))
+		l.and("role = %s", f.Role)
 	}
 	if f.Email != "" {
-		where = append(where, "lower(email) = lower("+args.add(f.Email)+")")
+		l.and("lower(email) = lower(%s)", f.Email)
 	}
-	if after != nil {
-		where = append(where, "(created_at, id) > ("+args.add(after.CreatedAt)+", "+args.add(after.ID)+")")
-	}
-	rows, err := q.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY created_at, id LIMIT `+args.add(f.Limit+1), args...)
-	if err != nil {
-		return Page[UserView]{}, fmt.Errorf("list users: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, scanUser)
-	if err != nil {
-		return Page[UserView]{}, fmt.Errorf("list users: %w", err)
-	}
-	return pageOf(items, f.Limit, func(u UserView) *string { return encodeCursor(time.Time(u.CreatedAt), u.ID) }), nil
+	return listPage(ctx, q, l, `SELECT `+userColumns+` FROM users`, byCreated(""), f.Cursor, f.Limit, scanUser,
+		func(u UserView) (time.Time, uuid.UUID) { return time.Time(u.CreatedAt), u.ID }, "list users")
 }
 
 // SessionView is a user_sessions row as its owner sees it (never the token hashes).

@@ -96,7 +96,7 @@ func history(ctx context.Context, cfg config, stream eventstore.StreamID, asOf t
 		for i, e := range events {
 			items[i] = historyItem{EventID: e.EventID.String(), Type: e.Type, Version: e.Version,
 				RecordedAt: e.RecordedAt.UTC().Format(time.RFC3339Nano), ActorID: e.Metadata.ActorID,
-				Data: withoutSecrets(e.Data)}
+				Data: domain.WithoutSecrets(e.Data)}
 		}
 		var state json.RawMessage
 		if !asOf.IsZero() {
@@ -151,31 +151,4 @@ func printHistory(w io.Writer, stream eventstore.StreamID, items []historyItem, 
 	}
 	_, err := fmt.Fprintf(w, "  %s\n", pretty.String())
 	return err
-}
-
-// secretFields never leave the service, not even to an operator's terminal
-// (API.md: password and token hashes appear in no response and no log line).
-var secretFields = []string{"password_hash", "token_hash", "refresh_token_hash"}
-
-// withoutSecrets drops secretFields from an event's data.
-func withoutSecrets(data json.RawMessage) json.RawMessage {
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(data, &fields) != nil {
-		return data
-	}
-	found := false
-	for _, name := range secretFields {
-		if _, ok := fields[name]; ok {
-			delete(fields, name)
-			found = true
-		}
-	}
-	if !found {
-		return data
-	}
-	out, err := json.Marshal(fields)
-	if err != nil {
-		return data
-	}
-	return out
 }

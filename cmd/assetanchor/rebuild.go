@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/term"
 
 	"github.com/assetanchor/assetanchor/projections"
 )
@@ -101,14 +102,11 @@ func newProgressBar(w io.Writer, label string) *progressBar {
 	return &progressBar{w: w, label: label, tty: isTerminal(w), lastAt: time.Now(), lastTen: -1}
 }
 
-// isTerminal reports whether w is a character device (a terminal).
+// isTerminal reports whether w is a terminal. A character device is not enough:
+// /dev/null is one, and would get the redrawn progress line.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func (b *progressBar) update(p projections.Progress) {

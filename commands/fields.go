@@ -1,0 +1,75 @@
+package commands
+
+import (
+	"encoding/json"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/assetanchor/assetanchor/domain"
+)
+
+// inputFields parses the raw values of a command (as the client sent them) and
+// collects what does not parse in the one field collector, domain.Fields, so that
+// it is reported in one 422 together with what the domain refuses (Join).
+type inputFields struct{ domain.Fields }
+
+// date parses a YYYY-MM-DD date; absent is the zero date, which the domain
+// refuses where a date is required.
+func (f *inputFields) date(field string, s *string) domain.Date {
+	if s == nil {
+		return domain.Date{}
+	}
+	d, err := domain.ParseDate(*s)
+	if err != nil {
+		f.Add(field, err.Error())
+	}
+	return d
+}
+
+// requiredMoney parses an exact amount with at most two decimal places.
+func (f *inputFields) requiredMoney(field string, n *json.Number) domain.Money {
+	if n == nil {
+		f.Add(field, "is required")
+		return domain.Money{}
+	}
+	if m := f.optionalMoney(field, n); m != nil {
+		return *m
+	}
+	return domain.Money{}
+}
+
+// optionalMoney is requiredMoney for an amount that may be absent (nil).
+func (f *inputFields) optionalMoney(field string, n *json.Number) *domain.Money {
+	if n == nil {
+		return nil
+	}
+	m, err := domain.ParseMoneyText(n.String())
+	if err != nil {
+		f.Add(field, err.Error())
+		return nil
+	}
+	return &m
+}
+
+// optionalDecimal parses an exact decimal that may be absent; the domain checks
+// its range and places.
+func (f *inputFields) optionalDecimal(field string, n *json.Number) *decimal.Decimal {
+	if n == nil {
+		return nil
+	}
+	d, err := domain.ParseDecimal(n.String())
+	if err != nil {
+		f.Add(field, err.Error())
+		return nil
+	}
+	return &d
+}
+
+func (f *inputFields) requiredID(field string, id *uuid.UUID) uuid.UUID {
+	if id == nil || *id == uuid.Nil {
+		f.Add(field, "is required")
+		return uuid.Nil
+	}
+	return *id
+}
