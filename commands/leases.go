@@ -170,10 +170,10 @@ func repeatedSign(ctx context.Context, store eventstore.Store, actor Actor, exis
 	return Result{ID: existing.ID(), Version: last.Version, Checkpoint: last.Checkpoint()}, nil
 }
 
-// leaseMayUseTenant is whether the actor may name the tenant on a lease: admins
-// and managers any tenant, a user the tenants it registered.
+// leaseMayUseTenant is whether the actor may name the tenant on a lease
+// (domain.MayLeaseTenant): only with full access, which a lease alone never gives.
 func leaseMayUseTenant(actor Actor, t *domain.Tenant) bool {
-	return actor.Role.SeesAllProperties() || t.RegisteredBy() == actor.UserID
+	return domain.MayLeaseTenant(domain.TenantAccess(actor, t.RegisteredBy(), false))
 }
 
 // RenewLease extends an active lease to a later end date, optionally at a new rent.

@@ -40,21 +40,16 @@ func NewTenants(store eventstore.Store, visibility TenantVisibility, keyring *ev
 
 func newTenant() *domain.Tenant { return &domain.Tenant{} }
 
-// canSeeTenant is the isolation rule for one tenant: admins and managers see every
-// tenant, a user the tenants it registered and those leasing one of its properties.
-// Anything else is ErrNotFound.
-func (h *Tenants) canSeeTenant(ctx context.Context, actor Actor, id uuid.UUID, t *domain.Tenant) error {
-	if actor.Role.SeesAllProperties() || t.RegisteredBy() == actor.UserID {
-		return nil
-	}
-	leases, err := h.visibility.TenantLeasesFrom(ctx, id, actor.UserID)
+// mayChange is the rule for changing one tenant (domain.TenantAccess): full access
+// changes it; a tenant seen only for its contact (another account registered it,
+// a lease on one of the actor's properties names it) is ErrRoleForbidden; anything
+// else is ErrNotFound.
+func (h *Tenants) mayChange(ctx context.Context, actor Actor, id uuid.UUID, t *domain.Tenant) error {
+	a, err := tenantAccess(ctx, h.visibility, actor, id, t)
 	if err != nil {
 		return err
 	}
-	if !leases {
-		return domain.ErrNotFound
-	}
-	return nil
+	return a.Change()
 }
 
 // tenantFieldErrors collects the input problems found before the domain decides, so
@@ -159,8 +154,8 @@ func (h *Tenants) repeatedCreate(ctx context.Context, actor Actor, stream events
 	if err != nil {
 		return Result{}, err
 	}
-	if err := h.canSeeTenant(ctx, actor, stream.ID, t); errors.Is(err, domain.ErrNotFound) {
-		return Result{}, domain.ErrAlreadyExists // the id is taken, by something the actor may not see
+	if err := h.mayChange(ctx, actor, stream.ID, t); errors.Is(err, domain.ErrNotFound) || errors.Is(err, domain.ErrRoleForbidden) {
+		return Result{}, domain.ErrAlreadyExists // the id is taken, by something that is not the actor's
 	} else if err != nil {
 		return Result{}, err
 	}
@@ -209,7 +204,7 @@ type ChangeTenantContact struct {
 func (h *Tenants) ChangeContact(ctx context.Context, cmd ChangeTenantContact) (Result, error) {
 	ctx = withCommand(ctx, "ChangeTenantContact")
 	return update(ctx, h.store, tenantStream(cmd.ID), cmd.IfMatch, newTenant,
-		func(t *domain.Tenant) error { return h.canSeeTenant(ctx, cmd.Actor, cmd.ID, t) },
+		func(t *domain.Tenant) error { return h.mayChange(ctx, cmd.Actor, cmd.ID, t) },
 		func(t *domain.Tenant) ([]domain.Event, error) {
 			return t.ChangeContact(cmd.Patch.apply(t.Contact()))
 		})
@@ -230,7 +225,7 @@ type RecordTenantScreening struct {
 func (h *Tenants) RecordScreening(ctx context.Context, cmd RecordTenantScreening) (Result, error) {
 	ctx = withCommand(ctx, "RecordTenantScreening")
 	return update(ctx, h.store, tenantStream(cmd.ID), cmd.IfMatch, newTenant,
-		func(t *domain.Tenant) error { return h.canSeeTenant(ctx, cmd.Actor, cmd.ID, t) },
+		func(t *domain.Tenant) error { return h.mayChange(ctx, cmd.Actor, cmd.ID, t) },
 		func(t *domain.Tenant) ([]domain.Event, error) {
 			var bad tenantFieldErrors
 			s := domain.TenantScreening{
@@ -266,7 +261,7 @@ func (h *Tenants) Erase(ctx context.Context, cmd EraseTenant) (Result, error) {
 	ctx = withCommand(ctx, "EraseTenant")
 	return update(ctx, h.store, tenantStream(cmd.ID), cmd.IfMatch, newTenant,
 		func(t *domain.Tenant) error {
-			if err := h.canSeeTenant(ctx, cmd.Actor, cmd.ID, t); err != nil {
+			if err := h.mayChange(ctx, cmd.Actor, cmd.ID, t); err != nil {
 				return err
 			}
 			if !t.MayErase(cmd.Actor.UserID, cmd.Actor.Role) {

@@ -18,13 +18,12 @@ import (
 	"github.com/assetanchor/assetanchor/domain"
 )
 
-// Viewer is who is asking; it decides which rows a query may return.
-type Viewer struct {
-	UserID uuid.UUID
-	Role   domain.Role
-}
+// Viewer is who is asking; it decides which rows a query may return
+// (domain/visibility.go states the rule, the SQL here and the row-level security
+// policies state it again, and TestVisibilityMatrix checks that they agree).
+type Viewer = domain.Viewer
 
-func (v Viewer) seesAll() bool { return v.Role.SeesAllProperties() }
+func seesAll(v Viewer) bool { return v.SeesAllProperties() }
 
 // Queries answers from the read model.
 type Queries struct {
@@ -120,7 +119,7 @@ func scanProperty(row pgx.CollectableRow) (PropertyView, error) {
 // Property returns one property the viewer may see, or domain.ErrNotFound.
 func (q *Queries) Property(ctx context.Context, v Viewer, id uuid.UUID) (PropertyView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+propertyColumns+` FROM properties
-		WHERE id = $1 AND ($2 OR owner_id = $3)`, id, v.seesAll(), v.UserID)
+		WHERE id = $1 AND ($2 OR owner_id = $3)`, id, seesAll(v), v.UserID)
 	if err != nil {
 		return PropertyView{}, fmt.Errorf("read property: %w", err)
 	}
@@ -146,7 +145,7 @@ func (q *Queries) Properties(ctx context.Context, v Viewer, f PropertyFilter) (P
 		return Page[PropertyView]{}, err
 	}
 	where := []string{"($1 OR owner_id = $2)"}
-	args := []any{v.seesAll(), v.UserID}
+	args := []any{seesAll(v), v.UserID}
 	add := func(cond string, arg any) {
 		args = append(args, arg)
 		where = append(where, fmt.Sprintf(cond, len(args)))

@@ -60,7 +60,7 @@ const visibleDocument = `(NOT coalesce(d.is_confidential, FALSE) OR $3) AND ($1 
 	ELSE FALSE END)`
 
 func documentArgs(v Viewer) []any {
-	return []any{v.seesAll(), v.UserID, domain.SeesConfidentialDocuments(v.Role)}
+	return []any{seesAll(v), v.UserID, domain.SeesConfidentialDocuments(v.Role)}
 }
 
 // Document returns one live document the viewer may see, or domain.ErrNotFound.

@@ -68,7 +68,7 @@ func scanLease(row pgx.CollectableRow) (LeaseView, error) {
 func (q *Queries) Lease(ctx context.Context, v Viewer, id uuid.UUID) (LeaseView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+leaseColumns+` FROM leases l
 		LEFT JOIN properties p ON p.id = l.property_id
-		WHERE `+visibleProperty+` AND l.id = $3`, v.seesAll(), v.UserID, id)
+		WHERE `+visibleProperty+` AND l.id = $3`, seesAll(v), v.UserID, id)
 	if err != nil {
 		return LeaseView{}, fmt.Errorf("read lease: %w", err)
 	}
@@ -97,7 +97,7 @@ func (q *Queries) Leases(ctx context.Context, v Viewer, f LeaseFilter) (Page[Lea
 		return Page[LeaseView]{}, err
 	}
 	where := []string{visibleProperty}
-	args := []any{v.seesAll(), v.UserID}
+	args := []any{seesAll(v), v.UserID}
 	add := func(cond string, arg any) {
 		args = append(args, arg)
 		where = append(where, fmt.Sprintf(cond, len(args)))
@@ -150,7 +150,7 @@ func (q *Queries) ActiveLeases(ctx context.Context, v Viewer, propertyID uuid.UU
 		LEFT JOIN (leases l JOIN tenants t ON t.id = l.tenant_id)
 			ON l.property_id = p.id AND l.status = 'active' AND l.end_date >= $4
 		WHERE `+visibleProperty+` AND p.id = $3
-		ORDER BY l.start_date, l.id`, v.seesAll(), v.UserID, propertyID, today)
+		ORDER BY l.start_date, l.id`, seesAll(v), v.UserID, propertyID, today)
 	if err != nil {
 		return nil, fmt.Errorf("read active leases: %w", err)
 	}
@@ -210,7 +210,7 @@ func (q *Queries) ExpiringLeases(ctx context.Context, v Viewer, f ExpiringFilter
 	if err != nil {
 		return Page[ExpiringLeaseView]{}, err
 	}
-	args := sqlArgs{v.seesAll(), v.UserID, f.Today, f.Today.AddDays(f.Days)}
+	args := sqlArgs{seesAll(v), v.UserID, f.Today, f.Today.AddDays(f.Days)}
 	page := ""
 	if after != nil {
 		page = ` AND (l.end_date, l.id) > (` + args.add(domain.DateOf(after.CreatedAt)) + `, ` + args.add(after.ID) + `)`

@@ -66,7 +66,7 @@ func timestampOrNil(t *time.Time) *Timestamp {
 func (q *Queries) MaintenanceRequest(ctx context.Context, v Viewer, id uuid.UUID) (MaintenanceView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+maintenanceColumns+` FROM maintenance_requests m
 		LEFT JOIN properties p ON p.id = m.property_id
-		WHERE `+visibleMaintenance+` AND m.id = $3`, v.seesAll(), v.UserID, id)
+		WHERE `+visibleMaintenance+` AND m.id = $3`, seesAll(v), v.UserID, id)
 	if err != nil {
 		return MaintenanceView{}, fmt.Errorf("read maintenance request: %w", err)
 	}
@@ -95,7 +95,7 @@ func (q *Queries) MaintenanceRequests(ctx context.Context, v Viewer, f Maintenan
 		return Page[MaintenanceView]{}, err
 	}
 	where := []string{visibleMaintenance}
-	args := []any{v.seesAll(), v.UserID}
+	args := []any{seesAll(v), v.UserID}
 	add := func(cond string, arg any) {
 		args = append(args, arg)
 		where = append(where, fmt.Sprintf(cond, len(args)))

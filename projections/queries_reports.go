@@ -123,7 +123,7 @@ func (q *Queries) RentRoll(ctx context.Context, v Viewer, asOf domain.Date, page
 	if err != nil {
 		return RentRoll{}, err
 	}
-	args := sqlArgs{v.seesAll(), v.UserID, asOf}
+	args := sqlArgs{seesAll(v), v.UserID, asOf}
 	pageFrom := ""
 	if after != nil {
 		pageFrom = ` WHERE (created_at, property_id) > (` + args.add(after.CreatedAt) + `, ` + args.add(after.ID) + `)`
@@ -244,7 +244,7 @@ func (q *Queries) Aging(ctx context.Context, v Viewer, asOf domain.Date, page Re
 	if err != nil {
 		return Aging{}, err
 	}
-	args := sqlArgs{v.seesAll(), v.UserID, asOf}
+	args := sqlArgs{seesAll(v), v.UserID, asOf}
 	pageFrom := ""
 	if after != nil {
 		pageFrom = ` WHERE (created_at, lease_id) > (` + args.add(after.CreatedAt) + `, ` + args.add(after.ID) + `)`
@@ -361,7 +361,7 @@ func (q *Queries) Occupancy(ctx context.Context, v Viewer, asOf domain.Date) (Oc
 		FROM (SELECT owner FROM physical UNION SELECT owner FROM economic) o
 		LEFT JOIN physical ph ON ph.owner = o.owner LEFT JOIN economic ec ON ec.owner = o.owner
 		LEFT JOIN users u ON u.id = o.owner
-		ORDER BY u.email NULLS LAST, o.owner`, v.seesAll(), v.UserID, asOf, start, end)
+		ORDER BY u.email NULLS LAST, o.owner`, seesAll(v), v.UserID, asOf, start, end)
 	if err != nil {
 		return Occupancy{}, fmt.Errorf("report occupancy: %w", err)
 	}

@@ -57,7 +57,7 @@ func scanTenant(row pgx.CollectableRow) (TenantView, error) {
 // Tenant returns one tenant the viewer may see, or domain.ErrNotFound.
 func (q *Queries) Tenant(ctx context.Context, v Viewer, id uuid.UUID) (TenantView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants t
-		WHERE `+visibleTenant+` AND t.id = $3`, v.seesAll(), v.UserID, id)
+		WHERE `+visibleTenant+` AND t.id = $3`, seesAll(v), v.UserID, id)
 	if err != nil {
 		return TenantView{}, fmt.Errorf("read tenant: %w", err)
 	}
@@ -86,7 +86,7 @@ func (q *Queries) Tenants(ctx context.Context, v Viewer, f TenantFilter) (Page[T
 		return Page[TenantView]{}, err
 	}
 	where := []string{visibleTenant}
-	args := []any{v.seesAll(), v.UserID}
+	args := []any{seesAll(v), v.UserID}
 	add := func(cond string, arg any) {
 		args = append(args, arg)
 		where = append(where, fmt.Sprintf(cond, len(args)))

@@ -58,7 +58,7 @@ func scanTransaction(row pgx.CollectableRow) (TransactionView, error) {
 // Transaction returns one transaction the viewer may see, or domain.ErrNotFound.
 func (q *Queries) Transaction(ctx context.Context, v Viewer, id uuid.UUID) (TransactionView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+transactionColumns+` FROM `+visibleTransactions+`
-		WHERE t.id = $3 AND `+visibleProperty, v.seesAll(), v.UserID, id)
+		WHERE t.id = $3 AND `+visibleProperty, seesAll(v), v.UserID, id)
 	if err != nil {
 		return TransactionView{}, fmt.Errorf("read transaction: %w", err)
 	}
@@ -88,7 +88,7 @@ func (q *Queries) Transactions(ctx context.Context, v Viewer, f TransactionFilte
 		return Page[TransactionView]{}, err
 	}
 	where := []string{visibleProperty}
-	args := []any{v.seesAll(), v.UserID}
+	args := []any{seesAll(v), v.UserID}
 	add := func(cond string, arg any) {
 		args = append(args, arg)
 		where = append(where, fmt.Sprintf(cond, len(args)))
@@ -146,7 +146,7 @@ func (q *Queries) OverdueTransactions(ctx context.Context, v Viewer, f OverdueFi
 	if err != nil {
 		return Page[OverdueTransactionView]{}, err
 	}
-	args := []any{v.seesAll(), v.UserID, f.AsOf}
+	args := []any{seesAll(v), v.UserID, f.AsOf}
 	page := ""
 	if after != nil {
 		args = append(args, domain.DateOf(after.CreatedAt), after.ID)
