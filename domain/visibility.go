@@ -142,7 +142,7 @@ func SeesAudit(entity Access) bool { return entity == AccessFull || entity == Ac
 // agent, role changes). Admins and the user itself; managers read users, not
 // their trail.
 func SeesAccountTrail(v Viewer, user uuid.UUID) bool {
-	return v.Role == RoleAdmin || (user == v.UserID && v.UserID != uuid.Nil)
+	return v.Role.SeesAllAccounts() || (user == v.UserID && v.UserID != uuid.Nil)
 }
 
 // ReadsUser reports whether the viewer may read the user's account: admins and

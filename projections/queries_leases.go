@@ -147,7 +147,7 @@ type ActiveLeaseView struct {
 func (q *Queries) ActiveLeases(ctx context.Context, v Viewer, propertyID uuid.UUID, today domain.Date) ([]ActiveLeaseView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+leaseColumns+`, t.first_name, t.last_name, t.email
 		FROM properties p
-		LEFT JOIN (leases l JOIN tenants t ON t.id = l.tenant_id)
+		LEFT JOIN (leases l JOIN `+tenantContacts(ctx)+` t ON t.id = l.tenant_id)
 			ON l.property_id = p.id AND l.status = 'active' AND l.end_date >= $4
 		WHERE `+visibleProperty+` AND p.id = $3
 		ORDER BY l.start_date, l.id`, seesAll(v), v.UserID, propertyID, today)
@@ -221,7 +221,7 @@ func (q *Queries) ExpiringLeases(ctx context.Context, v Viewer, f ExpiringFilter
 			l.id, l.end_date, t.first_name, t.last_name, t.email, t.phone
 		FROM properties p
 		JOIN leases l ON p.id = l.property_id
-		JOIN tenants t ON l.tenant_id = t.id
+		JOIN `+tenantContacts(ctx)+` t ON l.tenant_id = t.id
 		WHERE `+visibleProperty+` AND l.status = 'active' AND l.end_date BETWEEN $3 AND $4`+page+`
 		ORDER BY l.end_date, l.id LIMIT `+args.add(f.Limit+1), args...)
 	if err != nil {

@@ -155,7 +155,7 @@ func (q *Queries) OverdueTransactions(ctx context.Context, v Viewer, f OverdueFi
 	args = append(args, f.Limit+1)
 	rows, err := q.pool.Query(ctx, `SELECT `+transactionColumns+`, l.property_id, p.name, tn.first_name, tn.last_name
 		FROM `+visibleTransactions+`
-		JOIN tenants tn ON tn.id = l.tenant_id
+		JOIN `+tenantContacts(ctx)+` tn ON tn.id = l.tenant_id
 		WHERE `+visibleProperty+` AND t.status = 'pending' AND t.due_date < $3`+page+
 		fmt.Sprintf(` ORDER BY t.due_date ASC, t.id ASC LIMIT $%d`, len(args)), args...)
 	if err != nil {
