@@ -214,9 +214,9 @@ func TestRowLevelSecurityRawSelects(t *testing.T) {
 	pool := dbtest.MustPool(t)
 	w := MustRLSWorld(t, pool)
 	ofA := visible{
-		"users":                {"A"},
-		"user_sessions":        {"session of A"},
-		"properties":           {"property of A"},
+		"users":         {"A"},
+		"user_sessions": {"session of A"},
+		"properties":    {"property of A"},
 		// In full the tenants A registered; the one the admin registered that A's
 		// lease names comes only through app_tenant_contacts() (TestVisibilityMatrix).
 		"tenants":              {"tenant registered by A", "tenant registered by A, leasing B's"},
