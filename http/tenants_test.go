@@ -449,7 +449,7 @@ func TestTenantVisibility(t *testing.T) {
 	tenantA := s.MustCreateTenant(t, tokenA, tenantBody(map[string]any{"last_name": "Alpha"}))
 	tenantB := s.MustCreateTenant(t, tokenB, tenantBody(map[string]any{"last_name": "Bravo"}))
 	leasing := s.MustCreateTenant(t, tokenA, tenantBody(map[string]any{"last_name": "Leasing", "credit_score": 700})) // A's, leases from B later
-	fixture := s.MustTenantFixture(t, idA).String()                                              // registered by A, by fixture
+	fixture := s.MustTenantFixture(t, idA).String()                                                                   // registered by A, by fixture
 	pathA := "/api/v1/tenants/" + tenantA.ID
 
 	refusals := []struct {
