@@ -77,12 +77,19 @@ func visibleLease(ctx context.Context, store eventstore.Store, actor Actor, id u
 	return l, nil
 }
 
-// tenantVisible is the isolation rule for a tenant that a command names: admins
-// and managers see every tenant, a user the tenants it registered and those that
-// lease one of its properties.
-func tenantVisible(ctx context.Context, leases TenantVisibility, actor Actor, id uuid.UUID, t *domain.Tenant) (bool, error) {
-	if actor.Role.SeesAllProperties() || t.RegisteredBy() == actor.UserID {
-		return true, nil
+// tenantAccess is the actor's access to tenant t (domain.TenantAccess). It asks
+// the read model whether a lease on one of the actor's properties names the
+// tenant only when that fact decides.
+func tenantAccess(ctx context.Context, leases TenantVisibility, actor Actor, id uuid.UUID, t *domain.Tenant) (domain.Access, error) {
+	if !t.Exists() {
+		return domain.AccessNone, nil
 	}
-	return leases.TenantLeasesFrom(ctx, id, actor.UserID)
+	if a := domain.TenantAccess(actor, t.RegisteredBy(), false); a == domain.AccessFull {
+		return a, nil
+	}
+	leased, err := leases.TenantLeasesFrom(ctx, id, actor.UserID)
+	if err != nil {
+		return domain.AccessNone, err
+	}
+	return domain.TenantAccess(actor, t.RegisteredBy(), leased), nil
 }

@@ -15,10 +15,7 @@ import (
 )
 
 // Actor is the authenticated user a command runs for.
-type Actor struct {
-	UserID uuid.UUID
-	Role   domain.Role
-}
+type Actor = domain.Viewer
 
 // Result tells the caller what a command changed and where its events landed;
 // the read model already holds its rows (they are written inline).

@@ -84,10 +84,14 @@ func (h *Documents) Upload(ctx context.Context, cmd UploadDocument) (Result, err
 	}
 	visible, erased := false, false
 	if entityType != (domain.DocumentEntityType{}) && entityID != uuid.Nil {
-		var err error
-		if visible, err = h.entityVisible(ctx, h.store, cmd.Actor, entityType, entityID); err != nil {
+		access, err := h.entityAccess(ctx, h.store, cmd.Actor, entityType, entityID)
+		if err != nil {
 			return Result{}, err
 		}
+		if access == domain.AccessContact {
+			return Result{}, domain.ErrRoleForbidden // it sees the tenant's contact, not its papers
+		}
+		visible = access == domain.AccessFull
 		if visible && entityType == domain.DocumentOfTenant {
 			tenant, err := loadTenant(ctx, h.store, entityID)
 			if err != nil {
@@ -255,21 +259,19 @@ func (h *Documents) update(ctx context.Context, actor Actor, id uuid.UUID, ifMat
 // confidential unless the actor's role sees confidential documents, and attached
 // to an entity the actor sees. Anything else is ErrNotFound.
 func (h *Documents) authorize(ctx context.Context, store eventstore.Store, actor Actor, d *domain.Document) error {
-	if d.Deleted() || (d.Confidential() && !domain.SeesConfidentialDocuments(actor.Role)) {
+	if d.Deleted() {
 		return domain.ErrNotFound
 	}
-	visible, err := h.entityVisible(ctx, store, actor, d.EntityType(), d.EntityID())
+	entity, err := h.entityAccess(ctx, store, actor, d.EntityType(), d.EntityID())
 	if err != nil {
 		return err
 	}
-	if !visible {
-		return domain.ErrNotFound
-	}
-	return nil
+	return domain.DocumentAccess(actor, entity, d.Confidential()).Read()
 }
 
-// entityVisible reports whether the entity exists and the actor may see it.
-func (h *Documents) entityVisible(ctx context.Context, store eventstore.Store, actor Actor, t domain.DocumentEntityType, id uuid.UUID) (bool, error) {
+// entityAccess is the actor's access to the entity a document is attached to
+// (AccessNone when it does not exist).
+func (h *Documents) entityAccess(ctx context.Context, store eventstore.Store, actor Actor, t domain.DocumentEntityType, id uuid.UUID) (domain.Access, error) {
 	var err error
 	switch t {
 	case domain.DocumentOfProperty:
@@ -279,28 +281,28 @@ func (h *Documents) entityVisible(ctx context.Context, store eventstore.Store, a
 	case domain.DocumentOfTransaction:
 		var tx domain.Transaction
 		if err := load(ctx, store, transactionStream(id), &tx); err != nil {
-			return false, err
+			return domain.AccessNone, err
 		}
 		if tx.Version() == 0 {
-			return false, nil
+			return domain.AccessNone, nil
 		}
 		_, err = visibleLease(ctx, store, actor, tx.LeaseID())
 	case domain.DocumentOfTenant:
 		tenant, err := loadTenant(ctx, store, id)
-		if err != nil || !tenant.Exists() {
-			return false, err
+		if err != nil {
+			return domain.AccessNone, err
 		}
-		if actor.Role.SeesAllProperties() || tenant.RegisteredBy() == actor.UserID {
-			return true, nil
-		}
-		return h.visibility.TenantLeasesFrom(ctx, id, actor.UserID)
+		return tenantAccess(ctx, h.visibility, actor, id, tenant)
 	default:
-		return false, nil
+		return domain.AccessNone, nil
 	}
 	if errors.Is(err, domain.ErrNotFound) {
-		return false, nil
+		return domain.AccessNone, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return domain.AccessNone, err
+	}
+	return domain.AccessFull, nil
 }
 
 // collect removes the bytes of key if no live document claims them. It runs after

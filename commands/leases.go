@@ -135,10 +135,10 @@ func (h *Leases) Sign(ctx context.Context, cmd SignLease) (Result, error) {
 	})
 }
 
-// leaseMayUseTenant is whether the actor may name the tenant on a lease: admins
-// and managers any tenant, a user the tenants it registered.
+// leaseMayUseTenant is whether the actor may name the tenant on a lease
+// (domain.MayLeaseTenant): only with full access, which a lease alone never gives.
 func leaseMayUseTenant(actor Actor, t *domain.Tenant) bool {
-	return actor.Role.SeesAllProperties() || t.RegisteredBy() == actor.UserID
+	return domain.MayLeaseTenant(domain.TenantAccess(actor, t.RegisteredBy(), false))
 }
 
 // RenewLease extends an active lease to a later end date, optionally at a new rent.

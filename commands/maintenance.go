@@ -70,11 +70,11 @@ func (h *Maintenance) Request(ctx context.Context, cmd RequestMaintenance) (Resu
 		return Result{}, err
 	}
 	if tenant.Exists() {
-		visible, err := tenantVisible(ctx, h.tenants, cmd.Actor, cmd.TenantID, tenant)
+		access, err := tenantAccess(ctx, h.tenants, cmd.Actor, cmd.TenantID, tenant)
 		if err != nil {
 			return Result{}, err
 		}
-		if !visible {
+		if !domain.MayReferTenant(access) {
 			tenant = &domain.Tenant{}
 		}
 	}
@@ -252,23 +252,19 @@ const (
 // authorize is the owner isolation rule for one request: ErrNotFound for what the
 // actor may not see, ErrRoleForbidden for an assignee asking for an owner's action.
 func (h *Maintenance) authorize(ctx context.Context, actor Actor, m *domain.MaintenanceRequest, need maintenanceAccess) error {
-	if actor.Role.SeesAllProperties() {
-		return nil
-	}
-	p, err := loadProperty(ctx, h.store, m.PropertyID())
-	if err != nil {
-		return err
-	}
-	if p.Exists() && canSee(actor, p) == nil {
-		return nil
-	}
-	if to := m.AssignedTo(); to != nil && *to == actor.UserID {
-		if need == maintenanceForWork {
-			return nil
+	var owner *uuid.UUID
+	if !actor.SeesAllProperties() {
+		p, err := loadProperty(ctx, h.store, m.PropertyID())
+		if err != nil {
+			return err
 		}
-		return domain.ErrRoleForbidden
+		owner = p.OwnerID()
 	}
-	return domain.ErrNotFound
+	a := domain.MaintenanceAccess(actor, owner, m.AssignedTo())
+	if a == domain.AccessAssigned && need == maintenanceForWork {
+		return nil
+	}
+	return a.Change()
 }
 
 func (h *Maintenance) update(ctx context.Context, actor Actor, id uuid.UUID, ifMatch *int64, need maintenanceAccess,

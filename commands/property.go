@@ -32,12 +32,9 @@ func propertyStream(id uuid.UUID) eventstore.StreamID {
 	return eventstore.StreamID{Type: domain.PropertyStreamType, ID: id}
 }
 
-// canSee is the owner isolation rule for one property.
+// canSee is ErrNotFound for a property the actor may not see (domain.PropertyAccess).
 func canSee(actor Actor, p *domain.Property) error {
-	if actor.Role.SeesAllProperties() || (p.OwnerID() != nil && *p.OwnerID() == actor.UserID) {
-		return nil
-	}
-	return domain.ErrNotFound
+	return domain.PropertyAccess(actor, p.OwnerID()).Read()
 }
 
 // RegisterProperty registers a property. A user owns what it registers; an admin
@@ -54,7 +51,7 @@ type RegisterProperty struct {
 func (h *Properties) Register(ctx context.Context, cmd RegisterProperty) (Result, error) {
 	ctx = withCommand(ctx, "RegisterProperty")
 	owner := cmd.OwnerID
-	if !cmd.Actor.Role.SeesAllProperties() {
+	if !domain.NamesOwners(cmd.Actor) {
 		if owner != nil && *owner != cmd.Actor.UserID {
 			return Result{}, domain.ErrRoleForbidden
 		}
@@ -112,7 +109,7 @@ type ChangeProperty struct {
 func (h *Properties) Change(ctx context.Context, cmd ChangeProperty) (Result, error) {
 	ctx = withCommand(ctx, "ChangeProperty")
 	if cmd.Patch.OwnerID.Set {
-		if !cmd.Actor.Role.SeesAllProperties() {
+		if !domain.NamesOwners(cmd.Actor) {
 			return Result{}, domain.ErrRoleForbidden
 		}
 		if cmd.Patch.OwnerID.Value != nil {

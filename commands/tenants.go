@@ -63,21 +63,16 @@ func NewTenants(store eventstore.Store, visibility TenantVisibility, keyring *ev
 
 func newTenant() *domain.Tenant { return &domain.Tenant{} }
 
-// canSeeTenant is the isolation rule for one tenant: admins and managers see every
-// tenant, a user the tenants it registered and those leasing one of its properties.
-// Anything else is ErrNotFound.
-func (h *Tenants) canSeeTenant(ctx context.Context, actor Actor, id uuid.UUID, t *domain.Tenant) error {
-	if actor.Role.SeesAllProperties() || t.RegisteredBy() == actor.UserID {
-		return nil
-	}
-	leases, err := h.visibility.TenantLeasesFrom(ctx, id, actor.UserID)
+// mayChange is the rule for changing one tenant (domain.TenantAccess): full access
+// changes it; a tenant seen only for its contact (another account registered it,
+// a lease on one of the actor's properties names it) is ErrRoleForbidden; anything
+// else is ErrNotFound.
+func (h *Tenants) mayChange(ctx context.Context, actor Actor, id uuid.UUID, t *domain.Tenant) error {
+	a, err := tenantAccess(ctx, h.visibility, actor, id, t)
 	if err != nil {
 		return err
 	}
-	if !leases {
-		return domain.ErrNotFound
-	}
-	return nil
+	return a.Change()
 }
 
 // RegisterTenant registers a tenant, registered by the actor.
@@ -127,7 +122,13 @@ func (h *Tenants) Register(ctx context.Context, cmd RegisterTenant) (Result, err
 	}
 	stream := tenantStream(id)
 	return createOnce(ctx, h.store, stream, once[*domain.Tenant]{newAgg: newTenant,
-		visible: func(t *domain.Tenant) error { return h.canSeeTenant(ctx, cmd.Actor, id, t) },
+		visible: func(t *domain.Tenant) error {
+			if err := h.mayChange(ctx, cmd.Actor, id, t); errors.Is(err, domain.ErrRoleForbidden) {
+				return domain.ErrNotFound // seen as a contact only: not the actor's to register again
+			} else {
+				return err
+			}
+		},
 		same: func(t *domain.Tenant, first domain.Event) (bool, error) {
 			if t.Erased() {
 				return false, nil // its registration can no longer be compared
@@ -163,7 +164,7 @@ type ChangeTenantContact struct {
 func (h *Tenants) ChangeContact(ctx context.Context, cmd ChangeTenantContact) (Result, error) {
 	ctx = withCommand(ctx, "ChangeTenantContact")
 	return update(ctx, h.store, tenantStream(cmd.ID), cmd.IfMatch, newTenant,
-		func(t *domain.Tenant) error { return h.canSeeTenant(ctx, cmd.Actor, cmd.ID, t) },
+		func(t *domain.Tenant) error { return h.mayChange(ctx, cmd.Actor, cmd.ID, t) },
 		func(t *domain.Tenant) ([]domain.Event, error) {
 			return t.ChangeContact(cmd.Patch.apply(t.Contact()))
 		})
@@ -184,7 +185,7 @@ type RecordTenantScreening struct {
 func (h *Tenants) RecordScreening(ctx context.Context, cmd RecordTenantScreening) (Result, error) {
 	ctx = withCommand(ctx, "RecordTenantScreening")
 	return update(ctx, h.store, tenantStream(cmd.ID), cmd.IfMatch, newTenant,
-		func(t *domain.Tenant) error { return h.canSeeTenant(ctx, cmd.Actor, cmd.ID, t) },
+		func(t *domain.Tenant) error { return h.mayChange(ctx, cmd.Actor, cmd.ID, t) },
 		func(t *domain.Tenant) ([]domain.Event, error) {
 			var bad inputFields
 			s := domain.TenantScreening{
@@ -220,7 +221,7 @@ func (h *Tenants) Erase(ctx context.Context, cmd EraseTenant) (Result, error) {
 	ctx = withCommand(ctx, "EraseTenant")
 	res, err := update(ctx, h.store, tenantStream(cmd.ID), cmd.IfMatch, newTenant,
 		func(t *domain.Tenant) error {
-			if err := h.canSeeTenant(ctx, cmd.Actor, cmd.ID, t); err != nil {
+			if err := h.mayChange(ctx, cmd.Actor, cmd.ID, t); err != nil {
 				return err
 			}
 			if !t.MayErase(cmd.Actor.UserID, cmd.Actor.Role) {

@@ -43,7 +43,7 @@ func (h *Transactions) WriteOff(ctx context.Context, cmd WriteOffCharge) (Result
 			if err := h.canSee(ctx, cmd.Actor, t); err != nil {
 				return err
 			}
-			if !cmd.Actor.Role.SeesAllProperties() {
+			if !domain.WritesOff(cmd.Actor) {
 				return domain.ErrRoleForbidden
 			}
 			return nil

@@ -33,7 +33,7 @@ import (
 //     use). Give a valid body, so that the status tells what authorization
 //     decided and nothing else;
 //   - want: the status for each caller, in the order above; the helpers below
-//     (anyone, signedIn, ownerScoped, adminOnly, staffRead) name the usual rows.
+//     (anyone, signedIn, ownerScoped, adminOnly, staffRead, accountTrail) name the usual rows.
 //
 // TestAuthorizationMatrix walks the router: a route without an entry, or an
 // entry without a route, fails it. GET routes share one fixture; every other
@@ -84,7 +84,7 @@ var authzMatrix = map[string]authzCase{
 	}},
 	"GET /api/v1/users":      {want: staffRead(200), req: authzPath("/api/v1/users")},
 	"GET /api/v1/users/{id}": {want: staffRead(200), req: func(f *authzFixture, _ authzCaller) authzRequest { return f.at("/api/v1/users/", f.m.ids[authzOwnerA]) }},
-	"GET /api/v1/users/{id}/history": {want: staffRead(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
+	"GET /api/v1/users/{id}/history": {want: accountTrail(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
 		return f.at("/api/v1/users/", f.m.ids[authzOwnerA], "/history")
 	}},
 	"PATCH /api/v1/users/{id}": {want: adminOnly(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
@@ -301,6 +301,10 @@ func adminOnly(status int) authzWant { return authzWant{status, 403, 403, 403, 4
 
 // staffRead routes read users: admins and managers may.
 func staffRead(status int) authzWant { return authzWant{status, status, 403, 403, 401} }
+
+// accountTrail routes read owner A's account trail (its history: logins, role
+// changes): the admins' and A's own; a manager reads users, not their trail.
+func accountTrail(status int) authzWant { return authzWant{status, 403, status, 403, 401} }
 
 // authzRequest is one call of a route. token, when set, replaces the caller's;
 // header adds to (or replaces) the request's headers.

@@ -694,13 +694,18 @@ func TestDocumentOfATenantFollowsTheTenant(t *testing.T) {
 	MustStatus(t, s.Do(t, w.other, http.MethodGet, path, nil, nil), http.StatusNotFound)
 	MustStatus(t, s.Do(t, w.manager, http.MethodGet, path, nil, nil), http.StatusNotFound) // confidential
 	MustStatus(t, s.Do(t, w.admin, http.MethodGet, path, nil, nil), http.StatusOK)
-	// The other user signs a lease with the tenant on its own property: it sees the tenant now.
+	// An admin signs a lease with the tenant on the other user's property: the
+	// other user reaches the tenant now (its contact), but its documents stay the
+	// owner's (API.md, Roles): still 404, and not deletable.
 	resp := s.Do(t, w.admin, http.MethodPost, "/api/v1/leases", map[string]any{
 		"property_id": w.otherProperty, "tenant_id": w.tenant, "start_date": "2026-01-01", "end_date": "2026-12-31",
 		"rent_amount": "900.00", "security_deposit": "0.00",
 	}, nil)
 	MustStatus(t, resp, http.StatusCreated)
-	MustStatus(t, s.Do(t, w.other, http.MethodGet, path, nil, nil), http.StatusOK)
+	MustStatus(t, s.Do(t, w.other, http.MethodGet, "/api/v1/tenants/"+w.tenant.String(), nil, nil), http.StatusOK)
+	MustStatus(t, s.Do(t, w.other, http.MethodGet, path, nil, nil), http.StatusNotFound)
+	MustStatus(t, s.Do(t, w.other, http.MethodDelete, path, nil, nil), http.StatusNotFound)
+	MustStatus(t, s.Do(t, w.owner, http.MethodGet, path, nil, nil), http.StatusOK)
 }
 
 func TestDocumentRangeRequests(t *testing.T) {

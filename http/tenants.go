@@ -158,9 +158,26 @@ func (s *Server) openTenant(ctx context.Context, t *projections.TenantView) erro
 // getTenant answers GET /tenants/{id}, and with ?as_of= the tenant as it stood
 // then, replayed from its events opened with the tenant's key (without the key,
 // after an erasure, the personal data is gone from the past too).
+//
+// A tenant seen at contact level (domain.AccessContact) answers its id, names,
+// email and phone, without an ETag: the viewer may not change it. Its past is not
+// the viewer's (404), like its history.
 func (s *Server) getTenant(w http.ResponseWriter, r *http.Request) {
 	if !r.URL.Query().Has("as_of") {
-		answerEntity(s, w, r, s.readTenant, tenantVersion)
+		id, err := pathID(r)
+		if err != nil {
+			Error(w, r, s.log, err)
+			return
+		}
+		t, err := s.readTenant(r.Context(), viewerOf(r), id)
+		if err != nil {
+			Error(w, r, s.log, err)
+			return
+		}
+		if t.Access == domain.AccessFull {
+			setETag(w, t.Version)
+		}
+		writeJSON(w, http.StatusOK, t)
 		return
 	}
 	t, err := s.tenantAsOf(r)
@@ -178,8 +195,8 @@ func (s *Server) tenantAsOf(r *http.Request) (projections.TenantView, error) {
 	if err != nil {
 		return projections.TenantView{}, err
 	}
-	// The caller may see the tenant now, which is what entitles it to its past.
-	if _, err := s.queries.Tenant(ctx, viewerOf(r), id); err != nil {
+	// The caller may see the tenant in full now, which is what entitles it to its past.
+	if _, err := s.queries.TenantInFull(ctx, viewerOf(r), id); err != nil {
 		return projections.TenantView{}, err
 	}
 	asOf, err := queryTime("as_of", r.URL.Query().Get("as_of"))
@@ -248,5 +265,5 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) tenantHistory(w http.ResponseWriter, r *http.Request) {
-	answerHistory(s, w, r, domain.TenantStreamType, s.queries.Tenant)
+	answerHistory(s, w, r, domain.TenantStreamType, s.queries.TenantInFull)
 }

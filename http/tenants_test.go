@@ -448,8 +448,8 @@ func TestTenantVisibility(t *testing.T) {
 
 	tenantA := s.MustCreateTenant(t, tokenA, tenantBody(map[string]any{"last_name": "Alpha"}))
 	tenantB := s.MustCreateTenant(t, tokenB, tenantBody(map[string]any{"last_name": "Bravo"}))
-	leasing := s.MustCreateTenant(t, tokenA, tenantBody(map[string]any{"last_name": "Leasing"})) // A's, leases from B later
-	fixture := s.MustTenantFixture(t, idA).String()                                              // registered by A, by fixture
+	leasing := s.MustCreateTenant(t, tokenA, tenantBody(map[string]any{"last_name": "Leasing", "credit_score": 700})) // A's, leases from B later
+	fixture := s.MustTenantFixture(t, idA).String()                                                                   // registered by A, by fixture
 	pathA := "/api/v1/tenants/" + tenantA.ID
 
 	refusals := []struct {
@@ -542,38 +542,77 @@ func TestTenantVisibility(t *testing.T) {
 		MustStatus(t, s.Do(t, admin, http.MethodGet, "/api/v1/tenants/"+tenantB.ID+"/history", nil, nil), http.StatusOK)
 	})
 
-	t.Run("a tenant leasing one of B's properties is B's to see", func(t *testing.T) {
+	t.Run("a tenant A registered leasing one of B's properties is B's to reach, not to read in full or change", func(t *testing.T) {
+		// API.md, Roles: its id, names, email and phone only, read-only, while a lease
+		// on B's property names it (any status); none of its documents or audit rows.
+		papers := s.MustUploadDocument(t, tokenA, "tenant", uuid.MustParse(leasing.ID), "id.txt", []byte("passport scan"),
+			docField("is_confidential", "true"))
 		property := s.MustProperty(t, tokenB)
-		s.MustLeaseFixture(t, property, uuid.MustParse(leasing.ID), domain.NewDate(2024, time.January, 1), domain.NewDate(2024, time.December, 31), "1200.00")
+		// A lease running past today, so that it can be terminated today.
+		today := domain.DateOf(time.Now().UTC())
+		lease := s.MustLeaseFixture(t, property, uuid.MustParse(leasing.ID), today.AddDays(-30), today.AddDays(365), "1200.00")
 
-		got, tag := s.MustGetTenant(t, tokenB, leasing.ID)
-		if got.ID != leasing.ID || tag != `"1"` {
-			t.Errorf("B read %s with ETag %s, want %s with \"1\"", got.ID, tag, leasing.ID)
+		contactOnly := func(t *testing.T) {
+			t.Helper()
+			resp := s.Do(t, tokenB, http.MethodGet, "/api/v1/tenants/"+leasing.ID, nil, nil)
+			MustStatus(t, resp, http.StatusOK)
+			raw, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			MustKeys(t, "GET /tenants/{id} as the lessor B", raw, []string{"email", "first_name", "id", "last_name", "phone"})
+			if tag := resp.Header.Get("ETag"); tag != "" {
+				t.Errorf("B's read carries ETag %s: B may not change the tenant", tag)
+			}
+			page := s.MustListTenants(t, tokenB, "last_name=Leasing")
+			if len(page.Items) != 1 || page.Items[0].ID != leasing.ID || page.Items[0].RegisteredBy != nil ||
+				page.Items[0].CreditScore != nil || page.Items[0].Version != 0 {
+				t.Errorf("B's list ?last_name=Leasing = %+v, want the tenant's contact only", page.Items)
+			}
+			for _, c := range []struct {
+				method, path string
+				body         any
+				want         int
+			}{
+				{http.MethodPatch, "/api/v1/tenants/" + leasing.ID, map[string]any{"phone": "555-0199"}, http.StatusForbidden},
+				{http.MethodPost, "/api/v1/tenants/" + leasing.ID + "/screening", map[string]any{"credit_score": 640}, http.StatusForbidden},
+				{http.MethodPost, "/api/v1/tenants/" + leasing.ID + "/erase", nil, http.StatusForbidden},
+				{http.MethodGet, "/api/v1/tenants/" + leasing.ID + "/history", nil, http.StatusNotFound},
+				{http.MethodGet, "/api/v1/tenants/" + leasing.ID + "?as_of=2099-01-01T00:00:00Z", nil, http.StatusNotFound},
+				{http.MethodGet, "/api/v1/documents/" + papers.ID.String(), nil, http.StatusNotFound},
+				{http.MethodGet, "/api/v1/documents/" + papers.ID.String() + "/content", nil, http.StatusNotFound},
+				{http.MethodDelete, "/api/v1/documents/" + papers.ID.String(), nil, http.StatusNotFound},
+			} {
+				before := s.MustTenantWrites(t)
+				MustProblem(t, s.Do(t, tokenB, c.method, c.path, c.body, nil), c.want)
+				s.MustNoTenantWrite(t, before, "B's "+c.method+" "+c.path)
+			}
+			for _, path := range []string{"/api/v1/documents?entity_type=tenant&entity_id=" + leasing.ID,
+				"/api/v1/audit-logs?entity_type=tenant&entity_id=" + leasing.ID} {
+				resp := s.Do(t, tokenB, http.MethodGet, path, nil, nil)
+				MustStatus(t, resp, http.StatusOK)
+				var page struct{ Items []json.RawMessage }
+				MustDecode(t, resp, &page)
+				if len(page.Items) != 0 {
+					t.Errorf("GET %s as B: %d items, want none of A's", path, len(page.Items))
+				}
+			}
+			resp = s.Upload(t, tokenB, docField("entity_type", "tenant"), docField("entity_id", leasing.ID), docFile("b.txt", []byte("b")))
+			MustProblem(t, resp, http.StatusForbidden)
 		}
-		if got.RegisteredBy == nil || *got.RegisteredBy != idA.String() {
-			t.Errorf("registered_by = %v, want A %s", got.RegisteredBy, idA)
-		}
-		if got, want := listIDs(t, tokenB, ""), sorted(tenantB.ID, leasing.ID); !slices.Equal(got, want) {
-			t.Errorf("B's list = %v, want %v", got, want)
-		}
-		if got, want := listIDs(t, tokenB, "last_name=Leasing"), []string{leasing.ID}; !slices.Equal(got, want) {
-			t.Errorf("B's list ?last_name=Leasing = %v, want %v", got, want)
-		}
-		MustStatus(t, s.Do(t, tokenB, http.MethodGet, "/api/v1/tenants/"+leasing.ID+"/history", nil, nil), http.StatusOK)
-
-		resp := s.Do(t, tokenB, http.MethodPatch, "/api/v1/tenants/"+leasing.ID, map[string]any{"phone": "555-0199"}, map[string]string{"If-Match": `"1"`})
+		t.Run("while the lease is active", contactOnly)
+		resp := s.Do(t, tokenB, http.MethodPost, "/api/v1/leases/"+lease.String()+"/terminate", map[string]any{}, nil)
 		MustStatus(t, resp, http.StatusOK)
-		var patched tenantDoc
-		MustDecode(t, resp, &patched)
-		if patched.Phone == nil || *patched.Phone != "555-0199" || patched.Version != 2 {
-			t.Errorf("B's patch: phone %v version %d, want 555-0199 version 2", patched.Phone, patched.Version)
+		var ended struct{ Status string }
+		MustDecode(t, resp, &ended)
+		if ended.Status == "active" {
+			t.Fatalf("the terminated lease is still active")
 		}
-		resp = s.Do(t, tokenB, http.MethodPost, "/api/v1/tenants/"+leasing.ID+"/screening", map[string]any{"credit_score": 640}, nil)
-		MustStatus(t, resp, http.StatusOK)
+		t.Run("after the lease ended", contactOnly)
 
-		// A still sees its tenant, with B's changes; C still sees nothing.
-		if got, tag := s.MustGetTenant(t, tokenA, leasing.ID); got.CreditScore == nil || *got.CreditScore != 640 || tag != `"3"` {
-			t.Errorf("A reads credit_score %v ETag %s, want 640 and \"3\"", got.CreditScore, tag)
+		// A still reads everything, unchanged; C still sees nothing.
+		if got, tag := s.MustGetTenant(t, tokenA, leasing.ID); got.CreditScore == nil || tag != `"1"` || got.RegisteredBy == nil || *got.RegisteredBy != idA.String() {
+			t.Errorf("A reads credit_score %v, registered_by %v, ETag %s; want its screening, itself and \"1\"", got.CreditScore, got.RegisteredBy, tag)
 		}
 		if got := listIDs(t, tokenC, ""); len(got) != 0 {
 			t.Errorf("C's list = %v, want nothing", got)

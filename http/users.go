@@ -35,7 +35,7 @@ func userVersion(u projections.UserView) int64 { return u.Version }
 
 // requireUserReader lets admins and managers read users (API.md: managers read users).
 func requireUserReader(r *http.Request) error {
-	if !viewerOf(r).Role.SeesAllProperties() {
+	if !domain.ReadsUsers(viewerOf(r)) {
 		return domain.ErrRoleForbidden
 	}
 	return nil
@@ -91,9 +91,18 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 	answerEntity(s, w, r, s.queries.UserFor, userVersion)
 }
 
+// userHistory answers a user's events: its account trail (logins, role changes),
+// which is the admins' and the user's own (domain.SeesAccountTrail). A manager
+// reads the user but not its trail: 403, since the user is no secret to it; to
+// anyone else another user is 403 as GET /users/{id} is.
 func (s *Server) userHistory(w http.ResponseWriter, r *http.Request) {
-	if err := requireUserReader(r); err != nil {
+	id, err := pathID(r)
+	if err != nil {
 		Error(w, r, s.log, err)
+		return
+	}
+	if !domain.SeesAccountTrail(viewerOf(r), id) {
+		Error(w, r, s.log, domain.ErrRoleForbidden)
 		return
 	}
 	answerHistory(s, w, r, domain.UserStreamType, s.queries.UserFor)

@@ -17,13 +17,12 @@ import (
 	"github.com/assetanchor/assetanchor/domain"
 )
 
-// Viewer is who is asking; it decides which rows a query may return.
-type Viewer struct {
-	UserID uuid.UUID
-	Role   domain.Role
-}
+// Viewer is who is asking; it decides which rows a query may return
+// (domain/visibility.go states the rule, the SQL here and the row-level security
+// policies state it again, and TestVisibilityMatrix checks that they agree).
+type Viewer = domain.Viewer
 
-func (v Viewer) seesAll() bool { return v.Role.SeesAllProperties() }
+func seesAll(v Viewer) bool { return v.SeesAllProperties() }
 
 // Queries answers from the read model.
 type Queries struct {
@@ -119,7 +118,7 @@ func scanProperty(row pgx.CollectableRow) (PropertyView, error) {
 // Property returns one property the viewer may see, or domain.ErrNotFound.
 func (q *Queries) Property(ctx context.Context, v Viewer, id uuid.UUID) (PropertyView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+propertyColumns+` FROM properties
-		WHERE id = $1 AND ($2 OR owner_id = $3)`, id, v.seesAll(), v.UserID)
+		WHERE id = $1 AND ($2 OR owner_id = $3)`, id, seesAll(v), v.UserID)
 	return collectOne(rows, err, scanProperty, "read property")
 }
 
@@ -133,7 +132,7 @@ type PropertyFilter struct {
 
 // Properties lists the properties the viewer may see, oldest first.
 func (q *Queries) Properties(ctx context.Context, v Viewer, f PropertyFilter) (Page[PropertyView], error) {
-	l := newList("($1 OR owner_id = $2)", v.seesAll(), v.UserID)
+	l := newList("($1 OR owner_id = $2)", seesAll(v), v.UserID)
 	if f.Status != "" {
 		l.and("status = %s", f.Status)
 	}

@@ -65,9 +65,7 @@ const auditVisible = `(a.entity_type <> 'document' OR (d.id IS NOT NULL AND (NOT
 	WHEN 'maintenance_request' THEN EXISTS (SELECT 1 FROM maintenance_requests m
 		LEFT JOIN properties p ON p.id = m.property_id
 		WHERE m.id = e.id AND (p.owner_id = $2 OR m.assigned_to = $2))
-	WHEN 'tenant' THEN EXISTS (SELECT 1 FROM tenants tn WHERE tn.id = e.id AND (tn.registered_by = $2
-		OR EXISTS (SELECT 1 FROM leases l JOIN properties p ON p.id = l.property_id
-			WHERE l.tenant_id = tn.id AND p.owner_id = $2)))
+	WHEN 'tenant' THEN EXISTS (SELECT 1 FROM tenants tn WHERE tn.id = e.id AND tn.registered_by = $2)
 	WHEN 'user' THEN e.id = $2
 	WHEN 'session' THEN EXISTS (SELECT 1 FROM user_sessions s WHERE s.id = e.id AND s.user_id = $2)
 	ELSE FALSE END)`

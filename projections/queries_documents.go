@@ -43,8 +43,9 @@ func scanDocument(row pgx.CollectableRow) (DocumentView, error) {
 
 // visibleDocument is the SQL condition "document d is visible to the viewer", with
 // $1 = sees every entity, $2 = the viewer's user id and $3 = sees confidential
-// documents: the document's entity must be visible by that entity's own rule, and
-// a confidential document is hidden from managers (domain.SeesConfidentialDocuments).
+// documents: the viewer must see the document's entity in full by that entity's
+// own rule (a tenant seen at contact level shows none of its documents), and a
+// confidential document is hidden from managers (domain.DocumentAccess).
 // It does not look at deleted_at.
 const visibleDocument = `(NOT coalesce(d.is_confidential, FALSE) OR $3) AND ($1 OR CASE d.entity_type
 	WHEN 'property' THEN EXISTS (SELECT 1 FROM properties p WHERE p.id = d.entity_id AND p.owner_id = $2)
@@ -52,13 +53,11 @@ const visibleDocument = `(NOT coalesce(d.is_confidential, FALSE) OR $3) AND ($1 
 		WHERE l.id = d.entity_id AND p.owner_id = $2)
 	WHEN 'transaction' THEN EXISTS (SELECT 1 FROM transactions x JOIN leases l ON l.id = x.lease_id
 		JOIN properties p ON p.id = l.property_id WHERE x.id = d.entity_id AND p.owner_id = $2)
-	WHEN 'tenant' THEN EXISTS (SELECT 1 FROM tenants t WHERE t.id = d.entity_id AND (t.registered_by = $2
-		OR EXISTS (SELECT 1 FROM leases l JOIN properties p ON p.id = l.property_id
-			WHERE l.tenant_id = t.id AND p.owner_id = $2)))
+	WHEN 'tenant' THEN EXISTS (SELECT 1 FROM tenants t WHERE t.id = d.entity_id AND t.registered_by = $2)
 	ELSE FALSE END)`
 
 func documentArgs(v Viewer) []any {
-	return []any{v.seesAll(), v.UserID, domain.SeesConfidentialDocuments(v.Role)}
+	return []any{seesAll(v), v.UserID, domain.SeesConfidentialDocuments(v.Role)}
 }
 
 // Document returns one live document the viewer may see, or domain.ErrNotFound.

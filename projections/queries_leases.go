@@ -66,7 +66,7 @@ func scanLease(row pgx.CollectableRow) (LeaseView, error) {
 func (q *Queries) Lease(ctx context.Context, v Viewer, id uuid.UUID) (LeaseView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+leaseColumns+` FROM leases l
 		LEFT JOIN properties p ON p.id = l.property_id
-		WHERE `+visibleProperty+` AND l.id = $3`, v.seesAll(), v.UserID, id)
+		WHERE `+visibleProperty+` AND l.id = $3`, seesAll(v), v.UserID, id)
 	return collectOne(rows, err, scanLease, "read lease")
 }
 
@@ -80,7 +80,7 @@ type LeaseFilter struct {
 
 // Leases lists the leases of the properties the viewer may see, oldest first.
 func (q *Queries) Leases(ctx context.Context, v Viewer, f LeaseFilter) (Page[LeaseView], error) {
-	l := newList(visibleProperty, v.seesAll(), v.UserID)
+	l := newList(visibleProperty, seesAll(v), v.UserID)
 	if f.PropertyID != nil {
 		l.and("l.property_id = %s", *f.PropertyID)
 	}
@@ -111,10 +111,10 @@ type ActiveLeaseView struct {
 func (q *Queries) ActiveLeases(ctx context.Context, v Viewer, propertyID uuid.UUID, today domain.Date) ([]ActiveLeaseView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+leaseColumns+`, t.first_name, t.last_name, t.email
 		FROM properties p
-		LEFT JOIN (leases l JOIN tenants t ON t.id = l.tenant_id)
+		LEFT JOIN (leases l JOIN `+tenantContacts(ctx)+` t ON t.id = l.tenant_id)
 			ON l.property_id = p.id AND l.status = 'active' AND l.end_date >= $4
 		WHERE `+visibleProperty+` AND p.id = $3
-		ORDER BY l.start_date, l.id`, v.seesAll(), v.UserID, propertyID, today)
+		ORDER BY l.start_date, l.id`, seesAll(v), v.UserID, propertyID, today)
 	if err != nil {
 		return nil, fmt.Errorf("read active leases: %w", err)
 	}
@@ -171,14 +171,14 @@ type ExpiringFilter struct {
 // the cursor carries the end date.
 func (q *Queries) ExpiringLeases(ctx context.Context, v Viewer, f ExpiringFilter) (Page[ExpiringLeaseView], error) {
 	l := newList(visibleProperty+` AND l.status = 'active' AND l.end_date BETWEEN $3 AND $4`,
-		v.seesAll(), v.UserID, f.Today, f.Today.AddDays(f.Days))
+		seesAll(v), v.UserID, f.Today, f.Today.AddDays(f.Days))
 	return listPage(ctx, q, l, `SELECT p.id, p.name, p.address, p.city, p.state, p.zip_code, p.owner_id,
 			p.property_type, p.status, p.bedrooms, p.bathrooms, p.square_feet, p.year_built, p.description,
 			p.created_at, p.updated_at, p.version,
 			l.id, l.end_date, t.first_name, t.last_name, t.email, t.phone
 		FROM properties p
 		JOIN leases l ON p.id = l.property_id
-		JOIN tenants t ON l.tenant_id = t.id`, keyset{at: "l.end_date", id: "l.id", date: true}, f.Cursor, f.Limit,
+		JOIN `+tenantContacts(ctx)+` t ON l.tenant_id = t.id`, keyset{at: "l.end_date", id: "l.id", date: true}, f.Cursor, f.Limit,
 		func(row pgx.CollectableRow) (ExpiringLeaseView, error) {
 			var e ExpiringLeaseView
 			var created, updated time.Time

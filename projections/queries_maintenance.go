@@ -61,7 +61,7 @@ func timestampOrNil(t *time.Time) *Timestamp {
 func (q *Queries) MaintenanceRequest(ctx context.Context, v Viewer, id uuid.UUID) (MaintenanceView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+maintenanceColumns+` FROM maintenance_requests m
 		LEFT JOIN properties p ON p.id = m.property_id
-		WHERE `+visibleMaintenance+` AND m.id = $3`, v.seesAll(), v.UserID, id)
+		WHERE `+visibleMaintenance+` AND m.id = $3`, seesAll(v), v.UserID, id)
 	return collectOne(rows, err, scanMaintenance, "read maintenance request")
 }
 
@@ -75,7 +75,7 @@ type MaintenanceFilter struct {
 
 // MaintenanceRequests lists the requests the viewer may see, oldest first.
 func (q *Queries) MaintenanceRequests(ctx context.Context, v Viewer, f MaintenanceFilter) (Page[MaintenanceView], error) {
-	l := newList(visibleMaintenance, v.seesAll(), v.UserID)
+	l := newList(visibleMaintenance, seesAll(v), v.UserID)
 	if f.PropertyID != nil {
 		l.and("m.property_id = %s", *f.PropertyID)
 	}

@@ -63,7 +63,7 @@ func (q *Queries) PropertyLateFeePolicy(ctx context.Context, v Viewer, id uuid.U
 	return collectPolicy(q.pool.Query(ctx, `SELECT 'property', p.id, NULL::uuid, f.grace_days, f.flat_amount,
 			f.percent, f.monthly_cap, f.updated_at, p.version
 		FROM properties p JOIN property_late_fee_policies f ON f.property_id = p.id
-		WHERE `+visibleProperty+` AND p.id = $3`, v.seesAll(), v.UserID, id))
+		WHERE `+visibleProperty+` AND p.id = $3`, seesAll(v), v.UserID, id))
 }
 
 // LeaseLateFeePolicy returns the policy that applies to a lease the viewer may
@@ -79,7 +79,7 @@ func (q *Queries) LeaseLateFeePolicy(ctx context.Context, v Viewer, id uuid.UUID
 		LEFT JOIN lease_late_fee_policies lf ON lf.lease_id = l.id
 		LEFT JOIN property_late_fee_policies pf ON pf.property_id = l.property_id
 		WHERE `+visibleProperty+` AND l.id = $3 AND (lf.lease_id IS NOT NULL OR pf.property_id IS NOT NULL)`,
-		v.seesAll(), v.UserID, id))
+		seesAll(v), v.UserID, id))
 }
 
 // LedgerEntry is one line of a tenant ledger.
@@ -136,7 +136,7 @@ func (q *Queries) Ledger(ctx context.Context, v Viewer, id uuid.UUID, asOf *doma
 		SELECT day, entry, id, type, status, description, amount,
 			sum(amount) OVER (ORDER BY day, ord, created_at, id, entry ROWS UNBOUNDED PRECEDING)
 		FROM lines WHERE day IS NOT NULL AND ($4::date IS NULL OR day <= $4::date)
-		ORDER BY day, ord, created_at, id, entry`, v.seesAll(), v.UserID, id, until)
+		ORDER BY day, ord, created_at, id, entry`, seesAll(v), v.UserID, id, until)
 	if err != nil {
 		return LedgerView{}, fmt.Errorf("read ledger: %w", err)
 	}

@@ -123,7 +123,7 @@ func (q *Queries) RentRoll(ctx context.Context, v Viewer, asOf domain.Date, page
 	if err != nil {
 		return RentRoll{}, err
 	}
-	args := sqlArgs{v.seesAll(), v.UserID, asOf}
+	args := sqlArgs{seesAll(v), v.UserID, asOf}
 	pageFrom := ""
 	if after != nil {
 		pageFrom = ` WHERE (created_at, property_id) > (` + args.add(after.CreatedAt) + `, ` + args.add(after.ID) + `)`
@@ -145,7 +145,7 @@ func (q *Queries) RentRoll(ctx context.Context, v Viewer, asOf domain.Date, page
 			r.rent_amount, r.security_deposit, b.deposit_held, b.balance,
 			totals.properties, totals.occupied, totals.scheduled
 		FROM totals LEFT JOIN (page r
-			LEFT JOIN tenants tn ON tn.id = r.tenant_id
+			LEFT JOIN `+tenantContacts(ctx)+` tn ON tn.id = r.tenant_id
 			LEFT JOIN LATERAL (SELECT
 				coalesce(sum(t.amount) FILTER (WHERE t.type = 'deposit' AND t.payment_date <= $3::date
 					AND (t.status = 'completed' OR (t.status = 'refunded' AND t.updated_at::date > $3::date))), 0)
@@ -244,7 +244,7 @@ func (q *Queries) Aging(ctx context.Context, v Viewer, asOf domain.Date, page Re
 	if err != nil {
 		return Aging{}, err
 	}
-	args := sqlArgs{v.seesAll(), v.UserID, asOf}
+	args := sqlArgs{seesAll(v), v.UserID, asOf}
 	pageFrom := ""
 	if after != nil {
 		pageFrom = ` WHERE (created_at, lease_id) > (` + args.add(after.CreatedAt) + `, ` + args.add(after.ID) + `)`
@@ -262,7 +262,7 @@ func (q *Queries) Aging(ctx context.Context, v Viewer, asOf domain.Date, page Re
 			SELECT l.id AS lease_id, l.status, l.created_at, p.id AS property_id, p.name, l.tenant_id,
 				tn.first_name, tn.last_name, a.charges, a.b30, a.b60, a.b90, a.over90, a.total
 			FROM per_lease a JOIN leases l ON l.id = a.lease_id JOIN properties p ON p.id = l.property_id
-			JOIN tenants tn ON tn.id = l.tenant_id
+			JOIN `+tenantContacts(ctx)+` tn ON tn.id = l.tenant_id
 			WHERE `+visibleProperty+`),
 		totals AS (SELECT coalesce(sum(b30), 0) AS b30, coalesce(sum(b60), 0) AS b60, coalesce(sum(b90), 0) AS b90,
 			coalesce(sum(over90), 0) AS over90, coalesce(sum(total), 0) AS total FROM aged),
@@ -361,7 +361,7 @@ func (q *Queries) Occupancy(ctx context.Context, v Viewer, asOf domain.Date) (Oc
 		FROM (SELECT owner FROM physical UNION SELECT owner FROM economic) o
 		LEFT JOIN physical ph ON ph.owner = o.owner LEFT JOIN economic ec ON ec.owner = o.owner
 		LEFT JOIN users u ON u.id = o.owner
-		ORDER BY u.email NULLS LAST, o.owner`, v.seesAll(), v.UserID, asOf, start, end)
+		ORDER BY u.email NULLS LAST, o.owner`, seesAll(v), v.UserID, asOf, start, end)
 	if err != nil {
 		return Occupancy{}, fmt.Errorf("report occupancy: %w", err)
 	}

@@ -55,7 +55,7 @@ func scanTransaction(row pgx.CollectableRow) (TransactionView, error) {
 // Transaction returns one transaction the viewer may see, or domain.ErrNotFound.
 func (q *Queries) Transaction(ctx context.Context, v Viewer, id uuid.UUID) (TransactionView, error) {
 	rows, err := q.pool.Query(ctx, `SELECT `+transactionColumns+` FROM `+visibleTransactions+`
-		WHERE t.id = $3 AND `+visibleProperty, v.seesAll(), v.UserID, id)
+		WHERE t.id = $3 AND `+visibleProperty, seesAll(v), v.UserID, id)
 	return collectOne(rows, err, scanTransaction, "read transaction")
 }
 
@@ -70,7 +70,7 @@ type TransactionFilter struct {
 
 // Transactions lists the transactions the viewer may see, oldest first.
 func (q *Queries) Transactions(ctx context.Context, v Viewer, f TransactionFilter) (Page[TransactionView], error) {
-	l := newList(visibleProperty, v.seesAll(), v.UserID)
+	l := newList(visibleProperty, seesAll(v), v.UserID)
 	if f.LeaseID != nil {
 		l.and("t.lease_id = %s", *f.LeaseID)
 	}
@@ -105,10 +105,10 @@ type OverdueFilter struct {
 // before AsOf, earliest due first (then by id), of the leases the viewer may see.
 // Pages continue after (due_date, id); the cursor carries the due date.
 func (q *Queries) OverdueTransactions(ctx context.Context, v Viewer, f OverdueFilter) (Page[OverdueTransactionView], error) {
-	l := newList(visibleProperty+` AND t.status = 'pending' AND t.due_date < $3`, v.seesAll(), v.UserID, f.AsOf)
+	l := newList(visibleProperty+` AND t.status = 'pending' AND t.due_date < $3`, seesAll(v), v.UserID, f.AsOf)
 	return listPage(ctx, q, l, `SELECT `+transactionColumns+`, l.property_id, p.name, tn.first_name, tn.last_name
 		FROM `+visibleTransactions+`
-		JOIN tenants tn ON tn.id = l.tenant_id`, keyset{at: "t.due_date", id: "t.id", date: true}, f.Cursor, f.Limit,
+		JOIN `+tenantContacts(ctx)+` tn ON tn.id = l.tenant_id`, keyset{at: "t.due_date", id: "t.id", date: true}, f.Cursor, f.Limit,
 		func(row pgx.CollectableRow) (OverdueTransactionView, error) {
 			var o OverdueTransactionView
 			var created, updated time.Time

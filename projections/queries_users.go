@@ -37,7 +37,7 @@ func (q *Queries) User(ctx context.Context, id uuid.UUID) (UserView, error) {
 // UserFor returns a user as the viewer may see it: admins and managers see every
 // user, anyone sees themselves; others are not found.
 func (q *Queries) UserFor(ctx context.Context, v Viewer, id uuid.UUID) (UserView, error) {
-	if !v.seesAll() && v.UserID != id {
+	if !seesAll(v) && v.UserID != id {
 		return UserView{}, domain.ErrNotFound
 	}
 	return q.User(ctx, id)

@@ -247,3 +247,20 @@ func (r *viewerRow) Scan(dest ...any) error {
 	r.rows.Close()
 	return r.rows.Err()
 }
+
+// tenantContacts is the FROM item that gives tenants' contact columns (id,
+// first_name, last_name, email, phone, created_at) for every tenant the viewer
+// sees at any level (domain.TenantAccess). Under a viewer who is a user it is
+// app_tenant_contacts() (migrations/000015): the reader's policy on tenants shows
+// such a viewer only the tenants it sees in full, and the function adds the
+// contact columns, and only those, of the tenants it sees at contact level. The
+// system, a replay and viewers who see every tenant read tenants itself.
+func tenantContacts(ctx context.Context) string {
+	if ctx.Value(replayKey{}) != nil || ctx.Value(systemKey{}) != nil {
+		return "tenants"
+	}
+	if v, ok := ViewerFrom(ctx); ok && v.SeesAllProperties() {
+		return "tenants"
+	}
+	return "app_tenant_contacts()"
+}
