@@ -37,8 +37,8 @@ var openAPIRouter = sync.OnceValues(func() (*openAPIRoutes, error) {
 	}
 	doc.Servers = nil // match on the path alone: httptest listens on a random port
 	closeResponseObjects(doc)
-	// The legacy router tells an unknown path from a known path's unknown
-	// method, which the answers differ on (404, 405).
+	// The legacy router, unlike gorillamux, names a miss: an unknown path or
+	// a known path's unknown method, which the answers differ on (404, 405).
 	router, err := legacy.NewRouter(doc)
 	if err != nil {
 		return nil, fmt.Errorf("route openapi.json: %w", err)
