@@ -105,6 +105,7 @@ func TestRequestOutlastingItsDeadline(t *testing.T) {
 	}
 	ts := httptest.NewServer(short.Handler())
 	defer ts.Close()
+	ts.Client().Transport = validatingTransport{base: ts.Client().Transport, tb: t}
 	do := func(method, path string, body any) *http.Response {
 		t.Helper()
 		var r io.Reader

@@ -103,6 +103,9 @@ func MustStack(tb testing.TB, opts ...StackOption) *stack {
 	}
 	ts := httptest.NewServer(server.Handler())
 	tb.Cleanup(ts.Close)
+	if _, bench := tb.(*testing.B); !bench {
+		ts.Client().Transport = validatingTransport{base: ts.Client().Transport, tb: tb}
+	}
 	return &stack{pool: pool, store: store, users: users, server: server, http: ts, blobs: blobs, keyring: keyring}
 }
 
