@@ -18,8 +18,9 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore"
 )
 
-// RelationalName is the projector that writes the seed tables. The tables are
-// linked by foreign keys, so one projector applies their events in global order.
+// RelationalName names the relational read model (the seed tables, audit_logs and
+// the late-fee policies), as `projections rebuild` and `status` call it. Its rows
+// are written inline, in each append's transaction (Relational.Project).
 const RelationalName = "relational"
 
 // Relational projects events into the seed tables, and one audit_logs row per
