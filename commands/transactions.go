@@ -101,7 +101,9 @@ func (h *Transactions) Pay(ctx context.Context, cmd PayTransaction) (Result, err
 	ctx = withCommand(ctx, "PayTransaction")
 	var parsed inputFields
 	date := parsed.date("payment_date", cmd.PaymentDate)
+	var assessed bool // a late fee on the charge as paid; none can come after the payment
 	res, err := h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(t *domain.Transaction) ([]domain.Event, error) {
+		assessed = t.LateFee() != nil
 		events, err := t.Pay(domain.Payment{
 			PaymentDate: date, PaymentMethod: domain.ParsePaymentMethod(cmd.PaymentMethod),
 			ReferenceNumber: cmd.ReferenceNumber,
@@ -111,7 +113,7 @@ func (h *Transactions) Pay(ctx context.Context, cmd PayTransaction) (Result, err
 		}
 		return events, nil
 	})
-	if err != nil {
+	if err != nil || !assessed {
 		return res, err
 	}
 	return res, h.cancelLateFee(ctx, cmd.ID, &res) // rent paid within the grace period keeps no fee (docs/rent.md)
