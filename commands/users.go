@@ -40,9 +40,9 @@ func userStream(id uuid.UUID) eventstore.StreamID {
 	return eventstore.StreamID{Type: domain.UserStreamType, ID: id}
 }
 
-// requireAdmin refuses everyone but administrators.
+// requireAdmin refuses everyone but those who administer users.
 func requireAdmin(actor Actor) error {
-	if actor.Role != domain.RoleAdmin {
+	if !domain.ChangesUsers(actor) {
 		return domain.ErrRoleForbidden
 	}
 	return nil
