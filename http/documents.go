@@ -432,18 +432,9 @@ func (s *Server) changeDocument(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteDocument(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	version, err := ifMatch(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	res, err := s.Documents.Delete(r.Context(), commands.DeleteDocument{Actor: actorOf(r), ID: id, IfMatch: version})
-	s.answerNoContent(w, r, res, err)
+	s.entityCommand(w, r, nil, noBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Documents.Delete(r.Context(), commands.DeleteDocument{Actor: actor, ID: id, IfMatch: version})
+	}, s.answerNoContent)
 }
 
 func (s *Server) answerDocument(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {

@@ -89,28 +89,16 @@ func (s *Server) recordScreening(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) eraseTenant(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
 	var req struct{}
-	if err := decodeOptionalJSON(w, r, &req); err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	version, err := ifMatch(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	res, err := s.Tenants.Erase(r.Context(), commands.EraseTenant{Actor: actorOf(r), ID: id, IfMatch: version})
-	if err == nil {
-		// The tenant's files go with its data. Should this fail, erasing again
-		// records nothing new and deletes what is left.
-		_, err = s.Documents.DeleteErasedTenantFiles(r.Context(), id)
-	}
-	s.answerTenant(w, r, res, err)
+	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		res, err := s.Tenants.Erase(r.Context(), commands.EraseTenant{Actor: actor, ID: id, IfMatch: version})
+		if err == nil {
+			// The tenant's files go with its data. Should this fail, erasing again
+			// records nothing new and deletes what is left.
+			_, err = s.Documents.DeleteErasedTenantFiles(r.Context(), id)
+		}
+		return res, err
+	}, s.answerTenant)
 }
 
 func (s *Server) answerTenant(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
