@@ -467,3 +467,12 @@ func finishEvent(e Event, txid, id, streamID string) (Event, error) {
 	e.RecordedAt = e.RecordedAt.UTC()
 	return e, nil
 }
+
+// Claimed implements Store: whether any stream holds a claim within scope.
+func (s *PostgresStore) Claimed(ctx context.Context, scope string) (bool, error) {
+	var held bool
+	if err := s.conn(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM unique_claims WHERE scope = $1)`, scope).Scan(&held); err != nil {
+		return false, fmt.Errorf("read claims of %s: %w", scope, err)
+	}
+	return held, nil
+}

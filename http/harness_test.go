@@ -17,6 +17,7 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/blobs"
 	"github.com/assetanchor/assetanchor/eventstore/pguuid"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
@@ -30,7 +31,7 @@ type stack struct {
 	users  *commands.Users
 	server *Server
 	http   *httptest.Server
-	blobs  *eventstore.LocalBlobs // document bytes, under the test's temp dir
+	blobs  *blobs.Local // document bytes, under the test's temp dir
 	// keyring holds the test's random master key (tenant data keys).
 	keyring *eventstore.Keyring
 }
@@ -83,7 +84,7 @@ func MustStack(tb testing.TB, opts ...StackOption) *stack {
 		tb.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(o.logs, nil))
-	blobs, err := eventstore.NewLocalBlobs(tb.TempDir())
+	blobs, err := blobs.NewLocal(tb.TempDir())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/blobs"
 	"github.com/assetanchor/assetanchor/projections"
 )
 
@@ -35,8 +36,8 @@ type Deps struct {
 	Transactions *commands.Transactions
 	Maintenance  *commands.Maintenance
 	Documents    *commands.Documents
-	// Blobs holds the documents' bytes (eventstore.LocalBlobs under the data dir).
-	Blobs eventstore.BlobStore
+	// Blobs holds the documents' bytes (blobs.Local under the data dir).
+	Blobs blobs.Store
 	// MaxUploadBytes caps a document's size (413 beyond); 0 is DefaultMaxUploadBytes.
 	MaxUploadBytes int64
 	// UploadTypes are the media types a document may have (415 otherwise); nil is

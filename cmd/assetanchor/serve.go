@@ -17,6 +17,7 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/blobs"
 	"github.com/assetanchor/assetanchor/http"
 	"github.com/assetanchor/assetanchor/projections"
 )
@@ -110,14 +111,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		return err
 	}
 
-	local, err := eventstore.NewLocalBlobs(filepath.Join(cfg.DataDir, "documents"))
+	local, err := blobs.NewLocal(filepath.Join(cfg.DataDir, "documents"))
 	if err != nil {
 		return err
 	}
-	var blobs eventstore.BlobStore = local
+	var blobs blobs.Store = local
 	if scheduler != nil {
 		// Each document's bytes go to the backup dir as they are stored.
-		blobs = backup.ArchivingBlobs{BlobStore: local, Repo: scheduler.b.repo, Log: log}
+		blobs = backup.ArchivingBlobs{Store: local, Repo: scheduler.b.repo, Log: log}
 	}
 	documents, err := commands.NewDocuments(app.store, blobs, app.queries, log)
 	if err != nil {

@@ -1,16 +1,19 @@
-package eventstore
+// Package blobs keeps document bytes beside the event store, under their content
+// hash, and names their media type from the bytes. It must not import commands,
+// projections or http.
+package blobs
 
 // Document bytes live beside the event store, not in it: events record a
-// document's content hash, and a BlobStore keeps the bytes under that hash. Each
-// live document holds a claim on its bytes (Claim in scope BlobScope(hash), value
+// document's content hash, and a Store keeps the bytes under that hash. Each
+// live document holds a claim on its bytes (Claim in scope Scope(hash), value
 // the document's id, in unique_claims, which travels with event exports), so the
 // bytes are referenced exactly while some claim in that scope exists. The order of
 // the steps makes a crash harmless:
 //
 //  1. Stage streams the upload into a temporary file while hashing it, then
 //     fsyncs it. Nothing is a blob yet: a crash leaves only a temporary file,
-//     which NewLocalBlobs removes at a later start.
-//  2. In one database transaction, under Lock(BlobLockKey(hash)): Commit renames
+//     which NewLocal removes at a later start.
+//  2. In one database transaction, under Lock(LockKey(hash)): Commit renames
 //     the temporary file to its content address and fsyncs the directory (the
 //     bytes are now durable), the document claims them, and DocumentUploaded is
 //     appended. A crash before the commit leaves bytes that nothing claims, an
@@ -22,9 +25,8 @@ package eventstore
 //     the same content either committed its claim first (the bytes stay), or waits
 //     for the lock and then finds no file and stores its own copy again.
 //
-// This file lives in eventstore because it is the write side's storage: commands
-// store blobs inside the event store's transactions, http streams them out, and
-// both already depend on eventstore.
+// The claims and the lock are the event store's (eventstore.Store); this package
+// holds only the bytes.
 
 import (
 	"context"
@@ -41,22 +43,22 @@ import (
 	"time"
 )
 
-// ErrBlobTooLarge means a staged stream went past its size limit. Nothing is kept.
-var ErrBlobTooLarge = errors.New("blob is larger than the limit")
+// ErrTooLarge means a staged stream went past its size limit. Nothing is kept.
+var ErrTooLarge = errors.New("blob is larger than the limit")
 
-// ErrBlobNotFound means the store holds no bytes under the key.
-var ErrBlobNotFound = errors.New("no such blob")
+// ErrNotFound means the store holds no bytes under the key.
+var ErrNotFound = errors.New("no such blob")
 
-// BlobStore keeps document bytes, addressed by the SHA-256 of their content: the
+// Store keeps document bytes, addressed by the SHA-256 of their content: the
 // key is the hash in lowercase hex, so equal content is stored once.
-type BlobStore interface {
+type Store interface {
 	// Stage streams r into temporary storage, at most limit bytes (beyond that it is
-	// ErrBlobTooLarge and nothing is kept), hashing as it goes, and makes it durable.
-	Stage(ctx context.Context, r io.Reader, limit int64) (StagedBlob, error)
+	// ErrTooLarge and nothing is kept), hashing as it goes, and makes it durable.
+	Stage(ctx context.Context, r io.Reader, limit int64) (Staged, error)
 	// Commit stores a staged blob under its key. When the key exists already, the
-	// staged copy is dropped. Call it under Lock(BlobLockKey(key)).
-	Commit(ctx context.Context, staged StagedBlob) error
-	// Open returns the bytes under key, or ErrBlobNotFound.
+	// staged copy is dropped. Call it under Lock(LockKey(key)).
+	Commit(ctx context.Context, staged Staged) error
+	// Open returns the bytes under key, or ErrNotFound.
 	Open(ctx context.Context, key string) (Blob, error)
 	// Remove deletes the bytes under key; a missing key is not an error.
 	Remove(ctx context.Context, key string) error
@@ -64,8 +66,8 @@ type BlobStore interface {
 	Keys(ctx context.Context) ([]string, error)
 }
 
-// StagedBlob is an upload that is durable but not yet stored under its key.
-type StagedBlob interface {
+// Staged is an upload that is durable but not yet stored under its key.
+type Staged interface {
 	Key() string // the SHA-256 of the content, lowercase hex
 	Size() int64 // the true size in bytes
 	io.ReaderAt  // the staged bytes, for content sniffing before Commit
@@ -81,16 +83,16 @@ type Blob interface {
 	ModTime() time.Time
 }
 
-// BlobLockKey is the Lock key that serialises storing, claiming and removing the
+// LockKey is the Lock key that serialises storing, claiming and removing the
 // bytes of one hash.
-func BlobLockKey(key string) string { return "blob:" + key }
+func LockKey(key string) string { return "blob:" + key }
 
-// BlobScope is the claim scope of the documents that reference the bytes of key.
-func BlobScope(key string) string { return "blob:" + key }
+// Scope is the claim scope of the documents that reference the bytes of key.
+func Scope(key string) string { return "blob:" + key }
 
-// ValidBlobKey reports whether key is a SHA-256 in lowercase hex, the only keys a
+// ValidKey reports whether key is a SHA-256 in lowercase hex, the only keys a
 // store ever builds a path from.
-func ValidBlobKey(key string) bool {
+func ValidKey(key string) bool {
 	if len(key) != sha256.Size*2 {
 		return false
 	}
@@ -102,28 +104,28 @@ func ValidBlobKey(key string) bool {
 	return true
 }
 
-// LocalBlobs is the default BlobStore: files under a directory, normally
+// Local is the default Store: files under a directory, normally
 // <data dir>/documents. Blobs are <dir>/sha256/<first two hex digits>/<hash>;
 // uploads are staged in <dir>/tmp on the same file system, so that storing one is
 // an atomic rename.
-type LocalBlobs struct {
+type Local struct {
 	dir string
 }
 
-var _ BlobStore = (*LocalBlobs)(nil)
+var _ Store = (*Local)(nil)
 
-// staleStaging is how old a temporary file must be before NewLocalBlobs removes it:
+// staleStaging is how old a temporary file must be before NewLocal removes it:
 // older than any upload can run (the server's read timeout is 5 minutes).
 const staleStaging = 15 * time.Minute
 
-// NewLocalBlobs opens (and creates) a store under dir, and removes temporary files
+// NewLocal opens (and creates) a store under dir, and removes temporary files
 // that crashed uploads left behind.
-func NewLocalBlobs(dir string) (*LocalBlobs, error) {
+func NewLocal(dir string) (*Local, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("blob store directory: %w", err)
 	}
-	b := &LocalBlobs{dir: abs}
+	b := &Local{dir: abs}
 	for _, d := range []string{b.dir, b.tmpDir(), filepath.Join(b.dir, "sha256")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create blob store: %w", err)
@@ -136,15 +138,15 @@ func NewLocalBlobs(dir string) (*LocalBlobs, error) {
 }
 
 // Dir is the store's directory.
-func (b *LocalBlobs) Dir() string { return b.dir }
+func (b *Local) Dir() string { return b.dir }
 
-func (b *LocalBlobs) tmpDir() string { return filepath.Join(b.dir, "tmp") }
+func (b *Local) tmpDir() string { return filepath.Join(b.dir, "tmp") }
 
-func (b *LocalBlobs) path(key string) string {
+func (b *Local) path(key string) string {
 	return filepath.Join(b.dir, "sha256", key[:2], key)
 }
 
-func (b *LocalBlobs) removeStaleStaging(before time.Time) error {
+func (b *Local) removeStaleStaging(before time.Time) error {
 	entries, err := os.ReadDir(b.tmpDir())
 	if err != nil {
 		return fmt.Errorf("read blob staging: %w", err)
@@ -165,8 +167,8 @@ func (b *LocalBlobs) removeStaleStaging(before time.Time) error {
 // the upload's size.
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// Stage implements BlobStore.
-func (b *LocalBlobs) Stage(ctx context.Context, r io.Reader, limit int64) (StagedBlob, error) {
+// Stage implements Store.
+func (b *Local) Stage(ctx context.Context, r io.Reader, limit int64) (Staged, error) {
 	f, err := os.CreateTemp(b.tmpDir(), "upload-*")
 	if err != nil {
 		return nil, fmt.Errorf("stage blob: %w", err)
@@ -177,7 +179,7 @@ func (b *LocalBlobs) Stage(ctx context.Context, r io.Reader, limit int64) (Stage
 	defer copyBuffers.Put(buf)
 	n, err := io.CopyBuffer(io.MultiWriter(f, hash), ctxReader{ctx, io.LimitReader(r, limit+1)}, *buf)
 	if err == nil && n > limit {
-		err = ErrBlobTooLarge
+		err = ErrTooLarge
 	}
 	if err == nil {
 		err = f.Sync()
@@ -202,11 +204,11 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// Commit implements BlobStore: rename, then fsync the directory, so the blob
+// Commit implements Store: rename, then fsync the directory, so the blob
 // survives a crash once Commit returns.
-func (b *LocalBlobs) Commit(_ context.Context, staged StagedBlob) error {
+func (b *Local) Commit(_ context.Context, staged Staged) error {
 	s, ok := staged.(*localStaged)
-	if !ok || s.f == nil || !ValidBlobKey(s.key) {
+	if !ok || s.f == nil || !ValidKey(s.key) {
 		return errors.New("commit blob: not a staged upload of this store")
 	}
 	final := b.path(s.key)
@@ -229,7 +231,7 @@ func (b *LocalBlobs) Commit(_ context.Context, staged StagedBlob) error {
 }
 
 // mkdirSynced creates dir (one level below sha256/) and makes its entry durable.
-func (b *LocalBlobs) mkdirSynced(dir string) error {
+func (b *Local) mkdirSynced(dir string) error {
 	if _, err := os.Stat(dir); err == nil {
 		return nil
 	}
@@ -248,14 +250,14 @@ func syncDir(dir string) error {
 	return errors.Join(err, d.Close())
 }
 
-// Open implements BlobStore.
-func (b *LocalBlobs) Open(_ context.Context, key string) (Blob, error) {
-	if !ValidBlobKey(key) {
-		return nil, ErrBlobNotFound
+// Open implements Store.
+func (b *Local) Open(_ context.Context, key string) (Blob, error) {
+	if !ValidKey(key) {
+		return nil, ErrNotFound
 	}
 	f, err := os.Open(b.path(key))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrBlobNotFound
+		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open blob: %w", err)
@@ -277,9 +279,9 @@ type localBlob struct {
 func (l localBlob) Size() int64        { return l.info.Size() }
 func (l localBlob) ModTime() time.Time { return l.info.ModTime() }
 
-// Remove implements BlobStore.
-func (b *LocalBlobs) Remove(_ context.Context, key string) error {
-	if !ValidBlobKey(key) {
+// Remove implements Store.
+func (b *Local) Remove(_ context.Context, key string) error {
+	if !ValidKey(key) {
 		return nil
 	}
 	p := b.path(key)
@@ -292,15 +294,15 @@ func (b *LocalBlobs) Remove(_ context.Context, key string) error {
 	return syncDir(filepath.Dir(p))
 }
 
-// Keys implements BlobStore.
-func (b *LocalBlobs) Keys(_ context.Context) ([]string, error) {
+// Keys implements Store.
+func (b *Local) Keys(_ context.Context) ([]string, error) {
 	var keys []string
 	root := filepath.Join(b.dir, "sha256")
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.Type().IsRegular() && ValidBlobKey(d.Name()) && strings.HasPrefix(d.Name(), filepath.Base(filepath.Dir(path))) {
+		if d.Type().IsRegular() && ValidKey(d.Name()) && strings.HasPrefix(d.Name(), filepath.Base(filepath.Dir(path))) {
 			keys = append(keys, d.Name())
 		}
 		return nil
@@ -345,13 +347,4 @@ func (s *localStaged) Discard() error {
 	}
 	s.committed = true // nothing is left to discard
 	return err
-}
-
-// Claimed implements Store: whether any stream holds a claim within scope.
-func (s *PostgresStore) Claimed(ctx context.Context, scope string) (bool, error) {
-	var held bool
-	if err := s.conn(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM unique_claims WHERE scope = $1)`, scope).Scan(&held); err != nil {
-		return false, fmt.Errorf("read claims of %s: %w", scope, err)
-	}
-	return held, nil
 }

@@ -1,4 +1,4 @@
-package eventstore_test
+package blobs
 
 import (
 	"bytes"
@@ -21,9 +21,9 @@ import (
 )
 
 // MustBlobs opens a LocalBlobs under a fresh directory.
-func MustBlobs(t *testing.T) *eventstore.LocalBlobs {
+func MustBlobs(t *testing.T) *Local {
 	t.Helper()
-	b, err := eventstore.NewLocalBlobs(filepath.Join(t.TempDir(), "documents"))
+	b, err := NewLocal(filepath.Join(t.TempDir(), "documents"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestLocalBlobsStageRefusesOversizeAndKeepsNothing(t *testing.T) {
 	blobs := MustBlobs(t)
 	for _, size := range []int{11, 100_000} {
 		_, err := blobs.Stage(ctx, bytes.NewReader(make([]byte, size)), 10)
-		if !errors.Is(err, eventstore.ErrBlobTooLarge) {
+		if !errors.Is(err, ErrTooLarge) {
 			t.Errorf("Stage of %d bytes with limit 10: err = %v, want ErrBlobTooLarge", size, err)
 		}
 	}
@@ -184,11 +184,11 @@ func TestLocalBlobsRemoveAndMissingKeys(t *testing.T) {
 	if err := blobs.Remove(ctx, key); err != nil {
 		t.Errorf("Remove of a missing key: %v, want nil", err)
 	}
-	if _, err := blobs.Open(ctx, key); !errors.Is(err, eventstore.ErrBlobNotFound) {
+	if _, err := blobs.Open(ctx, key); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Open after Remove: err = %v, want ErrBlobNotFound", err)
 	}
 	for _, bad := range []string{"", "../../etc/passwd", strings.Repeat("A", 64), strings.Repeat("a", 63), "tmp"} {
-		if _, err := blobs.Open(ctx, bad); !errors.Is(err, eventstore.ErrBlobNotFound) {
+		if _, err := blobs.Open(ctx, bad); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Open(%q): err = %v, want ErrBlobNotFound", bad, err)
 		}
 	}
@@ -196,7 +196,7 @@ func TestLocalBlobsRemoveAndMissingKeys(t *testing.T) {
 
 func TestNewLocalBlobsRemovesStaleStagingOnly(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "documents")
-	blobs, err := eventstore.NewLocalBlobs(dir)
+	blobs, err := NewLocal(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestNewLocalBlobsRemovesStaleStagingOnly(t *testing.T) {
 	if err := blobs.Commit(context.Background(), staged); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := eventstore.NewLocalBlobs(dir); err != nil {
+	if _, err := NewLocal(dir); err != nil {
 		t.Fatal(err)
 	}
 	key := sha([]byte("kept"))
@@ -232,7 +232,7 @@ func TestNewLocalBlobsRemovesStaleStagingOnly(t *testing.T) {
 func TestPostgresStoreClaimed(t *testing.T) {
 	ctx := context.Background()
 	store := eventstore.NewPostgresStore(dbtest.MustPool(t))
-	scope := eventstore.BlobScope(sha([]byte("x")))
+	scope := Scope(sha([]byte("x")))
 	a := eventstore.StreamID{Type: "document", ID: uuid.New()}
 	b := eventstore.StreamID{Type: "document", ID: uuid.New()}
 	MustClaimed(t, store, scope, false)
@@ -242,7 +242,7 @@ func TestPostgresStoreClaimed(t *testing.T) {
 		}
 	}
 	MustClaimed(t, store, scope, true)
-	MustClaimed(t, store, eventstore.BlobScope(sha([]byte("y"))), false)
+	MustClaimed(t, store, Scope(sha([]byte("y"))), false)
 	if err := store.Unclaim(ctx, scope, a.ID.String(), a); err != nil {
 		t.Fatal(err)
 	}
