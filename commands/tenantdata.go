@@ -9,6 +9,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 )
 
 // tenantPersonalFields are the members of tenant event payloads that hold
@@ -39,7 +40,7 @@ func tenantPersonal(name string) bool {
 // Other streams pass through untouched.
 type sealingStore struct {
 	eventstore.Store
-	keyring *eventstore.Keyring
+	keyring *tenantkeys.Keyring
 }
 
 func (s sealingStore) Atomically(ctx context.Context, fn func(eventstore.Store) error) error {
@@ -68,12 +69,12 @@ func (s sealingStore) Append(ctx context.Context, stream eventstore.StreamID, ex
 // seal turns the events into their stored form inside tx.
 func (s sealingStore) seal(ctx context.Context, tx eventstore.Store, stream eventstore.StreamID,
 	expectedVersion int64, events []eventstore.NewEvent) ([]eventstore.NewEvent, error) {
-	var key *eventstore.DataKey
+	var key *tenantkeys.DataKey
 	if expectedVersion == 0 {
 		// A new stream: its key is born with it. A key already there means the
 		// stream is there too, so this is the losing side of a race or a repeat.
 		k, err := s.keyring.Create(ctx, tx, stream.ID)
-		if errors.Is(err, eventstore.ErrKeyExists) {
+		if errors.Is(err, tenantkeys.ErrKeyExists) {
 			return nil, eventstore.ErrConcurrency
 		}
 		if err != nil {
@@ -95,14 +96,14 @@ func (s sealingStore) seal(ctx context.Context, tx eventstore.Store, stream even
 		}
 		if key == nil && needsSealing(payload) {
 			k, err := s.keyring.Key(ctx, tx, stream.ID)
-			if errors.Is(err, eventstore.ErrKeyShredded) {
+			if errors.Is(err, tenantkeys.ErrKeyShredded) {
 				// A tenant registered before its data was sealed gets its key now.
 				// (An erased tenant takes no personal data: if it was erased since
 				// its stream was read, this append loses the version race and the
 				// key goes with the rolled-back transaction.)
 				k, err = s.keyring.Create(ctx, tx, stream.ID)
 			}
-			if errors.Is(err, eventstore.ErrKeyExists) {
+			if errors.Is(err, tenantkeys.ErrKeyExists) {
 				return nil, eventstore.ErrConcurrency // a racing append made it first
 			}
 			if err != nil {
@@ -148,5 +149,22 @@ func (s sealingStore) ReadStream(ctx context.Context, stream eventstore.StreamID
 	if err != nil || stream.Type != domain.TenantStreamType {
 		return events, err
 	}
-	return s.keyring.OpenEvents(ctx, s.Store, events)
+	return OpenTenantEvents(ctx, s.keyring, s.Store, events)
+}
+
+// OpenTenantEvents opens the sealed fields of tenant events, each with its
+// tenant's data key read through keys; an erased tenant's events come back with
+// their personal fields absent.
+func OpenTenantEvents(ctx context.Context, keyring *tenantkeys.Keyring, keys tenantkeys.DataKeys,
+	events []eventstore.Event) ([]eventstore.Event, error) {
+	opener := keyring.Opener(keys)
+	out := make([]eventstore.Event, len(events))
+	for i, e := range events {
+		out[i] = e
+		var err error
+		if out[i].Data, err = opener.Open(ctx, e.Stream.ID, e.Data); err != nil {
+			return nil, fmt.Errorf("open %s v%d: %w", e.Stream, e.Version, err)
+		}
+	}
+	return out, nil
 }

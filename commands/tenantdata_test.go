@@ -15,6 +15,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
 )
@@ -64,7 +65,7 @@ func MustRawPayloads(tb testing.TB, pool *pgxpool.Pool, id uuid.UUID) []string {
 
 func sealedPaths(tb testing.TB, payload string) []string {
 	tb.Helper()
-	fields, err := eventstore.SealedFields(json.RawMessage(payload))
+	fields, err := tenantkeys.SealedFields(json.RawMessage(payload))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestTenantPersonalDataIsSealedInEvents(t *testing.T) {
 		last := "Other"
 		_, err = other.ChangeContact(ctx, ChangeTenantContact{Actor: actor, ID: id,
 			Patch: TenantContactPatch{LastName: Optional[string]{Set: true, Value: &last}}})
-		if !errors.Is(err, eventstore.ErrWrongMasterKey) {
+		if !errors.Is(err, tenantkeys.ErrWrongMasterKey) {
 			t.Errorf("change under another master key = %v, want ErrWrongMasterKey", err)
 		}
 		if got := len(MustRawPayloads(t, pool, id)); got != 2 {
@@ -249,7 +250,7 @@ func TestEraseShredsTheKey(t *testing.T) {
 				t.Errorf("%s opens to %q after erasure: %s", e.Type, v, e.Data)
 			}
 		}
-		if eventstore.Sealed(e.Data) {
+		if tenantkeys.Sealed(e.Data) {
 			t.Errorf("%s still carries its sealed member when opened without a key: %s", e.Type, e.Data)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 )
 
 // TenantVisibility answers whether a user may see a tenant because the tenant
@@ -54,7 +55,7 @@ func (h *Tenants) WithErasureJournal(j ErasureJournal, log *slog.Logger) *Tenant
 
 // NewTenants refuses nil dependencies. keyring holds the master key that wraps
 // every tenant's data key.
-func NewTenants(store eventstore.Store, visibility TenantVisibility, keyring *eventstore.Keyring) (*Tenants, error) {
+func NewTenants(store eventstore.Store, visibility TenantVisibility, keyring *tenantkeys.Keyring) (*Tenants, error) {
 	if store == nil || visibility == nil || keyring == nil {
 		return nil, errors.New("commands: NewTenants needs a store, a visibility check and a keyring")
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
 )
@@ -30,13 +31,13 @@ func TestNewTenantsRefusesNilDependencies(t *testing.T) {
 }
 
 // MustKeyring is a keyring with a fresh random master key.
-func MustKeyring(tb testing.TB) *eventstore.Keyring {
+func MustKeyring(tb testing.TB) *tenantkeys.Keyring {
 	tb.Helper()
-	master := make([]byte, eventstore.MasterKeySize)
+	master := make([]byte, tenantkeys.MasterKeySize)
 	if _, err := rand.Read(master); err != nil {
 		tb.Fatal(err)
 	}
-	k, err := eventstore.NewKeyring(master)
+	k, err := tenantkeys.NewKeyring(master)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/google/uuid"
 	"github.com/oklog/ulid/v2"
 )
@@ -146,7 +147,7 @@ type Store interface {
 	Lock(ctx context.Context, key string) error
 	// DataKeys keeps the wrapped per-tenant data keys (keys.go), in the same
 	// transaction as the appends that need them.
-	DataKeys
+	tenantkeys.DataKeys
 
 	// ReservePeriod holds the dates [from, to] of resource for holder (a lease of a
 	// property); overlapping holds of one resource are refused with ErrPeriodTaken.

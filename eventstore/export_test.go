@@ -17,6 +17,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
 )
@@ -82,7 +83,7 @@ func MustRentalLog(t *testing.T, ctx context.Context, pool *pgxpool.Pool, units 
 				Description: "No heat", Priority: domain.PriorityHigh}})
 		if i%2 == 1 {
 			appendTo(domain.TenantStreamType, tenant, 1, &domain.TenantPersonalDataErased{})
-		} else if err := store.PutDataKey(ctx, tenant, eventstore.WrappedKey{Wrapped: []byte{1, 2, byte(i)}, MasterKeyID: "test-master"}); err != nil {
+		} else if err := store.PutDataKey(ctx, tenant, tenantkeys.WrappedKey{Wrapped: []byte{1, 2, byte(i)}, MasterKeyID: "test-master"}); err != nil {
 			t.Fatal(err)
 		}
 		if err := store.ReservePeriod(ctx, property, lease, start.Time(), start.AddMonths(12).Time()); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/eventstore/blobs"
 	"github.com/assetanchor/assetanchor/eventstore/pguuid"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
 )
@@ -33,7 +34,7 @@ type stack struct {
 	http   *httptest.Server
 	blobs  *blobs.Local // document bytes, under the test's temp dir
 	// keyring holds the test's random master key (tenant data keys).
-	keyring *eventstore.Keyring
+	keyring *tenantkeys.Keyring
 }
 
 const testPassword = "correct horse battery staple"
@@ -285,13 +286,13 @@ func WithDeps(f func(*Deps)) StackOption {
 }
 
 // MustKeyring is a keyring with a fresh random master key.
-func MustKeyring(tb testing.TB) *eventstore.Keyring {
+func MustKeyring(tb testing.TB) *tenantkeys.Keyring {
 	tb.Helper()
-	master := make([]byte, eventstore.MasterKeySize)
+	master := make([]byte, tenantkeys.MasterKeySize)
 	if _, err := rand.Read(master); err != nil {
 		tb.Fatal(err)
 	}
-	k, err := eventstore.NewKeyring(master)
+	k, err := tenantkeys.NewKeyring(master)
 	if err != nil {
 		tb.Fatal(err)
 	}

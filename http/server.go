@@ -19,6 +19,7 @@ import (
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/eventstore/blobs"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/projections"
 )
 
@@ -44,7 +45,7 @@ type Deps struct {
 	// DefaultUploadTypes.
 	UploadTypes []string
 	// Keyring opens tenants' sealed personal data for callers who may see them.
-	Keyring *eventstore.Keyring
+	Keyring *tenantkeys.Keyring
 	// SchemaCurrent reports whether the database is at the binary's migration.
 	SchemaCurrent func(context.Context) error
 	// Collector adds metrics of other packages, such as events appended by type.

@@ -14,6 +14,7 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/projections"
 )
 
@@ -124,7 +125,7 @@ func (s *Server) openTenant(ctx context.Context, t *projections.TenantView) erro
 		return nil
 	}
 	key, err := s.Keyring.Key(ctx, s.Store, t.ID)
-	if errors.Is(err, eventstore.ErrKeyShredded) {
+	if errors.Is(err, tenantkeys.ErrKeyShredded) {
 		t.SSNLastFour = nil // erased while this was read
 		return nil
 	}
@@ -198,7 +199,7 @@ func (s *Server) tenantAsOf(r *http.Request) (projections.TenantView, error) {
 	if events = recordedBy(events, asOf); len(events) == 0 {
 		return projections.TenantView{}, domain.ErrNotFound // it did not exist yet
 	}
-	opened, err := s.Keyring.OpenEvents(ctx, s.Store, events)
+	opened, err := commands.OpenTenantEvents(ctx, s.Keyring, s.Store, events)
 	if err != nil {
 		return projections.TenantView{}, err
 	}
@@ -217,7 +218,7 @@ func (s *Server) tenantAsOf(r *http.Request) (projections.TenantView, error) {
 // shredded reports whether sealed events could not be opened: their key is gone.
 func shredded(stored, opened []eventstore.Event) bool {
 	for i := range stored {
-		if eventstore.Sealed(stored[i].Data) && !eventstore.Sealed(opened[i].Data) {
+		if tenantkeys.Sealed(stored[i].Data) && !tenantkeys.Sealed(opened[i].Data) {
 			return true
 		}
 	}

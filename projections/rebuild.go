@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 )
 
 // readModelTables are the tables the relational projector writes, each before
@@ -62,7 +63,7 @@ type RebuildOptions struct {
 	BatchSize int
 	// Keyring opens the sealed personal data of tenant events (Relational.Keyring):
 	// a log holding sealed events cannot be replayed without it.
-	Keyring *eventstore.Keyring
+	Keyring *tenantkeys.Keyring
 }
 
 func (o RebuildOptions) batchSize() int {

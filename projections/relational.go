@@ -16,6 +16,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 )
 
 // RelationalName names the relational read model (the seed tables, audit_logs and
@@ -30,7 +31,7 @@ type Relational struct {
 	// Keyring opens the sealed personal fields of tenant events (sealed.go).
 	// serve, rebuilds and tests set it; without it a sealed event is an error,
 	// never a silently blank row.
-	Keyring *eventstore.Keyring
+	Keyring *tenantkeys.Keyring
 }
 
 var _ eventstore.InlineProjector = Relational{}

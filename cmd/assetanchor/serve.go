@@ -18,6 +18,7 @@ import (
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/eventstore/blobs"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/http"
 	"github.com/assetanchor/assetanchor/projections"
 )
@@ -169,10 +170,10 @@ type app struct {
 	maintenance  *commands.Maintenance
 	// keyring holds the master key; nil for operator commands run without one,
 	// and then tenants is nil too (keys.go).
-	keyring *eventstore.Keyring
+	keyring *tenantkeys.Keyring
 }
 
-func newApp(pool *pgxpool.Pool, keyring *eventstore.Keyring) (*app, error) {
+func newApp(pool *pgxpool.Pool, keyring *tenantkeys.Keyring) (*app, error) {
 	// The relational read model is written inline, in each append's transaction.
 	store := eventstore.NewCounted(eventstore.NewPostgresStore(pool).WithProjector(projections.Relational{Keyring: keyring}))
 	queries := projections.NewQueries(pool)

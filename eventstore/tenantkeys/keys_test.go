@@ -1,4 +1,4 @@
-package eventstore_test
+package tenantkeys_test
 
 import (
 	"bytes"
@@ -13,17 +13,18 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 )
 
 // MustKeyring is a keyring with a fresh random master key.
-func MustKeyring(tb testing.TB) *eventstore.Keyring {
+func MustKeyring(tb testing.TB) *tenantkeys.Keyring {
 	tb.Helper()
-	master := make([]byte, eventstore.MasterKeySize)
+	master := make([]byte, tenantkeys.MasterKeySize)
 	if _, err := rand.Read(master); err != nil {
 		tb.Fatal(err)
 	}
-	k, err := eventstore.NewKeyring(master)
+	k, err := tenantkeys.NewKeyring(master)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func MustKeyring(tb testing.TB) *eventstore.Keyring {
 }
 
 // MustDataKey creates owner's data key in store.
-func MustDataKey(tb testing.TB, ctx context.Context, k *eventstore.Keyring, store eventstore.Store, owner uuid.UUID) *eventstore.DataKey {
+func MustDataKey(tb testing.TB, ctx context.Context, k *tenantkeys.Keyring, store eventstore.Store, owner uuid.UUID) *tenantkeys.DataKey {
 	tb.Helper()
 	key, err := k.Create(ctx, store, owner)
 	if err != nil {
@@ -46,7 +47,7 @@ func personal(name string) bool {
 
 func TestNewKeyringRefusesShortKeys(t *testing.T) {
 	for _, n := range []int{0, 16, 31, 33} {
-		if _, err := eventstore.NewKeyring(make([]byte, n)); err == nil {
+		if _, err := tenantkeys.NewKeyring(make([]byte, n)); err == nil {
 			t.Errorf("NewKeyring(%d bytes) = nil error, want a refusal", n)
 		}
 	}
@@ -55,7 +56,7 @@ func TestNewKeyringRefusesShortKeys(t *testing.T) {
 // Sealing moves each personal member, at any depth, into the sealed member and
 // leaves the rest in clear; opening puts every value back.
 func TestSealAndOpenPayload(t *testing.T) {
-	ctx := MustContext(t)
+	ctx := t.Context()
 	store := eventstore.NewPostgresStore(dbtest.MustPool(t))
 	owner := uuid.New()
 	key := MustDataKey(t, ctx, MustKeyring(t), store, owner)
@@ -96,9 +97,9 @@ func TestSealAndOpenPayload(t *testing.T) {
 	if got, want := strings.Join(slices.Sorted(slices.Values(paths)), ","), "contact.email,contact.first_name,screening.credit_score"; got != want {
 		t.Errorf("sealed paths = %s, want %s", got, want)
 	}
-	if !eventstore.Sealed(sealed) || eventstore.Sealed(payload) {
+	if !tenantkeys.Sealed(sealed) || tenantkeys.Sealed(payload) {
 		t.Errorf("Sealed() = %v for the sealed payload, %v for the clear one; want true, false",
-			eventstore.Sealed(sealed), eventstore.Sealed(payload))
+			tenantkeys.Sealed(sealed), tenantkeys.Sealed(payload))
 	}
 
 	opened, err := key.Open(sealed)
@@ -112,7 +113,7 @@ func TestSealAndOpenPayload(t *testing.T) {
 	if err := json.Unmarshal(payload, &want); err != nil {
 		t.Fatal(err)
 	}
-	delete(got, eventstore.SealedKey) // opening keeps it, for projections that store a ciphertext
+	delete(got, tenantkeys.SealedKey) // opening keeps it, for projections that store a ciphertext
 	if g, w := mustJSON(t, got), mustJSON(t, want); g != w {
 		t.Errorf("opened = %s, want %s", g, w)
 	}
@@ -125,7 +126,7 @@ func TestSealAndOpenPayload(t *testing.T) {
 
 // A sealed value opens only with its owner's key, in its own field, untouched.
 func TestSealedFieldIsBoundToOwnerFieldAndContent(t *testing.T) {
-	ctx := MustContext(t)
+	ctx := t.Context()
 	store := eventstore.NewPostgresStore(dbtest.MustPool(t))
 	keyring := MustKeyring(t)
 	alice, bob := uuid.New(), uuid.New()
@@ -157,7 +158,7 @@ func TestSealedFieldIsBoundToOwnerFieldAndContent(t *testing.T) {
 // Keys are created once, found again with the same master key, refused under
 // another, and gone for good once shredded.
 func TestDataKeyLifecycle(t *testing.T) {
-	ctx := MustContext(t)
+	ctx := t.Context()
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
 	keyring := MustKeyring(t)
@@ -167,7 +168,7 @@ func TestDataKeyLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keyring.Create(ctx, store, owner); !errors.Is(err, eventstore.ErrKeyExists) {
+	if _, err := keyring.Create(ctx, store, owner); !errors.Is(err, tenantkeys.ErrKeyExists) {
 		t.Errorf("second Create = %v, want ErrKeyExists", err)
 	}
 	again, err := keyring.Key(ctx, store, owner)
@@ -184,13 +185,13 @@ func TestDataKeyLifecycle(t *testing.T) {
 	if masterKeyID != keyring.MasterKeyID() {
 		t.Errorf("master_key_id = %s, want %s", masterKeyID, keyring.MasterKeyID())
 	}
-	if _, err := MustKeyring(t).Key(ctx, store, owner); !errors.Is(err, eventstore.ErrWrongMasterKey) {
+	if _, err := MustKeyring(t).Key(ctx, store, owner); !errors.Is(err, tenantkeys.ErrWrongMasterKey) {
 		t.Errorf("Key under another master key = %v, want ErrWrongMasterKey", err)
 	}
 	if err := store.ShredDataKey(ctx, owner); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keyring.Key(ctx, store, owner); !errors.Is(err, eventstore.ErrKeyShredded) {
+	if _, err := keyring.Key(ctx, store, owner); !errors.Is(err, tenantkeys.ErrKeyShredded) {
 		t.Errorf("Key after shredding = %v, want ErrKeyShredded", err)
 	}
 	if err := store.ShredDataKey(ctx, owner); err != nil {
@@ -201,7 +202,7 @@ func TestDataKeyLifecycle(t *testing.T) {
 // Shredding forgets the stored idempotent answers that mention the owner, and
 // only those.
 func TestShredForgetsStoredAnswers(t *testing.T) {
-	ctx := MustContext(t)
+	ctx := t.Context()
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
 	owner := uuid.New()
@@ -241,7 +242,7 @@ func TestShredForgetsStoredAnswers(t *testing.T) {
 
 // A shredding rolled back with its transaction leaves the key in place.
 func TestShredIsTransactional(t *testing.T) {
-	ctx := MustContext(t)
+	ctx := t.Context()
 	store := eventstore.NewPostgresStore(dbtest.MustPool(t))
 	keyring := MustKeyring(t)
 	owner := uuid.New()
@@ -265,7 +266,7 @@ func TestShredIsTransactional(t *testing.T) {
 // new key opens what the old one sealed, the old key opens nothing any more, and
 // a rotation from the wrong key changes nothing.
 func TestRotateMasterKey(t *testing.T) {
-	ctx := MustContext(t)
+	ctx := t.Context()
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
 	oldKeyring, newKeyring := MustKeyring(t), MustKeyring(t)
@@ -289,21 +290,21 @@ func TestRotateMasterKey(t *testing.T) {
 	}
 
 	before := snapshot()
-	if _, err := eventstore.RotateMasterKey(ctx, pool, MustKeyring(t), newKeyring); !errors.Is(err, eventstore.ErrWrongMasterKey) {
+	if _, err := tenantkeys.RotateMasterKey(ctx, pool, MustKeyring(t), newKeyring); !errors.Is(err, tenantkeys.ErrWrongMasterKey) {
 		t.Errorf("rotation from a wrong key = %v, want ErrWrongMasterKey", err)
 	}
 	if got := snapshot(); got != before {
 		t.Errorf("a refused rotation changed the keys:\n got  %s\n want %s", got, before)
 	}
 
-	n, err := eventstore.RotateMasterKey(ctx, pool, oldKeyring, newKeyring)
+	n, err := tenantkeys.RotateMasterKey(ctx, pool, oldKeyring, newKeyring)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n != len(owners) {
 		t.Errorf("rotated %d keys, want %d", n, len(owners))
 	}
-	ids, err := eventstore.MasterKeyIDs(ctx, pool)
+	ids, err := tenantkeys.MasterKeyIDs(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +319,7 @@ func TestRotateMasterKey(t *testing.T) {
 		if got, err := key.OpenField("email", sealed[owner]); err != nil || string(got) != `"`+owner.String()+`@example.org"` {
 			t.Errorf("after rotation %s opens %s, %v; want its email", owner, got, err)
 		}
-		if _, err := oldKeyring.Key(ctx, store, owner); !errors.Is(err, eventstore.ErrWrongMasterKey) {
+		if _, err := oldKeyring.Key(ctx, store, owner); !errors.Is(err, tenantkeys.ErrWrongMasterKey) {
 			t.Errorf("old keyring, key of %s after rotation = %v, want ErrWrongMasterKey", owner, err)
 		}
 	}

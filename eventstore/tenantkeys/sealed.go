@@ -1,4 +1,4 @@
-package eventstore
+package tenantkeys
 
 import (
 	"bytes"
@@ -231,36 +231,36 @@ func isJSONObject(raw json.RawMessage) bool {
 	return len(t) > 0 && t[0] == '{'
 }
 
-// OpenEvents opens the sealed fields of events, each with the data key of its
-// stream's owner, read through keys. The events of an owner whose key was
-// shredded come back with the sealed member dropped: their personal fields are
-// absent, and stay so.
-func (k *Keyring) OpenEvents(ctx context.Context, keys DataKeys, events []Event) ([]Event, error) {
-	dataKeys := map[uuid.UUID]*DataKey{} // nil: shredded
-	out := make([]Event, len(events))
-	for i, e := range events {
-		out[i] = e
-		if !Sealed(e.Data) {
-			continue
-		}
-		key, seen := dataKeys[e.Stream.ID]
-		if !seen {
-			var err error
-			key, err = k.Key(ctx, keys, e.Stream.ID)
-			if err != nil && !errors.Is(err, ErrKeyShredded) {
-				return nil, err
-			}
-			dataKeys[e.Stream.ID] = key
-		}
-		var err error
-		if key == nil {
-			out[i].Data, err = Unsealed(e.Data)
-		} else {
-			out[i].Data, err = key.Open(e.Data)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("open %s v%d: %w", e.Stream, e.Version, err)
-		}
+// Opener opens the sealed payloads of many owners, reading each owner's key
+// once. The payloads of an owner whose key was shredded come back with the
+// sealed member dropped: their personal fields are absent, and stay so.
+type Opener struct {
+	keyring *Keyring
+	keys    DataKeys
+	cache   map[uuid.UUID]*DataKey // nil: shredded
+}
+
+// Opener returns an Opener reading keys through keys.
+func (k *Keyring) Opener(keys DataKeys) *Opener {
+	return &Opener{keyring: k, keys: keys, cache: map[uuid.UUID]*DataKey{}}
+}
+
+// Open opens owner's payload; a payload without sealed fields is returned as is.
+func (o *Opener) Open(ctx context.Context, owner uuid.UUID, payload json.RawMessage) (json.RawMessage, error) {
+	if !Sealed(payload) {
+		return payload, nil
 	}
-	return out, nil
+	key, seen := o.cache[owner]
+	if !seen {
+		var err error
+		key, err = o.keyring.Key(ctx, o.keys, owner)
+		if err != nil && !errors.Is(err, ErrKeyShredded) {
+			return nil, err
+		}
+		o.cache[owner] = key
+	}
+	if key == nil {
+		return Unsealed(payload)
+	}
+	return key.Open(payload)
 }
