@@ -1,4 +1,8 @@
-package eventstore
+// Package transfer moves the event log in and out as NDJSON, for backup, restore
+// and re-stamping onto another cluster: every event with all its columns, and the
+// write-side tables no replay rebuilds. The read model never travels; it is
+// rebuilt. It must not import projections, commands or http.
+package transfer
 
 import (
 	"bufio"
@@ -14,35 +18,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/oklog/ulid/v2"
 )
-
-// ErrHorizonStalled means stored transaction ids lie at or beyond the cluster's
-// next transaction id, as after a pg_dump restored into another cluster: readers
-// that only take events below the transaction-id horizon would see nothing new
-// until the cluster's counter passed them, and new events would sort before old
-// checkpoints.
-var ErrHorizonStalled = errors.New("the event log's transaction ids are ahead of this PostgreSQL cluster's " +
-	"(restored from pg_dump into another cluster?): projectors would stall; re-stamp the log with " +
-	"`assetanchor events export` and `events import` into a fresh database (see docs/operations.md)")
-
-// HorizonStalled reports whether any stored transaction id (of an event, a
-// projector checkpoint or a watermill offset) is at or beyond the next
-// transaction id this cluster will assign. It assigns no transaction id itself.
-func HorizonStalled(ctx context.Context, db DB) (bool, error) {
-	var stalled bool
-	err := db.QueryRow(ctx, `SELECT coalesce(greatest(
-			(SELECT max(transaction_id) FROM events),
-			(SELECT max(transaction_id) FROM projector_checkpoints),
-			(SELECT max(last_processed_transaction_id) FROM watermill_offsets_events))
-		>= pg_snapshot_xmax(pg_current_snapshot()), false)`).Scan(&stalled)
-	if err != nil {
-		return false, fmt.Errorf("compare stored transaction ids with the cluster's: %w", err)
-	}
-	return stalled, nil
-}
 
 // exportedTables are the write-side tables that travel with the log, which no
 // event replay rebuilds: the cross-stream guards (unique emails and refresh
@@ -248,19 +228,12 @@ func Import(ctx context.Context, pool *pgxpool.Pool, r io.Reader) (TransferStats
 			}
 			stats.Rows += tag.RowsAffected()
 		}
-		// Every projector starts over and projects the imported log.
-		if _, err := tx.Exec(ctx, `DELETE FROM projector_checkpoints`); err != nil {
-			return fmt.Errorf("reset projector checkpoints: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM watermill_offsets_events`); err != nil {
-			return fmt.Errorf("reset projector offsets: %w", err)
-		}
 		return nil
 	})
 	if err != nil {
 		return stats, fmt.Errorf("%w (the events are imported; drop the database and import again)", err)
 	}
-	broken, err := NewPostgresStore(pool).Verify(ctx)
+	broken, err := eventstore.NewPostgresStore(pool).Verify(ctx)
 	if err != nil {
 		return stats, err
 	}
@@ -432,7 +405,7 @@ func checkEventLine(l exportLine) error {
 	if _, err := ulid.ParseStrict(l.EventID); err != nil {
 		return fmt.Errorf("event_id: %w", err)
 	}
-	stream, err := ParseStreamID(l.StreamID)
+	stream, err := eventstore.ParseStreamID(l.StreamID)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package eventstore_test
+package transfer_test
 
 import (
 	"bufio"
@@ -18,6 +18,7 @@ import (
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
+	"github.com/assetanchor/assetanchor/eventstore/transfer"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
 )
@@ -144,7 +145,7 @@ func MustEventsChecksum(t *testing.T, ctx context.Context, pool *pgxpool.Pool) s
 func MustExport(t *testing.T, ctx context.Context, pool *pgxpool.Pool) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := eventstore.Export(ctx, pool, &buf); err != nil {
+	if _, err := transfer.Export(ctx, pool, &buf); err != nil {
 		t.Fatalf("export: %v", err)
 	}
 	return buf.Bytes()
@@ -155,7 +156,7 @@ func MustExport(t *testing.T, ctx context.Context, pool *pgxpool.Pool) []byte {
 // log (as `events import` does); every read-model table, guard table and event
 // must come out identical.
 func TestExportImportRecoversEveryTable(t *testing.T) {
-	ctx := MustContext(t)
+	ctx := t.Context()
 	a := dbtest.MustPool(t)
 	log := MustRentalLog(t, ctx, a, 6)
 	wantTables := MustTableChecksums(t, ctx, a, append(projections.ReadModelTables(), guardTables...))
@@ -168,7 +169,7 @@ func TestExportImportRecoversEveryTable(t *testing.T) {
 
 	export := MustExport(t, ctx, a)
 	b := dbtest.MustPool(t)
-	stats, err := eventstore.Import(ctx, b, bytes.NewReader(export))
+	stats, err := transfer.Import(ctx, b, bytes.NewReader(export))
 	if err != nil {
 		t.Fatalf("import: %v", err)
 	}
@@ -224,7 +225,7 @@ func TestExportImportRecoversEveryTable(t *testing.T) {
 
 // Every event line carries every column; lines are in commit order.
 func TestExportWritesEveryColumnInCommitOrder(t *testing.T) {
-	ctx := MustContext(t)
+	ctx := t.Context()
 	pool := dbtest.MustPool(t)
 	log := MustRentalLog(t, ctx, pool, 2)
 	export := MustExport(t, ctx, pool)
@@ -270,7 +271,7 @@ func editLines(export []byte, edit func([]string) []string) []byte {
 }
 
 func TestImportRefusesABrokenFileAndWritesNothing(t *testing.T) {
-	ctx := MustContext(t)
+	ctx := t.Context()
 	source := dbtest.MustPool(t)
 	log := MustRentalLog(t, ctx, source, 3)
 	export := MustExport(t, ctx, source)
@@ -320,8 +321,8 @@ func TestImportRefusesABrokenFileAndWritesNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			target := dbtest.MustPool(t)
-			_, err := eventstore.Import(ctx, target, bytes.NewReader(editLines(export, tt.edit)))
-			if !errors.Is(err, eventstore.ErrInvalidExport) || !strings.Contains(err.Error(), tt.want) {
+			_, err := transfer.Import(ctx, target, bytes.NewReader(editLines(export, tt.edit)))
+			if !errors.Is(err, transfer.ErrInvalidExport) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("import = %v, want ErrInvalidExport mentioning %q", err, tt.want)
 			}
 			for table, sum := range MustTableChecksums(t, ctx, target, append([]string{"events"}, guardTables...)) {
@@ -333,18 +334,18 @@ func TestImportRefusesABrokenFileAndWritesNothing(t *testing.T) {
 	}
 	// The unedited file imports: the refusals above are the edits'.
 	target := dbtest.MustPool(t)
-	if stats, err := eventstore.Import(ctx, target, bytes.NewReader(export)); err != nil || stats.Events != int64(log.events) {
+	if stats, err := transfer.Import(ctx, target, bytes.NewReader(export)); err != nil || stats.Events != int64(log.events) {
 		t.Fatalf("import of the unedited export = %+v, %v", stats, err)
 	}
 }
 
 func TestImportRefusesANonEmptyStore(t *testing.T) {
-	ctx := MustContext(t)
+	ctx := t.Context()
 	pool := dbtest.MustPool(t)
 	MustRentalLog(t, ctx, pool, 1)
 	before := MustEventsChecksum(t, ctx, pool)
 	export := MustExport(t, ctx, pool)
-	if _, err := eventstore.Import(ctx, pool, bytes.NewReader(export)); !errors.Is(err, eventstore.ErrStoreNotEmpty) {
+	if _, err := transfer.Import(ctx, pool, bytes.NewReader(export)); !errors.Is(err, transfer.ErrStoreNotEmpty) {
 		t.Fatalf("import into a store with events = %v, want ErrStoreNotEmpty", err)
 	}
 	if got := MustEventsChecksum(t, ctx, pool); got != before {
@@ -355,11 +356,11 @@ func TestImportRefusesANonEmptyStore(t *testing.T) {
 // Export streams: it writes as it reads, through a writer that fails after a
 // few lines, and reports the writer's error.
 func TestExportStopsOnAWriteError(t *testing.T) {
-	ctx := MustContext(t)
+	ctx := t.Context()
 	pool := dbtest.MustPool(t)
 	MustRentalLog(t, ctx, pool, 40)
 	w := &failingWriter{limit: 1 << 16}
-	_, err := eventstore.Export(ctx, pool, w)
+	_, err := transfer.Export(ctx, pool, w)
 	if !errors.Is(err, errDiskFull) {
 		t.Fatalf("export = %v, want the writer's error", err)
 	}
@@ -382,7 +383,7 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 }
 
 func TestHorizonStalled(t *testing.T) {
-	ctx := MustContext(t)
+	ctx := t.Context()
 	pool := dbtest.MustPool(t)
 	MustRentalLog(t, ctx, pool, 1)
 	if stalled, err := eventstore.HorizonStalled(ctx, pool); err != nil || stalled {
@@ -401,7 +402,7 @@ func TestHorizonStalled(t *testing.T) {
 // Import reads its input line by line: a line longer than the scanner's
 // buffer but within the limit is accepted.
 func TestImportReadsLongLines(t *testing.T) {
-	ctx := MustContext(t)
+	ctx := t.Context()
 	source := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(source)
 	id := uuid.New()
@@ -412,7 +413,7 @@ func TestImportReadsLongLines(t *testing.T) {
 	}
 	export := MustExport(t, ctx, source)
 	target := dbtest.MustPool(t)
-	if _, err := eventstore.Import(ctx, target, bufio.NewReaderSize(bytes.NewReader(export), 4096)); err != nil {
+	if _, err := transfer.Import(ctx, target, bufio.NewReaderSize(bytes.NewReader(export), 4096)); err != nil {
 		t.Fatalf("import a 200 KiB line: %v", err)
 	}
 	if got, want := MustEventsChecksum(t, ctx, target), MustEventsChecksum(t, ctx, source); got != want {
