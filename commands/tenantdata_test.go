@@ -17,7 +17,7 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // personalFixture is a registration whose every personal value is distinctive,
@@ -84,7 +84,7 @@ func TestTenantPersonalDataIsSealedInEvents(t *testing.T) {
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
 	keyring := MustKeyring(t)
-	h, err := NewTenants(store, projections.NewQueries(pool), keyring)
+	h, err := NewTenants(store, readmodel.NewQueries(pool), keyring)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestTenantPersonalDataIsSealedInEvents(t *testing.T) {
 		}
 	})
 	t.Run("another master key opens nothing", func(t *testing.T) {
-		other, err := NewTenants(store, projections.NewQueries(pool), MustKeyring(t))
+		other, err := NewTenants(store, readmodel.NewQueries(pool), MustKeyring(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +187,7 @@ func TestEraseShredsTheKey(t *testing.T) {
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
 	keyring := MustKeyring(t)
-	h, err := NewTenants(store, projections.NewQueries(pool), keyring)
+	h, err := NewTenants(store, readmodel.NewQueries(pool), keyring)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestEraseShredsTheKey(t *testing.T) {
 func TestConcurrentRegistrationsMakeOneKey(t *testing.T) {
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
-	h, err := NewTenants(store, projections.NewQueries(pool), MustKeyring(t))
+	h, err := NewTenants(store, readmodel.NewQueries(pool), MustKeyring(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestConcurrentRegistrationsMakeOneKey(t *testing.T) {
 func TestTenantRegisteredInClearGetsAKeyOnItsFirstChange(t *testing.T) {
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
-	h, err := NewTenants(store, projections.NewQueries(pool), MustKeyring(t))
+	h, err := NewTenants(store, readmodel.NewQueries(pool), MustKeyring(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func TestAppendAfterAnErasureMakesNoKey(t *testing.T) {
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
 	keyring := MustKeyring(t)
-	h, err := NewTenants(store, projections.NewQueries(pool), keyring)
+	h, err := NewTenants(store, readmodel.NewQueries(pool), keyring)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,18 +14,18 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 func TestNewTenantsRefusesNilDependencies(t *testing.T) {
 	keyring := MustKeyring(t)
-	if _, err := NewTenants(nil, projections.NewQueries(nil), keyring); err == nil {
+	if _, err := NewTenants(nil, readmodel.NewQueries(nil), keyring); err == nil {
 		t.Errorf("NewTenants(nil store) = nil error, want a refusal")
 	}
 	if _, err := NewTenants(eventstore.NewPostgresStore(nil), nil, keyring); err == nil {
 		t.Errorf("NewTenants(nil visibility) = nil error, want a refusal")
 	}
-	if _, err := NewTenants(eventstore.NewPostgresStore(nil), projections.NewQueries(nil), nil); err == nil {
+	if _, err := NewTenants(eventstore.NewPostgresStore(nil), readmodel.NewQueries(nil), nil); err == nil {
 		t.Errorf("NewTenants(nil keyring) = nil error, want a refusal")
 	}
 }
@@ -58,7 +58,7 @@ func MustTenantStreamLen(tb testing.TB, store eventstore.Store, id uuid.UUID) in
 func TestErasedTenantRefusesCommands(t *testing.T) {
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
-	h, err := NewTenants(store, projections.NewQueries(pool), MustKeyring(t))
+	h, err := NewTenants(store, readmodel.NewQueries(pool), MustKeyring(t))
 	if err != nil {
 		t.Fatal(err)
 	}

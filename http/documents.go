@@ -20,7 +20,7 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore/blobs"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // DefaultMaxUploadBytes is the largest document accepted unless configured
@@ -338,7 +338,7 @@ func (s *Server) answerDocument(w http.ResponseWriter, r *http.Request, res comm
 	answerCommand(s, w, r, res, err, "documents", s.queries.Document, documentVersion)
 }
 
-func documentVersion(d projections.DocumentView) int64 { return d.Version }
+func documentVersion(d readmodel.DocumentView) int64 { return d.Version }
 
 func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
 	answerEntity(s, w, r, s.queries.Document, documentVersion)
@@ -357,7 +357,7 @@ func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	f := projections.DocumentFilter{Cursor: q.Get("cursor"), Limit: limit}
+	f := readmodel.DocumentFilter{Cursor: q.Get("cursor"), Limit: limit}
 	if raw := q.Get("entity_type"); raw != "" {
 		t := domain.ParseDocumentEntityType(raw)
 		if t == (domain.DocumentEntityType{}) {

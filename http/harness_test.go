@@ -22,6 +22,7 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // stack is the whole service on a fresh database: commands, the projection
@@ -59,7 +60,7 @@ func MustStack(tb testing.TB, opts ...StackOption) *stack {
 	}
 	tb.Cleanup(pool.Close)
 	store := eventstore.NewPostgresStore(pool).WithProjector(projections.Relational{Keyring: keyring})
-	queries := projections.NewQueries(pool)
+	queries := readmodel.NewQueries(pool)
 	users, err := commands.NewUsers(store, queries)
 	if err != nil {
 		tb.Fatal(err)

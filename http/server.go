@@ -21,6 +21,7 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore/blobs"
 	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // Deps are the server's collaborators; NewServer refuses missing ones.
@@ -28,7 +29,7 @@ type Deps struct {
 	Log          *slog.Logger
 	Pool         *pgxpool.Pool // idempotency records and readiness
 	Store        eventstore.Store
-	Queries      *projections.Queries
+	Queries      *readmodel.Queries
 	Checkpoints  *projections.Checkpoints
 	Users        *commands.Users
 	Properties   *commands.Properties
@@ -75,7 +76,7 @@ type Deps struct {
 type Server struct {
 	Deps
 	log     *slog.Logger
-	queries *projections.Queries
+	queries *readmodel.Queries
 	metrics *metrics
 	handler http.Handler
 

@@ -254,3 +254,41 @@ type change struct {
 	column   string
 	old, new json.RawMessage
 }
+
+// Replay writes the rows that events (one entity's stream up to a moment) leave
+// into empty temporary copies of the read-model tables, made in tx, which must
+// be rolled back: the time travel of ?as_of= (readmodel.AsOf). The copies shadow
+// the live tables for the rest of tx.
+func Replay(ctx context.Context, tx pgx.Tx, events []eventstore.Event) error {
+	// Every table the projector writes (rebuild.go), with its keys: upserts need them.
+	for _, table := range readModelTables {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+table+` (LIKE public.`+table+` INCLUDING DEFAULTS INCLUDING INDEXES) ON COMMIT DROP`); err != nil {
+			return fmt.Errorf("prepare replay of %s: %w", table, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_temp, public`); err != nil {
+		return err
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	en := newEntity(events[0].Stream.ID)
+	for _, e := range events {
+		de, err := domain.DecodeEvent(e.Type, e.Data)
+		if err != nil {
+			return err
+		}
+		if _, err := project(en, e, de, nil); err != nil {
+			return err
+		}
+	}
+	batch := &pgx.Batch{}
+	en.queueWrites(batch)
+	return tx.SendBatch(ctx, batch).Close()
+}
+
+// EntityTable is the read-model table of a stream type's entities.
+func EntityTable(streamType string) (string, bool) {
+	t, ok := entityTables[streamType]
+	return t.name, ok
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // keysWorld is a database with sealed tenants, and the environment to reach it.
@@ -63,7 +64,7 @@ func MustKeysWorld(tb testing.TB, keyring func(pool *pgxpool.Pool) *tenantkeys.K
 	w.pool = pool
 	k := keyring(pool)
 	h, err := commands.NewTenants(eventstore.NewPostgresStore(pool).WithProjector(projections.Relational{Keyring: k}),
-		projections.NewQueries(pool), k)
+		readmodel.NewQueries(pool), k)
 	if err != nil {
 		tb.Fatal(err)
 	}

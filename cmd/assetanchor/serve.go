@@ -21,6 +21,7 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/http"
 	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // serve migrates, starts the projectors and serves the API until ctx ends. Then it
@@ -161,7 +162,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 // app is the command and query side, wired.
 type app struct {
 	store        *eventstore.Counted
-	queries      *projections.Queries
+	queries      *readmodel.Queries
 	users        *commands.Users
 	properties   *commands.Properties
 	tenants      *commands.Tenants
@@ -176,7 +177,7 @@ type app struct {
 func newApp(pool *pgxpool.Pool, keyring *tenantkeys.Keyring) (*app, error) {
 	// The relational read model is written inline, in each append's transaction.
 	store := eventstore.NewCounted(eventstore.NewPostgresStore(pool).WithProjector(projections.Relational{Keyring: keyring}))
-	queries := projections.NewQueries(pool)
+	queries := readmodel.NewQueries(pool)
 	a := &app{store: store, queries: queries, keyring: keyring}
 	var err error
 	if a.users, err = commands.NewUsers(store, queries); err != nil {
