@@ -204,41 +204,6 @@ func (h *Documents) Delete(ctx context.Context, cmd DeleteDocument) (Result, err
 	return res, err
 }
 
-// DeleteErasedTenantFiles deletes every live document attached to a tenant whose
-// personal data was erased: its files (identity papers, payslips, screening
-// reports) are personal data that crypto-shredding cannot reach, so they go as a
-// deletion does, bytes included once no other document holds them. It acts for
-// the system, after the erasure, and repeating it deletes what is left; uploads to
-// an erased tenant are refused. It returns the last deletion's result, whose
-// checkpoint covers them all (zero when there was nothing to delete).
-func (h *Documents) DeleteErasedTenantFiles(ctx context.Context, tenantID uuid.UUID) (Result, error) {
-	ctx = withCommand(ctx, "DeleteErasedTenantDocument")
-	tenant, err := loadTenant(ctx, h.store, tenantID)
-	if err != nil {
-		return Result{}, err
-	}
-	if !tenant.Erased() {
-		return Result{}, fmt.Errorf("delete the files of tenant %s: %w", tenantID, domain.ErrConflict)
-	}
-	ids, err := h.visibility.LiveDocumentsOf(ctx, domain.DocumentOfTenant.String(), tenantID)
-	if err != nil {
-		return Result{}, err
-	}
-	system := Actor{Role: domain.RoleAdmin} // sees every document and entity
-	var last Result
-	for _, id := range ids {
-		res, err := h.Delete(ctx, DeleteDocument{Actor: system, ID: id})
-		if errors.Is(err, domain.ErrNotFound) {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return last, err
-		}
-		last = res
-	}
-	return last, nil
-}
-
 // update runs a command on one document under its lock, in one transaction.
 func (h *Documents) update(ctx context.Context, actor Actor, id uuid.UUID, ifMatch *int64,
 	decide func(eventstore.Store, *domain.Document) ([]domain.Event, error)) (Result, error) {

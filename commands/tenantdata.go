@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/assetanchor/assetanchor/domain"
@@ -12,20 +13,10 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 )
 
-// tenantPersonalFields are the members of tenant event payloads that hold
-// personal data. They are sealed field by field with the tenant's data key
-// before they reach the event store (DESIGN.md, Security).
-var tenantPersonalFields = []string{"first_name", "last_name", "email", "phone", "ssn_last_four",
-	"date_of_birth", "income", "credit_score", "background_check_status"}
-
-func tenantPersonal(name string) bool {
-	for _, f := range tenantPersonalFields {
-		if f == name {
-			return true
-		}
-	}
-	return false
-}
+// tenantPersonal reports whether a payload member holds personal data, sealed
+// field by field with the tenant's data key before it reaches the event store
+// (DESIGN.md, Security).
+func tenantPersonal(name string) bool { return slices.Contains(domain.TenantPersonalFields, name) }
 
 // sealingStore is the tenant handler's view of the event store: the codec at the
 // boundary between the domain, whose tenant events hold personal data in clear,
@@ -33,7 +24,6 @@ func tenantPersonal(name string) bool {
 //
 //   - Appending the first events of a tenant stream creates the tenant's data key
 //     in the same transaction; later appends use that key.
-//   - Appending TenantPersonalDataErased shreds the key in the same transaction.
 //   - Reading a tenant stream opens the sealed fields; without the key (erased)
 //     they stay absent.
 //
@@ -84,12 +74,6 @@ func (s sealingStore) seal(ctx context.Context, tx eventstore.Store, stream even
 	}
 	out := make([]eventstore.NewEvent, len(events))
 	for i, e := range events {
-		if _, erased := e.Data.(*domain.TenantPersonalDataErased); erased {
-			if err := tx.ShredDataKey(ctx, stream.ID); err != nil {
-				return nil, err
-			}
-			key = nil
-		}
 		payload, err := json.Marshal(e.Data)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", e.Type, err)

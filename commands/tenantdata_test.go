@@ -212,11 +212,11 @@ func TestEraseShredsTheKey(t *testing.T) {
 	}
 
 	stranger := Actor{UserID: uuid.New(), Role: domain.RoleUser}
-	if _, err := h.Erase(ctx, EraseTenant{Actor: stranger, ID: id}); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := h.Erase(ctx, EraseTenant{Actor: stranger, ID: id}, nil); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("erase by a stranger = %v, want ErrNotFound", err)
 	}
 	stale := int64(0)
-	if _, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id, IfMatch: &stale}); !errors.Is(err, domain.ErrPreconditionFailed) {
+	if _, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id, IfMatch: &stale}, nil); !errors.Is(err, domain.ErrPreconditionFailed) {
 		t.Errorf("erase with a stale If-Match = %v, want ErrPreconditionFailed", err)
 	}
 	if got := keyRows(); got != 1 {
@@ -226,7 +226,7 @@ func TestEraseShredsTheKey(t *testing.T) {
 		t.Fatalf("refused erasures left %d events, want 1", got)
 	}
 
-	res, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id})
+	res, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id}, nil)
 	if err != nil || res.Version != 2 {
 		t.Fatalf("erase = %+v, %v; want version 2", res, err)
 	}
@@ -368,7 +368,7 @@ func TestAppendAfterAnErasureMakesNoKey(t *testing.T) {
 	if _, err := h.Register(ctx, f.cmd); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id}); err != nil {
+	if _, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id}, nil); err != nil {
 		t.Fatal(err)
 	}
 	late := sealingStore{Store: store, keyring: keyring}

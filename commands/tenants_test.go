@@ -77,7 +77,7 @@ func TestErasedTenantRefusesCommands(t *testing.T) {
 	if err != nil || again.Created || again.Version != 1 || again.Checkpoint != (eventstore.Checkpoint{}) {
 		t.Fatalf("repeat before erasure = %+v, %v; want the same tenant, version 1, nothing appended", again, err)
 	}
-	erased, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id})
+	erased, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id}, nil)
 	if err != nil || erased.Version != 2 || erased.Checkpoint == (eventstore.Checkpoint{}) {
 		t.Fatalf("erase = %+v, %v; want version 2, appended", erased, err)
 	}
@@ -100,7 +100,7 @@ func TestErasedTenantRefusesCommands(t *testing.T) {
 			return err
 		}, domain.ErrTenantErased},
 		{"erase again: nothing to do", func() error {
-			res, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id})
+			res, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id}, nil)
 			if err == nil && (res.Version != 2 || res.Checkpoint != (eventstore.Checkpoint{})) {
 				return fmt.Errorf("erase again = %+v, want version 2 and nothing appended", res)
 			}

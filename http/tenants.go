@@ -93,13 +93,7 @@ func (s *Server) recordScreening(w http.ResponseWriter, r *http.Request) {
 func (s *Server) eraseTenant(w http.ResponseWriter, r *http.Request) {
 	var req struct{}
 	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		res, err := s.Tenants.Erase(r.Context(), commands.EraseTenant{Actor: actor, ID: id, IfMatch: version})
-		if err == nil {
-			// The tenant's files go with its data. Should this fail, erasing again
-			// records nothing new and deletes what is left.
-			_, err = s.Documents.DeleteErasedTenantFiles(r.Context(), id)
-		}
-		return res, err
+		return s.Tenants.Erase(r.Context(), commands.EraseTenant{Actor: actor, ID: id, IfMatch: version}, s.Documents)
 	}, s.answerTenant)
 }
 

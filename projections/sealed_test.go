@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,16 +21,9 @@ import (
 	"github.com/assetanchor/assetanchor/projections"
 )
 
-// tenantPersonal names the members that the tenant commands seal
-// (commands.tenantPersonalFields), for tests that append sealed events directly.
-func tenantPersonal(name string) bool {
-	switch name {
-	case "first_name", "last_name", "email", "phone", "ssn_last_four", "date_of_birth", "income",
-		"credit_score", "background_check_status":
-		return true
-	}
-	return false
-}
+// tenantPersonal names the members that the tenant commands seal, for tests
+// that append sealed events directly.
+func tenantPersonal(name string) bool { return slices.Contains(domain.TenantPersonalFields, name) }
 
 // MustKeyring is a keyring with a fresh random master key.
 func MustKeyring(tb testing.TB) *tenantkeys.Keyring {

@@ -137,15 +137,12 @@ func (b *backups) replayErasures(ctx context.Context, a *app, documents *command
 	system := commands.Actor{Role: domain.RoleAdmin}
 	n := 0
 	for _, e := range journal {
-		res, err := a.tenants.Erase(ctx, commands.EraseTenant{Actor: system, ID: e.TenantID})
+		res, err := a.tenants.Erase(ctx, commands.EraseTenant{Actor: system, ID: e.TenantID}, documents)
 		if errors.Is(err, domain.ErrNotFound) {
 			continue // not yet registered at that moment
 		}
 		if err != nil {
 			return n, fmt.Errorf("erase tenant %s again: %w", e.TenantID, err)
-		}
-		if _, err := documents.DeleteErasedTenantFiles(ctx, e.TenantID); err != nil {
-			return n, fmt.Errorf("delete the files of erased tenant %s: %w", e.TenantID, err)
 		}
 		if res.Checkpoint != (eventstore.Checkpoint{}) {
 			n++
