@@ -120,12 +120,28 @@ type BrokenLink struct {
 // email address). Nothing was written.
 var ErrClaimTaken = errors.New("value is already claimed by another stream")
 
-// Store is the event store's contract; PostgresStore is its implementation.
-type Store interface {
+// Log is the event log itself, all an aggregate's history, a projector and an
+// auditor need: PostgresStore keeps it durably, memlog in memory for fast tests,
+// and logtest is the conformance suite both pass.
+type Log interface {
+	// Append writes events to the end of stream if it is still at
+	// expectedVersion (0: a new stream), else ErrConcurrency and nothing.
 	Append(ctx context.Context, stream StreamID, expectedVersion int64, events ...NewEvent) (AppendResult, error)
+	// ReadStream returns stream's events in version order, those recorded at or
+	// before until only (zero: all).
 	ReadStream(ctx context.Context, stream StreamID, until time.Time) ([]Event, error)
+	// ReadAfter returns up to limit events after the checkpoint, in commit order.
 	ReadAfter(ctx context.Context, after Checkpoint, limit int) ([]Event, error)
+	// Verify recomputes every stream's hash chain and returns the first broken
+	// link of each stream whose history was edited or has a gap.
 	Verify(ctx context.Context) ([]BrokenLink, error)
+}
+
+// Store is the write side's contract: the Log, and the guards and keys that
+// commands keep in the same transaction as their appends. PostgresStore is its
+// implementation.
+type Store interface {
+	Log
 
 	// Claim reserves value within scope for stream, for rules that span streams
 	// such as unique emails. Make it atomic with the append through Atomically.
