@@ -1,5 +1,10 @@
-// Package eventstore appends domain events to PostgreSQL and reads them back: by
-// stream for aggregates and auditors, and in commit order for projectors.
+// Package eventstore is the event log: it appends domain events to PostgreSQL
+// and reads them back, by stream for aggregates and auditors and in commit
+// order for projectors, and keeps the write side's guards (unique claims, lease
+// periods, locks, wrapped tenant keys) in the appends' transaction. Its
+// sub-packages hold what lives beside the log: tenantkeys, blobs, idempotency,
+// transfer, relay, memlog and logtest. It must not import commands, projections
+// or http, nor its sub-packages but tenantkeys.
 package eventstore
 
 import (

@@ -1,5 +1,9 @@
-// Package http serves the Asset Anchor API. It wraps net/http and chi so that
-// nothing else in the module touches them: cmd calls NewServer and Run.
+// Package http serves the Asset Anchor API: routing, decoding, the RFC 9457
+// problems (problem.go, the one error mapper) and HTTP's own rules
+// (Idempotency-Key, ETags, rate limits, CORS). Handlers call commands to change
+// state and projections/readmodel to read it; storage and orchestration are
+// theirs. It wraps net/http and chi so that nothing else in the module touches
+// them: cmd calls NewServer and Run. Nothing of ours imports it but cmd.
 package http
 
 import (

@@ -1,5 +1,8 @@
-// Package projections keeps the seed's relational tables up to date from the
-// event log, and answers queries from them.
+// Package projections keeps the read model (the seed's relational tables and
+// the audit log) from the event log: inline in each append's transaction
+// (Relational), in asynchronous consumers (Runtime), and by rebuild, swap and
+// verify from the whole log. Reading the read model is projections/readmodel's.
+// It must not import commands, http or projections/readmodel.
 package projections
 
 import (

@@ -1,4 +1,6 @@
-// Command assetanchor is the Asset Anchor server and its operator tools.
+// Command assetanchor is the Asset Anchor server and its operator tools. It
+// wires the packages together (config.go, serve.go) and is the only place that
+// may import all of them.
 package main
 
 import (

@@ -1,5 +1,7 @@
 // Package dbtest gives each test its own migrated database on the PostgreSQL that
 // DATABASE_URL points at (make test starts a throwaway cluster for it).
+//
+// Tests only; it imports nothing of ours but migrations and eventstore/pguuid.
 package dbtest
 
 import (

@@ -5,6 +5,8 @@
 // that it holds through PgBouncer in transaction pooling mode. Jobs must stay
 // idempotent regardless: a holder that stalls past its lease may overlap its
 // successor for a moment.
+//
+// It must not import domain, commands, projections or http.
 package jobs
 
 import (
