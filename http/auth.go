@@ -54,7 +54,9 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		self := readmodel.Viewer{UserID: id, Role: domain.RoleUser}
 		return s.queries.UserFor(readmodel.WithViewer(ctx, self), self, id)
 	}
-	answerCommand(s, w, r, res, err, "users", asNewUser, userVersion)
+	users := s.users()
+	users.read = asNewUser
+	users.answer(w, r, res, err)
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -291,7 +292,7 @@ func (s *Server) uploadDocument(w http.ResponseWriter, r *http.Request) {
 	}
 	run := func(w http.ResponseWriter, r *http.Request) {
 		res, err := s.Documents.Upload(r.Context(), cmd)
-		s.answerDocument(w, r, res, err)
+		s.documents().answer(w, r, res, err)
 	}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		s.idempotentUpload(w, r, key, form.fingerprint(r), run)
@@ -325,7 +326,7 @@ func (s *Server) changeDocument(w http.ResponseWriter, r *http.Request) {
 			Actor: actor, ID: id, IfMatch: version,
 			Patch: commands.DocumentPatch{Name: req.Name, Description: req.Description},
 		})
-	}, s.answerDocument)
+	}, s.documents().answer)
 }
 
 func (s *Server) deleteDocument(w http.ResponseWriter, r *http.Request) {
@@ -334,14 +335,10 @@ func (s *Server) deleteDocument(w http.ResponseWriter, r *http.Request) {
 	}, s.answerNoContent)
 }
 
-func (s *Server) answerDocument(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
-	answerCommand(s, w, r, res, err, "documents", s.queries.Document, documentVersion)
-}
-
-func documentVersion(d readmodel.DocumentView) int64 { return d.Version }
-
-func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
-	answerEntity(s, w, r, s.queries.Document, documentVersion)
+// documents is the collection of documents for the generic handlers.
+func (s *Server) documents() resource[readmodel.DocumentView] {
+	return resource[readmodel.DocumentView]{s: s, collection: "documents", streamType: domain.DocumentStreamType,
+		read: s.queries.Document, version: func(d readmodel.DocumentView) int64 { return d.Version }}
 }
 
 // documentHistory answers a document's events; a deleted document keeps its
@@ -350,32 +347,18 @@ func (s *Server) documentHistory(w http.ResponseWriter, r *http.Request) {
 	answerHistory(s, w, r, domain.DocumentStreamType, s.queries.DocumentEvenDeleted)
 }
 
-func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, err := listLimit(q.Get("limit"))
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	f := readmodel.DocumentFilter{Cursor: q.Get("cursor"), Limit: limit}
+// documentFilter reads GET /documents' filters.
+func documentFilter(q url.Values, p pageParams) (f readmodel.DocumentFilter, err error) {
+	f = readmodel.DocumentFilter{Cursor: p.cursor, Limit: p.limit}
 	if raw := q.Get("entity_type"); raw != "" {
 		t := domain.ParseDocumentEntityType(raw)
 		if t == (domain.DocumentEntityType{}) {
-			Error(w, r, s.log, badRequest("entity_type must be one of "+domain.DocumentEntityTypes()))
-			return
+			return f, badRequest("entity_type must be one of " + domain.DocumentEntityTypes())
 		}
 		f.EntityType = t.String()
 	}
-	if f.EntityID, err = queryUUID(q, "entity_id"); err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	page, err := s.queries.Documents(r.Context(), viewerOf(r), f)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page)
+	f.EntityID, err = queryUUID(q, "entity_id")
+	return f, err
 }
 
 // documentContent streams a document's bytes from the blob store, with ranges

@@ -3,6 +3,7 @@ package http
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 
 	"github.com/google/uuid"
 
@@ -56,7 +57,7 @@ func (s *Server) requestMaintenance(w http.ResponseWriter, r *http.Request) {
 		Actor: actorOf(r), ID: req.ID, PropertyID: req.PropertyID, TenantID: req.TenantID,
 		Title: req.Title, Description: req.Description, Priority: req.Priority, EstimatedCost: req.EstimatedCost,
 	})
-	s.answerMaintenance(w, r, res, err)
+	s.maintenance().answer(w, r, res, err)
 }
 
 func (s *Server) changeMaintenance(w http.ResponseWriter, r *http.Request) {
@@ -67,7 +68,7 @@ func (s *Server) changeMaintenance(w http.ResponseWriter, r *http.Request) {
 				Title: req.Title, Description: req.Description, Priority: req.Priority, EstimatedCost: req.EstimatedCost,
 			},
 		})
-	}, s.answerMaintenance)
+	}, s.maintenance().answer)
 }
 
 func (s *Server) assignMaintenance(w http.ResponseWriter, r *http.Request) {
@@ -76,7 +77,7 @@ func (s *Server) assignMaintenance(w http.ResponseWriter, r *http.Request) {
 		return s.Maintenance.Assign(r.Context(), commands.AssignMaintenance{
 			Actor: actor, ID: id, IfMatch: version, AssignedTo: req.AssignedTo,
 		})
-	}, s.answerMaintenance)
+	}, s.maintenance().answer)
 }
 
 func (s *Server) scheduleMaintenance(w http.ResponseWriter, r *http.Request) {
@@ -85,14 +86,14 @@ func (s *Server) scheduleMaintenance(w http.ResponseWriter, r *http.Request) {
 		return s.Maintenance.Schedule(r.Context(), commands.ScheduleMaintenance{
 			Actor: actor, ID: id, IfMatch: version, ScheduledDate: req.ScheduledDate,
 		})
-	}, s.answerMaintenance)
+	}, s.maintenance().answer)
 }
 
 func (s *Server) startMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req struct{}
 	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Maintenance.Start(r.Context(), commands.StartMaintenance{Actor: actor, ID: id, IfMatch: version})
-	}, s.answerMaintenance)
+	}, s.maintenance().answer)
 }
 
 func (s *Server) completeMaintenance(w http.ResponseWriter, r *http.Request) {
@@ -101,7 +102,7 @@ func (s *Server) completeMaintenance(w http.ResponseWriter, r *http.Request) {
 		return s.Maintenance.Complete(r.Context(), commands.CompleteMaintenance{
 			Actor: actor, ID: id, IfMatch: version, ActualCost: req.ActualCost,
 		})
-	}, s.answerMaintenance)
+	}, s.maintenance().answer)
 }
 
 func (s *Server) cancelMaintenance(w http.ResponseWriter, r *http.Request) {
@@ -110,59 +111,37 @@ func (s *Server) cancelMaintenance(w http.ResponseWriter, r *http.Request) {
 		return s.Maintenance.Cancel(r.Context(), commands.CancelMaintenance{
 			Actor: actor, ID: id, IfMatch: version, Reason: req.Reason,
 		})
-	}, s.answerMaintenance)
+	}, s.maintenance().answer)
 }
 
-func (s *Server) answerMaintenance(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
-	answerCommand(s, w, r, res, err, "maintenance-requests", s.queries.MaintenanceRequest, maintenanceVersion)
+// maintenance is the collection of maintenance requests for the generic handlers.
+func (s *Server) maintenance() resource[readmodel.MaintenanceView] {
+	return resource[readmodel.MaintenanceView]{s: s, collection: "maintenance-requests", streamType: domain.MaintenanceStreamType,
+		read: s.queries.MaintenanceRequest, version: func(m readmodel.MaintenanceView) int64 { return m.Version }}
 }
 
-func maintenanceVersion(m readmodel.MaintenanceView) int64 { return m.Version }
-
-func (s *Server) getMaintenance(w http.ResponseWriter, r *http.Request) {
-	answerEntity(s, w, r, s.queries.MaintenanceRequest, maintenanceVersion)
-}
-
-func (s *Server) listMaintenance(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, err := listLimit(q.Get("limit"))
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	f := readmodel.MaintenanceFilter{Cursor: q.Get("cursor"), Limit: limit}
+// maintenanceFilter reads GET /maintenance-requests' filters.
+func maintenanceFilter(q url.Values, p pageParams) (f readmodel.MaintenanceFilter, err error) {
+	f = readmodel.MaintenanceFilter{Cursor: p.cursor, Limit: p.limit}
 	if f.PropertyID, err = queryUUID(q, "property_id"); err != nil {
-		Error(w, r, s.log, err)
-		return
+		return f, err
 	}
 	if f.AssignedTo, err = queryUUID(q, "assigned_to"); err != nil {
-		Error(w, r, s.log, err)
-		return
+		return f, err
 	}
 	if raw := q.Get("status"); raw != "" {
 		var status domain.MaintenanceStatus
 		if err := status.UnmarshalText([]byte(raw)); err != nil {
-			Error(w, r, s.log, badRequest("status must be one of open, assigned, in_progress, completed, cancelled"))
-			return
+			return f, badRequest("status must be one of open, assigned, in_progress, completed, cancelled")
 		}
 		f.Status = status.String()
 	}
 	if raw := q.Get("priority"); raw != "" {
 		var priority domain.Priority
 		if err := priority.UnmarshalText([]byte(raw)); err != nil {
-			Error(w, r, s.log, badRequest("priority must be one of low, medium, high, emergency"))
-			return
+			return f, badRequest("priority must be one of low, medium, high, emergency")
 		}
 		f.Priority = priority.String()
 	}
-	page, err := s.queries.MaintenanceRequests(r.Context(), viewerOf(r), f)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page)
-}
-
-func (s *Server) maintenanceHistory(w http.ResponseWriter, r *http.Request) {
-	answerHistory(s, w, r, domain.MaintenanceStreamType, s.queries.MaintenanceRequest)
+	return f, nil
 }

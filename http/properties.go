@@ -3,6 +3,7 @@ package http
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 
 	"github.com/google/uuid"
 
@@ -83,7 +84,7 @@ func (s *Server) createProperty(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.Properties.Register(r.Context(), cmd)
-	s.answerProperty(w, r, res, err)
+	s.properties().answer(w, r, res, err)
 }
 
 func (s *Server) changeProperty(w http.ResponseWriter, r *http.Request) {
@@ -92,7 +93,7 @@ func (s *Server) changeProperty(w http.ResponseWriter, r *http.Request) {
 		return s.Properties.Change(r.Context(), commands.ChangeProperty{
 			Actor: actor, ID: id, IfMatch: version, Patch: req.patch(),
 		})
-	}, s.answerProperty)
+	}, s.properties().answer)
 }
 
 func (s *Server) changePropertyStatus(w http.ResponseWriter, r *http.Request) {
@@ -101,42 +102,21 @@ func (s *Server) changePropertyStatus(w http.ResponseWriter, r *http.Request) {
 		return s.Properties.ChangeStatus(r.Context(), commands.ChangePropertyStatus{
 			Actor: actor, ID: id, IfMatch: version, Status: req.Status,
 		})
-	}, s.answerProperty)
+	}, s.properties().answer)
 }
 
-func (s *Server) answerProperty(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
-	answerCommand(s, w, r, res, err, "properties", s.queries.Property, propertyVersion)
+// properties is the collection of properties for the generic handlers.
+func (s *Server) properties() resource[readmodel.PropertyView] {
+	return resource[readmodel.PropertyView]{s: s, collection: "properties", streamType: domain.PropertyStreamType,
+		read: s.queries.Property, version: func(p readmodel.PropertyView) int64 { return p.Version }}
 }
 
-func propertyVersion(p readmodel.PropertyView) int64 { return p.Version }
-
-func (s *Server) getProperty(w http.ResponseWriter, r *http.Request) {
-	answerEntity(s, w, r, s.queries.Property, propertyVersion)
-}
-
-func (s *Server) listProperties(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, err := listLimit(q.Get("limit"))
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	f := readmodel.PropertyFilter{
+// propertyFilter reads GET /properties' filters.
+func propertyFilter(q url.Values, p pageParams) (f readmodel.PropertyFilter, err error) {
+	f = readmodel.PropertyFilter{
 		Status: q.Get("status"), City: q.Get("city"), State: q.Get("state"),
-		PropertyType: q.Get("property_type"), Cursor: q.Get("cursor"), Limit: limit,
+		PropertyType: q.Get("property_type"), Cursor: p.cursor, Limit: p.limit,
 	}
-	if f.OwnerID, err = queryUUID(q, "owner_id"); err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	page, err := s.queries.Properties(r.Context(), viewerOf(r), f)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page)
-}
-
-func (s *Server) propertyHistory(w http.ResponseWriter, r *http.Request) {
-	answerHistory(s, w, r, domain.PropertyStreamType, s.queries.Property)
+	f.OwnerID, err = queryUUID(q, "owner_id")
+	return f, err
 }

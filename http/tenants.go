@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -68,7 +69,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.Tenants.Register(r.Context(), req.command(actorOf(r)))
-	s.answerTenant(w, r, res, err)
+	s.tenants().answer(w, r, res, err)
 }
 
 func (s *Server) changeTenant(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +78,7 @@ func (s *Server) changeTenant(w http.ResponseWriter, r *http.Request) {
 		return s.Tenants.ChangeContact(r.Context(), commands.ChangeTenantContact{
 			Actor: actor, ID: id, IfMatch: version, Patch: req.patch(),
 		})
-	}, s.answerTenant)
+	}, s.tenants().answer)
 }
 
 func (s *Server) recordScreening(w http.ResponseWriter, r *http.Request) {
@@ -87,21 +88,21 @@ func (s *Server) recordScreening(w http.ResponseWriter, r *http.Request) {
 			Actor: actor, ID: id, IfMatch: version, CreditScore: req.CreditScore,
 			Income: req.Income, BackgroundCheckStatus: req.BackgroundCheckStatus,
 		})
-	}, s.answerTenant)
+	}, s.tenants().answer)
 }
 
 func (s *Server) eraseTenant(w http.ResponseWriter, r *http.Request) {
 	var req struct{}
 	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Tenants.Erase(r.Context(), commands.EraseTenant{Actor: actor, ID: id, IfMatch: version}, s.Documents)
-	}, s.answerTenant)
+	}, s.tenants().answer)
 }
 
-func (s *Server) answerTenant(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
-	answerCommand(s, w, r, res, err, "tenants", s.readTenant, tenantVersion)
+// tenants is the collection of tenants for the generic handlers.
+func (s *Server) tenants() resource[readmodel.TenantView] {
+	return resource[readmodel.TenantView]{s: s, collection: "tenants", streamType: domain.TenantStreamType,
+		read: s.readTenant, version: func(t readmodel.TenantView) int64 { return t.Version }}
 }
-
-func tenantVersion(t readmodel.TenantView) int64 { return t.Version }
 
 // readTenant reads a tenant the viewer may see, with its ssn_last_four opened:
 // the read model holds it sealed with the tenant's data key.
@@ -220,32 +221,29 @@ func shredded(stored, opened []eventstore.Event) bool {
 	return false
 }
 
-func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, err := listLimit(q.Get("limit"))
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	f := readmodel.TenantFilter{Email: q.Get("email"), LastName: q.Get("last_name"), Cursor: q.Get("cursor"), Limit: limit}
+// tenantFilter reads GET /tenants' filters.
+func tenantFilter(q url.Values, p pageParams) (readmodel.TenantFilter, error) {
+	f := readmodel.TenantFilter{Email: q.Get("email"), LastName: q.Get("last_name"), Cursor: p.cursor, Limit: p.limit}
 	for name, value := range map[string]string{"email": f.Email, "last_name": f.LastName} {
 		if !utf8.ValidString(value) || strings.ContainsRune(value, 0) {
-			Error(w, r, s.log, badRequest(name+" must be UTF-8 text without NUL characters"))
-			return
+			return f, badRequest(name + " must be UTF-8 text without NUL characters")
 		}
 	}
-	page, err := s.queries.Tenants(r.Context(), viewerOf(r), f)
+	return f, nil
+}
+
+// tenantPage reads a page of tenants with their ssn_last_four opened.
+func (s *Server) tenantPage(ctx context.Context, v readmodel.Viewer, f readmodel.TenantFilter) (readmodel.Page[readmodel.TenantView], error) {
+	page, err := s.queries.Tenants(ctx, v, f)
 	if err != nil {
-		Error(w, r, s.log, err)
-		return
+		return page, err
 	}
 	for i := range page.Items {
-		if err := s.openTenant(r.Context(), &page.Items[i]); err != nil {
-			Error(w, r, s.log, err)
-			return
+		if err := s.openTenant(ctx, &page.Items[i]); err != nil {
+			return page, err
 		}
 	}
-	writeJSON(w, http.StatusOK, page)
+	return page, nil
 }
 
 func (s *Server) tenantHistory(w http.ResponseWriter, r *http.Request) {

@@ -1,7 +1,9 @@
 package http
 
 import (
+	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/google/uuid"
 
@@ -31,7 +33,11 @@ type roleRequest struct {
 	Role string `json:"role"`
 }
 
-func userVersion(u readmodel.UserView) int64 { return u.Version }
+// users is the collection of users for the generic handlers.
+func (s *Server) users() resource[readmodel.UserView] {
+	return resource[readmodel.UserView]{s: s, collection: "users", streamType: domain.UserStreamType,
+		read: s.queries.UserFor, version: func(u readmodel.UserView) int64 { return u.Version }}
+}
 
 // requireUserReader lets admins and managers read users (API.md: managers read users).
 func requireUserReader(r *http.Request) error {
@@ -54,7 +60,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		ID: req.ID, Email: req.Email, Password: req.Password, FirstName: req.FirstName,
 		LastName: req.LastName, Phone: req.Phone, Role: req.Role,
 	})
-	answerCommand(s, w, r, res, err, "users", s.queries.UserFor, userVersion)
+	s.users().answer(w, r, res, err)
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
@@ -62,25 +68,18 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	q := r.URL.Query()
-	limit, err := listLimit(q.Get("limit"))
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
+	listHandler(s, userFilter, func(ctx context.Context, _ readmodel.Viewer, f readmodel.UserFilter) (readmodel.Page[readmodel.UserView], error) {
+		return s.queries.Users(ctx, f)
+	})(w, r)
+}
+
+// userFilter reads GET /users' filters.
+func userFilter(q url.Values, p pageParams) (readmodel.UserFilter, error) {
 	role := q.Get("role")
 	if role != "" && domain.ParseRole(role) == (domain.Role{}) {
-		Error(w, r, s.log, badRequest("role must be admin, manager or user"))
-		return
+		return readmodel.UserFilter{}, badRequest("role must be admin, manager or user")
 	}
-	page, err := s.queries.Users(r.Context(), readmodel.UserFilter{
-		Role: role, Email: q.Get("email"), Cursor: q.Get("cursor"), Limit: limit,
-	})
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page)
+	return readmodel.UserFilter{Role: role, Email: q.Get("email"), Cursor: p.cursor, Limit: p.limit}, nil
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +87,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	answerEntity(s, w, r, s.queries.UserFor, userVersion)
+	s.users().get(w, r)
 }
 
 // userHistory answers a user's events: its account trail (logins, role changes),
@@ -115,28 +114,24 @@ func (s *Server) changeUser(w http.ResponseWriter, r *http.Request) {
 			Actor: actorOf(r), ID: id, IfMatch: version,
 			Email: req.Email, FirstName: req.FirstName, LastName: req.LastName, Phone: req.Phone,
 		})
-	}, s.answerUser)
+	}, s.users().answer)
 }
 
 func (s *Server) changeUserRole(w http.ResponseWriter, r *http.Request) {
 	var req roleRequest
 	s.entityCommand(w, r, &req, jsonBody, func(_ commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Users.ChangeRole(r.Context(), actorOf(r), id, version, req.Role)
-	}, s.answerUser)
+	}, s.users().answer)
 }
 
 func (s *Server) deactivateUser(w http.ResponseWriter, r *http.Request) {
 	s.entityCommand(w, r, nil, noBody, func(_ commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Users.Deactivate(r.Context(), actorOf(r), id, version)
-	}, s.answerUser)
+	}, s.users().answer)
 }
 
 func (s *Server) activateUser(w http.ResponseWriter, r *http.Request) {
 	s.entityCommand(w, r, nil, noBody, func(_ commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Users.Reactivate(r.Context(), actorOf(r), id, version)
-	}, s.answerUser)
-}
-
-func (s *Server) answerUser(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
-	answerCommand(s, w, r, res, err, "users", s.queries.UserFor, userVersion)
+	}, s.users().answer)
 }
