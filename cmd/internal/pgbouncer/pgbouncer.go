@@ -3,7 +3,8 @@
 // directory, a random free port, the server's own user and password. When we
 // are root it runs as the postgres OS user, since PgBouncer refuses root.
 //
-// It imports nothing of ours.
+// It imports nothing of ours but cmd/internal/pgcluster, which knows the
+// server's OS user and picks free ports.
 package pgbouncer
 
 import (
@@ -14,7 +15,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/assetanchor/assetanchor/cmd/internal/pgcluster"
 )
 
 // ErrMissing means no pgbouncer binary was found.
@@ -69,7 +71,7 @@ func Start(ctx context.Context, upstream string) (*Bouncer, error) {
 		return nil, fmt.Errorf("pgbouncer: %w", err)
 	}
 	b := &Bouncer{dir: dir, user: u.User.Username(), password: pw, done: make(chan error, 1)}
-	if b.port, err = freePort(); err != nil {
+	if b.port, err = pgcluster.FreePort(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("pgbouncer: pick port: %w", err)
 	}
@@ -108,15 +110,13 @@ pidfile = %s
 	cmd := exec.Command(bin, filepath.Join(dir, "pgbouncer.ini"))
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if os.Geteuid() == 0 {
-		pg, err := user.Lookup("postgres")
-		if err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("pgbouncer: refuses root, and there is no postgres user: %w", err)
-		}
-		uid, _ := strconv.Atoi(pg.Uid)
-		gid, _ := strconv.Atoi(pg.Gid)
-		if err := chownAll(dir, uid, gid); err != nil {
+	uid, gid, asOwner, err := pgcluster.ServerOwner()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("pgbouncer: refuses root: %w", err)
+	}
+	if asOwner {
+		if err := pgcluster.ChownTree(dir, uid, gid); err != nil {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("pgbouncer: %w", err)
 		}
@@ -215,24 +215,6 @@ func (b *Bouncer) Stop() error {
 		b.cmd = nil
 	}
 	return os.RemoveAll(b.dir)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	return port, l.Close()
-}
-
-func chownAll(root string, uid, gid int) error {
-	return filepath.WalkDir(root, func(p string, _ os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, uid, gid)
-	})
 }
 
 func tail(s string) string {

@@ -298,6 +298,12 @@ func ServerOwner() (uid, gid int, ok bool, err error) {
 	return u.uid, u.gid, true, nil
 }
 
+// ChownTree gives everything under root to the OS user uid:gid (ServerOwner's),
+// touching only entries that belong to someone else.
+func ChownTree(root string, uid, gid int) error {
+	return chownTree(root, &osUser{uid: uid, gid: gid})
+}
+
 // MakeTraversable lets the server's OS user reach dir: as root, it adds the
 // search bit for others to dir and each ancestor that user could not
 // otherwise traverse. Not root, it does nothing.

@@ -132,7 +132,7 @@ func (c *Cluster) initdb(ctx context.Context) error {
 var errPortInUse = errors.New("port already in use")
 
 func (c *Cluster) start(ctx context.Context, fsync bool, settings map[string]string) error {
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return fmt.Errorf("pgcluster: pick port: %w", err)
 	}
@@ -356,7 +356,8 @@ func readFrom(p string, off int64) string {
 	return string(b[off:])
 }
 
-func freePort() (int, error) {
+// FreePort picks a loopback TCP port that nothing listens on right now.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
