@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -178,28 +179,13 @@ func withApp(ctx context.Context, cfg config, stderr io.Writer, fn func(a *app, 
 
 // withAppOn is withApp, over the direct connection when direct is set.
 func withAppOn(ctx context.Context, cfg config, stderr io.Writer, direct bool, fn func(a *app, pool *pgxpool.Pool) error) (err error) {
-	db, err := openDatabase(ctx, cfg, stderr)
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	db, pool, err := openMigrated(ctx, cfg, log, direct)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := db.close(); err == nil {
-			err = cerr
-		}
-	}()
-	if err := db.migrateUp(); err != nil {
-		return err
-	}
-	open := db.pool
-	if direct {
-		open = db.directPool
-	}
-	pool, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	keyring, err := openKeyring(ctx, cfg, pool, false, slog.New(slog.NewTextHandler(stderr, nil)))
+	defer func() { err = errors.Join(err, db.closeWith(pool)) }()
+	keyring, err := openKeyring(ctx, cfg, pool, false, log)
 	if err != nil {
 		return err
 	}
@@ -208,4 +194,32 @@ func withAppOn(ctx context.Context, cfg config, stderr io.Writer, direct bool, f
 		return err
 	}
 	return fn(a, pool)
+}
+
+// openMigrated opens the database (its cluster's lines going to log), migrates
+// it up and opens a pool on it, over the direct connection when direct is set.
+// Close both with closeWith.
+func openMigrated(ctx context.Context, cfg config, log *slog.Logger, direct bool) (*database, *pgxpool.Pool, error) {
+	db, err := openDatabaseLogged(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	open := db.pool
+	if direct {
+		open = db.directPool
+	}
+	var pool *pgxpool.Pool
+	if err = db.migrateUp(); err == nil {
+		pool, err = open(ctx)
+	}
+	if err != nil {
+		return nil, nil, errors.Join(err, db.close())
+	}
+	return db, pool, nil
+}
+
+// closeWith closes pool, then the database.
+func (d *database) closeWith(pool *pgxpool.Pool) error {
+	pool.Close()
+	return d.close()
 }

@@ -235,21 +235,14 @@ func rotateKeys(ctx context.Context, cfg config, newKeyText string, stdout, stde
 		return usageError("--new-key: " + err.Error())
 	}
 
-	db, err := openDatabase(ctx, cfg, stderr)
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	db, pool, err := openMigrated(ctx, cfg, log, false)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, db.close()) }()
-	if err := db.migrateUp(); err != nil {
-		return err
-	}
-	pool, err := db.pool(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
+	defer func() { err = errors.Join(err, db.closeWith(pool)) }()
 
-	from, err := openKeyring(ctx, cfg, pool, false, slog.New(slog.NewTextHandler(stderr, nil)))
+	from, err := openKeyring(ctx, cfg, pool, false, log)
 	if err != nil {
 		return err
 	}

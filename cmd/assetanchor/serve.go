@@ -49,19 +49,11 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if (cfg.AdminEmail == "") != (cfg.AdminPassword == "") {
 		return usageError("set both ASSETANCHOR_ADMIN_EMAIL and ASSETANCHOR_ADMIN_PASSWORD, or neither")
 	}
-	db, err := openDatabaseLogged(ctx, cfg, log)
+	db, pool, err := openMigrated(ctx, cfg, log, false)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, db.close()) }()
-	if err := db.migrateUp(); err != nil {
-		return err
-	}
-	pool, err := db.pool(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
+	defer func() { err = errors.Join(err, db.closeWith(pool)) }()
 	var scheduler *backupScheduler
 	if db.cluster != nil {
 		repo := cfg.backupRepo(log)
