@@ -351,7 +351,7 @@ func TestOpenAPIResponseSchemasMatchViews(t *testing.T) {
 		"MaintenanceRequest": reflect.TypeFor[readmodel.MaintenanceView](),
 		"AuditLog":           reflect.TypeFor[readmodel.AuditLogView](),
 		"Document":           reflect.TypeFor[readmodel.DocumentView](),
-		"HistoryItem":        reflect.TypeFor[historyItem](),
+		"HistoryItem":        reflect.TypeFor[readmodel.HistoryItem](),
 		"TokenResponse":      reflect.TypeFor[tokenResponse](),
 		"LateFeePolicy":      reflect.TypeFor[readmodel.LateFeePolicyView](),
 		"Ledger":             reflect.TypeFor[readmodel.LedgerView](),

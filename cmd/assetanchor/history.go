@@ -34,16 +34,6 @@ var historyStreamTypes = map[string]string{
 	"document": "document", "documents": "document",
 }
 
-// historyItem is one event as GET /{collection}/{id}/history answers it.
-type historyItem struct {
-	EventID    string          `json:"event_id"`
-	Type       string          `json:"type"`
-	Version    int64           `json:"version"`
-	RecordedAt string          `json:"recorded_at"`
-	ActorID    *uuid.UUID      `json:"actor_id"`
-	Data       json.RawMessage `json:"data"`
-}
-
 // historyCommand is `assetanchor history TYPE ID [--as-of T] [--json]`: an
 // entity's events, and with --as-of its state at T, for operators and auditors
 // (no owner isolation).
@@ -92,12 +82,7 @@ func history(ctx context.Context, cfg config, stream eventstore.StreamID, asOf t
 			}
 			return fmt.Errorf("no such entity: %s", stream)
 		}
-		items := make([]historyItem, len(events))
-		for i, e := range events {
-			items[i] = historyItem{EventID: e.EventID.String(), Type: e.Type, Version: e.Version,
-				RecordedAt: e.RecordedAt.UTC().Format(time.RFC3339Nano), ActorID: e.Metadata.ActorID,
-				Data: domain.WithoutSecrets(e.Data)}
-		}
+		items := readmodel.History(events)
 		var state json.RawMessage
 		if !asOf.IsZero() {
 			if state, err = readmodel.EntityState(ctx, a.queries, streamType, events); err != nil {
@@ -118,7 +103,7 @@ func history(ctx context.Context, cfg config, stream eventstore.StreamID, asOf t
 	})
 }
 
-func printHistory(w io.Writer, stream eventstore.StreamID, items []historyItem, asOf time.Time, state json.RawMessage) error {
+func printHistory(w io.Writer, stream eventstore.StreamID, items []readmodel.HistoryItem, asOf time.Time, state json.RawMessage) error {
 	fmt.Fprintf(w, "%s\n\n", stream)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tRECORDED AT\tTYPE\tACTOR\tDATA")
