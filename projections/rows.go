@@ -240,31 +240,38 @@ func appendDigits(b []byte, n, width int) []byte {
 // escaped.
 func appendPGJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
+	b = appendEscaped(b, s, pgJSONEscapes)
+	return append(b, '"')
+}
+
+// escapes is what a text format writes for each byte it escapes; "" for a byte
+// it writes as is.
+type escapes [256]string
+
+// pgJSONEscapes are escape_json's: quotes, backslashes and control characters.
+var pgJSONEscapes = func() *escapes {
+	var e escapes
+	for c := range byte(' ') {
+		e[c] = fmt.Sprintf(`\u%04x`, c)
+	}
+	e['"'], e['\\'] = `\"`, `\\`
+	e['\b'], e['\f'], e['\n'], e['\r'], e['\t'] = `\b`, `\f`, `\n`, `\r`, `\t`
+	return &e
+}()
+
+// copyEscapes are COPY's text format's: backslashes and line and field separators.
+var copyEscapes = &escapes{'\\': `\\`, '\t': `\t`, '\n': `\n`, '\r': `\r`}
+
+// appendEscaped appends s, each byte that esc escapes replaced by its escape.
+func appendEscaped[T ~string | ~[]byte](b []byte, s T, esc *escapes) []byte {
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '"':
-			b = append(b, '\\', '"')
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\f':
-			b = append(b, '\\', 'f')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			if c < ' ' {
-				b = fmt.Appendf(b, `\u%04x`, c)
-			} else {
-				b = append(b, c)
-			}
+		if e := esc[s[i]]; e != "" {
+			b = append(b, e...)
+		} else {
+			b = append(b, s[i])
 		}
 	}
-	return append(b, '"')
+	return b
 }
 
 // copyText appends a JSON value as a field of COPY's text format: NULL as \N,
@@ -289,21 +296,7 @@ func copyText(b []byte, v json.RawMessage) ([]byte, error) {
 
 // copyEscape appends s as a field of COPY's text format.
 func copyEscape[T ~string | ~[]byte](b []byte, s T) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
+	return appendEscaped(b, s, copyEscapes)
 }
 
 // copyLine appends the row as a line of COPY's text format, its columns in
