@@ -2,6 +2,7 @@ package commands
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
@@ -17,14 +18,27 @@ type inputFields struct{ domain.Fields }
 // date parses a YYYY-MM-DD date; absent is the zero date, which the domain
 // refuses where a date is required.
 func (f *inputFields) date(field string, s *string) domain.Date {
+	return parseOptional(f, field, s, domain.ParseDate)
+}
+
+// timestamp parses an RFC 3339 timestamp in the date window; absent is the
+// zero time.
+func (f *inputFields) timestamp(field string, s *string) time.Time {
+	return parseOptional(f, field, s, domain.ParseTimestamp)
+}
+
+// parseOptional parses s when present, collecting what parse refuses on field;
+// absent is T's zero value.
+func parseOptional[T any](f *inputFields, field string, s *string, parse func(string) (T, error)) T {
+	var v T
 	if s == nil {
-		return domain.Date{}
+		return v
 	}
-	d, err := domain.ParseDate(*s)
+	v, err := parse(*s)
 	if err != nil {
 		f.Add(field, err.Error())
 	}
-	return d
+	return v
 }
 
 // requiredMoney parses an exact amount with at most two decimal places.

@@ -174,15 +174,10 @@ func (h *Maintenance) Schedule(ctx context.Context, cmd ScheduleMaintenance) (Re
 	ctx = withCommand(ctx, "ScheduleMaintenance")
 	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, maintenanceForWork,
 		func(m *domain.MaintenanceRequest) ([]domain.Event, error) {
-			var at time.Time
-			if cmd.ScheduledDate != nil {
-				var err error
-				at, err = domain.ParseTimestamp(*cmd.ScheduledDate)
-				if err != nil {
-					return nil, &domain.ValidationError{Fields: []domain.FieldError{{
-						Field: "scheduled_date", Message: err.Error(),
-					}}}
-				}
+			var parsed inputFields
+			at := parsed.timestamp("scheduled_date", cmd.ScheduledDate)
+			if err := parsed.Join(nil); err != nil {
+				return nil, err
 			}
 			return m.Schedule(at)
 		})
