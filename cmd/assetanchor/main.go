@@ -129,27 +129,13 @@ projector, relational, so NAME and --all rebuild the same.`,
 			example: "assetanchor projections verify",
 			setup:   noFlags(verifyCommand),
 		},
-		{
-			name:    "relay retry",
-			args:    "EVENT_ID",
-			summary: "publish again an event the NATS relay parked, then those held back behind it",
-			help: `The relay parks an event that NATS JetStream keeps refusing (too large for the
+		relayEntry("retry", "publish again an event the NATS relay parked, then those held back behind it",
+			`The relay parks an event that NATS JetStream keeps refusing (too large for the
 stream, say) and holds back the later events of its stream; the rest of the log
 flows on. projections status lists them. Fix the cause, then retry: the running
-relay publishes it within a moment.`,
-			example: "assetanchor relay retry 01JQ8Z6V3N4X2M5K7P9R1T3W5Y",
-			minArgs: 1, maxArgs: 1,
-			setup: noFlags(relayCommand("retry")),
-		},
-		{
-			name:    "relay skip",
-			args:    "EVENT_ID",
-			summary: "give up publishing an event the NATS relay parked; those held back behind it flow on",
-			help:    `The event stays in the log and in relay_parked (as skipped); it is never published.`,
-			example: "assetanchor relay skip 01JQ8Z6V3N4X2M5K7P9R1T3W5Y",
-			minArgs: 1, maxArgs: 1,
-			setup: noFlags(relayCommand("skip")),
-		},
+relay publishes it within a moment.`),
+		relayEntry("skip", "give up publishing an event the NATS relay parked; those held back behind it flow on",
+			`The event stays in the log and in relay_parked (as skipped); it is never published.`),
 		{
 			name:    "history",
 			args:    "TYPE ID",

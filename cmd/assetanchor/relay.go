@@ -12,6 +12,13 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore/relay"
 )
 
+// relayEntry is the command table's entry of `relay retry` or `relay skip`.
+func relayEntry(op, summary, help string) *command {
+	return &command{name: "relay " + op, args: "EVENT_ID", summary: summary, help: help,
+		example: "assetanchor relay " + op + " 01JQ8Z6V3N4X2M5K7P9R1T3W5Y", minArgs: 1, maxArgs: 1,
+		setup: noFlags(relayCommand(op))}
+}
+
 // relayCommand is `assetanchor relay retry|skip EVENT_ID`: what an operator does
 // with an event the NATS relay parked. The running relay (on whichever node
 // holds its lease) acts on it within a moment.
