@@ -60,17 +60,6 @@ func answerEntity[T any](s *Server, w http.ResponseWriter, r *http.Request,
 	writeJSON(w, http.StatusOK, entity)
 }
 
-// streamTypes maps each collection of the API to the stream type of its entities.
-var streamTypes = map[string]string{
-	"users":                domain.UserStreamType,
-	"properties":           domain.PropertyStreamType,
-	"tenants":              domain.TenantStreamType,
-	"leases":               domain.LeaseStreamType,
-	"transactions":         domain.TransactionStreamType,
-	"maintenance-requests": domain.MaintenanceStreamType,
-	"documents":            "document",
-}
-
 // entityAsOf replays the entity's events up to ?as_of and reads it from the replay.
 // The caller may see the entity now, which is what entitles it to its past.
 func entityAsOf[T any](s *Server, r *http.Request, id uuid.UUID,
@@ -81,7 +70,7 @@ func entityAsOf[T any](s *Server, r *http.Request, id uuid.UUID,
 		return zero, err
 	}
 	collection := strings.Split(strings.TrimPrefix(chi.RouteContext(r.Context()).RoutePattern(), "/api/v1/"), "/")[0]
-	streamType, ok := streamTypes[collection]
+	streamType, ok := domain.StreamTypeNamed(collection)
 	if !ok {
 		return zero, badRequest("as_of is not supported here")
 	}

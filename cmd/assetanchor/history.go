@@ -20,20 +20,6 @@ import (
 	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
-// historyStreamTypes maps what an operator may type, stream types and the API's
-// collection names, to stream types.
-var historyStreamTypes = map[string]string{
-	"user": domain.UserStreamType, "users": domain.UserStreamType,
-	"session": domain.SessionStreamType, "sessions": domain.SessionStreamType,
-	"property": domain.PropertyStreamType, "properties": domain.PropertyStreamType,
-	"tenant": domain.TenantStreamType, "tenants": domain.TenantStreamType,
-	"lease": domain.LeaseStreamType, "leases": domain.LeaseStreamType,
-	"transaction": domain.TransactionStreamType, "transactions": domain.TransactionStreamType,
-	"maintenance_request": domain.MaintenanceStreamType, "maintenance_requests": domain.MaintenanceStreamType,
-	"maintenance-request": domain.MaintenanceStreamType, "maintenance-requests": domain.MaintenanceStreamType,
-	"document": "document", "documents": "document",
-}
-
 // historyCommand is `assetanchor history TYPE ID [--as-of T] [--json]`: an
 // entity's events, and with --as-of its state at T, for operators and auditors
 // (no owner isolation).
@@ -49,7 +35,7 @@ func historyCommand(fs *flag.FlagSet) runFunc {
 			}
 			asOf = t
 		}
-		streamType, ok := historyStreamTypes[strings.ToLower(in.args[0])]
+		streamType, ok := domain.StreamTypeNamed(strings.ToLower(in.args[0]))
 		if !ok {
 			return usageError("unknown entity type " + in.args[0] + "; one of user, session, property, tenant, lease, transaction, maintenance_request, document")
 		}
