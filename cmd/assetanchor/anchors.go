@@ -87,7 +87,7 @@ func anchorKey(cfg config, generate bool, log *slog.Logger) (ed25519.PrivateKey,
 
 // anchorCommand is `assetanchor audit anchor [--out DIR] [--restored]`.
 func anchorCommand(fs *flag.FlagSet) runFunc {
-	out := fs.String("out", "", "`DIR` of the anchors (default <data dir>/anchors)")
+	out := fs.String("out", "", "the anchors' directory, `DIR` (default <data dir>/anchors)")
 	restored := fs.Bool("restored", false, "after a point-in-time restore left the latest anchor newer than the log: start anew with a full anchor")
 	return func(ctx context.Context, in invocation) error {
 		dir := *out
