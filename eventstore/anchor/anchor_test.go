@@ -368,3 +368,24 @@ func TestAnchorRefusesATamperedLog(t *testing.T) {
 		t.Fatalf("anchor with another key into the directory: %v, want ErrOtherKey", err)
 	}
 }
+
+// A stream inserted with an old transaction id sorts below an anchor's horizon,
+// where the anchor lists every stream: it was written into the past.
+func TestVerifyNamesAStreamWrittenIntoThePast(t *testing.T) {
+	s := mustScene(t)
+	forged := "lease-" + uuid.NewString()
+	const id = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+	// No trigger stands in the way of an INSERT: only the anchors see it.
+	if _, err := s.pool.Exec(context.Background(), `INSERT INTO events (transaction_id, event_id, stream_id, stream_type,
+			version, event_type, schema_version, payload, metadata, recorded_at, hash)
+		SELECT '3'::xid8, $1, $2, 'lease', 1, 'Happened', 1, '{}'::jsonb, '{}'::jsonb, t,
+		       event_hash(NULL, $1, $2, 1, 'Happened', 1, '{}'::jsonb, '{}'::jsonb, t)
+		  FROM (SELECT now() - interval '1 year' AS t) AS past`, id, forged); err != nil {
+		t.Fatal(err)
+	}
+	MustPlainVerifyPasses(t, s.pool)
+	f := failing(MustVerify(t, s.pool, s.dir, s.pub()))
+	if len(f) != 1 || f[0].Kind != anchor.Added || f[0].Stream != forged {
+		t.Fatalf("findings %v, want %s named as added", f, forged)
+	}
+}

@@ -116,29 +116,32 @@ func encode(a Anchor, key ed25519.PrivateKey) ([]byte, error) {
 func decode(raw []byte, pub ed25519.PublicKey) (Anchor, error) {
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return Anchor{}, fmt.Errorf("%w: not an anchor file: %v", errUnreadable, err)
+		return Anchor{}, fileError{Unreadable, "not an anchor file: " + err.Error()}
 	}
 	if env.KeyID != KeyID(pub) {
-		return Anchor{}, fmt.Errorf("%w: signed by key %s, not the trusted key %s", errBadSignature, env.KeyID, KeyID(pub))
+		return Anchor{}, fileError{BadSignature, fmt.Sprintf("signed by key %s, not the trusted key %s", env.KeyID, KeyID(pub))}
 	}
 	sig, err := base64.StdEncoding.DecodeString(env.Signature)
 	if err != nil || !ed25519.Verify(pub, env.Anchor, sig) {
-		return Anchor{}, fmt.Errorf("%w: the signature does not match the anchor's content", errBadSignature)
+		return Anchor{}, fileError{BadSignature, "the signature does not match the anchor's content"}
 	}
 	var a Anchor
 	if err := json.Unmarshal(env.Anchor, &a); err != nil {
-		return Anchor{}, fmt.Errorf("%w: %v", errUnreadable, err)
+		return Anchor{}, fileError{Unreadable, err.Error()}
 	}
 	if a.Format != Format {
-		return Anchor{}, fmt.Errorf("%w: format %q, not %q", errUnreadable, a.Format, Format)
+		return Anchor{}, fileError{Unreadable, fmt.Sprintf("format %q, not %q", a.Format, Format)}
 	}
 	return a, nil
 }
 
-var (
-	errUnreadable   = errors.New("unreadable")
-	errBadSignature = errors.New("bad signature")
-)
+// fileError is why an anchor file is not trusted.
+type fileError struct {
+	kind   Kind
+	detail string
+}
+
+func (e fileError) Error() string { return e.kind.String() + ": " + e.detail }
 
 // ErrNoPublicKey means a public key file holds no Ed25519 public key.
 var ErrNoPublicKey = errors.New("not an Ed25519 public key (PEM \"PUBLIC KEY\" or base64 of 32 bytes)")
@@ -211,11 +214,12 @@ func chainFindings(chain []loaded) []Finding {
 	var out []Finding
 	for i, l := range chain {
 		if l.err != nil {
-			kind := BadSignature
-			if errors.Is(l.err, errUnreadable) {
-				kind = Unreadable
+			f := Finding{Kind: Unreadable, Anchor: l.file, Detail: l.err.Error()}
+			var fe fileError
+			if errors.As(l.err, &fe) {
+				f.Kind, f.Detail = fe.kind, fe.detail
 			}
-			out = append(out, Finding{Kind: kind, Anchor: l.file, Detail: l.err.Error()})
+			out = append(out, f)
 			continue
 		}
 		a := l.anchor

@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	mrand "math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,6 +114,33 @@ func TestHashMatchesSQLEventHash(t *testing.T) {
 		t.Fatalf("checked %d events (%d sealed), want %d with some sealed", n, sealed, 12*len(payloads))
 	}
 
+	// Random documents: keys and strings of any Unicode plane, numbers of any form.
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	for i := 0; i < 300; i++ {
+		doc := map[string]any{}
+		for k := 0; k < 1+rng.IntN(6); k++ {
+			switch rng.IntN(4) {
+			case 0:
+				doc[randomText(rng)] = randomText(rng)
+			case 1:
+				doc[randomText(rng)] = json.Number(fmt.Sprintf("%d.%03de%d", rng.IntN(2000)-1000, rng.IntN(1000), rng.IntN(40)-20))
+			case 2:
+				doc[randomText(rng)] = []any{randomText(rng), rng.IntN(2) == 0, nil, map[string]any{randomText(rng): randomText(rng)}}
+			default:
+				doc[randomText(rng)] = map[string]any{"nested": randomText(rng)}
+			}
+		}
+		raw, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, err := json.Marshal(map[string]any{"actor_id": nil, "user_agent": randomText(rng), "ip_address": "2001:db8::1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustMatchSQL(t, pool, raw[:i%len(raw)], string(raw), string(md), time.Unix(rng.Int64N(4e9), rng.Int64N(1e9)))
+	}
+
 	// Direct calls: any previous hash, odd times, each payload as metadata too.
 	times := []time.Time{
 		time.Date(2025, 3, 31, 23, 59, 59, 999999000, time.UTC),
@@ -140,5 +169,38 @@ func TestHashMatchesSQLEventHash(t *testing.T) {
 		if got := anchor.Hash(prev, e); !bytes.Equal(got, sqlHash) {
 			t.Errorf("payload %d: Go hash %x, SQL %x", i, got, sqlHash)
 		}
+	}
+}
+
+// randomText is up to 12 runes drawn from ASCII, Latin, CJK, emoji and the
+// control characters jsonb escapes (never NUL, which jsonb refuses).
+func randomText(rng *mrand.Rand) string {
+	ranges := [][2]rune{{1, 0x7f}, {0x80, 0x24f}, {0x4e00, 0x9fff}, {0x1f300, 0x1faff}, {0x590, 0x5ff}, {0x300, 0x36f}}
+	var b strings.Builder
+	for n := rng.IntN(13); n > 0; n-- {
+		r := ranges[rng.IntN(len(ranges))]
+		b.WriteRune(r[0] + rune(rng.IntN(int(r[1]-r[0]+1))))
+	}
+	return b.String()
+}
+
+// mustMatchSQL checks one direct call of the SQL event_hash against Hash.
+func mustMatchSQL(t *testing.T, pool *pgxpool.Pool, prev []byte, payload, metadata string, at time.Time) {
+	t.Helper()
+	var (
+		sqlHash []byte
+		p, m    []byte
+		stored  time.Time
+	)
+	err := pool.QueryRow(context.Background(), `SELECT event_hash($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9), $7::jsonb, $8::jsonb, $9::timestamptz`,
+		prev, "01JQ8Z6V3N4X2M5K7P9R1T3W5Y", "tenant-0b6f3c52-6a8e-4f0e-9d1c-3f1c2a7d9e10", int64(3), "TenantRegistered", 2,
+		payload, metadata, at).Scan(&sqlHash, &p, &m, &stored)
+	if err != nil {
+		t.Fatalf("event_hash of %s: %v", payload, err)
+	}
+	e := anchor.Event{EventID: "01JQ8Z6V3N4X2M5K7P9R1T3W5Y", StreamID: "tenant-0b6f3c52-6a8e-4f0e-9d1c-3f1c2a7d9e10",
+		Version: 3, Type: "TenantRegistered", SchemaVersion: 2, Payload: p, Metadata: m, RecordedAt: stored}
+	if got := anchor.Hash(prev, e); !bytes.Equal(got, sqlHash) {
+		t.Errorf("payload %s: Go hash %x, SQL %x", p, got, sqlHash)
 	}
 }
