@@ -28,15 +28,14 @@ func snapshot(ctx context.Context, db DB) (pgx.Tx, error) {
 
 // eventColumns are what stored reads; payload and metadata are read as jsonb,
 // PostgreSQL's own text form, without any SQL function or cast in between.
-const eventColumns = `transaction_id::text, position, event_id, stream_id, version, event_type,
+const eventColumns = `transaction_id::text, event_id, stream_id, version, event_type,
 	schema_version, payload, metadata, recorded_at, hash`
 
 // stored is one row of events.
 type stored struct {
 	Event
-	txid     uint64
-	position int64
-	hash     []byte
+	txid uint64
+	hash []byte
 }
 
 func scanStored(rows pgx.Rows) (stored, error) {
@@ -44,7 +43,7 @@ func scanStored(rows pgx.Rows) (stored, error) {
 		s    stored
 		txid string
 	)
-	if err := rows.Scan(&txid, &s.position, &s.EventID, &s.StreamID, &s.Version, &s.Type,
+	if err := rows.Scan(&txid, &s.EventID, &s.StreamID, &s.Version, &s.Type,
 		&s.SchemaVersion, &s.Payload, &s.Metadata, &s.RecordedAt, &s.hash); err != nil {
 		return stored{}, fmt.Errorf("read event: %w", err)
 	}
