@@ -279,3 +279,14 @@ func (s *anchorSchedule) anchor(ctx context.Context) {
 			"streams", len(r.Anchor.Streams), "full", r.Anchor.Full)
 	}
 }
+
+// anchorVerifier is what the audit console checks a stream's integrity with
+// (Verifier.Stream): the anchors in <data dir>/anchors under the public half of
+// the configured anchor key; nil when no key is configured (no anchor yet).
+func anchorVerifier(cfg config, pool *pgxpool.Pool) (*anchor.Verifier, error) {
+	key, err := anchorKey(cfg, false, nil)
+	if err != nil || key == nil {
+		return nil, err
+	}
+	return anchor.NewVerifier(pool, cfg.anchorDir(), key.Public().(ed25519.PublicKey))
+}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/eventstore/anchor"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 )
@@ -57,8 +59,18 @@ func TestAuditAnchorAndVerifyCommands(t *testing.T) {
 	}
 	MustRun(t, env, "audit", "verify", "--anchors", dir, "--public-key", trusted)
 
+	// The console's view of one stream.
+	console, err := anchorVerifier(loadConfig(env), pool)
+	if err != nil || console == nil {
+		t.Fatalf("anchorVerifier = %v, %v", console, err)
+	}
+	property := eventstore.StreamID{Type: domain.PropertyStreamType, ID: f.propertyID}
+	if in, err := console.Stream(context.Background(), property); err != nil || !in.OK() || in.Anchor == nil || in.Anchor.Version != 3 {
+		t.Fatalf("console Stream = %+v, %v; want OK, anchored at version 3", in, err)
+	}
+
 	// The property's second version is edited and its chain recomputed in SQL.
-	stream := "property-" + f.propertyID.String()
+	stream := property.String()
 	for _, q := range []string{
 		`ALTER TABLE events DISABLE TRIGGER USER`,
 		`UPDATE events SET payload = jsonb_set(payload, '{details,name}', '"Forged"') WHERE stream_id = '` + stream + `' AND version = 2`,
@@ -74,6 +86,9 @@ func TestAuditAnchorAndVerifyCommands(t *testing.T) {
 		}
 	}
 	MustRun(t, env, "audit", "verify")
+	if in, err := console.Stream(context.Background(), property); err != nil || in.OK() || in.Findings[0].Kind != anchor.Changed {
+		t.Fatalf("console Stream of the edited property = %+v, %v; want changed", in, err)
+	}
 	out = MustFail(t, env, "1 stream(s) changed", "audit", "verify", "--anchors", dir, "--public-key", trusted)
 	if !strings.Contains(out, "TAMPERED stream "+stream+": changed") || strings.Count(out, "TAMPERED") != 1 {
 		t.Errorf("audit verify --anchors printed:\n%s\nwant one line naming %s as changed", out, stream)

@@ -389,3 +389,29 @@ func TestVerifyNamesAStreamWrittenIntoThePast(t *testing.T) {
 		t.Fatalf("findings %v, want %s named as added", f, forged)
 	}
 }
+
+// Before the first anchor, Stream still recomputes the stream's chain in Go;
+// Verify refuses to pass against nothing.
+func TestStreamWithoutAnchors(t *testing.T) {
+	pool := dbtest.MustPool(t)
+	store := eventstore.NewPostgresStore(pool)
+	id := eventstore.StreamID{Type: "lease", ID: uuid.New()}
+	MustAppend(t, store, id, 0, 3)
+	key := MustKey(t)
+	v, err := anchor.NewVerifier(pool, t.TempDir(), key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(context.Background()); !errors.Is(err, anchor.ErrNoAnchors) {
+		t.Fatalf("Verify without anchors: %v, want ErrNoAnchors", err)
+	}
+	in, err := v.Stream(context.Background(), id)
+	if err != nil || !in.OK() || in.Version != 3 || in.Anchor != nil {
+		t.Fatalf("Stream = %+v, %v; want OK at version 3, no anchor", in, err)
+	}
+	MustTamper(t, pool, `UPDATE events SET payload = '{"n": 1}' WHERE stream_id = '`+id.String()+`' AND version = 1`)
+	in, err = v.Stream(context.Background(), id)
+	if err != nil || in.OK() || in.Findings[0].Kind != anchor.Changed || in.Findings[0].Version != 1 {
+		t.Fatalf("Stream of an edited stream = %+v, %v; want changed at version 1", in, err)
+	}
+}

@@ -83,6 +83,9 @@ func (v *Verifier) Verify(ctx context.Context) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	if len(vw.chain) == 0 {
+		return Report{}, fmt.Errorf("%w in %s", ErrNoAnchors, v.dir)
+	}
 	r := Report{Anchors: len(vw.chain), Latest: vw.chain[len(vw.chain)-1].file, Findings: vw.findings}
 	rows, err := tx.Query(ctx, `SELECT `+eventColumns+` FROM events ORDER BY stream_id, version`)
 	if err != nil {
@@ -145,7 +148,7 @@ type AnchorRef struct {
 
 // Stream checks one stream, from one snapshot, as Verify does, and returns the
 // latest anchor that lists it. This is what the audit console's integrity panel
-// shows.
+// shows. Without any anchor yet it still checks the stream's own chain.
 func (v *Verifier) Stream(ctx context.Context, id eventstore.StreamID) (StreamIntegrity, error) {
 	tx, err := snapshot(ctx, v.db)
 	if err != nil {
@@ -187,9 +190,6 @@ func (v *Verifier) load() ([]loaded, error) {
 	names, err := anchorFiles(v.dir)
 	if err != nil {
 		return nil, err
-	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("%w in %s", ErrNoAnchors, v.dir)
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
