@@ -42,6 +42,12 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if _, err := cfg.jobLeaseTTL(); err != nil {
 		return err
 	}
+	if _, err := cfg.anchorEvery(); err != nil {
+		return err
+	}
+	if _, err := anchorKey(cfg, false, log); err != nil {
+		return err
+	}
 	backupCfg, err := cfg.backupSettings()
 	if err != nil {
 		return err
