@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
@@ -175,29 +176,29 @@ func (s *Server) serve(ctx context.Context, ln, metricsLn net.Listener, ready fu
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	errs := make(chan error, len(servers))
+	// The servers stop together: when ctx ends, or when one of them fails.
+	g, gctx := errgroup.WithContext(ctx)
 	for i, srv := range servers {
-		go func() { errs <- srv.Serve(listeners[i]) }()
+		g.Go(func() error {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
 	}
-	select {
-	case err := <-errs:
+	g.Go(func() error {
+		<-gctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
+		var errs []error
 		for _, srv := range servers {
-			_ = srv.Shutdown(shutdownCtx)
+			if err := srv.Shutdown(shutdownCtx); err != nil {
+				errs = append(errs, fmt.Errorf("drain http: %w", err))
+			}
 		}
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	var errsOut []error
-	for _, srv := range servers {
-		if err := srv.Shutdown(shutdownCtx); err != nil {
-			errsOut = append(errsOut, fmt.Errorf("drain http: %w", err))
-		}
-	}
-	return errors.Join(errsOut...)
+		return errors.Join(errs...)
+	})
+	return g.Wait()
 }
 
 func (s *Server) httpServer(ctx context.Context, h http.Handler) *http.Server {

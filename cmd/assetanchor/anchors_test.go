@@ -31,6 +31,7 @@ func TestAuditAnchorAndVerifyCommands(t *testing.T) {
 	dataDir := env("ASSETANCHOR_DATA_DIR")
 	dir := filepath.Join(dataDir, "anchors")
 
+	dbtest.MustReachHorizon(t, pool) // an anchor covers the events below it
 	out, _ := MustRun(t, env, "audit", "anchor")
 	if !strings.Contains(out, "anchored every stream (2)") {
 		t.Errorf("audit anchor said %q, want every stream (2) anchored", out)
@@ -101,6 +102,7 @@ func TestAuditVerifyAnchorsTrustsOnlyItsKey(t *testing.T) {
 	pool := MustPoolOf(t, url)
 	MustToolFixture(t, env, pool)
 	dir := t.TempDir()
+	dbtest.MustReachHorizon(t, pool)
 	MustRun(t, env, "audit", "anchor", "--out", dir)
 
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
@@ -203,6 +205,7 @@ func TestServeAnchorsOnScheduleAndShutdown(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("login = %d", resp.StatusCode)
 	}
+	dbtest.MustReachHorizon(t, MustPoolOf(t, url)) // so the shutdown anchor covers the sign-in
 	cancel()
 	select {
 	case err := <-done:

@@ -40,8 +40,11 @@ func MustAppend(tb testing.TB, store eventstore.Store, stream eventstore.StreamI
 	}
 }
 
+// MustAnchor anchors the whole log: it waits first until every event lies
+// below the horizon, which an anchor covers.
 func MustAnchor(tb testing.TB, pool *pgxpool.Pool, dir string, key ed25519.PrivateKey, restart bool) anchor.Result {
 	tb.Helper()
+	dbtest.MustReachHorizon(tb, pool)
 	a, err := anchor.NewAnchorer(pool, dir, key)
 	if err != nil {
 		tb.Fatal(err)
@@ -353,6 +356,7 @@ func TestAnchorRefusesATamperedLog(t *testing.T) {
 	stream := s.streams[0] // not the anchor's head event's stream, whose loss reads as a restore
 	MustTamper(t, s.pool, `DELETE FROM events WHERE stream_id = '`+stream.String()+`' AND version = 4`)
 	MustAppend(t, s.store, stream, 3, 1) // a different fourth event
+	dbtest.MustReachHorizon(t, s.pool)
 	a, err := anchor.NewAnchorer(s.pool, s.dir, s.key)
 	if err != nil {
 		t.Fatal(err)
