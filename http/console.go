@@ -64,10 +64,13 @@ func (s *Server) consoleRoutes(r chi.Router) {
 	})
 }
 
-// consoleHeaders replace the API's policy (nothing may load) by the console's.
+// consoleHeaders replace the API's policies by the console's: its pages load
+// their style sheet, and send their origin with a form (under no-referrer a
+// browser sends "Origin: null", which the origin check must refuse).
 func (s *Server) consoleHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", consoleCSP)
+		w.Header().Set("Referrer-Policy", "same-origin")
 		next.ServeHTTP(w, r)
 	})
 }

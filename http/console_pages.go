@@ -278,7 +278,7 @@ func (s *Server) consoleEntityOf(r *http.Request, full bool) (*console.Entity, e
 		if err != nil {
 			return nil, err
 		}
-		e.AsOf, e.AsOfShown = asOf.Format("2006-01-02T15:04:05"), asOf.Format(time.RFC3339)
+		e.AsOf, e.AsOfShown = asOf.UTC().Format("2006-01-02T15:04:05.000"), asOf.UTC().Format(time.RFC3339Nano)
 		if entity, err = s.consoleAsOf(ctx, v, k, id, recordedBy(events, asOf)); err != nil {
 			return nil, err
 		}
