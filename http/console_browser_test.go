@@ -388,7 +388,7 @@ func MustScreenshot(tb testing.TB, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG; below, JPEG
 	if err != nil {
 		tb.Fatal(err)
 	}

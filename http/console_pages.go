@@ -359,7 +359,8 @@ func (s *Server) consoleTimeline(ctx context.Context, v projections.Viewer, stre
 	out := make([]console.Event, len(events))
 	for i, e := range events {
 		md := e.Metadata
-		row := console.Event{Version: e.Version, Type: e.Type, When: e.RecordedAt.UTC().Format(time.RFC3339),
+		row := console.Event{Version: e.Version, Type: e.Type, When: e.RecordedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+			At: e.RecordedAt.UTC().Format(time.RFC3339Nano),
 			IP: md.IPAddress, UserAgent: md.UserAgent, Command: md.Command}
 		if md.ActorID != nil {
 			row.ActorID = md.ActorID.String()

@@ -138,7 +138,8 @@ type Field struct {
 type Event struct {
 	Version   int64
 	Type      string
-	When      string // RFC 3339, UTC
+	When      string // RFC 3339 to the millisecond, UTC
+	At        string // RFC 3339 to the nanosecond, UTC: ?as_of= of the state right after it
 	Actor     string // who: the account's email where the viewer may see it, else its id
 	ActorID   string
 	IP        string

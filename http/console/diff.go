@@ -25,10 +25,11 @@ func Changes(oldValues, newValues []byte) []Change {
 	var out []Change
 	for _, k := range names {
 		o, n := old[k], nw[k]
-		if bytes.Equal(o, n) {
+		ov, nv := Value(o), Value(n)
+		if bytes.Equal(o, n) || ov == nv { // null and absent both read as nothing
 			continue
 		}
-		out = append(out, Change{Field: k, Old: Value(o), New: Value(n)})
+		out = append(out, Change{Field: k, Old: ov, New: nv})
 	}
 	return out
 }
