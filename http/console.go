@@ -127,6 +127,11 @@ func (s *Server) consoleAuthenticate(next http.Handler) http.Handler {
 			}
 		}
 		ctx := projections.WithViewer(r.Context(), projections.Viewer{UserID: sess.UserID, Role: sess.Role})
+		// As authenticate: a page that only reads may read from the replica, but
+		// not one that replays ?as_of= into temporary tables.
+		if r.Method == http.MethodGet && !r.URL.Query().Has("as_of") {
+			ctx = projections.MayReadReplica(ctx)
+		}
 		md := eventstore.MetadataFrom(ctx)
 		md.ActorID = &sess.UserID
 		ctx = eventstore.WithMetadata(ctx, md)
@@ -203,7 +208,17 @@ func (s *Server) consoleHome(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) consoleLoginPage(w http.ResponseWriter, r *http.Request) {
-	s.consoleRender(w, r, "login", console.Page{Title: "Sign in"})
+	s.consoleRender(w, r, "login", console.Page{Title: "Sign in", Next: consoleNext(r)})
+}
+
+// consoleNext is where to go after signing in: ?next= when it is a console
+// page of this server, else the find page.
+func consoleNext(r *http.Request) string {
+	next := r.URL.Query().Get("next")
+	if !strings.HasPrefix(next, "/console/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/console/find"
+	}
+	return next
 }
 
 func (s *Server) consoleLogin(w http.ResponseWriter, r *http.Request) {
@@ -220,7 +235,7 @@ func (s *Server) consoleLogin(w http.ResponseWriter, r *http.Request) {
 	})
 	if errors.Is(err, domain.ErrUnauthenticated) {
 		s.consoleRender(w, r, "login", console.Page{Title: "Sign in", Status: http.StatusUnauthorized,
-			Email: email, Error: "The email or the password is wrong, or the account is not active."})
+			Email: email, Next: consoleNext(r), Error: "The email or the password is wrong, or the account is not active."})
 		return
 	}
 	if err != nil {
@@ -229,11 +244,7 @@ func (s *Server) consoleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	actingAs(r.Context(), sess.UserID)
 	s.setConsoleCookie(w, r, sess.Token, int(commands.SessionLifetime.Seconds()))
-	next := r.URL.Query().Get("next")
-	if !strings.HasPrefix(next, "/console/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
-		next = "/console/find"
-	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	http.Redirect(w, r, consoleNext(r), http.StatusSeeOther)
 }
 
 func (s *Server) consoleLogout(w http.ResponseWriter, r *http.Request) {

@@ -70,6 +70,10 @@ func TestConsoleSession(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/console/login") {
 		t.Fatalf("signed out GET /console/find = %d to %q, want 303 to the sign-in page", resp.StatusCode, resp.Header.Get("Location"))
 	}
+	loginPath := resp.Header.Get("Location") // back to the page asked for, after signing in
+	if loginPath != "/console/login?next=%2Fconsole%2Ffind" {
+		t.Errorf("sign-in path = %q, want it to carry the page asked for", loginPath)
+	}
 	login := url.Values{"email": {email}, "password": {testPassword}}
 	if resp := s.consolePost(t, c, "/console/login", login, "http://evil.example"); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("sign-in posted from another origin = %d, want 403", resp.StatusCode)
@@ -77,7 +81,12 @@ func TestConsoleSession(t *testing.T) {
 	if resp := s.consolePost(t, c, "/console/login", url.Values{"email": {email}, "password": {"wrong password!"}}, origin); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("wrong password = %d, want 401", resp.StatusCode)
 	}
-	resp = s.consolePost(t, c, "/console/login", login, origin)
+	// Only a console page of this server is a place to go back to.
+	evil := s.consolePost(t, s.MustConsoleClient(t), "/console/login?next=%2F%2Fevil.example%2F", login, origin)
+	if got := evil.Header.Get("Location"); got != "/console/find" {
+		t.Errorf("sign-in with next=//evil.example/ went to %q, want /console/find", got)
+	}
+	resp = s.consolePost(t, c, loginPath, login, origin)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/find" {
 		t.Fatalf("sign-in = %d to %q, want 303 to /console/find", resp.StatusCode, resp.Header.Get("Location"))
 	}

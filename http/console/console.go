@@ -92,6 +92,7 @@ type Page struct {
 
 	// Sign-in
 	Email string
+	Next  string // the console page to go to after signing in
 
 	// Find
 	Kinds     []Kind
