@@ -287,6 +287,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	MustScreenshot(t, ctx, "console-timeline.png")
 
+	// On a phone's width the timeline reads in one column, with nothing to scroll sideways.
+	visit("lease on a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Navigate(base+"lease/"+sc.lease.String()), chromedp.WaitVisible(chromedp.CSS("#timeline")))
+	if wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)); err != nil || wide {
+		t.Errorf("on a phone the lease page is wider than the screen (err %v)", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatal(err)
+	}
+
 	// As of its signing, the lease had its first terms.
 	visit("lease as of", chromedp.SetValue(chromedp.CSS("#as_of"), sc.signedAt.UTC().Truncate(time.Millisecond).Add(time.Millisecond).Format("2006-01-02T15:04:05.000")),
 		chromedp.Submit(chromedp.CSS("#as_of")), chromedp.WaitVisible(chromedp.CSS("#state-h[data-as-of]")))
