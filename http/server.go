@@ -25,6 +25,7 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/eventstore/blobs"
 	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
+	"github.com/assetanchor/assetanchor/http/console"
 	"github.com/assetanchor/assetanchor/projections"
 	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
@@ -72,6 +73,9 @@ type Deps struct {
 	// MetricsAddr, when set, is where Run serves /metrics, alone; otherwise
 	// /metrics is on the API and needs an admin's bearer token.
 	MetricsAddr string
+	// Integrity checks a stream for the audit console's integrity panel; nil
+	// checks its hash chain only (VerifyStream), with no anchor.
+	Integrity console.IntegrityFunc
 	// Version and Revision label assetanchor_build_info; empty: read from the
 	// binary's build information.
 	Version, Revision string
@@ -88,6 +92,9 @@ type Server struct {
 	uploadTypes []string // UploadTypes, normalised
 
 	ipLimiter, emailLimiter *limiter
+
+	consolePages *console.Pages
+	integrity    console.IntegrityFunc
 }
 
 // NewServer builds the API.
@@ -127,6 +134,14 @@ func NewServer(d Deps) (*Server, error) {
 	s := &Server{Deps: d, log: d.Log, queries: d.Queries,
 		ipLimiter: newLimiter(d.LoginLimitPerIP, d.Pool), emailLimiter: newLimiter(d.LoginLimitPerEmail, d.Pool)}
 	s.uploadTypes = mediaTypes(d.UploadTypes)
+	pages, err := console.ParsePages()
+	if err != nil {
+		return nil, err
+	}
+	s.consolePages, s.integrity = pages, d.Integrity
+	if s.integrity == nil {
+		s.integrity = s.defaultIntegrity
+	}
 	s.metrics = newMetrics(s)
 	s.handler = s.routes()
 	return s, nil

@@ -69,6 +69,11 @@ func TestAuditAnchorAndVerifyCommands(t *testing.T) {
 	if in, err := console.Stream(context.Background(), property); err != nil || !in.OK() || in.Anchor == nil || in.Anchor.Version != 3 {
 		t.Fatalf("console Stream = %+v, %v; want OK, anchored at version 3", in, err)
 	}
+	panel := consoleIntegrity(console)
+	if in, err := panel(context.Background(), property.Type, property.ID); err != nil || !in.OK ||
+		!strings.Contains(in.Anchor, "holds against anchor-") || !strings.Contains(in.Chain, "intact") {
+		t.Fatalf("console panel = %+v, %v; want green, holding against the anchor", in, err)
+	}
 
 	// The property's second version is edited and its chain recomputed in SQL.
 	stream := property.String()
@@ -89,6 +94,10 @@ func TestAuditAnchorAndVerifyCommands(t *testing.T) {
 	MustRun(t, env, "audit", "verify")
 	if in, err := console.Stream(context.Background(), property); err != nil || in.OK() || in.Findings[0].Kind != anchor.Changed {
 		t.Fatalf("console Stream of the edited property = %+v, %v; want changed", in, err)
+	}
+	if in, err := panel(context.Background(), property.Type, property.ID); err != nil || in.OK ||
+		!strings.Contains(in.Anchor, "contradicted by anchor-") || !strings.Contains(in.Reason, stream+": changed") {
+		t.Fatalf("console panel of the edited property = %+v, %v; want red, contradicted by the anchor, naming the change", in, err)
 	}
 	out = MustFail(t, env, "1 stream(s) changed", "audit", "verify", "--anchors", dir, "--public-key", trusted)
 	if !strings.Contains(out, "TAMPERED stream "+stream+": changed") || strings.Count(out, "TAMPERED") != 1 {

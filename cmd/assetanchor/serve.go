@@ -149,6 +149,13 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		RequestTimeout: requestTimeout, Version: version, // the build's -X name; empty: http reads the build info
 		Degraded: background.degraded,
 	}
+	// The console checks integrity against the signed anchors once a key exists
+	// (the anchor schedule makes it); before, against the hash chain alone.
+	if v, err := anchorVerifier(cfg, pool); err != nil {
+		return err
+	} else if v != nil {
+		deps.Integrity = consoleIntegrity(v)
+	}
 	if err := cfg.edge(&deps); err != nil {
 		return err
 	}
