@@ -8,10 +8,12 @@
 #                Go clients generated from it (oapi-codegen, ogen); needs node/npm
 #   make build   build bin/assetanchor
 #   make fuzz    run each Fuzz target in ./http for 20s
+#   make browser install what the console's browser test needs (Chromium, axe-core)
+#   make console-screenshots  regenerate docs/console-*.png from the browser test
 
 MODULE := github.com/assetanchor/assetanchor
 
-.PHONY: build pg run test bench bench-smoke lint openapi-check fuzz
+.PHONY: build pg browser run test bench bench-smoke lint openapi-check fuzz console-screenshots
 
 # VERSION names the build in `assetanchor --version` (main.version), beside the
 # commit Go stamps in; `make build VERSION=v1.2.0` for a release.
@@ -45,10 +47,32 @@ pg:
 	  fi; \
 	fi
 
+# browser makes sure the audit console's browser test (http/console_browser_test.go)
+# can run: Debian's Chromium, installed as root like PostgreSQL (otherwise one
+# line says what to install; the test skips, and fails when CI=true), and
+# axe-core, pinned in .ci/axe, installed with npm when its lock file changed.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "browser: installing chromium (apt-get install)"; \
+	    out=$$( { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } 2>&1 ) \
+	      || { printf '%s\n' "$$out" | tail -n 20 >&2; exit 1; }; \
+	  else \
+	    echo "chromium is missing (the console's browser test skips): run 'sudo apt-get install chromium'" >&2; \
+	  fi; \
+	fi
+	@if [ ! -e .ci/axe/node_modules/.installed ] || [ .ci/axe/package-lock.json -nt .ci/axe/node_modules/.installed ]; then \
+	  if command -v npm >/dev/null 2>&1; then \
+	    (cd .ci/axe && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed); \
+	  else \
+	    echo "npm is missing, so axe-core is (the console's browser test skips): install Node.js and npm" >&2; \
+	  fi; \
+	fi
+
 run: pg
 	go run ./cmd/assetanchor serve
 
-test: pg
+test: pg browser
 	go run ./cmd/pgtest -- go test -race -count=1 -timeout 25m ./...
 
 # The benchmarks time themselves (fixed-length rounds, see eventstore/bench_test.go
@@ -104,6 +128,10 @@ lint:
 
 openapi-check:
 	.ci/openapi-check
+
+# The two screenshots of docs/console.md, taken by the browser test.
+console-screenshots: pg browser
+	ASSETANCHOR_CONSOLE_SCREENSHOTS=$(CURDIR)/docs go run ./cmd/pgtest -- go test -count=1 -run '^TestConsoleInBrowser$$' ./http/
 
 fuzz:
 	@targets=$$(grep -ho 'func Fuzz[A-Za-z0-9_]*' http/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); \

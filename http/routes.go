@@ -23,6 +23,8 @@ func (s *Server) routes() http.Handler {
 		r.With(s.authenticate, s.adminOnly).Get("/metrics", s.metrics.serve)
 	}
 	r.Get("/openapi.json", s.openAPI)
+	// The audit console: HTML for people, not part of the API the document describes.
+	r.Route("/console", s.consoleRoutes)
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.With(s.idempotent).Post("/auth/signup", s.signup)

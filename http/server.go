@@ -18,12 +18,14 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/eventstore/blobs"
 	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
+	"github.com/assetanchor/assetanchor/http/console"
 	"github.com/assetanchor/assetanchor/projections"
 	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
@@ -71,6 +73,9 @@ type Deps struct {
 	// MetricsAddr, when set, is where Run serves /metrics, alone; otherwise
 	// /metrics is on the API and needs an admin's bearer token.
 	MetricsAddr string
+	// Integrity checks a stream for the audit console's integrity panel; nil
+	// checks its hash chain only (VerifyStream), with no anchor.
+	Integrity console.IntegrityFunc
 	// Version and Revision label assetanchor_build_info; empty: read from the
 	// binary's build information.
 	Version, Revision string
@@ -87,6 +92,9 @@ type Server struct {
 	uploadTypes []string // UploadTypes, normalised
 
 	ipLimiter, emailLimiter *limiter
+
+	consolePages *console.Pages
+	integrity    console.IntegrityFunc
 }
 
 // NewServer builds the API.
@@ -126,6 +134,14 @@ func NewServer(d Deps) (*Server, error) {
 	s := &Server{Deps: d, log: d.Log, queries: d.Queries,
 		ipLimiter: newLimiter(d.LoginLimitPerIP, d.Pool), emailLimiter: newLimiter(d.LoginLimitPerEmail, d.Pool)}
 	s.uploadTypes = mediaTypes(d.UploadTypes)
+	pages, err := console.ParsePages()
+	if err != nil {
+		return nil, err
+	}
+	s.consolePages, s.integrity = pages, d.Integrity
+	if s.integrity == nil {
+		s.integrity = s.defaultIntegrity
+	}
 	s.metrics = newMetrics(s)
 	s.handler = s.routes()
 	return s, nil
@@ -175,29 +191,29 @@ func (s *Server) serve(ctx context.Context, ln, metricsLn net.Listener, ready fu
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	errs := make(chan error, len(servers))
+	// The servers stop together: when ctx ends, or when one of them fails.
+	g, gctx := errgroup.WithContext(ctx)
 	for i, srv := range servers {
-		go func() { errs <- srv.Serve(listeners[i]) }()
+		g.Go(func() error {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
 	}
-	select {
-	case err := <-errs:
+	g.Go(func() error {
+		<-gctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
+		var errs []error
 		for _, srv := range servers {
-			_ = srv.Shutdown(shutdownCtx)
+			if err := srv.Shutdown(shutdownCtx); err != nil {
+				errs = append(errs, fmt.Errorf("drain http: %w", err))
+			}
 		}
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	var errsOut []error
-	for _, srv := range servers {
-		if err := srv.Shutdown(shutdownCtx); err != nil {
-			errsOut = append(errsOut, fmt.Errorf("drain http: %w", err))
-		}
-	}
-	return errors.Join(errsOut...)
+		return errors.Join(errs...)
+	})
+	return g.Wait()
 }
 
 func (s *Server) httpServer(ctx context.Context, h http.Handler) *http.Server {

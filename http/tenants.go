@@ -195,17 +195,23 @@ func (s *Server) tenantAsOf(r *http.Request) (readmodel.TenantView, error) {
 	if events = recordedBy(events, asOf); len(events) == 0 {
 		return readmodel.TenantView{}, domain.ErrNotFound // it did not exist yet
 	}
+	return s.replayTenant(ctx, viewerOf(r), id, events)
+}
+
+// replayTenant is the tenant as its events leave it, with its sealed fields
+// opened; after an erasure its past has no personal data either and reads as
+// erased. The caller has checked that the viewer may see the tenant in full.
+func (s *Server) replayTenant(ctx context.Context, v readmodel.Viewer, id uuid.UUID, events []eventstore.Event) (readmodel.TenantView, error) {
 	opened, err := commands.OpenTenantEvents(ctx, s.Keyring, s.Store, events)
 	if err != nil {
 		return readmodel.TenantView{}, err
 	}
 	// The replay holds only this tenant, so it is read with unrestricted visibility.
-	everything := readmodel.Viewer{UserID: viewerOf(r).UserID, Role: domain.RoleAdmin}
+	everything := readmodel.Viewer{UserID: v.UserID, Role: domain.RoleAdmin}
 	t, err := readmodel.AsOf(ctx, s.queries, opened, func(ctx context.Context) (readmodel.TenantView, error) {
 		return s.readTenant(ctx, everything, id)
 	})
 	if err == nil && shredded(events, opened) {
-		// Erased: its past has no personal data either; it reads as erased.
 		t.FirstName, t.LastName, t.Email = projections.ErasedName, projections.ErasedName, projections.ErasedEmail
 	}
 	return t, err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
+	"github.com/assetanchor/assetanchor/projections/internal/schemaclone"
 )
 
 // readModelTables are the tables the relational projector writes, each before
@@ -27,6 +28,9 @@ var readModelTables = []string{"users", "user_sessions", "properties", "tenants"
 	"property_late_fee_policies", "lease_late_fee_policies"}
 
 // ReadModelTables lists the tables of the relational read model.
+// readModel clones and compares the read-model tables for rebuild and swap.
+var readModel = schemaclone.Tables(readModelTables)
+
 func ReadModelTables() []string { return slices.Clone(readModelTables) }
 
 // Progress is how far a replay has come. Total grows when events arrive while
@@ -227,7 +231,7 @@ func newScratch(ctx context.Context, pool *pgxpool.Pool, opts RebuildOptions, st
 		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(live, ", ")+` IN ACCESS SHARE MODE`); err != nil {
 			return fmt.Errorf("lock the live tables: %w", err)
 		}
-		if s.deferred, err = cloneReadModel(ctx, tx, s.schema); err != nil {
+		if s.deferred, err = readModel.Clone(ctx, tx, s.schema); err != nil {
 			return err
 		}
 		// Fail before hours of replay, not at the swap, if the copies are not
@@ -236,7 +240,7 @@ func newScratch(ctx context.Context, pool *pgxpool.Pool, opts RebuildOptions, st
 			if err := s.completeTables(ctx, check); err != nil {
 				return err
 			}
-			if err := sameShape(ctx, check, "public", s.schema); err != nil {
+			if err := readModel.SameShape(ctx, check, "public", s.schema); err != nil {
 				return err
 			}
 			return errUndo

@@ -31,22 +31,34 @@ const (
 
 // decodeMasterKey reads a base64 master key (standard alphabet, padded or not).
 func decodeMasterKey(text string) ([]byte, error) {
+	return decodeKey(text, "the master key", tenantkeys.MasterKeySize)
+}
+
+// decodeKey reads a base64 key of size bytes (standard alphabet, padded or not);
+// what names it in errors.
+func decodeKey(text, what string, size int) ([]byte, error) {
 	text = strings.TrimSpace(text)
 	key, err := base64.StdEncoding.DecodeString(text)
 	if err != nil {
 		key, err = base64.RawStdEncoding.DecodeString(text)
 	}
 	if err != nil {
-		return nil, errors.New("the master key is not base64")
+		return nil, errors.New(what + " is not base64")
 	}
-	if len(key) != tenantkeys.MasterKeySize {
-		return nil, fmt.Errorf("the master key must be %d bytes, not %d", tenantkeys.MasterKeySize, len(key))
+	if len(key) != size {
+		return nil, fmt.Errorf("%s must be %d bytes, not %d", what, size, len(key))
 	}
 	return key, nil
 }
 
-// readKeyFile reads a key file, refusing one that others than its owner may read.
+// readKeyFile reads a master key file, refusing one that others than its owner may read.
 func readKeyFile(path string) ([]byte, error) {
+	return readSecretKeyFile(path, decodeMasterKey, "ASSETANCHOR_MASTER_KEY")
+}
+
+// readSecretKeyFile reads a key file with decode, refusing one that others than
+// its owner may read; variable is the setting that replaces the file.
+func readSecretKeyFile(path string, decode func(string) ([]byte, error), variable string) ([]byte, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -58,9 +70,9 @@ func readKeyFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := decodeMasterKey(string(text))
+	key, err := decode(string(text))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w: restore the file from a backup, or set ASSETANCHOR_MASTER_KEY", path, err)
+		return nil, fmt.Errorf("%s: %w: restore the file from a backup, or set %s", path, err, variable)
 	}
 	return key, nil
 }
@@ -72,28 +84,28 @@ func writeKeyFile(path string, key []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".master.key-*")
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
 	if err != nil {
-		return fmt.Errorf("write master key: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write master key: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if _, err := tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write master key: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write master key: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write master key: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write master key: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync() // make the rename durable where the platform allows

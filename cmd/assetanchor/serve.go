@@ -42,6 +42,12 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if _, err := cfg.jobLeaseTTL(); err != nil {
 		return err
 	}
+	if _, err := cfg.anchorEvery(); err != nil {
+		return err
+	}
+	if _, err := anchorKey(cfg, false, log); err != nil {
+		return err
+	}
 	backupCfg, err := cfg.backupSettings()
 	if err != nil {
 		return err
@@ -134,6 +140,13 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		SchemaCurrent: schemaCurrent(pool), Collector: background.collector(app.store.Collector()), Keyring: keyring,
 		RequestTimeout: requestTimeout, Version: version, // the build's -X name; empty: http reads the build info
 		Degraded: background.degraded,
+	}
+	// The console checks integrity against the signed anchors once a key exists
+	// (the anchor schedule makes it); before, against the hash chain alone.
+	if v, err := anchorVerifier(cfg, pool); err != nil {
+		return err
+	} else if v != nil {
+		deps.Integrity = consoleIntegrity(v)
 	}
 	if err := cfg.edge(&deps); err != nil {
 		return err

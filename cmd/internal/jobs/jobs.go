@@ -197,7 +197,7 @@ type collector struct{ l *Leases }
 
 var (
 	holderDesc = prometheus.NewDesc("assetanchor_job_lease_holder",
-		"1 for the node that holds the lease of a background job (rent schedule, lease expiry, partition upkeep, blob sweep, event relay).",
+		"1 for the node that holds the lease of a background job (rent schedule, lease expiry, partition upkeep, blob sweep, event relay, anchors).",
 		[]string{"job", "node"}, nil)
 	nodeDesc = prometheus.NewDesc("assetanchor_node_info",
 		"Always 1; node is the id of the node that answers (ASSETANCHOR_NODE_ID or generated at start).",

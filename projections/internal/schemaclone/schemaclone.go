@@ -1,4 +1,8 @@
-package projections
+// Package schemaclone copies a set of tables into another schema with their
+// exact shape (columns, constraints, indexes, policies, triggers, grants,
+// partitions) and compares shapes: the scratch schema of a projections rebuild,
+// and its checks before and after the swap. It must not import anything of ours.
+package schemaclone
 
 import (
 	"context"
@@ -8,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// cloneReadModel creates schema with empty copies of the read-model tables that
+// Clone creates schema with empty copies of the tables that
 // carry the live tables' exact shape: columns, defaults, constraints and indexes
 // under their original names (names are per schema, so they can be the same),
 // foreign keys between the copies, triggers, row-level security, grants, owner,
@@ -16,7 +20,11 @@ import (
 // schema unchanged. It returns, without running them, the statements that
 // create the copies' keys, indexes and foreign keys: loading rows first and
 // building those after is much faster than maintaining them row by row.
-func cloneReadModel(ctx context.Context, tx pgx.Tx, schema string) (deferred []string, err error) {
+// Tables are the tables a Clone copies, in an order where every foreign key
+// points at a table earlier in the list or outside it.
+type Tables []string
+
+func (ts Tables) Clone(ctx context.Context, tx pgx.Tx, schema string) (deferred []string, err error) {
 	// With only pg_catalog on the path, the catalog functions qualify every name.
 	if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_catalog`); err != nil {
 		return nil, err
@@ -37,7 +45,7 @@ func cloneReadModel(ctx context.Context, tx pgx.Tx, schema string) (deferred []s
 		SELECT DISTINCT format('policy %s on %s', p.polname, p.polrelid::regclass) FROM pg_depend d JOIN pg_policy p ON p.oid = d.objid
 		WHERE d.classid = 'pg_policy'::regclass AND d.refobjid IN (SELECT oid FROM ours)
 		  AND p.polrelid NOT IN (SELECT oid FROM ours)
-		ORDER BY 1`, readModelTables)
+		ORDER BY 1`, ts)
 	if err == nil {
 		dependents, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
@@ -45,12 +53,12 @@ func cloneReadModel(ctx context.Context, tx pgx.Tx, schema string) (deferred []s
 		return nil, fmt.Errorf("look for objects that depend on the read model: %w", err)
 	}
 	if len(dependents) > 0 {
-		return nil, fmt.Errorf("%s depend on the read-model tables: a swap would drop them (add their tables to projections.readModelTables)",
+		return nil, fmt.Errorf("%s depend on the read-model tables: a swap would drop them (add their tables to the list cloned)",
 			strings.Join(dependents, ", "))
 	}
 	var policies, indexes, foreignKeys []string
-	for _, table := range readModelTables {
-		c, err := tableDDL(ctx, tx, schema, table)
+	for _, table := range ts {
+		c, err := ts.tableDDL(ctx, tx, schema, table)
 		if err != nil {
 			return nil, err
 		}
@@ -80,7 +88,7 @@ type tableCopy struct {
 }
 
 // tableDDL returns the statements that recreate public.table in schema.
-func tableDDL(ctx context.Context, tx pgx.Tx, schema, table string) (c tableCopy, err error) {
+func (ts Tables) tableDDL(ctx context.Context, tx pgx.Tx, schema, table string) (c tableCopy, err error) {
 	src := pgx.Identifier{"public", table}.Sanitize()
 	dst := pgx.Identifier{schema, table}.Sanitize()
 	var (
@@ -186,7 +194,7 @@ func tableDDL(ctx context.Context, tx pgx.Tx, schema, table string) (c tableCopy
 		return tableCopy{}, fmt.Errorf("read the policies of %s: %w", table, err)
 	}
 	for _, def := range policies {
-		c.policies = append(c.policies, toCopies(def, schema))
+		c.policies = append(c.policies, ts.toCopies(def, schema))
 	}
 
 	c.ddl = append(c.ddl, `ALTER TABLE `+dst+` OWNER TO `+pgx.Identifier{owner}.Sanitize())
@@ -211,7 +219,7 @@ func tableDDL(ctx context.Context, tx pgx.Tx, schema, table string) (c tableCopy
 		return tableCopy{}, fmt.Errorf("read the foreign keys of %s: %w", table, err)
 	}
 	for _, def := range fkDefs {
-		c.foreignKeys = append(c.foreignKeys, toCopies(def, schema))
+		c.foreignKeys = append(c.foreignKeys, ts.toCopies(def, schema))
 	}
 	return c, nil
 }
@@ -228,8 +236,8 @@ func retarget(def string, olds []string, repl string) (string, bool) {
 
 // toCopies points qualified references to read-model tables (public.users) in
 // a definition at the copies in schema.
-func toCopies(def, schema string) string {
-	for _, t := range readModelTables {
+func (ts Tables) toCopies(def, schema string) string {
+	for _, t := range ts {
 		old := "public." + t
 		var b strings.Builder
 		for {
@@ -266,11 +274,11 @@ func queryStrings(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]st
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// shapes describes each read-model table of schema as text: everything a swap
+// Shapes describes each read-model table of schema as text: everything a swap
 // must keep, with the schema's name in it; with fromOutside, also the foreign
 // keys of other tables that point at it. Run it with search_path = pg_catalog so
 // that every name comes out qualified.
-func shapes(ctx context.Context, tx pgx.Tx, schema string, fromOutside bool) (map[string]string, error) {
+func (ts Tables) Shapes(ctx context.Context, tx pgx.Tx, schema string, fromOutside bool) (map[string]string, error) {
 	rows, err := tx.Query(ctx, `SELECT c.relname, concat_ws(E'\n',
 			'kind ' || c.relkind::text, 'owner ' || pg_get_userbyid(c.relowner), 'acl ' || coalesce(c.relacl::text, '-'),
 			'rls ' || c.relrowsecurity || ' force ' || c.relforcerowsecurity,
@@ -300,7 +308,7 @@ func shapes(ctx context.Context, tx pgx.Tx, schema string, fromOutside bool) (ma
 				  AND ($3 OR (SELECT relname FROM pg_class WHERE oid = conrelid) = ANY($2))))
 		FROM pg_class c
 		WHERE c.relnamespace = $1::text::regnamespace AND c.relname = ANY($2) AND NOT c.relispartition`,
-		schema, readModelTables, fromOutside)
+		schema, ts, fromOutside)
 	if err != nil {
 		return nil, fmt.Errorf("read table shapes in %s: %w", schema, err)
 	}
@@ -316,25 +324,25 @@ func shapes(ctx context.Context, tx pgx.Tx, schema string, fromOutside bool) (ma
 	return out, rows.Err()
 }
 
-// sameShape fails unless the read-model tables of schema b are shaped exactly
+// SameShape fails unless the read-model tables of schema b are shaped exactly
 // like those of schema a (foreign keys from other tables aside: the swap puts
 // those back).
-func sameShape(ctx context.Context, tx pgx.Tx, a, b string) error {
-	sa, err := shapes(ctx, tx, a, false)
+func (ts Tables) SameShape(ctx context.Context, tx pgx.Tx, a, b string) error {
+	sa, err := ts.Shapes(ctx, tx, a, false)
 	if err != nil {
 		return err
 	}
-	sb, err := shapes(ctx, tx, b, false)
+	sb, err := ts.Shapes(ctx, tx, b, false)
 	if err != nil {
 		return err
 	}
-	return diffShapes(sa, sb, a, b)
+	return ts.DiffShapes(sa, sb, a, b)
 }
 
-// diffShapes names the first line that differs between two sets of shapes,
+// DiffShapes names the first line that differs between two sets of shapes,
 // after writing schema b's name as a's.
-func diffShapes(sa, sb map[string]string, a, b string) error {
-	for _, t := range readModelTables {
+func (ts Tables) DiffShapes(sa, sb map[string]string, a, b string) error {
+	for _, t := range ts {
 		want, ok := sa[t]
 		if !ok {
 			return fmt.Errorf("table %s.%s is missing", a, t)
