@@ -20,16 +20,22 @@ type leaseTenantList struct {
 // leaseTenants parses a signing's tenant_id or tenant_ids: exactly one of them,
 // and a list neither empty nor longer than domain.MaxLeaseParties.
 func (f *inputFields) leaseTenants(single *uuid.UUID, list *[]uuid.UUID) leaseTenantList {
+	// A list refused here stands as one unknown tenant named "tenant_ids": the
+	// domain's verdict on it adds nothing to the field reported.
+	refused := leaseTenantList{ids: []uuid.UUID{uuid.Nil}, fields: []string{"tenant_ids"}}
 	var out leaseTenantList
 	switch {
 	case single != nil && list != nil:
 		f.Add("tenant_ids", "give tenant_id or tenant_ids, not both")
+		return refused
 	case list == nil:
 		out.ids, out.fields = []uuid.UUID{f.requiredID("tenant_id", single)}, []string{"tenant_id"}
 	case len(*list) == 0:
 		f.Add("tenant_ids", "is empty: name at least one tenant")
+		return refused
 	case len(*list) > domain.MaxLeaseParties:
 		f.Add("tenant_ids", fmt.Sprintf("must be at most %d tenants", domain.MaxLeaseParties))
+		return refused
 	default:
 		for i, id := range *list {
 			field := fmt.Sprintf("tenant_ids[%d]", i)

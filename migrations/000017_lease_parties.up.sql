@@ -10,6 +10,9 @@ CREATE TABLE lease_tenants (
     is_primary BOOLEAN NOT NULL DEFAULT FALSE,
     added_at   TIMESTAMP NOT NULL,
     removed_at TIMESTAMP,
+    -- The order the parties joined in (1 for the first signatory; a party that
+    -- joins again goes last), which the API lists them in after the primary.
+    position   INTEGER NOT NULL CHECK (position >= 1),
     PRIMARY KEY (lease_id, tenant_id),
     CONSTRAINT lease_tenants_primary_not_removed CHECK (NOT (is_primary AND removed_at IS NOT NULL))
 );
@@ -20,8 +23,8 @@ CREATE UNIQUE INDEX lease_tenants_one_primary ON lease_tenants (lease_id) WHERE 
 
 -- Every lease signed so far has its tenant as its only party: the row its
 -- LeaseSigned projects (added when the lease was signed).
-INSERT INTO lease_tenants (lease_id, tenant_id, is_primary, added_at)
-SELECT id, tenant_id, TRUE, created_at FROM leases;
+INSERT INTO lease_tenants (lease_id, tenant_id, is_primary, added_at, position)
+SELECT id, tenant_id, TRUE, created_at, 1 FROM leases;
 
 -- Row-level security (000005): a lease's parties are visible with the lease.
 GRANT SELECT ON lease_tenants TO assetanchor_reader;

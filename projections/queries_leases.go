@@ -41,7 +41,7 @@ type LeaseParty struct {
 const leaseColumns = `l.id, l.property_id, l.tenant_id, l.start_date, l.end_date, l.rent_amount,
 	l.security_deposit, l.payment_day, l.status, coalesce(l.auto_renew, FALSE), l.created_at, l.updated_at,
 	l.terminated_on, l.termination_reason, l.version, (SELECT coalesce(jsonb_agg(jsonb_build_object(
-		'id', lt.tenant_id, 'primary', lt.is_primary) ORDER BY lt.is_primary DESC, lt.added_at, lt.tenant_id), '[]')
+		'id', lt.tenant_id, 'primary', lt.is_primary) ORDER BY lt.is_primary DESC, lt.position), '[]')
 		FROM lease_tenants lt WHERE lt.lease_id = l.id AND lt.removed_at IS NULL)`
 
 // leaseTargets are the scan destinations of leaseColumns; finish converts what

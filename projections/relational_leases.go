@@ -2,8 +2,8 @@ package projections
 
 import (
 	"encoding/json"
+	"cmp"
 	"slices"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -73,7 +73,15 @@ func applyLease(en *entity, e eventstore.Event, de domain.Event) error {
 // addParty makes id a party of the lease from the event on (again, if it was
 // removed before).
 func addParty(parties *memberRows, lease, id uuid.UUID, primary bool, e eventstore.Event) {
+	last := 0
+	parties.each(func(r *row) {
+		var p int
+		if json.Unmarshal(r.value("position"), &p) == nil {
+			last = max(last, p)
+		}
+	})
 	r := parties.put(lease, id)
+	r.set("position", last+1)
 	r.set("is_primary", primary)
 	r.set("added_at", e.RecordedAt)
 	r.set("removed_at", nil)
@@ -99,12 +107,12 @@ func changeParties(en *entity, audited bool, edit func(*memberRows)) error {
 }
 
 // partiesJSON is the lease's parties now, as the API renders them
-// ([{"id", "primary"}], the primary first, then by when they joined).
+// ([{"id", "primary"}], the primary first, then in the order they joined).
 func partiesJSON(parties *memberRows) json.RawMessage {
 	type party struct {
 		ID      string `json:"id"`
 		Primary bool   `json:"primary"`
-		added   string
+		at      int
 	}
 	var list []party
 	parties.each(func(r *row) {
@@ -112,7 +120,9 @@ func partiesJSON(parties *memberRows) json.RawMessage {
 			return
 		}
 		id, _ := r.uuidOf("tenant_id")
-		list = append(list, party{ID: id.String(), Primary: string(r.value("is_primary")) == "true", added: string(r.value("added_at"))})
+		p := party{ID: id.String(), Primary: string(r.value("is_primary")) == "true"}
+		_ = json.Unmarshal(r.value("position"), &p.at)
+		list = append(list, p)
 	})
 	slices.SortStableFunc(list, func(a, b party) int {
 		switch {
@@ -121,10 +131,8 @@ func partiesJSON(parties *memberRows) json.RawMessage {
 				return -1
 			}
 			return 1
-		case a.added != b.added:
-			return strings.Compare(a.added, b.added)
 		}
-		return strings.Compare(a.ID, b.ID)
+		return cmp.Compare(a.at, b.at)
 	})
 	if list == nil {
 		return json.RawMessage("[]")

@@ -72,7 +72,7 @@ var (
 	lateFeeScales = map[string]int32{"flat_amount": 2, "percent": 2, "monthly_cap": 2}
 	// leaseTenantsTable holds several rows per lease stream: one per party.
 	leaseTenantsTable = memberTable(newTableDef("lease_tenants", "lease_id", nil,
-		"lease_id", "tenant_id", "is_primary", "added_at", "removed_at"), "tenant_id")
+		"lease_id", "tenant_id", "is_primary", "added_at", "removed_at", "position"), "tenant_id")
 )
 
 // memberTable makes t a table of several rows per stream, told apart by member.

@@ -119,8 +119,8 @@ func MustMatrixWorld(tb testing.TB, pool *pgxpool.Pool) *matrixWorld {
 	tRemoved := tenant("A's tenant, removed from B's active lease", a)
 
 	party := func(lease, tenant uuid.UUID, primary, removed bool) {
-		exec(`INSERT INTO lease_tenants (lease_id, tenant_id, is_primary, added_at, removed_at)
-			VALUES ($1, $2, $3, now(), CASE WHEN $4 THEN now() END)`, lease, tenant, primary, removed)
+		exec(`INSERT INTO lease_tenants (lease_id, tenant_id, is_primary, added_at, removed_at, position)
+			VALUES ($1, $2, $3, now(), CASE WHEN $4 THEN now() END, $5)`, lease, tenant, primary, removed, len(w.parties[lease])+1)
 		w.parties[lease] = append(w.parties[lease], matrixParty{tenant, removed})
 		w.names[partyCell(lease, tenant)] = w.names[tenant] + " as a party of " + w.names[lease]
 	}
