@@ -1,8 +1,8 @@
 package projections
 
 import (
-	"encoding/json"
 	"cmp"
+	"encoding/json"
 	"slices"
 
 	"github.com/google/uuid"

@@ -23,7 +23,7 @@ type matrixWorld struct {
 	tenants    map[uuid.UUID]uuid.UUID  // id -> registered by
 	leases     map[uuid.UUID][2]uuid.UUID
 	parties    map[uuid.UUID][]matrixParty // lease -> every lease_tenants row
-	charges    map[uuid.UUID]uuid.UUID // id -> lease
+	charges    map[uuid.UUID]uuid.UUID     // id -> lease
 	requests   map[uuid.UUID][2]*uuid.UUID
 	documents  map[uuid.UUID]matrixDocument
 	sessions   map[uuid.UUID]uuid.UUID // id -> user
