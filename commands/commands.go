@@ -1,5 +1,7 @@
 // Package commands carries out what clients ask: it loads an aggregate from its
-// stream, lets the domain decide, and appends the resulting events.
+// stream, lets the domain decide, and appends the resulting events through an
+// eventstore.Store, with the guards (claims, periods, keys) in the same
+// transaction. It must not import projections or http.
 package commands
 
 import (

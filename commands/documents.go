@@ -10,6 +10,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/blobs"
 )
 
 // Documents handles the document commands and keeps their bytes in a BlobStore.
@@ -20,13 +21,13 @@ import (
 // ErrNotFound.
 //
 // The bytes are shared by content: each live document claims its content hash
-// (eventstore.BlobScope) in the transaction that appends its upload, and gives the
+// (blobs.Scope) in the transaction that appends its upload, and gives the
 // claim up in the transaction that appends its deletion. The bytes are removed
 // after a deletion commits, under the hash's lock, once no claim is left; see
 // eventstore/blobs.go for why a crash at any point is harmless.
 type Documents struct {
 	store      eventstore.Store
-	blobs      eventstore.BlobStore
+	blobs      blobs.Store
 	visibility TenantVisibility
 	log        *slog.Logger
 }
@@ -34,7 +35,7 @@ type Documents struct {
 // NewDocuments refuses nil dependencies. log receives the failures of removing
 // bytes after a deletion has committed: those leave an orphan for SweepBlobs,
 // never a failed request.
-func NewDocuments(store eventstore.Store, blobs eventstore.BlobStore, visibility TenantVisibility, log *slog.Logger) (*Documents, error) {
+func NewDocuments(store eventstore.Store, blobs blobs.Store, visibility TenantVisibility, log *slog.Logger) (*Documents, error) {
 	if store == nil || blobs == nil || visibility == nil || log == nil {
 		return nil, errors.New("commands: NewDocuments needs a store, a blob store, a visibility check and a logger")
 	}
@@ -57,7 +58,7 @@ func newDocument() *domain.Document { return &domain.Document{} }
 type UploadDocument struct {
 	Actor        Actor
 	ID           *uuid.UUID // client-supplied id, optional
-	Content      eventstore.StagedBlob
+	Content      blobs.Staged
 	FileType     string
 	Name         string
 	Description  *string
@@ -127,14 +128,14 @@ func (h *Documents) upload(ctx context.Context, cmd UploadDocument, stream event
 	var res Result
 	stored := false
 	err := h.store.Atomically(ctx, func(store eventstore.Store) error {
-		if err := store.Lock(ctx, eventstore.BlobLockKey(key)); err != nil {
+		if err := store.Lock(ctx, blobs.LockKey(key)); err != nil {
 			return err
 		}
 		if err := h.blobs.Commit(ctx, cmd.Content); err != nil {
 			return err
 		}
 		stored = true
-		if err := store.Claim(ctx, eventstore.BlobScope(key), stream.ID.String(), stream); err != nil {
+		if err := store.Claim(ctx, blobs.Scope(key), stream.ID.String(), stream); err != nil {
 			return err
 		}
 		var err error
@@ -192,7 +193,7 @@ func (h *Documents) Delete(ctx context.Context, cmd DeleteDocument) (Result, err
 			return nil, err
 		}
 		key = d.ContentHash()
-		if err := store.Unclaim(ctx, eventstore.BlobScope(key), d.ID().String(), documentStream(d.ID())); err != nil {
+		if err := store.Unclaim(ctx, blobs.Scope(key), d.ID().String(), documentStream(d.ID())); err != nil {
 			return nil, err
 		}
 		return events, nil
@@ -201,41 +202,6 @@ func (h *Documents) Delete(ctx context.Context, cmd DeleteDocument) (Result, err
 		h.collect(context.WithoutCancel(ctx), key)
 	}
 	return res, err
-}
-
-// DeleteErasedTenantFiles deletes every live document attached to a tenant whose
-// personal data was erased: its files (identity papers, payslips, screening
-// reports) are personal data that crypto-shredding cannot reach, so they go as a
-// deletion does, bytes included once no other document holds them. It acts for
-// the system, after the erasure, and repeating it deletes what is left; uploads to
-// an erased tenant are refused. It returns the last deletion's result, whose
-// checkpoint covers them all (zero when there was nothing to delete).
-func (h *Documents) DeleteErasedTenantFiles(ctx context.Context, tenantID uuid.UUID) (Result, error) {
-	ctx = withCommand(ctx, "DeleteErasedTenantDocument")
-	tenant, err := loadTenant(ctx, h.store, tenantID)
-	if err != nil {
-		return Result{}, err
-	}
-	if !tenant.Erased() {
-		return Result{}, fmt.Errorf("delete the files of tenant %s: %w", tenantID, domain.ErrConflict)
-	}
-	ids, err := h.visibility.LiveDocumentsOf(ctx, domain.DocumentOfTenant.String(), tenantID)
-	if err != nil {
-		return Result{}, err
-	}
-	system := Actor{Role: domain.RoleAdmin} // sees every document and entity
-	var last Result
-	for _, id := range ids {
-		res, err := h.Delete(ctx, DeleteDocument{Actor: system, ID: id})
-		if errors.Is(err, domain.ErrNotFound) {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return last, err
-		}
-		last = res
-	}
-	return last, nil
 }
 
 // update runs a command on one document under its lock, in one transaction.
@@ -317,10 +283,10 @@ func (h *Documents) collect(ctx context.Context, key string) {
 func (h *Documents) collectBlob(ctx context.Context, key string) (bool, error) {
 	removed := false
 	err := h.store.Atomically(ctx, func(store eventstore.Store) error {
-		if err := store.Lock(ctx, eventstore.BlobLockKey(key)); err != nil {
+		if err := store.Lock(ctx, blobs.LockKey(key)); err != nil {
 			return err
 		}
-		claimed, err := store.Claimed(ctx, eventstore.BlobScope(key))
+		claimed, err := store.Claimed(ctx, blobs.Scope(key))
 		if err != nil || claimed {
 			return err
 		}

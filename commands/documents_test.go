@@ -18,6 +18,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/blobs"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 )
 
@@ -25,7 +26,7 @@ import (
 // over them, and a property of its owner to attach documents to.
 type documentWorld struct {
 	store     *eventstore.PostgresStore
-	blobs     *eventstore.LocalBlobs
+	blobs     *blobs.Local
 	documents *Documents
 	owner     Actor
 	property  uuid.UUID
@@ -46,7 +47,7 @@ func (tenantsLeaseNothing) LiveDocumentsOf(context.Context, string, uuid.UUID) (
 func MustDocumentWorld(t *testing.T) *documentWorld {
 	t.Helper()
 	store := eventstore.NewPostgresStore(dbtest.MustPool(t))
-	blobs, err := eventstore.NewLocalBlobs(filepath.Join(t.TempDir(), "documents"))
+	blobs, err := blobs.NewLocal(filepath.Join(t.TempDir(), "documents"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func TestNewDocumentsRefusesNilDependencies(t *testing.T) {
 	if _, err := NewDocuments(store, nil, tenantsLeaseNothing{}, log); err == nil {
 		t.Error("NewDocuments without a blob store: err = nil, want an error")
 	}
-	if _, err := NewDocuments(store, &eventstore.LocalBlobs{}, tenantsLeaseNothing{}, nil); err == nil {
+	if _, err := NewDocuments(store, &blobs.Local{}, tenantsLeaseNothing{}, nil); err == nil {
 		t.Error("NewDocuments without a logger: err = nil, want an error")
 	}
 }
@@ -174,7 +175,7 @@ func TestDeleteRacingUploadOfTheSameBytes(t *testing.T) {
 		if _, err := w.documents.Delete(ctx, DeleteDocument{Actor: w.owner, ID: second.ID}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.blobs.Open(ctx, sha256Hex(content)); !errors.Is(err, eventstore.ErrBlobNotFound) {
+		if _, err := w.blobs.Open(ctx, sha256Hex(content)); !errors.Is(err, blobs.ErrNotFound) {
 			t.Fatalf("round %d: bytes of deleted documents still open: err = %v, want ErrBlobNotFound", round, err)
 		}
 	}

@@ -5,26 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 )
 
-// tenantPersonalFields are the members of tenant event payloads that hold
-// personal data. They are sealed field by field with the tenant's data key
-// before they reach the event store (DESIGN.md, Security).
-var tenantPersonalFields = []string{"first_name", "last_name", "email", "phone", "ssn_last_four",
-	"date_of_birth", "income", "credit_score", "background_check_status"}
-
-func tenantPersonal(name string) bool {
-	for _, f := range tenantPersonalFields {
-		if f == name {
-			return true
-		}
-	}
-	return false
-}
+// tenantPersonal reports whether a payload member holds personal data, sealed
+// field by field with the tenant's data key before it reaches the event store
+// (DESIGN.md, Security).
+func tenantPersonal(name string) bool { return slices.Contains(domain.TenantPersonalFields, name) }
 
 // sealingStore is the tenant handler's view of the event store: the codec at the
 // boundary between the domain, whose tenant events hold personal data in clear,
@@ -32,14 +24,13 @@ func tenantPersonal(name string) bool {
 //
 //   - Appending the first events of a tenant stream creates the tenant's data key
 //     in the same transaction; later appends use that key.
-//   - Appending TenantPersonalDataErased shreds the key in the same transaction.
 //   - Reading a tenant stream opens the sealed fields; without the key (erased)
 //     they stay absent.
 //
 // Other streams pass through untouched.
 type sealingStore struct {
 	eventstore.Store
-	keyring *eventstore.Keyring
+	keyring *tenantkeys.Keyring
 }
 
 func (s sealingStore) Atomically(ctx context.Context, fn func(eventstore.Store) error) error {
@@ -68,12 +59,12 @@ func (s sealingStore) Append(ctx context.Context, stream eventstore.StreamID, ex
 // seal turns the events into their stored form inside tx.
 func (s sealingStore) seal(ctx context.Context, tx eventstore.Store, stream eventstore.StreamID,
 	expectedVersion int64, events []eventstore.NewEvent) ([]eventstore.NewEvent, error) {
-	var key *eventstore.DataKey
+	var key *tenantkeys.DataKey
 	if expectedVersion == 0 {
 		// A new stream: its key is born with it. A key already there means the
 		// stream is there too, so this is the losing side of a race or a repeat.
 		k, err := s.keyring.Create(ctx, tx, stream.ID)
-		if errors.Is(err, eventstore.ErrKeyExists) {
+		if errors.Is(err, tenantkeys.ErrKeyExists) {
 			return nil, eventstore.ErrConcurrency
 		}
 		if err != nil {
@@ -83,26 +74,20 @@ func (s sealingStore) seal(ctx context.Context, tx eventstore.Store, stream even
 	}
 	out := make([]eventstore.NewEvent, len(events))
 	for i, e := range events {
-		if _, erased := e.Data.(*domain.TenantPersonalDataErased); erased {
-			if err := tx.ShredDataKey(ctx, stream.ID); err != nil {
-				return nil, err
-			}
-			key = nil
-		}
 		payload, err := json.Marshal(e.Data)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", e.Type, err)
 		}
 		if key == nil && needsSealing(payload) {
 			k, err := s.keyring.Key(ctx, tx, stream.ID)
-			if errors.Is(err, eventstore.ErrKeyShredded) {
+			if errors.Is(err, tenantkeys.ErrKeyShredded) {
 				// A tenant registered before its data was sealed gets its key now.
 				// (An erased tenant takes no personal data: if it was erased since
 				// its stream was read, this append loses the version race and the
 				// key goes with the rolled-back transaction.)
 				k, err = s.keyring.Create(ctx, tx, stream.ID)
 			}
-			if errors.Is(err, eventstore.ErrKeyExists) {
+			if errors.Is(err, tenantkeys.ErrKeyExists) {
 				return nil, eventstore.ErrConcurrency // a racing append made it first
 			}
 			if err != nil {
@@ -148,5 +133,22 @@ func (s sealingStore) ReadStream(ctx context.Context, stream eventstore.StreamID
 	if err != nil || stream.Type != domain.TenantStreamType {
 		return events, err
 	}
-	return s.keyring.OpenEvents(ctx, s.Store, events)
+	return OpenTenantEvents(ctx, s.keyring, s.Store, events)
+}
+
+// OpenTenantEvents opens the sealed fields of tenant events, each with its
+// tenant's data key read through keys; an erased tenant's events come back with
+// their personal fields absent.
+func OpenTenantEvents(ctx context.Context, keyring *tenantkeys.Keyring, keys tenantkeys.DataKeys,
+	events []eventstore.Event) ([]eventstore.Event, error) {
+	opener := keyring.Opener(keys)
+	out := make([]eventstore.Event, len(events))
+	for i, e := range events {
+		out[i] = e
+		var err error
+		if out[i].Data, err = opener.Open(ctx, e.Stream.ID, e.Data); err != nil {
+			return nil, fmt.Errorf("open %s v%d: %w", e.Stream, e.Version, err)
+		}
+	}
+	return out, nil
 }

@@ -15,8 +15,9 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // personalFixture is a registration whose every personal value is distinctive,
@@ -64,7 +65,7 @@ func MustRawPayloads(tb testing.TB, pool *pgxpool.Pool, id uuid.UUID) []string {
 
 func sealedPaths(tb testing.TB, payload string) []string {
 	tb.Helper()
-	fields, err := eventstore.SealedFields(json.RawMessage(payload))
+	fields, err := tenantkeys.SealedFields(json.RawMessage(payload))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestTenantPersonalDataIsSealedInEvents(t *testing.T) {
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
 	keyring := MustKeyring(t)
-	h, err := NewTenants(store, projections.NewQueries(pool), keyring)
+	h, err := NewTenants(store, readmodel.NewQueries(pool), keyring)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,14 +164,14 @@ func TestTenantPersonalDataIsSealedInEvents(t *testing.T) {
 		}
 	})
 	t.Run("another master key opens nothing", func(t *testing.T) {
-		other, err := NewTenants(store, projections.NewQueries(pool), MustKeyring(t))
+		other, err := NewTenants(store, readmodel.NewQueries(pool), MustKeyring(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		last := "Other"
 		_, err = other.ChangeContact(ctx, ChangeTenantContact{Actor: actor, ID: id,
 			Patch: TenantContactPatch{LastName: Optional[string]{Set: true, Value: &last}}})
-		if !errors.Is(err, eventstore.ErrWrongMasterKey) {
+		if !errors.Is(err, tenantkeys.ErrWrongMasterKey) {
 			t.Errorf("change under another master key = %v, want ErrWrongMasterKey", err)
 		}
 		if got := len(MustRawPayloads(t, pool, id)); got != 2 {
@@ -186,7 +187,7 @@ func TestEraseShredsTheKey(t *testing.T) {
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
 	keyring := MustKeyring(t)
-	h, err := NewTenants(store, projections.NewQueries(pool), keyring)
+	h, err := NewTenants(store, readmodel.NewQueries(pool), keyring)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,11 +212,11 @@ func TestEraseShredsTheKey(t *testing.T) {
 	}
 
 	stranger := Actor{UserID: uuid.New(), Role: domain.RoleUser}
-	if _, err := h.Erase(ctx, EraseTenant{Actor: stranger, ID: id}); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := h.Erase(ctx, EraseTenant{Actor: stranger, ID: id}, nil); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("erase by a stranger = %v, want ErrNotFound", err)
 	}
 	stale := int64(0)
-	if _, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id, IfMatch: &stale}); !errors.Is(err, domain.ErrPreconditionFailed) {
+	if _, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id, IfMatch: &stale}, nil); !errors.Is(err, domain.ErrPreconditionFailed) {
 		t.Errorf("erase with a stale If-Match = %v, want ErrPreconditionFailed", err)
 	}
 	if got := keyRows(); got != 1 {
@@ -225,7 +226,7 @@ func TestEraseShredsTheKey(t *testing.T) {
 		t.Fatalf("refused erasures left %d events, want 1", got)
 	}
 
-	res, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id})
+	res, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id}, nil)
 	if err != nil || res.Version != 2 {
 		t.Fatalf("erase = %+v, %v; want version 2", res, err)
 	}
@@ -249,7 +250,7 @@ func TestEraseShredsTheKey(t *testing.T) {
 				t.Errorf("%s opens to %q after erasure: %s", e.Type, v, e.Data)
 			}
 		}
-		if eventstore.Sealed(e.Data) {
+		if tenantkeys.Sealed(e.Data) {
 			t.Errorf("%s still carries its sealed member when opened without a key: %s", e.Type, e.Data)
 		}
 	}
@@ -263,7 +264,7 @@ func TestEraseShredsTheKey(t *testing.T) {
 func TestConcurrentRegistrationsMakeOneKey(t *testing.T) {
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
-	h, err := NewTenants(store, projections.NewQueries(pool), MustKeyring(t))
+	h, err := NewTenants(store, readmodel.NewQueries(pool), MustKeyring(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +305,7 @@ func TestConcurrentRegistrationsMakeOneKey(t *testing.T) {
 func TestTenantRegisteredInClearGetsAKeyOnItsFirstChange(t *testing.T) {
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
-	h, err := NewTenants(store, projections.NewQueries(pool), MustKeyring(t))
+	h, err := NewTenants(store, readmodel.NewQueries(pool), MustKeyring(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +357,7 @@ func TestAppendAfterAnErasureMakesNoKey(t *testing.T) {
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
 	keyring := MustKeyring(t)
-	h, err := NewTenants(store, projections.NewQueries(pool), keyring)
+	h, err := NewTenants(store, readmodel.NewQueries(pool), keyring)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +368,7 @@ func TestAppendAfterAnErasureMakesNoKey(t *testing.T) {
 	if _, err := h.Register(ctx, f.cmd); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id}); err != nil {
+	if _, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id}, nil); err != nil {
 		t.Fatal(err)
 	}
 	late := sealingStore{Store: store, keyring: keyring}

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 )
 
 // TenantVisibility answers whether a user may see a tenant because the tenant
@@ -32,29 +32,9 @@ type Tenants struct {
 	log        *slog.Logger
 }
 
-// ErasureJournal keeps erased tenants outside the database (beside the
-// backups), so that a restore to a moment before an erasure erases again.
-type ErasureJournal interface {
-	// Record notes that tenantID's erasure has committed; recording a tenant
-	// already in the journal changes nothing.
-	Record(ctx context.Context, tenantID uuid.UUID) error
-}
-
-// WithErasureJournal makes Erase record each erased tenant in j once the
-// erasure has committed. A failed record is logged to log at ERROR and not
-// returned: the erasure stands, and whoever keeps j must also catch up on
-// erasures from the event log. j may be nil.
-func (h *Tenants) WithErasureJournal(j ErasureJournal, log *slog.Logger) *Tenants {
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	h.journal, h.log = j, log
-	return h
-}
-
 // NewTenants refuses nil dependencies. keyring holds the master key that wraps
 // every tenant's data key.
-func NewTenants(store eventstore.Store, visibility TenantVisibility, keyring *eventstore.Keyring) (*Tenants, error) {
+func NewTenants(store eventstore.Store, visibility TenantVisibility, keyring *tenantkeys.Keyring) (*Tenants, error) {
 	if store == nil || visibility == nil || keyring == nil {
 		return nil, errors.New("commands: NewTenants needs a store, a visibility check and a keyring")
 	}
@@ -202,45 +182,4 @@ func (h *Tenants) RecordScreening(ctx context.Context, cmd RecordTenantScreening
 			}
 			return events, nil
 		})
-}
-
-// EraseTenant erases a tenant's personal data.
-type EraseTenant struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-}
-
-// Erase handles EraseTenant: in one transaction it shreds the tenant's data key,
-// so that every sealed field of its events is unreadable for good, forgets the
-// stored answers that held its data in clear, and records TenantPersonalDataErased.
-// Only an admin or the owning user may erase (domain.Tenant.MayErase): others who
-// may see the tenant are refused with ErrEraseForbidden, anyone else gets
-// ErrNotFound. Erasing again records nothing.
-func (h *Tenants) Erase(ctx context.Context, cmd EraseTenant) (Result, error) {
-	ctx = withCommand(ctx, "EraseTenant")
-	res, err := update(ctx, h.store, tenantStream(cmd.ID), cmd.IfMatch, newTenant,
-		func(t *domain.Tenant) error {
-			if err := h.mayChange(ctx, cmd.Actor, cmd.ID, t); err != nil {
-				return err
-			}
-			if !t.MayErase(cmd.Actor.UserID, cmd.Actor.Role) {
-				return domain.ErrEraseForbidden
-			}
-			return nil
-		},
-		func(t *domain.Tenant) ([]domain.Event, error) { return t.ErasePersonalData(), nil })
-	if err == nil && h.journal != nil {
-		// Also after an erasure that records nothing new: an earlier record
-		// may have failed.
-		eventstore.AfterCommit(ctx, func(ctx context.Context) {
-			// The erasure is committed: a client that went away does not stop it.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			if err := h.journal.Record(ctx, cmd.ID); err != nil {
-				h.log.ErrorContext(ctx, "record the erasure in the erasure journal", "tenant", cmd.ID, "err", err)
-			}
-		})
-	}
-	return res, err
 }

@@ -12,31 +12,32 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 func TestNewTenantsRefusesNilDependencies(t *testing.T) {
 	keyring := MustKeyring(t)
-	if _, err := NewTenants(nil, projections.NewQueries(nil), keyring); err == nil {
+	if _, err := NewTenants(nil, readmodel.NewQueries(nil), keyring); err == nil {
 		t.Errorf("NewTenants(nil store) = nil error, want a refusal")
 	}
 	if _, err := NewTenants(eventstore.NewPostgresStore(nil), nil, keyring); err == nil {
 		t.Errorf("NewTenants(nil visibility) = nil error, want a refusal")
 	}
-	if _, err := NewTenants(eventstore.NewPostgresStore(nil), projections.NewQueries(nil), nil); err == nil {
+	if _, err := NewTenants(eventstore.NewPostgresStore(nil), readmodel.NewQueries(nil), nil); err == nil {
 		t.Errorf("NewTenants(nil keyring) = nil error, want a refusal")
 	}
 }
 
 // MustKeyring is a keyring with a fresh random master key.
-func MustKeyring(tb testing.TB) *eventstore.Keyring {
+func MustKeyring(tb testing.TB) *tenantkeys.Keyring {
 	tb.Helper()
-	master := make([]byte, eventstore.MasterKeySize)
+	master := make([]byte, tenantkeys.MasterKeySize)
 	if _, err := rand.Read(master); err != nil {
 		tb.Fatal(err)
 	}
-	k, err := eventstore.NewKeyring(master)
+	k, err := tenantkeys.NewKeyring(master)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func MustTenantStreamLen(tb testing.TB, store eventstore.Store, id uuid.UUID) in
 func TestErasedTenantRefusesCommands(t *testing.T) {
 	pool := dbtest.MustPool(t)
 	store := eventstore.NewPostgresStore(pool)
-	h, err := NewTenants(store, projections.NewQueries(pool), MustKeyring(t))
+	h, err := NewTenants(store, readmodel.NewQueries(pool), MustKeyring(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestErasedTenantRefusesCommands(t *testing.T) {
 	if err != nil || again.Created || again.Version != 1 || again.Checkpoint != (eventstore.Checkpoint{}) {
 		t.Fatalf("repeat before erasure = %+v, %v; want the same tenant, version 1, nothing appended", again, err)
 	}
-	erased, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id})
+	erased, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id}, nil)
 	if err != nil || erased.Version != 2 || erased.Checkpoint == (eventstore.Checkpoint{}) {
 		t.Fatalf("erase = %+v, %v; want version 2, appended", erased, err)
 	}
@@ -99,7 +100,7 @@ func TestErasedTenantRefusesCommands(t *testing.T) {
 			return err
 		}, domain.ErrTenantErased},
 		{"erase again: nothing to do", func() error {
-			res, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id})
+			res, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id}, nil)
 			if err == nil && (res.Version != 2 || res.Checkpoint != (eventstore.Checkpoint{})) {
 				return fmt.Errorf("erase again = %+v, want version 2 and nothing appended", res)
 			}

@@ -1,5 +1,7 @@
-// Package domain holds Asset Anchor's aggregates, their events and their rules.
-// It is pure: no I/O, and no imports beyond the standard library, uuid, ulid and decimal.
+// Package domain holds Asset Anchor's aggregates, their events and their rules,
+// including who may see what (visibility.go). It is pure: no I/O, and it must
+// not import anything of ours, nor anything beyond the standard library, uuid,
+// ulid and decimal.
 package domain
 
 import (

@@ -19,6 +19,12 @@ import (
 // TenantStreamType names tenant streams.
 const TenantStreamType = "tenant"
 
+// TenantPersonalFields name the tenant's personal data, both as members of its
+// event payloads (sealed with the tenant's data key) and as columns of its
+// read-model and audit rows (redacted when it is erased).
+var TenantPersonalFields = []string{"first_name", "last_name", "email", "phone", "ssn_last_four",
+	"date_of_birth", "income", "credit_score", "background_check_status"}
+
 // ErrTenantErased refuses changes to a tenant whose personal data was erased.
 var ErrTenantErased = conflict("the tenant's personal data was erased")
 

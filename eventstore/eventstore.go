@@ -1,5 +1,10 @@
-// Package eventstore appends domain events to PostgreSQL and reads them back: by
-// stream for aggregates and auditors, and in commit order for projectors.
+// Package eventstore is the event log: it appends domain events to PostgreSQL
+// and reads them back, by stream for aggregates and auditors and in commit
+// order for projectors, and keeps the write side's guards (unique claims, lease
+// periods, locks, wrapped tenant keys) in the appends' transaction. Its
+// sub-packages hold what lives beside the log: tenantkeys, blobs, idempotency,
+// transfer, relay, memlog and logtest. It must not import commands, projections
+// or http, nor its sub-packages but tenantkeys.
 package eventstore
 
 import (
@@ -9,6 +14,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/google/uuid"
 	"github.com/oklog/ulid/v2"
 )
@@ -119,12 +125,28 @@ type BrokenLink struct {
 // email address). Nothing was written.
 var ErrClaimTaken = errors.New("value is already claimed by another stream")
 
-// Store is the event store's contract; PostgresStore is its implementation.
-type Store interface {
+// Log is the event log itself, all an aggregate's history, a projector and an
+// auditor need: PostgresStore keeps it durably, memlog in memory for fast tests,
+// and logtest is the conformance suite both pass.
+type Log interface {
+	// Append writes events to the end of stream if it is still at
+	// expectedVersion (0: a new stream), else ErrConcurrency and nothing.
 	Append(ctx context.Context, stream StreamID, expectedVersion int64, events ...NewEvent) (AppendResult, error)
+	// ReadStream returns stream's events in version order, those recorded at or
+	// before until only (zero: all).
 	ReadStream(ctx context.Context, stream StreamID, until time.Time) ([]Event, error)
+	// ReadAfter returns up to limit events after the checkpoint, in commit order.
 	ReadAfter(ctx context.Context, after Checkpoint, limit int) ([]Event, error)
+	// Verify recomputes every stream's hash chain and returns the first broken
+	// link of each stream whose history was edited or has a gap.
 	Verify(ctx context.Context) ([]BrokenLink, error)
+}
+
+// Store is the write side's contract: the Log, and the guards and keys that
+// commands keep in the same transaction as their appends. PostgresStore is its
+// implementation.
+type Store interface {
+	Log
 
 	// Claim reserves value within scope for stream, for rules that span streams
 	// such as unique emails. Make it atomic with the append through Atomically.
@@ -146,7 +168,7 @@ type Store interface {
 	Lock(ctx context.Context, key string) error
 	// DataKeys keeps the wrapped per-tenant data keys (keys.go), in the same
 	// transaction as the appends that need them.
-	DataKeys
+	tenantkeys.DataKeys
 
 	// ReservePeriod holds the dates [from, to] of resource for holder (a lease of a
 	// property); overlapping holds of one resource are refused with ErrPeriodTaken.

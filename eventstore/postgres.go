@@ -201,7 +201,7 @@ func (s *PostgresStore) Append(ctx context.Context, stream StreamID, expectedVer
 	if len(events) == 0 {
 		return AppendResult{}, errors.New("append: no events")
 	}
-	stored, err := s.stage(ctx, stream, expectedVersion, events)
+	stored, err := StageEvents(ctx, stream, expectedVersion, events, s.now())
 	if err != nil {
 		return AppendResult{}, err
 	}
@@ -220,10 +220,12 @@ func (s *PostgresStore) Append(ctx context.Context, stream StreamID, expectedVer
 	return AppendResult{Version: last.Version, Checkpoint: last.Checkpoint()}, nil
 }
 
-// stage gives the events their ids, versions, time and metadata, as they will be stored.
-func (s *PostgresStore) stage(ctx context.Context, stream StreamID, expectedVersion int64, events []NewEvent) ([]Event, error) {
+// StageEvents gives the events their ids, versions, time (now, to the
+// microsecond PostgreSQL keeps) and metadata (the context's), as a Log stores
+// them; their place in the log is the Log's to give.
+func StageEvents(ctx context.Context, stream StreamID, expectedVersion int64, events []NewEvent, now time.Time) ([]Event, error) {
 	md := MetadataFrom(ctx)
-	recordedAt := s.now().UTC().Truncate(time.Microsecond)
+	recordedAt := now.UTC().Truncate(time.Microsecond)
 	stored := make([]Event, len(events))
 	for i, e := range events {
 		data, err := json.Marshal(e.Data)
@@ -466,4 +468,13 @@ func finishEvent(e Event, txid, id, streamID string) (Event, error) {
 	}
 	e.RecordedAt = e.RecordedAt.UTC()
 	return e, nil
+}
+
+// Claimed implements Store: whether any stream holds a claim within scope.
+func (s *PostgresStore) Claimed(ctx context.Context, scope string) (bool, error) {
+	var held bool
+	if err := s.conn(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM unique_claims WHERE scope = $1)`, scope).Scan(&held); err != nil {
+		return false, fmt.Errorf("read claims of %s: %w", scope, err)
+	}
+	return held, nil
 }

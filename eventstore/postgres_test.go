@@ -20,6 +20,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/logtest"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 )
 
@@ -259,6 +260,11 @@ func strictlyAfter(cur, prev eventstore.Checkpoint) bool {
 
 // Fifty appends race for version 2 of one stream: exactly one wins, the rest get
 // ErrConcurrency, and the stream holds exactly versions 1 and 2.
+// The PostgreSQL store passes the conformance suite of eventstore.Log, as memlog does.
+func TestConformance(t *testing.T) {
+	logtest.Run(t, func(t *testing.T) eventstore.Log { return eventstore.NewPostgresStore(dbtest.MustPool(t)) })
+}
+
 func TestAppendConcurrentAppendsExactlyOneWins(t *testing.T) {
 	const writers = 50
 	ctx := MustContext(t)

@@ -11,7 +11,7 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // answerCommand finishes every command handler: on success it reads the entity as
@@ -19,7 +19,7 @@ import (
 // answers it with its ETag; 201 with Location under collection for a create, 200
 // otherwise.
 func answerCommand[T any](s *Server, w http.ResponseWriter, r *http.Request, res commands.Result, err error,
-	collection string, read func(context.Context, projections.Viewer, uuid.UUID) (T, error), version func(T) int64) {
+	collection string, read func(context.Context, readmodel.Viewer, uuid.UUID) (T, error), version func(T) int64) {
 	if err != nil {
 		Error(w, r, s.log, err)
 		return
@@ -42,7 +42,7 @@ func answerCommand[T any](s *Server, w http.ResponseWriter, r *http.Request, res
 // its ETag. With ?as_of=<RFC 3339> it answers the entity as it stood then, replayed
 // from its stream; before the entity existed that is a 404.
 func answerEntity[T any](s *Server, w http.ResponseWriter, r *http.Request,
-	read func(context.Context, projections.Viewer, uuid.UUID) (T, error), version func(T) int64) {
+	read func(context.Context, readmodel.Viewer, uuid.UUID) (T, error), version func(T) int64) {
 	id, err := pathID(r)
 	if err != nil {
 		Error(w, r, s.log, err)
@@ -74,7 +74,7 @@ var streamTypes = map[string]string{
 // entityAsOf replays the entity's events up to ?as_of and reads it from the replay.
 // The caller may see the entity now, which is what entitles it to its past.
 func entityAsOf[T any](s *Server, r *http.Request, id uuid.UUID,
-	read func(context.Context, projections.Viewer, uuid.UUID) (T, error)) (T, error) {
+	read func(context.Context, readmodel.Viewer, uuid.UUID) (T, error)) (T, error) {
 	var zero T
 	asOf, err := queryTime("as_of", r.URL.Query().Get("as_of"))
 	if err != nil {
@@ -93,15 +93,15 @@ func entityAsOf[T any](s *Server, r *http.Request, id uuid.UUID,
 		return zero, domain.ErrNotFound // it did not exist yet
 	}
 	// The replay holds only this entity, so it is read with unrestricted visibility.
-	everything := projections.Viewer{UserID: viewerOf(r).UserID, Role: domain.RoleAdmin}
-	return projections.AsOf(r.Context(), s.queries, events, func(ctx context.Context) (T, error) {
+	everything := readmodel.Viewer{UserID: viewerOf(r).UserID, Role: domain.RoleAdmin}
+	return readmodel.AsOf(r.Context(), s.queries, events, func(ctx context.Context) (T, error) {
 		return read(ctx, everything, id)
 	})
 }
 
 // answerHistory answers GET /{collection}/{id}/history for an entity the caller may see.
 func answerHistory[T any](s *Server, w http.ResponseWriter, r *http.Request, streamType string,
-	read func(context.Context, projections.Viewer, uuid.UUID) (T, error)) {
+	read func(context.Context, readmodel.Viewer, uuid.UUID) (T, error)) {
 	id, err := pathID(r)
 	if err != nil {
 		Error(w, r, s.log, err)

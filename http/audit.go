@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 func (s *Server) listAuditLogs(w http.ResponseWriter, r *http.Request) {
@@ -22,12 +22,12 @@ func (s *Server) listAuditLogs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, page)
 }
 
-func auditFilter(q url.Values) (projections.AuditFilter, error) {
+func auditFilter(q url.Values) (readmodel.AuditFilter, error) {
 	limit, err := listLimit(q.Get("limit"))
 	if err != nil {
-		return projections.AuditFilter{}, err
+		return readmodel.AuditFilter{}, err
 	}
-	f := projections.AuditFilter{EntityType: q.Get("entity_type"), Action: q.Get("action"),
+	f := readmodel.AuditFilter{EntityType: q.Get("entity_type"), Action: q.Get("action"),
 		Cursor: q.Get("cursor"), Limit: limit}
 	if f.EntityID, err = queryUUID(q, "entity_id"); err != nil {
 		return f, err

@@ -10,7 +10,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 type loginRequest struct {
@@ -31,10 +31,10 @@ type refreshRequest struct {
 }
 
 type tokenResponse struct {
-	Token        string               `json:"token"`
-	RefreshToken string               `json:"refresh_token"`
-	ExpiresAt    string               `json:"expires_at"`
-	User         projections.UserView `json:"user"`
+	Token        string             `json:"token"`
+	RefreshToken string             `json:"refresh_token"`
+	ExpiresAt    string             `json:"expires_at"`
+	User         readmodel.UserView `json:"user"`
 }
 
 func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
@@ -50,9 +50,9 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		Email: req.Email, Password: req.Password, FirstName: req.FirstName, LastName: req.LastName, Phone: req.Phone,
 	})
 	// The caller is anonymous: it is answered the account it just made, as that account sees itself.
-	asNewUser := func(ctx context.Context, _ projections.Viewer, id uuid.UUID) (projections.UserView, error) {
-		self := projections.Viewer{UserID: id, Role: domain.RoleUser}
-		return s.queries.UserFor(projections.WithViewer(ctx, self), self, id)
+	asNewUser := func(ctx context.Context, _ readmodel.Viewer, id uuid.UUID) (readmodel.UserView, error) {
+		self := readmodel.Viewer{UserID: id, Role: domain.RoleUser}
+		return s.queries.UserFor(readmodel.WithViewer(ctx, self), self, id)
 	}
 	answerCommand(s, w, r, res, err, "users", asNewUser, userVersion)
 }
@@ -93,7 +93,7 @@ func (s *Server) answerSession(w http.ResponseWriter, r *http.Request, sess comm
 	}
 	actingAs(r.Context(), sess.UserID)
 	// The caller has just proved who it is: it reads its own account, as a user sees itself.
-	self := projections.WithViewer(r.Context(), projections.Viewer{UserID: sess.UserID, Role: domain.RoleUser})
+	self := readmodel.WithViewer(r.Context(), readmodel.Viewer{UserID: sess.UserID, Role: domain.RoleUser})
 	user, err := s.queries.User(self, sess.UserID)
 	if err != nil {
 		Error(w, r, s.log, err)
@@ -127,7 +127,7 @@ func (s *Server) mySessions(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, projections.Page[projections.SessionView]{Items: items})
+	writeJSON(w, http.StatusOK, readmodel.Page[readmodel.SessionView]{Items: items})
 }
 
 func (s *Server) revokeMySession(w http.ResponseWriter, r *http.Request) {

@@ -71,6 +71,7 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore/pguuid"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 const (
@@ -193,7 +194,7 @@ func BenchmarkPortfolio(b *testing.B) {
 		return body, nil
 	}
 	today := func() domain.Date { return domain.DateOf(time.Now()) }
-	viewer := projections.Viewer{UserID: adminID, Role: domain.RoleAdmin}
+	viewer := readmodel.Viewer{UserID: adminID, Role: domain.RoleAdmin}
 
 	// Active Leases for Property: properties in a scattered order, vacant ones included.
 	propertyOf := func(i int) int { return ((i*7919)%plan.properties + plan.properties) % plan.properties }
@@ -218,7 +219,7 @@ func BenchmarkPortfolio(b *testing.B) {
 				b.Fatalf("property %d: active lease of property %s", p, got.Items[0].PropertyID)
 			}
 		}
-		MustExplainEndpoint(b, ctx, s, "active-leases", viewer, func(ctx context.Context, q *projections.Queries) error {
+		MustExplainEndpoint(b, ctx, s, "active-leases", viewer, func(ctx context.Context, q *readmodel.Queries) error {
 			_, err := q.ActiveLeases(ctx, viewer, load.properties[0], today()) // a leased one
 			return err
 		}, "leases", "properties", "tenants")
@@ -255,8 +256,8 @@ func BenchmarkPortfolio(b *testing.B) {
 				b.Fatalf("overdue item %d: %s due %s, want pending due %s (the seed's SQL)", i, item.Status, item.DueDate, rows[i])
 			}
 		}
-		MustExplainEndpoint(b, ctx, s, "overdue-transactions", viewer, func(ctx context.Context, q *projections.Queries) error {
-			_, err := q.OverdueTransactions(ctx, viewer, projections.OverdueFilter{AsOf: today(), Limit: portfolioReportPage})
+		MustExplainEndpoint(b, ctx, s, "overdue-transactions", viewer, func(ctx context.Context, q *readmodel.Queries) error {
+			_, err := q.OverdueTransactions(ctx, viewer, readmodel.OverdueFilter{AsOf: today(), Limit: portfolioReportPage})
 			return err
 		}, "transactions", "leases", "properties", "tenants")
 		MustExplainPrepared(b, ctx, pool, "seed SQL", nil, seedOverdueSQL, today(), portfolioReportPage+1)
@@ -295,8 +296,8 @@ func BenchmarkPortfolio(b *testing.B) {
 			}
 		}
 		b.Logf("%d leases expire within 30 days; the first page of %d is timed", expiring, portfolioReportPage)
-		MustExplainEndpoint(b, ctx, s, "expiring-leases", viewer, func(ctx context.Context, q *projections.Queries) error {
-			_, err := q.ExpiringLeases(ctx, viewer, projections.ExpiringFilter{Today: today(), Days: 30, Limit: portfolioReportPage})
+		MustExplainEndpoint(b, ctx, s, "expiring-leases", viewer, func(ctx context.Context, q *readmodel.Queries) error {
+			_, err := q.ExpiringLeases(ctx, viewer, readmodel.ExpiringFilter{Today: today(), Days: 30, Limit: portfolioReportPage})
 			return err
 		}, "leases", "properties", "tenants")
 		MustExplainPrepared(b, ctx, pool, "seed SQL", nil, seedExpiringSQL, today(), portfolioReportPage+1)
@@ -311,18 +312,18 @@ func BenchmarkPortfolio(b *testing.B) {
 
 	// The landlord reports: each over HTTP beside its own SQL run directly through
 	// pgx as the connecting role (no HTTP, no row-level security), one page.
-	system := projections.AsSystem(ctx)
-	direct := projections.NewQueries(pool)
+	system := readmodel.AsSystem(ctx)
+	direct := readmodel.NewQueries(pool)
 	for _, report := range []struct {
 		name, path string
 		query      func() error
 	}{
 		{"rent-roll", "/api/v1/reports/rent-roll", func() error {
-			_, err := direct.RentRoll(system, viewer, today(), projections.ReportPage{Limit: portfolioReportPage})
+			_, err := direct.RentRoll(system, viewer, today(), readmodel.ReportPage{Limit: portfolioReportPage})
 			return err
 		}},
 		{"aging", "/api/v1/reports/aging", func() error {
-			_, err := direct.Aging(system, viewer, today(), projections.ReportPage{Limit: portfolioReportPage})
+			_, err := direct.Aging(system, viewer, today(), readmodel.ReportPage{Limit: portfolioReportPage})
 			return err
 		}},
 		{"occupancy", "/api/v1/reports/occupancy", func() error {
@@ -504,7 +505,7 @@ func MustLoadPortfolio(b *testing.B, ctx context.Context, s *stack, pool *pgxpoo
 	plan portfolioPlan, note func(format string, args ...any)) portfolioLoad {
 	b.Helper()
 	store := eventstore.NewPostgresStore(pool).WithProjector(projections.Relational{Keyring: s.keyring})
-	queries := projections.NewQueries(pool)
+	queries := readmodel.NewQueries(pool)
 	users, err := commands.NewUsers(store, queries)
 	if err != nil {
 		b.Fatal(err)
@@ -874,12 +875,12 @@ func (c *capturedSQL) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEn
 // for it after replaying the statements before it in the same transaction, so
 // that it runs as the endpoint runs it (the same role and settings). Each of
 // tables must be read through an index, never by a sequential scan.
-func MustExplainEndpoint(b *testing.B, ctx context.Context, s *stack, name string, viewer projections.Viewer,
-	query func(context.Context, *projections.Queries) error, tables ...string) {
+func MustExplainEndpoint(b *testing.B, ctx context.Context, s *stack, name string, viewer readmodel.Viewer,
+	query func(context.Context, *readmodel.Queries) error, tables ...string) {
 	b.Helper()
 	capture := &capturedSQL{}
 	pool := MustBenchPool(b, s, 1, capture)
-	if err := query(projections.WithViewer(ctx, viewer), projections.NewQueries(pool)); err != nil {
+	if err := query(readmodel.WithViewer(ctx, viewer), readmodel.NewQueries(pool)); err != nil {
 		b.Fatal(err)
 	}
 	if len(capture.queries) == 0 {

@@ -1,18 +1,14 @@
 package http
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,30 +19,20 @@ import (
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
-	"github.com/assetanchor/assetanchor/eventstore"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/eventstore/blobs"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // DefaultMaxUploadBytes is the largest document accepted unless configured
 // otherwise (API.md: 25 MiB).
 const DefaultMaxUploadBytes = 25 << 20
 
-// Media types of the office formats the upload sniffer recognises.
-const (
-	typeDoc  = "application/msword"
-	typeXls  = "application/vnd.ms-excel"
-	typePpt  = "application/vnd.ms-powerpoint"
-	typeDocx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-	typeXlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-	typePptx = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
-)
-
 // DefaultUploadTypes are the media types accepted unless configured otherwise:
 // PDF, images, plain text and office documents. The type is sniffed from the
 // content, never taken from the client.
 var DefaultUploadTypes = []string{
 	"application/pdf", "image/jpeg", "image/png", "image/gif", "image/webp", "text/plain",
-	typeDoc, typeXls, typePpt, typeDocx, typeXlsx, typePptx,
+	blobs.TypeDoc, blobs.TypeXls, blobs.TypePpt, blobs.TypeDocx, blobs.TypeXlsx, blobs.TypePptx,
 }
 
 const (
@@ -69,7 +55,7 @@ type documentForm struct {
 	description  *string
 	confidential bool
 	filename     string // the file part's file name, sanitised
-	staged       eventstore.StagedBlob
+	staged       blobs.Staged
 	invalid      []domain.FieldError // values that do not parse (422)
 	raw          map[string]string   // the fields as sent, for the idempotency fingerprint
 }
@@ -102,7 +88,7 @@ func formatBytes(n int64) string {
 // into blobs as it arrives, never held in memory; the other fields are read up to
 // maxFormField bytes each. A file name that is a path is refused before anything
 // is written. The returned form is never nil: discard it when done.
-func readDocumentForm(ctx context.Context, body io.Reader, boundary string, blobs eventstore.BlobStore, limit int64) (*documentForm, error) {
+func readDocumentForm(ctx context.Context, body io.Reader, boundary string, store blobs.Store, limit int64) (*documentForm, error) {
 	form := &documentForm{raw: map[string]string{}}
 	in := &recordingReader{r: body}
 	mr := multipart.NewReader(in, boundary)
@@ -126,7 +112,7 @@ func readDocumentForm(ctx context.Context, body io.Reader, boundary string, blob
 		}
 		seen[name] = true
 		if name == "file" {
-			if err := form.readFile(ctx, in, part, blobs, limit); err != nil {
+			if err := form.readFile(ctx, in, part, store, limit); err != nil {
 				return form, err
 			}
 			continue
@@ -144,7 +130,7 @@ func readDocumentForm(ctx context.Context, body io.Reader, boundary string, blob
 }
 
 // readFile checks the part's file name and stages its content.
-func (f *documentForm) readFile(ctx context.Context, body *recordingReader, part *multipart.Part, blobs eventstore.BlobStore, limit int64) error {
+func (f *documentForm) readFile(ctx context.Context, body *recordingReader, part *multipart.Part, store blobs.Store, limit int64) error {
 	// Part.FileName would strip a path silently; the raw name is what the client
 	// meant, and a path there is refused.
 	_, params, err := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
@@ -156,9 +142,9 @@ func (f *documentForm) readFile(ctx context.Context, body *recordingReader, part
 	}
 	f.raw["filename"] = params["filename"]
 	in := &recordingReader{r: part}
-	staged, err := blobs.Stage(ctx, in, limit)
+	staged, err := store.Stage(ctx, in, limit)
 	switch {
-	case errors.Is(err, eventstore.ErrBlobTooLarge):
+	case errors.Is(err, blobs.ErrTooLarge):
 		return errUploadTooLarge(limit)
 	case err != nil && (in.err != nil || ctx.Err() != nil):
 		return clientReadError(ctx, body, limit)
@@ -251,95 +237,6 @@ func (f *documentForm) fingerprint(r *http.Request) []byte {
 	return h.Sum(nil)
 }
 
-// oleMagic starts every OLE compound file: legacy .doc, .xls and .ppt.
-var oleMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
-
-// sniffDocumentType names the media type of content from its bytes:
-// http.DetectContentType, plus the office formats it does not know. Those are
-// recognised by container and extension together: an OLE compound file named
-// .doc, .xls or .ppt, and a ZIP named .docx, .xlsx or .pptx whose directory holds
-// the format's main part. The extension alone never decides.
-func sniffDocumentType(content io.ReaderAt, size int64, filename string) string {
-	head := make([]byte, 512)
-	n, _ := content.ReadAt(head, 0)
-	head = head[:n]
-	ext := strings.ToLower(path.Ext(filename))
-	switch {
-	case bytes.HasPrefix(head, oleMagic):
-		switch ext {
-		case ".doc":
-			return typeDoc
-		case ".xls":
-			return typeXls
-		case ".ppt":
-			return typePpt
-		}
-		return "application/x-ole-storage"
-	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
-		if t := officeOpenXMLType(content, size, ext); t != "" {
-			return t
-		}
-		return "application/zip"
-	}
-	return http.DetectContentType(head)
-}
-
-// officeOpenXMLMainParts is the part each Office Open XML format must hold.
-var officeOpenXMLMainParts = map[string]struct{ part, mediaType string }{
-	".docx": {"word/document.xml", typeDocx},
-	".xlsx": {"xl/workbook.xml", typeXlsx},
-	".pptx": {"ppt/presentation.xml", typePptx},
-}
-
-// maxZipDirectory bounds the ZIP directories the sniffer reads: an office file's
-// has dozens of entries in a few kilobytes, and listing a crafted directory of
-// millions of entries or of huge names would cost memory.
-const (
-	maxZipEntries   = 10000
-	maxZipDirectory = 1 << 20
-)
-
-// officeOpenXMLType returns the media type of an Office Open XML file whose
-// extension and content agree, or "".
-func officeOpenXMLType(content io.ReaderAt, size int64, ext string) string {
-	want, ok := officeOpenXMLMainParts[ext]
-	if !ok || !smallZipDirectory(content, size) {
-		return ""
-	}
-	zr, err := zip.NewReader(content, size)
-	if err != nil {
-		return ""
-	}
-	var types, main bool
-	for _, f := range zr.File {
-		types = types || f.Name == "[Content_Types].xml"
-		main = main || f.Name == want.part
-	}
-	if types && main {
-		return want.mediaType
-	}
-	return ""
-}
-
-// smallZipDirectory reads a ZIP's end-of-central-directory record, without the
-// directory, and reports whether the directory is small enough to list. Anything
-// unreadable, and ZIP64, is not.
-func smallZipDirectory(content io.ReaderAt, size int64) bool {
-	const eocdLen, maxComment = 22, 65535
-	tailLen := min(size, eocdLen+maxComment)
-	tail := make([]byte, tailLen)
-	if _, err := content.ReadAt(tail, size-tailLen); err != nil && !errors.Is(err, io.EOF) {
-		return false
-	}
-	i := bytes.LastIndex(tail, []byte("PK\x05\x06"))
-	if i < 0 || len(tail)-i < eocdLen {
-		return false
-	}
-	entries := binary.LittleEndian.Uint16(tail[i+10:])
-	dirSize := binary.LittleEndian.Uint32(tail[i+12:])
-	return entries != 0xFFFF && entries <= maxZipEntries && dirSize != 0xFFFFFFFF && dirSize <= maxZipDirectory
-}
-
 // uploadTypeAllowed reports whether the sniffed type's media type is on the list.
 func (s *Server) uploadTypeAllowed(fileType string) bool {
 	mt, _, err := mime.ParseMediaType(fileType)
@@ -384,7 +281,7 @@ func (s *Server) uploadDocument(w http.ResponseWriter, r *http.Request) {
 			if extFrom == "" {
 				extFrom = name
 			}
-			cmd.FileType = sniffDocumentType(form.staged, form.staged.Size(), extFrom)
+			cmd.FileType = blobs.SniffType(form.staged, form.staged.Size(), extFrom)
 			if !s.uploadTypeAllowed(cmd.FileType) {
 				Error(w, r, s.log, &clientError{status: http.StatusUnsupportedMediaType,
 					detail: "files of type " + cmd.FileType + " are not accepted; accepted types: " + strings.Join(s.uploadTypes, ", ")})
@@ -441,7 +338,7 @@ func (s *Server) answerDocument(w http.ResponseWriter, r *http.Request, res comm
 	answerCommand(s, w, r, res, err, "documents", s.queries.Document, documentVersion)
 }
 
-func documentVersion(d projections.DocumentView) int64 { return d.Version }
+func documentVersion(d readmodel.DocumentView) int64 { return d.Version }
 
 func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
 	answerEntity(s, w, r, s.queries.Document, documentVersion)
@@ -460,7 +357,7 @@ func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	f := projections.DocumentFilter{Cursor: q.Get("cursor"), Limit: limit}
+	f := readmodel.DocumentFilter{Cursor: q.Get("cursor"), Limit: limit}
 	if raw := q.Get("entity_type"); raw != "" {
 		t := domain.ParseDocumentEntityType(raw)
 		if t == (domain.DocumentEntityType{}) {

@@ -26,6 +26,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/eventstore/blobs"
 )
 
 // documentBody is a document as the API answers it.
@@ -543,6 +544,9 @@ func MustZip(tb testing.TB, files map[string]string) []byte {
 	return buf.Bytes()
 }
 
+// oleMagic starts every OLE compound file (legacy .doc, .xls and .ppt).
+var oleMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+
 func TestDocumentTypesAreSniffed(t *testing.T) {
 	w := MustDocWorld(t)
 	ole := append(slices.Clone(oleMagic), make([]byte, 1024)...)
@@ -556,12 +560,12 @@ func TestDocumentTypesAreSniffed(t *testing.T) {
 		{"no-extension", pdf("x"), "application/pdf"},
 		{"photo.jpg", png, "image/png"}, // the content decides, not the name
 		{"notes.txt", []byte("Boiler serviced on 2025-03-01.\n"), "text/plain; charset=utf-8"},
-		{"lease.docx", MustZip(t, map[string]string{"[Content_Types].xml": "<Types/>", "word/document.xml": "<w:document/>"}), typeDocx},
-		{"rent.xlsx", MustZip(t, map[string]string{"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>"}), typeXlsx},
-		{"deck.pptx", MustZip(t, map[string]string{"[Content_Types].xml": "<Types/>", "ppt/presentation.xml": "<p/>"}), typePptx},
-		{"old.doc", ole, typeDoc},
-		{"old.xls", ole, typeXls},
-		{"OLD.PPT", ole, typePpt},
+		{"lease.docx", MustZip(t, map[string]string{"[Content_Types].xml": "<Types/>", "word/document.xml": "<w:document/>"}), blobs.TypeDocx},
+		{"rent.xlsx", MustZip(t, map[string]string{"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>"}), blobs.TypeXlsx},
+		{"deck.pptx", MustZip(t, map[string]string{"[Content_Types].xml": "<Types/>", "ppt/presentation.xml": "<p/>"}), blobs.TypePptx},
+		{"old.doc", ole, blobs.TypeDoc},
+		{"old.xls", ole, blobs.TypeXls},
+		{"OLD.PPT", ole, blobs.TypePpt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.filename, func(t *testing.T) {
@@ -582,7 +586,7 @@ func TestDocumentTypesAreSniffed(t *testing.T) {
 func TestDocumentCrowdedZipIsNotAnOfficeFile(t *testing.T) {
 	w := MustDocWorld(t)
 	crowded := map[string]string{"[Content_Types].xml": "<Types/>", "word/document.xml": "<w:document/>"}
-	for i := range maxZipEntries {
+	for i := range blobs.MaxZipEntries {
 		crowded[fmt.Sprintf("x/%d", i)] = ""
 	}
 	before := w.s.MustDocumentWrites(t)

@@ -16,7 +16,7 @@ import (
 	"testing"
 
 	"github.com/assetanchor/assetanchor/domain"
-	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/blobs"
 )
 
 // fuzzUploadLimit is the file size limit the upload fuzz target reads under:
@@ -49,7 +49,7 @@ func FuzzDocumentForm(f *testing.F) {
 		f.Add([]byte(seed.body), seed.boundary)
 	}
 	dir := filepath.Join(f.TempDir(), "documents")
-	blobs, err := eventstore.NewLocalBlobs(dir)
+	store, err := blobs.NewLocal(dir)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -58,13 +58,13 @@ func FuzzDocumentForm(f *testing.F) {
 			t.Skip("no multipart body has such a boundary (RFC 2046: 1 to 70 characters)")
 		}
 		in := http.MaxBytesReader(httptest.NewRecorder(), noCloser{bytes.NewReader(body)}, fuzzUploadLimit+formOverhead)
-		form, err := readDocumentForm(context.Background(), in, boundary, blobs, fuzzUploadLimit)
+		form, err := readDocumentForm(context.Background(), in, boundary, store, fuzzUploadLimit)
 		if form == nil {
 			t.Fatal("readDocumentForm returned no form")
 		}
 		if err == nil && form.staged != nil {
 			MustFuzzStagedMatches(t, body, boundary, form)
-			if got := sniffDocumentType(form.staged, form.staged.Size(), form.filename); got == "" || len(got) > domain.MaxDocumentFileType {
+			if got := blobs.SniffType(form.staged, form.staged.Size(), form.filename); got == "" || len(got) > domain.MaxDocumentFileType {
 				t.Fatalf("sniffed type %q does not fit file_type", got)
 			}
 		}

@@ -17,9 +17,12 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/blobs"
 	"github.com/assetanchor/assetanchor/eventstore/pguuid"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // stack is the whole service on a fresh database: commands, the projection
@@ -30,9 +33,9 @@ type stack struct {
 	users  *commands.Users
 	server *Server
 	http   *httptest.Server
-	blobs  *eventstore.LocalBlobs // document bytes, under the test's temp dir
+	blobs  *blobs.Local // document bytes, under the test's temp dir
 	// keyring holds the test's random master key (tenant data keys).
-	keyring *eventstore.Keyring
+	keyring *tenantkeys.Keyring
 }
 
 const testPassword = "correct horse battery staple"
@@ -57,7 +60,7 @@ func MustStack(tb testing.TB, opts ...StackOption) *stack {
 	}
 	tb.Cleanup(pool.Close)
 	store := eventstore.NewPostgresStore(pool).WithProjector(projections.Relational{Keyring: keyring})
-	queries := projections.NewQueries(pool)
+	queries := readmodel.NewQueries(pool)
 	users, err := commands.NewUsers(store, queries)
 	if err != nil {
 		tb.Fatal(err)
@@ -83,7 +86,7 @@ func MustStack(tb testing.TB, opts ...StackOption) *stack {
 		tb.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(o.logs, nil))
-	blobs, err := eventstore.NewLocalBlobs(tb.TempDir())
+	blobs, err := blobs.NewLocal(tb.TempDir())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -284,13 +287,13 @@ func WithDeps(f func(*Deps)) StackOption {
 }
 
 // MustKeyring is a keyring with a fresh random master key.
-func MustKeyring(tb testing.TB) *eventstore.Keyring {
+func MustKeyring(tb testing.TB) *tenantkeys.Keyring {
 	tb.Helper()
-	master := make([]byte, eventstore.MasterKeySize)
+	master := make([]byte, tenantkeys.MasterKeySize)
 	if _, err := rand.Read(master); err != nil {
 		tb.Fatal(err)
 	}
-	k, err := eventstore.NewKeyring(master)
+	k, err := tenantkeys.NewKeyring(master)
 	if err != nil {
 		tb.Fatal(err)
 	}

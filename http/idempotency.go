@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/idempotency"
 )
 
 // idempotencyWindow is how long a stored answer is replayed.
@@ -149,53 +149,21 @@ var errKeyReused = &domain.ValidationError{Fields: []domain.FieldError{{Field: "
 // reserveKey claims the key for this request in tx, or returns the answer
 // stored for it (marked Idempotent-Replayed).
 func reserveKey(ctx context.Context, tx pgx.Tx, user uuid.UUID, key string, hash []byte) (*capture, error) {
-	for range 2 {
-		tag, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (user_id, key, request_hash)
-			VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, user, key, hash)
-		if err != nil {
-			return nil, err
-		}
-		if tag.RowsAffected() == 1 {
-			return nil, nil
-		}
-		var (
-			storedHash, header, body []byte
-			status                   *int
-			createdAt                time.Time
-		)
-		err = tx.QueryRow(ctx, `SELECT request_hash, status, header, body, created_at
-			FROM idempotency_keys WHERE user_id = $1 AND key = $2`, user, key).
-			Scan(&storedHash, &status, &header, &body, &createdAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue // removed meanwhile; reserve again
-		}
-		if err != nil {
-			return nil, err
-		}
-		if time.Since(createdAt) > idempotencyWindow || status == nil {
-			// Expired, or left by the old code before units of work: take it over.
-			if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2`, user, key); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if !bytes.Equal(storedHash, hash) {
-			return nil, errKeyReused
-		}
-		answer := newCapture()
-		answer.status = *status
-		answer.body.Write(body)
-		var h map[string]string
-		if err := json.Unmarshal(header, &h); err != nil {
-			return nil, err
-		}
-		for name, value := range h {
-			answer.header.Set(name, value)
-		}
-		answer.header.Set("Idempotent-Replayed", "true")
-		return answer, nil
+	stored, err := idempotency.Reserve(ctx, tx, user, key, hash, idempotencyWindow)
+	if errors.Is(err, idempotency.ErrKeyReused) {
+		return nil, errKeyReused
 	}
-	return nil, errors.New("reserve idempotency key: it keeps changing")
+	if err != nil || stored == nil {
+		return nil, err
+	}
+	answer := newCapture()
+	answer.status = stored.Status
+	answer.body.Write(stored.Body)
+	for name, value := range stored.Header {
+		answer.header.Set(name, value)
+	}
+	answer.header.Set("Idempotent-Replayed", "true")
+	return answer, nil
 }
 
 // storeAnswer keeps a successful answer for the key's repeats.
@@ -206,11 +174,5 @@ func storeAnswer(ctx context.Context, tx pgx.Tx, user uuid.UUID, key string, ans
 			header[name] = v
 		}
 	}
-	h, err := json.Marshal(header)
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, `UPDATE idempotency_keys SET status = $3, header = $4, body = $5
-		WHERE user_id = $1 AND key = $2`, user, key, answer.status, h, answer.body.Bytes())
-	return err
+	return idempotency.Store(ctx, tx, user, key, idempotency.Answer{Status: answer.status, Header: header, Body: answer.body.Bytes()})
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // leaseRequest is the body of POST /leases. Amounts and dates stay raw here: the
@@ -104,7 +104,7 @@ func (s *Server) answerLease(w http.ResponseWriter, r *http.Request, res command
 	answerCommand(s, w, r, res, err, "leases", s.queries.Lease, leaseVersion)
 }
 
-func leaseVersion(l projections.LeaseView) int64 { return l.Version }
+func leaseVersion(l readmodel.LeaseView) int64 { return l.Version }
 
 func (s *Server) getLease(w http.ResponseWriter, r *http.Request) {
 	answerEntity(s, w, r, s.queries.Lease, leaseVersion)
@@ -121,7 +121,7 @@ func (s *Server) listLeases(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	f := projections.LeaseFilter{Cursor: q.Get("cursor"), Limit: limit}
+	f := readmodel.LeaseFilter{Cursor: q.Get("cursor"), Limit: limit}
 	if f.PropertyID, err = queryUUID(q, "property_id"); err != nil {
 		Error(w, r, s.log, err)
 		return
@@ -176,8 +176,8 @@ func (s *Server) expiringLeases(w http.ResponseWriter, r *http.Request) {
 	days := 30
 	if raw := r.URL.Query().Get("days"); raw != "" {
 		days, err = strconv.Atoi(raw)
-		if err != nil || days < 0 || days > projections.MaxExpiringDays {
-			Error(w, r, s.log, badRequest("days must be an integer from 0 to "+strconv.Itoa(projections.MaxExpiringDays)))
+		if err != nil || days < 0 || days > readmodel.MaxExpiringDays {
+			Error(w, r, s.log, badRequest("days must be an integer from 0 to "+strconv.Itoa(readmodel.MaxExpiringDays)))
 			return
 		}
 	}
@@ -186,7 +186,7 @@ func (s *Server) expiringLeases(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	page, err := s.queries.ExpiringLeases(r.Context(), viewerOf(r), projections.ExpiringFilter{
+	page, err := s.queries.ExpiringLeases(r.Context(), viewerOf(r), readmodel.ExpiringFilter{
 		Today: today, Days: days, Cursor: r.URL.Query().Get("cursor"), Limit: limit})
 	if err != nil {
 		Error(w, r, s.log, err)

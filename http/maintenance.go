@@ -8,7 +8,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // maintenanceRequest is the body of POST /maintenance-requests.
@@ -117,7 +117,7 @@ func (s *Server) answerMaintenance(w http.ResponseWriter, r *http.Request, res c
 	answerCommand(s, w, r, res, err, "maintenance-requests", s.queries.MaintenanceRequest, maintenanceVersion)
 }
 
-func maintenanceVersion(m projections.MaintenanceView) int64 { return m.Version }
+func maintenanceVersion(m readmodel.MaintenanceView) int64 { return m.Version }
 
 func (s *Server) getMaintenance(w http.ResponseWriter, r *http.Request) {
 	answerEntity(s, w, r, s.queries.MaintenanceRequest, maintenanceVersion)
@@ -130,7 +130,7 @@ func (s *Server) listMaintenance(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	f := projections.MaintenanceFilter{Cursor: q.Get("cursor"), Limit: limit}
+	f := readmodel.MaintenanceFilter{Cursor: q.Get("cursor"), Limit: limit}
 	if f.PropertyID, err = queryUUID(q, "property_id"); err != nil {
 		Error(w, r, s.log, err)
 		return

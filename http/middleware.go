@@ -16,7 +16,7 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 type ctxKey int
@@ -51,8 +51,8 @@ func requestID(ctx context.Context) string {
 }
 
 // session returns the authenticated session; routes behind authenticate have one.
-func session(ctx context.Context) projections.Authenticated {
-	s, _ := ctx.Value(sessionKey).(projections.Authenticated)
+func session(ctx context.Context) readmodel.Authenticated {
+	s, _ := ctx.Value(sessionKey).(readmodel.Authenticated)
 	return s
 }
 
@@ -61,9 +61,9 @@ func actorOf(r *http.Request) commands.Actor {
 	return commands.Actor{UserID: s.UserID, Role: s.Role}
 }
 
-func viewerOf(r *http.Request) projections.Viewer {
+func viewerOf(r *http.Request) readmodel.Viewer {
 	s := session(r.Context())
-	return projections.Viewer{UserID: s.UserID, Role: s.Role}
+	return readmodel.Viewer{UserID: s.UserID, Role: s.Role}
 }
 
 // statusRecorder remembers the status written, for logs and metrics.
@@ -216,11 +216,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		ctx := context.WithValue(r.Context(), sessionKey, sess)
-		ctx = projections.WithViewer(ctx, projections.Viewer{UserID: sess.UserID, Role: sess.Role})
+		ctx = readmodel.WithViewer(ctx, readmodel.Viewer{UserID: sess.UserID, Role: sess.Role})
 		// A request that only reads may read from the replica; ?as_of= replays
 		// into temporary tables, which a standby refuses.
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !r.URL.Query().Has("as_of") {
-			ctx = projections.MayReadReplica(ctx)
+			ctx = readmodel.MayReadReplica(ctx)
 		}
 		md := eventstore.MetadataFrom(ctx)
 		md.ActorID = &sess.UserID

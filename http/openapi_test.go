@@ -18,7 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assetanchor/assetanchor/domain"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // openAPIDoc is the part of the OpenAPI document the tests read.
@@ -339,32 +339,32 @@ func TestOpenAPIRequestSchemasMatchDecoders(t *testing.T) {
 func TestOpenAPIResponseSchemasMatchViews(t *testing.T) {
 	doc := MustOpenAPIDoc(t)
 	for name, typ := range map[string]reflect.Type{
-		"Property":           reflect.TypeFor[projections.PropertyView](),
-		"User":               reflect.TypeFor[projections.UserView](),
-		"Session":            reflect.TypeFor[projections.SessionView](),
-		"Tenant":             reflect.TypeFor[projections.TenantView](),
-		"Lease":              reflect.TypeFor[projections.LeaseView](),
-		"ActiveLease":        reflect.TypeFor[projections.ActiveLeaseView](),
-		"ExpiringLease":      reflect.TypeFor[projections.ExpiringLeaseView](),
-		"Transaction":        reflect.TypeFor[projections.TransactionView](),
-		"OverdueTransaction": reflect.TypeFor[projections.OverdueTransactionView](),
-		"MaintenanceRequest": reflect.TypeFor[projections.MaintenanceView](),
-		"AuditLog":           reflect.TypeFor[projections.AuditLogView](),
-		"Document":           reflect.TypeFor[projections.DocumentView](),
+		"Property":           reflect.TypeFor[readmodel.PropertyView](),
+		"User":               reflect.TypeFor[readmodel.UserView](),
+		"Session":            reflect.TypeFor[readmodel.SessionView](),
+		"Tenant":             reflect.TypeFor[readmodel.TenantView](),
+		"Lease":              reflect.TypeFor[readmodel.LeaseView](),
+		"ActiveLease":        reflect.TypeFor[readmodel.ActiveLeaseView](),
+		"ExpiringLease":      reflect.TypeFor[readmodel.ExpiringLeaseView](),
+		"Transaction":        reflect.TypeFor[readmodel.TransactionView](),
+		"OverdueTransaction": reflect.TypeFor[readmodel.OverdueTransactionView](),
+		"MaintenanceRequest": reflect.TypeFor[readmodel.MaintenanceView](),
+		"AuditLog":           reflect.TypeFor[readmodel.AuditLogView](),
+		"Document":           reflect.TypeFor[readmodel.DocumentView](),
 		"HistoryItem":        reflect.TypeFor[historyItem](),
 		"TokenResponse":      reflect.TypeFor[tokenResponse](),
-		"LateFeePolicy":      reflect.TypeFor[projections.LateFeePolicyView](),
-		"Ledger":             reflect.TypeFor[projections.LedgerView](),
-		"LedgerEntry":        reflect.TypeFor[projections.LedgerEntry](),
-		"RentRoll":           reflect.TypeFor[projections.RentRoll](),
-		"RentRollRow":        reflect.TypeFor[projections.RentRollRow](),
-		"RentRollTotals":     reflect.TypeFor[projections.RentRollTotals](),
-		"Aging":              reflect.TypeFor[projections.Aging](),
-		"AgingRow":           reflect.TypeFor[projections.AgingRow](),
-		"AgingBuckets":       reflect.TypeFor[projections.AgingBuckets](),
-		"Occupancy":          reflect.TypeFor[projections.Occupancy](),
-		"OwnerOccupancy":     reflect.TypeFor[projections.OwnerOccupancy](),
-		"OccupancyFigures":   reflect.TypeFor[projections.OccupancyFigures](),
+		"LateFeePolicy":      reflect.TypeFor[readmodel.LateFeePolicyView](),
+		"Ledger":             reflect.TypeFor[readmodel.LedgerView](),
+		"LedgerEntry":        reflect.TypeFor[readmodel.LedgerEntry](),
+		"RentRoll":           reflect.TypeFor[readmodel.RentRoll](),
+		"RentRollRow":        reflect.TypeFor[readmodel.RentRollRow](),
+		"RentRollTotals":     reflect.TypeFor[readmodel.RentRollTotals](),
+		"Aging":              reflect.TypeFor[readmodel.Aging](),
+		"AgingRow":           reflect.TypeFor[readmodel.AgingRow](),
+		"AgingBuckets":       reflect.TypeFor[readmodel.AgingBuckets](),
+		"Occupancy":          reflect.TypeFor[readmodel.Occupancy](),
+		"OwnerOccupancy":     reflect.TypeFor[readmodel.OwnerOccupancy](),
+		"OccupancyFigures":   reflect.TypeFor[readmodel.OccupancyFigures](),
 	} {
 		schema := schemaFields(t, doc, name)
 		want := jsonFields(typ)

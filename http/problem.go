@@ -14,7 +14,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // problem is an RFC 9457 problem document.
@@ -162,7 +162,7 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 		}
 	case errors.As(err, &ve):
 		p.Type, p.Status, p.Detail, p.Errors = typeValidation, http.StatusUnprocessableEntity, "the request has invalid fields", ve.Fields
-	case errors.Is(err, projections.ErrBadCursor):
+	case errors.Is(err, readmodel.ErrBadCursor):
 		p.Type, p.Status, p.Detail = typeBadRequest, http.StatusBadRequest, err.Error()
 	case errors.Is(err, domain.ErrNotFound):
 		p.Type, p.Status, p.Detail = typeNotFound, http.StatusNotFound, "no such resource"

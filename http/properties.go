@@ -8,7 +8,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // propertyRequest is the body of POST /properties.
@@ -108,7 +108,7 @@ func (s *Server) answerProperty(w http.ResponseWriter, r *http.Request, res comm
 	answerCommand(s, w, r, res, err, "properties", s.queries.Property, propertyVersion)
 }
 
-func propertyVersion(p projections.PropertyView) int64 { return p.Version }
+func propertyVersion(p readmodel.PropertyView) int64 { return p.Version }
 
 func (s *Server) getProperty(w http.ResponseWriter, r *http.Request) {
 	answerEntity(s, w, r, s.queries.Property, propertyVersion)
@@ -121,7 +121,7 @@ func (s *Server) listProperties(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	f := projections.PropertyFilter{
+	f := readmodel.PropertyFilter{
 		Status: q.Get("status"), City: q.Get("city"), State: q.Get("state"),
 		PropertyType: q.Get("property_type"), Cursor: q.Get("cursor"), Limit: limit,
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // lateFeePolicyRequest is the body of PUT /properties/{id}/late-fee-policy and
@@ -29,7 +29,7 @@ func (req lateFeePolicyRequest) input() commands.LateFeePolicyInput {
 // putLateFeePolicy decodes a policy, runs set and answers the policy in force.
 func (s *Server) putLateFeePolicy(w http.ResponseWriter, r *http.Request, collection string,
 	set func(actor commands.Actor, id uuid.UUID, version *int64, in commands.LateFeePolicyInput) (commands.Result, error),
-	read func(context.Context, projections.Viewer, uuid.UUID) (projections.LateFeePolicyView, error)) {
+	read func(context.Context, readmodel.Viewer, uuid.UUID) (readmodel.LateFeePolicyView, error)) {
 	id, err := pathID(r)
 	if err != nil {
 		Error(w, r, s.log, err)
@@ -46,7 +46,7 @@ func (s *Server) putLateFeePolicy(w http.ResponseWriter, r *http.Request, collec
 		return
 	}
 	res, err := set(actorOf(r), id, version, req.input())
-	answerCommand(s, w, r, res, err, collection, read, projections.LateFeePolicyVersion)
+	answerCommand(s, w, r, res, err, collection, read, readmodel.LateFeePolicyVersion)
 }
 
 func (s *Server) putPropertyLateFeePolicy(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +77,7 @@ func (s *Server) getLeaseLateFeePolicy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getLateFeePolicy(w http.ResponseWriter, r *http.Request,
-	read func(context.Context, projections.Viewer, uuid.UUID) (projections.LateFeePolicyView, error)) {
+	read func(context.Context, readmodel.Viewer, uuid.UUID) (readmodel.LateFeePolicyView, error)) {
 	id, err := pathID(r)
 	if err != nil {
 		Error(w, r, s.log, err)

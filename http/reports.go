@@ -10,7 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/assetanchor/assetanchor/domain"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // reportDate is a report's "today": ?as_of=YYYY-MM-DD, or the server's UTC date.
@@ -27,7 +27,7 @@ func reportDate(r *http.Request) (domain.Date, error) {
 type reportRequest struct {
 	asOf domain.Date
 	csv  bool
-	page projections.ReportPage
+	page readmodel.ReportPage
 }
 
 func readReportRequest(r *http.Request) (reportRequest, error) {
@@ -114,12 +114,12 @@ func answerReport[T any](s *Server, w http.ResponseWriter, r *http.Request, name
 
 // rentRoll answers GET /reports/rent-roll.
 func (s *Server) rentRoll(w http.ResponseWriter, r *http.Request) {
-	answerReport(s, w, r, "rent-roll", func(req reportRequest) (projections.RentRoll, error) {
+	answerReport(s, w, r, "rent-roll", func(req reportRequest) (readmodel.RentRoll, error) {
 		return s.queries.RentRoll(r.Context(), viewerOf(r), req.asOf, req.page)
 	}, []string{"property_id", "property_name", "address", "city", "state", "zip_code", "property_status",
 		"owner_id", "occupancy", "lease_id", "lease_status", "tenant_id", "tenant_first_name", "tenant_last_name",
 		"start_date", "end_date", "rent_amount", "security_deposit", "deposit_held", "balance_due"},
-		func(roll projections.RentRoll) [][]string {
+		func(roll readmodel.RentRoll) [][]string {
 			records := make([][]string, 0, len(roll.Items))
 			for _, p := range roll.Items {
 				records = append(records, []string{p.PropertyID.String(), p.PropertyName, p.Address, p.City, p.State,
@@ -134,11 +134,11 @@ func (s *Server) rentRoll(w http.ResponseWriter, r *http.Request) {
 
 // aging answers GET /reports/aging.
 func (s *Server) aging(w http.ResponseWriter, r *http.Request) {
-	answerReport(s, w, r, "aging", func(req reportRequest) (projections.Aging, error) {
+	answerReport(s, w, r, "aging", func(req reportRequest) (readmodel.Aging, error) {
 		return s.queries.Aging(r.Context(), viewerOf(r), req.asOf, req.page)
 	}, []string{"lease_id", "lease_status", "property_id", "property_name", "tenant_id", "tenant_first_name",
 		"tenant_last_name", "charges", "days_0_30", "days_31_60", "days_61_90", "days_over_90", "total"},
-		func(report projections.Aging) [][]string {
+		func(report readmodel.Aging) [][]string {
 			records := make([][]string, 0, len(report.Items))
 			for _, a := range report.Items {
 				b := a.AgingBuckets
@@ -154,11 +154,11 @@ func (s *Server) aging(w http.ResponseWriter, r *http.Request) {
 // occupancy answers GET /reports/occupancy: per owner, and in CSV a last line
 // "overall" for everyone.
 func (s *Server) occupancy(w http.ResponseWriter, r *http.Request) {
-	answerReport(s, w, r, "occupancy", func(req reportRequest) (projections.Occupancy, error) {
+	answerReport(s, w, r, "occupancy", func(req reportRequest) (readmodel.Occupancy, error) {
 		return s.queries.Occupancy(r.Context(), viewerOf(r), req.asOf)
 	}, []string{"owner_id", "owner_email", "owner_first_name", "owner_last_name", "active_properties",
 		"leased_properties", "physical_occupancy", "rent_scheduled", "rent_collected", "economic_occupancy"},
-		func(report projections.Occupancy) [][]string {
+		func(report readmodel.Occupancy) [][]string {
 			records := make([][]string, 0, len(report.Owners)+1)
 			for _, o := range report.Owners {
 				records = append(records, append([]string{csvUUID(o.OwnerID), csvString(o.OwnerEmail),
@@ -168,7 +168,7 @@ func (s *Server) occupancy(w http.ResponseWriter, r *http.Request) {
 		})
 }
 
-func occupancyRecord(f projections.OccupancyFigures) []string {
+func occupancyRecord(f readmodel.OccupancyFigures) []string {
 	return []string{strconv.Itoa(f.ActiveProperties), strconv.Itoa(f.LeasedProperties), csvPercent(f.PhysicalOccupancy),
 		f.RentScheduled.StringFixed(2), f.RentCollected.StringFixed(2), csvPercent(f.EconomicOccupancy)}
 }
@@ -196,14 +196,14 @@ func csvDate(d *domain.Date) string {
 	return d.String()
 }
 
-func csvMoney(m *projections.Money) string {
+func csvMoney(m *readmodel.Money) string {
 	if m == nil {
 		return ""
 	}
 	return m.StringFixed(2)
 }
 
-func csvPercent(p *projections.Percent) string {
+func csvPercent(p *readmodel.Percent) string {
 	if p == nil {
 		return ""
 	}

@@ -1,5 +1,9 @@
-// Package http serves the Asset Anchor API. It wraps net/http and chi so that
-// nothing else in the module touches them: cmd calls NewServer and Run.
+// Package http serves the Asset Anchor API: routing, decoding, the RFC 9457
+// problems (problem.go, the one error mapper) and HTTP's own rules
+// (Idempotency-Key, ETags, rate limits, CORS). Handlers call commands to change
+// state and projections/readmodel to read it; storage and orchestration are
+// theirs. It wraps net/http and chi so that nothing else in the module touches
+// them: cmd calls NewServer and Run. Nothing of ours imports it but cmd.
 package http
 
 import (
@@ -14,11 +18,15 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/blobs"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // Deps are the server's collaborators; NewServer refuses missing ones.
@@ -26,7 +34,7 @@ type Deps struct {
 	Log          *slog.Logger
 	Pool         *pgxpool.Pool // idempotency records and readiness
 	Store        eventstore.Store
-	Queries      *projections.Queries
+	Queries      *readmodel.Queries
 	Checkpoints  *projections.Checkpoints
 	Users        *commands.Users
 	Properties   *commands.Properties
@@ -35,15 +43,15 @@ type Deps struct {
 	Transactions *commands.Transactions
 	Maintenance  *commands.Maintenance
 	Documents    *commands.Documents
-	// Blobs holds the documents' bytes (eventstore.LocalBlobs under the data dir).
-	Blobs eventstore.BlobStore
+	// Blobs holds the documents' bytes (blobs.Local under the data dir).
+	Blobs blobs.Store
 	// MaxUploadBytes caps a document's size (413 beyond); 0 is DefaultMaxUploadBytes.
 	MaxUploadBytes int64
 	// UploadTypes are the media types a document may have (415 otherwise); nil is
 	// DefaultUploadTypes.
 	UploadTypes []string
 	// Keyring opens tenants' sealed personal data for callers who may see them.
-	Keyring *eventstore.Keyring
+	Keyring *tenantkeys.Keyring
 	// SchemaCurrent reports whether the database is at the binary's migration.
 	SchemaCurrent func(context.Context) error
 	// Collector adds metrics of other packages, such as events appended by type.
@@ -73,7 +81,7 @@ type Deps struct {
 type Server struct {
 	Deps
 	log     *slog.Logger
-	queries *projections.Queries
+	queries *readmodel.Queries
 	metrics *metrics
 	handler http.Handler
 
@@ -168,29 +176,29 @@ func (s *Server) serve(ctx context.Context, ln, metricsLn net.Listener, ready fu
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	errs := make(chan error, len(servers))
+	// The servers stop together: when ctx ends, or when one of them fails.
+	g, gctx := errgroup.WithContext(ctx)
 	for i, srv := range servers {
-		go func() { errs <- srv.Serve(listeners[i]) }()
+		g.Go(func() error {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
 	}
-	select {
-	case err := <-errs:
+	g.Go(func() error {
+		<-gctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
+		var errs []error
 		for _, srv := range servers {
-			_ = srv.Shutdown(shutdownCtx)
+			if err := srv.Shutdown(shutdownCtx); err != nil {
+				errs = append(errs, fmt.Errorf("drain http: %w", err))
+			}
 		}
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	var errsOut []error
-	for _, srv := range servers {
-		if err := srv.Shutdown(shutdownCtx); err != nil {
-			errsOut = append(errsOut, fmt.Errorf("drain http: %w", err))
-		}
-	}
-	return errors.Join(errsOut...)
+		return errors.Join(errs...)
+	})
+	return g.Wait()
 }
 
 func (s *Server) httpServer(ctx context.Context, h http.Handler) *http.Server {

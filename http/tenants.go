@@ -14,7 +14,9 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // tenantRequest is the body of POST /tenants.
@@ -91,13 +93,7 @@ func (s *Server) recordScreening(w http.ResponseWriter, r *http.Request) {
 func (s *Server) eraseTenant(w http.ResponseWriter, r *http.Request) {
 	var req struct{}
 	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		res, err := s.Tenants.Erase(r.Context(), commands.EraseTenant{Actor: actor, ID: id, IfMatch: version})
-		if err == nil {
-			// The tenant's files go with its data. Should this fail, erasing again
-			// records nothing new and deletes what is left.
-			_, err = s.Documents.DeleteErasedTenantFiles(r.Context(), id)
-		}
-		return res, err
+		return s.Tenants.Erase(r.Context(), commands.EraseTenant{Actor: actor, ID: id, IfMatch: version}, s.Documents)
 	}, s.answerTenant)
 }
 
@@ -105,11 +101,11 @@ func (s *Server) answerTenant(w http.ResponseWriter, r *http.Request, res comman
 	answerCommand(s, w, r, res, err, "tenants", s.readTenant, tenantVersion)
 }
 
-func tenantVersion(t projections.TenantView) int64 { return t.Version }
+func tenantVersion(t readmodel.TenantView) int64 { return t.Version }
 
 // readTenant reads a tenant the viewer may see, with its ssn_last_four opened:
 // the read model holds it sealed with the tenant's data key.
-func (s *Server) readTenant(ctx context.Context, v projections.Viewer, id uuid.UUID) (projections.TenantView, error) {
+func (s *Server) readTenant(ctx context.Context, v readmodel.Viewer, id uuid.UUID) (readmodel.TenantView, error) {
 	t, err := s.queries.Tenant(ctx, v, id)
 	if err != nil {
 		return t, err
@@ -119,12 +115,12 @@ func (s *Server) readTenant(ctx context.Context, v projections.Viewer, id uuid.U
 
 // openTenant replaces the sealed ssn_last_four of a tenant the caller may see by
 // its four digits. An erased tenant has none.
-func (s *Server) openTenant(ctx context.Context, t *projections.TenantView) error {
+func (s *Server) openTenant(ctx context.Context, t *readmodel.TenantView) error {
 	if t.SSNLastFour == nil {
 		return nil
 	}
 	key, err := s.Keyring.Key(ctx, s.Store, t.ID)
-	if errors.Is(err, eventstore.ErrKeyShredded) {
+	if errors.Is(err, tenantkeys.ErrKeyShredded) {
 		t.SSNLastFour = nil // erased while this was read
 		return nil
 	}
@@ -177,34 +173,34 @@ func (s *Server) getTenant(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, t)
 }
 
-func (s *Server) tenantAsOf(r *http.Request) (projections.TenantView, error) {
+func (s *Server) tenantAsOf(r *http.Request) (readmodel.TenantView, error) {
 	ctx := r.Context()
 	id, err := pathID(r)
 	if err != nil {
-		return projections.TenantView{}, err
+		return readmodel.TenantView{}, err
 	}
 	// The caller may see the tenant in full now, which is what entitles it to its past.
 	if _, err := s.queries.TenantInFull(ctx, viewerOf(r), id); err != nil {
-		return projections.TenantView{}, err
+		return readmodel.TenantView{}, err
 	}
 	asOf, err := queryTime("as_of", r.URL.Query().Get("as_of"))
 	if err != nil {
-		return projections.TenantView{}, err
+		return readmodel.TenantView{}, err
 	}
 	events, err := s.Store.ReadStream(ctx, eventstore.StreamID{Type: domain.TenantStreamType, ID: id}, asOf)
 	if err != nil {
-		return projections.TenantView{}, err
+		return readmodel.TenantView{}, err
 	}
 	if events = recordedBy(events, asOf); len(events) == 0 {
-		return projections.TenantView{}, domain.ErrNotFound // it did not exist yet
+		return readmodel.TenantView{}, domain.ErrNotFound // it did not exist yet
 	}
-	opened, err := s.Keyring.OpenEvents(ctx, s.Store, events)
+	opened, err := commands.OpenTenantEvents(ctx, s.Keyring, s.Store, events)
 	if err != nil {
-		return projections.TenantView{}, err
+		return readmodel.TenantView{}, err
 	}
 	// The replay holds only this tenant, so it is read with unrestricted visibility.
-	everything := projections.Viewer{UserID: viewerOf(r).UserID, Role: domain.RoleAdmin}
-	t, err := projections.AsOf(ctx, s.queries, opened, func(ctx context.Context) (projections.TenantView, error) {
+	everything := readmodel.Viewer{UserID: viewerOf(r).UserID, Role: domain.RoleAdmin}
+	t, err := readmodel.AsOf(ctx, s.queries, opened, func(ctx context.Context) (readmodel.TenantView, error) {
 		return s.readTenant(ctx, everything, id)
 	})
 	if err == nil && shredded(events, opened) {
@@ -217,7 +213,7 @@ func (s *Server) tenantAsOf(r *http.Request) (projections.TenantView, error) {
 // shredded reports whether sealed events could not be opened: their key is gone.
 func shredded(stored, opened []eventstore.Event) bool {
 	for i := range stored {
-		if eventstore.Sealed(stored[i].Data) && !eventstore.Sealed(opened[i].Data) {
+		if tenantkeys.Sealed(stored[i].Data) && !tenantkeys.Sealed(opened[i].Data) {
 			return true
 		}
 	}
@@ -231,7 +227,7 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	f := projections.TenantFilter{Email: q.Get("email"), LastName: q.Get("last_name"), Cursor: q.Get("cursor"), Limit: limit}
+	f := readmodel.TenantFilter{Email: q.Get("email"), LastName: q.Get("last_name"), Cursor: q.Get("cursor"), Limit: limit}
 	for name, value := range map[string]string{"email": f.Email, "last_name": f.LastName} {
 		if !utf8.ValidString(value) || strings.ContainsRune(value, 0) {
 			Error(w, r, s.log, badRequest(name+" must be UTF-8 text without NUL characters"))

@@ -8,7 +8,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // chargeRequest is the body of POST /transactions: a pending charge.
@@ -81,7 +81,7 @@ func (s *Server) answerTransaction(w http.ResponseWriter, r *http.Request, res c
 	answerCommand(s, w, r, res, err, "transactions", s.queries.Transaction, transactionVersion)
 }
 
-func transactionVersion(t projections.TransactionView) int64 { return t.Version }
+func transactionVersion(t readmodel.TransactionView) int64 { return t.Version }
 
 func (s *Server) getTransaction(w http.ResponseWriter, r *http.Request) {
 	answerEntity(s, w, r, s.queries.Transaction, transactionVersion)
@@ -98,7 +98,7 @@ func (s *Server) listTransactions(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	f := projections.TransactionFilter{Cursor: q.Get("cursor"), Limit: limit}
+	f := readmodel.TransactionFilter{Cursor: q.Get("cursor"), Limit: limit}
 	if f.LeaseID, err = queryUUID(q, "lease_id"); err != nil {
 		Error(w, r, s.log, err)
 		return
@@ -141,7 +141,7 @@ func (s *Server) overdueTransactions(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	f := projections.OverdueFilter{AsOf: asOf, Cursor: q.Get("cursor"), Limit: limit}
+	f := readmodel.OverdueFilter{AsOf: asOf, Cursor: q.Get("cursor"), Limit: limit}
 	page, err := s.queries.OverdueTransactions(r.Context(), viewerOf(r), f)
 	if err != nil {
 		Error(w, r, s.log, err)

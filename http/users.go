@@ -7,7 +7,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 type createUserRequest struct {
@@ -31,7 +31,7 @@ type roleRequest struct {
 	Role string `json:"role"`
 }
 
-func userVersion(u projections.UserView) int64 { return u.Version }
+func userVersion(u readmodel.UserView) int64 { return u.Version }
 
 // requireUserReader lets admins and managers read users (API.md: managers read users).
 func requireUserReader(r *http.Request) error {
@@ -73,7 +73,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, badRequest("role must be admin, manager or user"))
 		return
 	}
-	page, err := s.queries.Users(r.Context(), projections.UserFilter{
+	page, err := s.queries.Users(r.Context(), readmodel.UserFilter{
 		Role: role, Email: q.Get("email"), Cursor: q.Get("cursor"), Limit: limit,
 	})
 	if err != nil {

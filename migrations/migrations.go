@@ -1,4 +1,5 @@
-// Package migrations holds the schema as embedded golang-migrate files and runs them.
+// Package migrations holds the schema as embedded golang-migrate files and runs
+// them. It must not import anything of ours.
 package migrations
 
 import (

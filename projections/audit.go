@@ -20,10 +20,6 @@ import (
 var unaudited = map[string]bool{"password_hash": true, "token": true, "refresh_token": true,
 	"version": true, "created_at": true, "updated_at": true}
 
-// tenantPersonalColumns are redacted from a tenant's audit rows when it is erased.
-var tenantPersonalColumns = []string{"first_name", "last_name", "email", "phone", "ssn_last_four",
-	"date_of_birth", "credit_score", "income", "background_check_status"}
-
 // auditID derives the audit row's id from the event's ULID (both are 128 bits), so
 // a rebuild reproduces it.
 func auditID(e eventstore.Event) uuid.UUID { return uuid.UUID(e.EventID) }
@@ -36,7 +32,7 @@ func queueAudit(batch *pgx.Batch, e eventstore.Event, de domain.Event, changes [
 		// is: a rebuild without the key writes those.
 		batch.Queue(`UPDATE audit_logs SET old_values = nullif(old_values - $2::text[], '{}'),
 			new_values = nullif(new_values - $2::text[], '{}') WHERE entity_type = $3 AND entity_id = $1`,
-			e.Stream.ID, tenantPersonalColumns, domain.TenantStreamType)
+			e.Stream.ID, domain.TenantPersonalFields, domain.TenantStreamType)
 		redact(changes)
 	}
 	batch.Queue(insertAuditSQL, auditRow(e, changes)...)
@@ -95,7 +91,7 @@ func nilIfEmpty(s string) *string {
 // redact drops a tenant's personal columns from changes.
 func redact(changes []change) {
 	for i, c := range changes {
-		if slices.Contains(tenantPersonalColumns, c.column) {
+		if slices.Contains(domain.TenantPersonalFields, c.column) {
 			changes[i].old, changes[i].new = nil, nil
 		}
 	}

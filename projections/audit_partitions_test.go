@@ -21,6 +21,7 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // MustAppendAt appends events to stream through the event store's append
@@ -205,7 +206,7 @@ func TestAuditRowsLandInTheirMonthPartition(t *testing.T) {
 	var seen int
 	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT set_config('role', $1, true), set_config('app.user_id', $2, true),
-			set_config('app.role', 'admin', true)`, projections.ReaderRole, h.admin.String()); err != nil {
+			set_config('app.role', 'admin', true)`, readmodel.ReaderRole, h.admin.String()); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, `SELECT count(*) FROM audit_logs`).Scan(&seen)
@@ -214,7 +215,7 @@ func TestAuditRowsLandInTheirMonthPartition(t *testing.T) {
 	}
 	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT set_config('role', $1, true), set_config('app.user_id', $2, true),
-			set_config('app.role', 'user', true)`, projections.ReaderRole, uuid.NewString()); err != nil {
+			set_config('app.role', 'user', true)`, readmodel.ReaderRole, uuid.NewString()); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, `SELECT count(*) FROM audit_logs`).Scan(&seen)
@@ -224,7 +225,7 @@ func TestAuditRowsLandInTheirMonthPartition(t *testing.T) {
 	for _, partition := range []string{want["UserRegistered"], "audit_logs_default"} {
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SELECT set_config('role', $1, true), set_config('app.role', 'admin', true)`,
-				projections.ReaderRole); err != nil {
+				readmodel.ReaderRole); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, `SELECT count(*) FROM `+partition)
@@ -340,7 +341,7 @@ func TestEntityStateWithPartitionedAuditLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	state, err := projections.EntityState(ctx, projections.NewQueries(pool), domain.PropertyStreamType, events[:2])
+	state, err := readmodel.EntityState(ctx, readmodel.NewQueries(pool), domain.PropertyStreamType, events[:2])
 	if err != nil {
 		t.Fatalf("entity state: %v", err)
 	}

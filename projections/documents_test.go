@@ -13,7 +13,7 @@ import (
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // MustDocumentRow reads a documents row as text, or "" when there is none.
@@ -101,10 +101,10 @@ func TestDocumentQueriesSkipDeleted(t *testing.T) {
 	}
 	MustAppend(t, ctx, store, eventstore.StreamID{Type: domain.DocumentStreamType, ID: gone}, 1, &domain.DocumentDeleted{ContentHash: strings.Repeat("ab", 32)})
 
-	q := projections.NewQueries(pool)
-	v := projections.Viewer{UserID: admin, Role: domain.RoleAdmin}
-	ctx = projections.WithViewer(ctx, v)
-	page, err := q.Documents(ctx, v, projections.DocumentFilter{Limit: 10})
+	q := readmodel.NewQueries(pool)
+	v := readmodel.Viewer{UserID: admin, Role: domain.RoleAdmin}
+	ctx = readmodel.WithViewer(ctx, v)
+	page, err := q.Documents(ctx, v, readmodel.DocumentFilter{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
+	"github.com/assetanchor/assetanchor/projections/internal/schemaclone"
 )
 
 // readModelTables are the tables the relational projector writes, each before
@@ -26,6 +28,9 @@ var readModelTables = []string{"users", "user_sessions", "properties", "tenants"
 	"property_late_fee_policies", "lease_late_fee_policies", "lease_tenants"}
 
 // ReadModelTables lists the tables of the relational read model.
+// readModel clones and compares the read-model tables for rebuild and swap.
+var readModel = schemaclone.Tables(readModelTables)
+
 func ReadModelTables() []string { return slices.Clone(readModelTables) }
 
 // Progress is how far a replay has come. Total grows when events arrive while
@@ -62,7 +67,7 @@ type RebuildOptions struct {
 	BatchSize int
 	// Keyring opens the sealed personal data of tenant events (Relational.Keyring):
 	// a log holding sealed events cannot be replayed without it.
-	Keyring *eventstore.Keyring
+	Keyring *tenantkeys.Keyring
 }
 
 func (o RebuildOptions) batchSize() int {
@@ -226,7 +231,7 @@ func newScratch(ctx context.Context, pool *pgxpool.Pool, opts RebuildOptions, st
 		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(live, ", ")+` IN ACCESS SHARE MODE`); err != nil {
 			return fmt.Errorf("lock the live tables: %w", err)
 		}
-		if s.deferred, err = cloneReadModel(ctx, tx, s.schema); err != nil {
+		if s.deferred, err = readModel.Clone(ctx, tx, s.schema); err != nil {
 			return err
 		}
 		// Fail before hours of replay, not at the swap, if the copies are not
@@ -235,7 +240,7 @@ func newScratch(ctx context.Context, pool *pgxpool.Pool, opts RebuildOptions, st
 			if err := s.completeTables(ctx, check); err != nil {
 				return err
 			}
-			if err := sameShape(ctx, check, "public", s.schema); err != nil {
+			if err := readModel.SameShape(ctx, check, "public", s.schema); err != nil {
 				return err
 			}
 			return errUndo

@@ -19,6 +19,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 )
 
 // fold replays the log up to until into the scratch tables while they are
@@ -113,7 +114,7 @@ type decodedEvent struct {
 }
 
 // readLog sends the events up to until, stream by stream, decoded, in batches.
-func (s *scratch) readLog(ctx context.Context, tx pgx.Tx, until eventstore.Checkpoint, keys eventstore.DataKeys,
+func (s *scratch) readLog(ctx context.Context, tx pgx.Tx, until eventstore.Checkpoint, keys tenantkeys.DataKeys,
 	out chan<- []decodedEvent) error {
 	rows, err := tx.Query(ctx, `SELECT `+eventstore.EventColumns+` FROM events
 		WHERE (transaction_id, position) <= ($1::text::xid8, $2)
@@ -456,9 +457,9 @@ func readDataKeys(ctx context.Context, tx pgx.Tx) (dataKeyMap, error) {
 	}
 	keys := dataKeyMap{}
 	var owner uuid.UUID
-	var k eventstore.WrappedKey
+	var k tenantkeys.WrappedKey
 	if _, err := pgx.ForEachRow(rows, []any{&owner, &k.Wrapped, &k.MasterKeyID}, func() error {
-		keys[owner] = eventstore.WrappedKey{Wrapped: append([]byte(nil), k.Wrapped...), MasterKeyID: k.MasterKeyID}
+		keys[owner] = tenantkeys.WrappedKey{Wrapped: append([]byte(nil), k.Wrapped...), MasterKeyID: k.MasterKeyID}
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("read data keys: %w", err)
@@ -467,19 +468,19 @@ func readDataKeys(ctx context.Context, tx pgx.Tx) (dataKeyMap, error) {
 }
 
 // dataKeyMap is the wrapped data keys as read at the start of a fold.
-type dataKeyMap map[uuid.UUID]eventstore.WrappedKey
+type dataKeyMap map[uuid.UUID]tenantkeys.WrappedKey
 
-func (m dataKeyMap) DataKey(_ context.Context, owner uuid.UUID) (eventstore.WrappedKey, error) {
+func (m dataKeyMap) DataKey(_ context.Context, owner uuid.UUID) (tenantkeys.WrappedKey, error) {
 	k, ok := m[owner]
 	if !ok {
-		return eventstore.WrappedKey{}, eventstore.ErrKeyShredded
+		return tenantkeys.WrappedKey{}, tenantkeys.ErrKeyShredded
 	}
 	return k, nil
 }
 
 var errReadOnlyKeys = errors.New("a fold only reads data keys")
 
-func (m dataKeyMap) PutDataKey(context.Context, uuid.UUID, eventstore.WrappedKey) error {
+func (m dataKeyMap) PutDataKey(context.Context, uuid.UUID, tenantkeys.WrappedKey) error {
 	return errReadOnlyKeys
 }
 func (m dataKeyMap) ShredDataKey(context.Context, uuid.UUID) error { return errReadOnlyKeys }

@@ -20,6 +20,7 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // portfolio appends a mixed rental history: each unit is an owner with a
@@ -523,7 +524,7 @@ func TestEntityStateReplaysUpToTheGivenEvents(t *testing.T) {
 	if err != nil || len(events) != 4 {
 		t.Fatalf("read property stream: %d events, %v", len(events), err)
 	}
-	q := projections.NewQueries(pool)
+	q := readmodel.NewQueries(pool)
 	for _, tt := range []struct {
 		upTo                  int
 		name, status, version string
@@ -531,7 +532,7 @@ func TestEntityStateReplaysUpToTheGivenEvents(t *testing.T) {
 		{1, "Maple Court", "active", "1"},
 		{3, "Maple Court East", "inactive", "3"},
 	} {
-		raw, err := projections.EntityState(ctx, q, domain.PropertyStreamType, events[:tt.upTo])
+		raw, err := readmodel.EntityState(ctx, q, domain.PropertyStreamType, events[:tt.upTo])
 		if err != nil {
 			t.Fatalf("state after %d events: %v", tt.upTo, err)
 		}
@@ -547,7 +548,7 @@ func TestEntityStateReplaysUpToTheGivenEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := projections.EntityState(ctx, q, domain.UserStreamType, userEvents)
+	raw, err := readmodel.EntityState(ctx, q, domain.UserStreamType, userEvents)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -625,7 +626,7 @@ func TestEntityStateOfAPropertyWithALateFeePolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := projections.EntityState(ctx, projections.NewQueries(pool), domain.PropertyStreamType, events)
+	raw, err := readmodel.EntityState(ctx, readmodel.NewQueries(pool), domain.PropertyStreamType, events)
 	if err != nil {
 		t.Fatalf("state of a property with a late-fee policy: %v", err)
 	}

@@ -1,5 +1,8 @@
-// Package projections keeps the seed's relational tables up to date from the
-// event log, and answers queries from them.
+// Package projections keeps the read model (the seed's relational tables and
+// the audit log) from the event log: inline in each append's transaction
+// (Relational), in asynchronous consumers (Runtime), and by rebuild, swap and
+// verify from the whole log. Reading the read model is projections/readmodel's.
+// It must not import commands, http or projections/readmodel.
 package projections
 
 import (
@@ -16,6 +19,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 )
 
 // RelationalName names the relational read model (the seed tables, audit_logs and
@@ -30,7 +34,7 @@ type Relational struct {
 	// Keyring opens the sealed personal fields of tenant events (sealed.go).
 	// serve, rebuilds and tests set it; without it a sealed event is an error,
 	// never a silently blank row.
-	Keyring *eventstore.Keyring
+	Keyring *tenantkeys.Keyring
 }
 
 var _ eventstore.InlineProjector = Relational{}
@@ -265,4 +269,42 @@ var errNoProjection = errors.New("no projection for this event type")
 type change struct {
 	column   string
 	old, new json.RawMessage
+}
+
+// Replay writes the rows that events (one entity's stream up to a moment) leave
+// into empty temporary copies of the read-model tables, made in tx, which must
+// be rolled back: the time travel of ?as_of= (readmodel.AsOf). The copies shadow
+// the live tables for the rest of tx.
+func Replay(ctx context.Context, tx pgx.Tx, events []eventstore.Event) error {
+	// Every table the projector writes (rebuild.go), with its keys: upserts need them.
+	for _, table := range readModelTables {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+table+` (LIKE public.`+table+` INCLUDING DEFAULTS INCLUDING INDEXES) ON COMMIT DROP`); err != nil {
+			return fmt.Errorf("prepare replay of %s: %w", table, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_temp, public`); err != nil {
+		return err
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	en := newEntity(events[0].Stream.ID)
+	for _, e := range events {
+		de, err := domain.DecodeEvent(e.Type, e.Data)
+		if err != nil {
+			return err
+		}
+		if _, err := project(en, e, de, nil); err != nil {
+			return err
+		}
+	}
+	batch := &pgx.Batch{}
+	en.queueWrites(batch)
+	return tx.SendBatch(ctx, batch).Close()
+}
+
+// EntityTable is the read-model table of a stream type's entities.
+func EntityTable(streamType string) (string, bool) {
+	t, ok := entityTables[streamType]
+	return t.name, ok
 }

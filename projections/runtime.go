@@ -143,6 +143,19 @@ func (r *Runtime) startAtHead(ctx context.Context) error {
 	})
 }
 
+// ResetConsumers forgets every asynchronous consumer's checkpoint and offset, as
+// after a log is imported: their places belong to the old log's transaction ids.
+// Each consumer starts again at the head when it next runs (startAtHead).
+func ResetConsumers(ctx context.Context, db eventstore.DB) error {
+	if _, err := db.Exec(ctx, `DELETE FROM projector_checkpoints`); err != nil {
+		return fmt.Errorf("reset consumer checkpoints: %w", err)
+	}
+	if _, err := db.Exec(ctx, `DELETE FROM watermill_offsets_events`); err != nil {
+		return fmt.Errorf("reset consumer offsets: %w", err)
+	}
+	return nil
+}
+
 // Checkpoints reads the asynchronous consumers' checkpoints, for operators.
 type Checkpoints struct{ pool *pgxpool.Pool }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 )
 
 // errNoKeyring refuses a sealed event when the projector was built without the
@@ -18,15 +19,15 @@ var errNoKeyring = errors.New("projections: the event has sealed personal data a
 // the tenant was erased: the event is decoded with the erasure's placeholders
 // in place of its personal data, so a rebuild reaches the same erased rows as the
 // live projector did, and the event is never a poison one.
-func (r Relational) decode(ctx context.Context, keys eventstore.DataKeys, e eventstore.Event) (domain.Event, error) {
-	if !eventstore.Sealed(e.Data) {
+func (r Relational) decode(ctx context.Context, keys tenantkeys.DataKeys, e eventstore.Event) (domain.Event, error) {
+	if !tenantkeys.Sealed(e.Data) {
 		return domain.DecodeEvent(e.Type, e.Data)
 	}
 	if r.Keyring == nil {
 		return nil, errNoKeyring
 	}
 	key, err := r.Keyring.Key(ctx, keys, e.Stream.ID)
-	if errors.Is(err, eventstore.ErrKeyShredded) {
+	if errors.Is(err, tenantkeys.ErrKeyShredded) {
 		de, err := domain.DecodeEvent(e.Type, e.Data) // the personal fields are absent
 		if err != nil {
 			return nil, err
@@ -72,7 +73,7 @@ func sealedSSN(e eventstore.Event, plain *string) (*string, error) {
 	if plain == nil {
 		return nil, nil
 	}
-	fields, err := eventstore.SealedFields(e.Data)
+	fields, err := tenantkeys.SealedFields(e.Data)
 	if err != nil {
 		return nil, err
 	}

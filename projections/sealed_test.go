@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,29 +16,23 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
 )
 
-// tenantPersonal names the members that the tenant commands seal
-// (commands.tenantPersonalFields), for tests that append sealed events directly.
-func tenantPersonal(name string) bool {
-	switch name {
-	case "first_name", "last_name", "email", "phone", "ssn_last_four", "date_of_birth", "income",
-		"credit_score", "background_check_status":
-		return true
-	}
-	return false
-}
+// tenantPersonal names the members that the tenant commands seal, for tests
+// that append sealed events directly.
+func tenantPersonal(name string) bool { return slices.Contains(domain.TenantPersonalFields, name) }
 
 // MustKeyring is a keyring with a fresh random master key.
-func MustKeyring(tb testing.TB) *eventstore.Keyring {
+func MustKeyring(tb testing.TB) *tenantkeys.Keyring {
 	tb.Helper()
-	master := make([]byte, eventstore.MasterKeySize)
+	master := make([]byte, tenantkeys.MasterKeySize)
 	if _, err := rand.Read(master); err != nil {
 		tb.Fatal(err)
 	}
-	k, err := eventstore.NewKeyring(master)
+	k, err := tenantkeys.NewKeyring(master)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -46,7 +41,7 @@ func MustKeyring(tb testing.TB) *eventstore.Keyring {
 
 // MustAppendSealed appends tenant events sealed with key, as the tenant commands
 // store them.
-func MustAppendSealed(tb testing.TB, ctx context.Context, store eventstore.Store, key *eventstore.DataKey,
+func MustAppendSealed(tb testing.TB, ctx context.Context, store eventstore.Store, key *tenantkeys.DataKey,
 	stream eventstore.StreamID, expected int64, events ...domain.Event) eventstore.AppendResult {
 	tb.Helper()
 	news := make([]eventstore.NewEvent, len(events))
@@ -69,7 +64,7 @@ func MustAppendSealed(tb testing.TB, ctx context.Context, store eventstore.Store
 }
 
 // MustApplyWith delivers one event to a relational projector with keyring.
-func MustApplyWith(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, keyring *eventstore.Keyring, e eventstore.Event) {
+func MustApplyWith(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, keyring *tenantkeys.Keyring, e eventstore.Event) {
 	tb.Helper()
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		return projections.Relational{Keyring: keyring}.Apply(ctx, tx, e)
@@ -104,7 +99,7 @@ type erasureWorld struct {
 	ssn                                  string
 }
 
-func MustErasureWorld(tb testing.TB, ctx context.Context, store *eventstore.PostgresStore, keyring *eventstore.Keyring) erasureWorld {
+func MustErasureWorld(tb testing.TB, ctx context.Context, store *eventstore.PostgresStore, keyring *tenantkeys.Keyring) erasureWorld {
 	tb.Helper()
 	w := erasureWorld{ownerID: uuid.New(), tenantID: uuid.New(), leaseID: uuid.New(), chargeID: uuid.New(), ssn: "8437"}
 	tag := w.tenantID.String()[:8]
@@ -204,7 +199,7 @@ func TestErasedTenantRebuildsToTheSameRows(t *testing.T) {
 	if first != w.values[0] || last != w.values[2] || email != w.values[4] {
 		t.Errorf("before erasure: %s %s <%s>, want the opened contact %s %s <%s>", first, last, email, w.values[0], w.values[2], w.values[4])
 	}
-	sealed, err := eventstore.SealedFields(events[2].Data)
+	sealed, err := tenantkeys.SealedFields(events[2].Data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +276,7 @@ func TestSealedEventNeedsTheKeyring(t *testing.T) {
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		return projections.Relational{Keyring: MustKeyring(t)}.Apply(ctx, tx, events[2])
 	})
-	if !errors.Is(err, eventstore.ErrWrongMasterKey) {
+	if !errors.Is(err, tenantkeys.ErrWrongMasterKey) {
 		t.Errorf("apply a sealed event under another master key = %v, want ErrWrongMasterKey", err)
 	}
 	var tenants int

@@ -33,7 +33,7 @@ func (s *scratch) swap(ctx context.Context) error {
 		if err := addLivePartitions(ctx, tx, s.schema); err != nil {
 			return err
 		}
-		before, err := shapes(ctx, tx, "public", true)
+		before, err := readModel.Shapes(ctx, tx, "public", true)
 		if err != nil {
 			return err
 		}
@@ -49,11 +49,11 @@ func (s *scratch) swap(ctx context.Context) error {
 				return fmt.Errorf("restore foreign key onto the rebuilt tables: %s: %w", fk, err)
 			}
 		}
-		after, err := shapes(ctx, tx, "public", true)
+		after, err := readModel.Shapes(ctx, tx, "public", true)
 		if err != nil {
 			return err
 		}
-		if err := diffShapes(before, after, "public", "public"); err != nil {
+		if err := readModel.DiffShapes(before, after, "public", "public"); err != nil {
 			return fmt.Errorf("the rebuilt tables differ in shape from the live ones, nothing swapped: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{s.schema}.Sanitize()+` CASCADE`); err != nil {

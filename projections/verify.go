@@ -2,8 +2,6 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -164,32 +162,4 @@ func compareTable(ctx context.Context, tx pgx.Tx, schema, table string, res *Ver
 		return fmt.Errorf("compare %s: %w", table, err)
 	}
 	return nil
-}
-
-// EntityState is the read-model row of the entity whose stream's events are
-// given, as those events leave it, as a JSON object without secrets (password
-// and token hashes). It is nil when the events leave no row. The replay is
-// AsOf's: nothing of it persists.
-func EntityState(ctx context.Context, q *Queries, streamType string, events []eventstore.Event) (json.RawMessage, error) {
-	t, ok := entityTables[streamType]
-	if !ok {
-		return nil, fmt.Errorf("no read-model table for stream type %q", streamType)
-	}
-	table := t.name
-	if len(events) == 0 {
-		return nil, nil
-	}
-	id := events[0].Stream.ID
-	return AsOf(ctx, q, events, func(ctx context.Context) (json.RawMessage, error) {
-		var raw []byte
-		err := q.pool.QueryRow(ctx, `SELECT to_jsonb(t) - $2::text[] FROM `+table+` t WHERE id = $1`,
-			id, []string{"password_hash", "token", "refresh_token"}).Scan(&raw)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s as of its events: %w", table, err)
-		}
-		return raw, nil
-	})
 }

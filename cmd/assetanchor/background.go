@@ -28,6 +28,7 @@ const (
 	jobBlobSweep       = "blob-sweep"
 	jobEventRelay      = "event-relay"
 	jobBackups         = "backups"
+	jobAnchors         = "anchors"
 )
 
 // background is serve's background work: jobs under leases and, with
@@ -57,6 +58,10 @@ func startBackground(ctx context.Context, cfg config, pool *pgxpool.Pool, a *app
 	}
 	log.InfoContext(ctx, "node", "node", leases.Node())
 	rent, err := newRentSchedule(a.store, pool, log)
+	if err != nil {
+		return nil, err
+	}
+	anchors, err := newAnchorSchedule(cfg, pool, log)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +114,9 @@ func startBackground(ctx context.Context, cfg config, pool *pgxpool.Pool, a *app
 	}
 	jobsCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancel = cancel
+	if anchors != nil {
+		all[jobAnchors] = anchors.job(jobsCtx)
+	}
 	for name, run := range all {
 		b.wg.Go(func() { leases.Run(jobsCtx, name, run) })
 	}

@@ -287,7 +287,7 @@ func TestJobsMoveToAnotherNodeWhenTheirHolderDies(t *testing.T) {
 	for _, name := range []string{"n1", "n2", "n3"} {
 		nodes[name] = MustServeProcess(t, name, nodeVars(url, natsServer.ClientURL()))
 	}
-	all := []string{jobAuditPartitions, jobBlobSweep, jobEventRelay, jobLeaseExpiry, jobRentSchedule}
+	all := []string{jobAnchors, jobAuditPartitions, jobBlobSweep, jobEventRelay, jobLeaseExpiry, jobRentSchedule}
 	holders := func() map[string]string { return jobHolders(t, pool) }
 	waitHeld := func(alive func(string) bool, within time.Duration) (map[string]string, time.Duration) {
 		start := time.Now()

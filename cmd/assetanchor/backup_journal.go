@@ -16,6 +16,7 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/blobs"
 )
 
 // backups is the embedded cluster opened for backup work.
@@ -61,7 +62,7 @@ func (b *backups) prepare(ctx context.Context) error {
 	if err := b.repo.Setup(ctx, b.server); err != nil {
 		return err
 	}
-	blobs, err := eventstore.NewLocalBlobs(filepath.Join(b.cfg.DataDir, "documents"))
+	blobs, err := blobs.NewLocal(filepath.Join(b.cfg.DataDir, "documents"))
 	if err != nil {
 		return err
 	}

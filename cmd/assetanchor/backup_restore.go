@@ -15,6 +15,7 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/blobs"
 )
 
 // restore puts the cluster back as it was at target (zero: the latest), then
@@ -89,7 +90,7 @@ func restore(ctx context.Context, cfg config, target time.Time, stdout, stderr i
 		if err != nil {
 			return err
 		}
-		blobs, err := eventstore.NewLocalBlobs(filepath.Join(cfg.DataDir, "documents"))
+		blobs, err := blobs.NewLocal(filepath.Join(cfg.DataDir, "documents"))
 		if err != nil {
 			return err
 		}
@@ -136,15 +137,12 @@ func (b *backups) replayErasures(ctx context.Context, a *app, documents *command
 	system := commands.Actor{Role: domain.RoleAdmin}
 	n := 0
 	for _, e := range journal {
-		res, err := a.tenants.Erase(ctx, commands.EraseTenant{Actor: system, ID: e.TenantID})
+		res, err := a.tenants.Erase(ctx, commands.EraseTenant{Actor: system, ID: e.TenantID}, documents)
 		if errors.Is(err, domain.ErrNotFound) {
 			continue // not yet registered at that moment
 		}
 		if err != nil {
 			return n, fmt.Errorf("erase tenant %s again: %w", e.TenantID, err)
-		}
-		if _, err := documents.DeleteErasedTenantFiles(ctx, e.TenantID); err != nil {
-			return n, fmt.Errorf("delete the files of erased tenant %s: %w", e.TenantID, err)
 		}
 		if res.Checkpoint != (eventstore.Checkpoint{}) {
 			n++
@@ -159,7 +157,7 @@ func (b *backups) replayErasures(ctx context.Context, a *app, documents *command
 // claimedBlobs lists the content hashes live documents claim.
 func claimedBlobs(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 	rows, err := pool.Query(ctx, `SELECT DISTINCT substr(scope, length($1) + 1) FROM unique_claims WHERE starts_with(scope, $1)`,
-		eventstore.BlobScope(""))
+		blobs.Scope(""))
 	if err != nil {
 		return nil, fmt.Errorf("read document claims: %w", err)
 	}

@@ -51,6 +51,10 @@ type config struct {
 	NodeID string
 	// JobLeaseTTL is ASSETANCHOR_JOB_LEASE_TTL as given; jobLeaseTTL parses it.
 	JobLeaseTTL string
+	// AnchorKey is ASSETANCHOR_ANCHOR_KEY (base64 Ed25519 seed); empty means
+	// anchor.key in the data dir (anchors.go). AnchorEvery is
+	// ASSETANCHOR_ANCHOR_EVERY as given; anchorEvery parses it.
+	AnchorKey, AnchorEvery string
 }
 
 // environment is what assetanchor --help lists; loadConfig reads these.
@@ -74,6 +78,8 @@ var environment = []struct{ name, meaning string }{
 	{"ASSETANCHOR_BACKUP_KEEP_DAILY, ..._WEEKLY, ..._MONTHLY", "full backups kept per day, week, month (7, 4, 12)"},
 	{"ASSETANCHOR_BACKUP_PITR_WINDOW", "how far back point-in-time recovery reaches (168h)"},
 	{"ASSETANCHOR_ARCHIVE_TIMEOUT", "longest wait before a write's WAL is archived (60s)"},
+	{"ASSETANCHOR_ANCHOR_KEY", "base64 Ed25519 seed that signs anchors (unset: anchor.key in the data dir, generated once)"},
+	{"ASSETANCHOR_ANCHOR_EVERY", "how often serve anchors the log into <data dir>/anchors (1h; 0 turns it off)"},
 }
 
 // backupVariables are the schedule and retention settings (backupSettings).
@@ -105,6 +111,7 @@ func loadConfig(getenv func(string) string) config {
 	}
 	c.NATSURL, c.NodeID = getenv("ASSETANCHOR_NATS_URL"), getenv("ASSETANCHOR_NODE_ID")
 	c.JobLeaseTTL = getenv("ASSETANCHOR_JOB_LEASE_TTL")
+	c.AnchorKey, c.AnchorEvery = getenv("ASSETANCHOR_ANCHOR_KEY"), getenv("ASSETANCHOR_ANCHOR_EVERY")
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
 	}

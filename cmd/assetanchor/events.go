@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/transfer"
 	"github.com/assetanchor/assetanchor/projections"
 )
 
@@ -23,7 +23,7 @@ func exportCommand(ctx context.Context, in invocation) error {
 	}
 	return withApp(ctx, in.cfg, stderr, func(_ *app, pool *pgxpool.Pool) error {
 		if path == "-" {
-			stats, err := eventstore.Export(ctx, pool, stdout)
+			stats, err := transfer.Export(ctx, pool, stdout)
 			if err != nil {
 				return err
 			}
@@ -37,7 +37,7 @@ func exportCommand(ctx context.Context, in invocation) error {
 			return fmt.Errorf("create export file: %w", err)
 		}
 		defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
-		stats, err := eventstore.Export(ctx, pool, tmp)
+		stats, err := transfer.Export(ctx, pool, tmp)
 		if err == nil {
 			err = tmp.Sync()
 		}
@@ -74,8 +74,8 @@ func importCommand(ctx context.Context, in invocation) error {
 	// Over the direct connection: the import stages the file in a temporary
 	// table used across transactions, which a pooler in transaction mode loses.
 	return withAppOn(ctx, cfg, stderr, true, func(a *app, pool *pgxpool.Pool) error {
-		stats, err := eventstore.Import(ctx, pool, f)
-		if errors.Is(err, eventstore.ErrInvalidExport) {
+		stats, err := transfer.Import(ctx, pool, f)
+		if errors.Is(err, transfer.ErrInvalidExport) {
 			return fmt.Errorf("refused %s, nothing imported: %w", path, err)
 		}
 		if err != nil {
@@ -83,6 +83,9 @@ func importCommand(ctx context.Context, in invocation) error {
 		}
 		fmt.Fprintf(stdout, "imported %d events and %d guard rows from %s; every hash chain holds\n",
 			stats.Events, stats.Rows, path)
+		if err := projections.ResetConsumers(ctx, pool); err != nil {
+			return err
+		}
 		// The read model is written inline by commands: an imported log has none
 		// until it is rebuilt from the log.
 		res, err := projections.Rebuild(ctx, pool, projections.RebuildOptions{Keyring: a.keyring})

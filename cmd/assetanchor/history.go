@@ -17,7 +17,7 @@ import (
 
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
-	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // historyStreamTypes maps what an operator may type, stream types and the API's
@@ -100,7 +100,7 @@ func history(ctx context.Context, cfg config, stream eventstore.StreamID, asOf t
 		}
 		var state json.RawMessage
 		if !asOf.IsZero() {
-			if state, err = projections.EntityState(ctx, a.queries, streamType, events); err != nil {
+			if state, err = readmodel.EntityState(ctx, a.queries, streamType, events); err != nil {
 				return err
 			}
 		}

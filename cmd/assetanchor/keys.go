@@ -15,9 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/assetanchor/assetanchor/eventstore"
 )
 
 // The master key wraps every tenant's data key (docs/security.md). It is
@@ -32,22 +31,34 @@ const (
 
 // decodeMasterKey reads a base64 master key (standard alphabet, padded or not).
 func decodeMasterKey(text string) ([]byte, error) {
+	return decodeKey(text, "the master key", tenantkeys.MasterKeySize)
+}
+
+// decodeKey reads a base64 key of size bytes (standard alphabet, padded or not);
+// what names it in errors.
+func decodeKey(text, what string, size int) ([]byte, error) {
 	text = strings.TrimSpace(text)
 	key, err := base64.StdEncoding.DecodeString(text)
 	if err != nil {
 		key, err = base64.RawStdEncoding.DecodeString(text)
 	}
 	if err != nil {
-		return nil, errors.New("the master key is not base64")
+		return nil, errors.New(what + " is not base64")
 	}
-	if len(key) != eventstore.MasterKeySize {
-		return nil, fmt.Errorf("the master key must be %d bytes, not %d", eventstore.MasterKeySize, len(key))
+	if len(key) != size {
+		return nil, fmt.Errorf("%s must be %d bytes, not %d", what, size, len(key))
 	}
 	return key, nil
 }
 
-// readKeyFile reads a key file, refusing one that others than its owner may read.
+// readKeyFile reads a master key file, refusing one that others than its owner may read.
 func readKeyFile(path string) ([]byte, error) {
+	return readSecretKeyFile(path, decodeMasterKey, "ASSETANCHOR_MASTER_KEY")
+}
+
+// readSecretKeyFile reads a key file with decode, refusing one that others than
+// its owner may read; variable is the setting that replaces the file.
+func readSecretKeyFile(path string, decode func(string) ([]byte, error), variable string) ([]byte, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -59,9 +70,9 @@ func readKeyFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := decodeMasterKey(string(text))
+	key, err := decode(string(text))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w: restore the file from a backup, or set ASSETANCHOR_MASTER_KEY", path, err)
+		return nil, fmt.Errorf("%s: %w: restore the file from a backup, or set %s", path, err, variable)
 	}
 	return key, nil
 }
@@ -73,28 +84,28 @@ func writeKeyFile(path string, key []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".master.key-*")
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
 	if err != nil {
-		return fmt.Errorf("write master key: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write master key: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if _, err := tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write master key: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write master key: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write master key: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write master key: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync() // make the rename durable where the platform allows
@@ -126,7 +137,7 @@ func readMasterKey(cfg config) ([]byte, bool, error) {
 // returns nil: operator commands that seal nothing need no key, and must not
 // make one as a side effect. A configured key that did not wrap the database's
 // tenant keys is refused: every tenant would fail to open.
-func openKeyring(ctx context.Context, cfg config, pool *pgxpool.Pool, generate bool, log *slog.Logger) (*eventstore.Keyring, error) {
+func openKeyring(ctx context.Context, cfg config, pool *pgxpool.Pool, generate bool, log *slog.Logger) (*tenantkeys.Keyring, error) {
 	if err := finishRotation(ctx, cfg, pool, log); err != nil {
 		return nil, err
 	}
@@ -134,7 +145,7 @@ func openKeyring(ctx context.Context, cfg config, pool *pgxpool.Pool, generate b
 	if err != nil {
 		return nil, err
 	}
-	ids, err := eventstore.MasterKeyIDs(ctx, pool)
+	ids, err := tenantkeys.MasterKeyIDs(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +157,7 @@ func openKeyring(ctx context.Context, cfg config, pool *pgxpool.Pool, generate b
 			"set ASSETANCHOR_MASTER_KEY or run where the data dir holds master.key (%s does not exist)", ids[0], masterKeySource(cfg))
 	}
 	if !found {
-		key = make([]byte, eventstore.MasterKeySize)
+		key = make([]byte, tenantkeys.MasterKeySize)
 		if _, err := rand.Read(key); err != nil {
 			return nil, fmt.Errorf("generate master key: %w", err)
 		}
@@ -157,7 +168,7 @@ func openKeyring(ctx context.Context, cfg config, pool *pgxpool.Pool, generate b
 		log.Warn("generated the master key: back it up, without it no tenant's personal data can be read",
 			"path", path, "mode", "0600")
 	}
-	keyring, err := eventstore.NewKeyring(key)
+	keyring, err := tenantkeys.NewKeyring(key)
 	if err != nil {
 		return nil, err
 	}
@@ -193,11 +204,11 @@ func finishRotation(ctx context.Context, cfg config, pool *pgxpool.Pool, log *sl
 	if err != nil {
 		return err
 	}
-	ids, err := eventstore.MasterKeyIDs(ctx, pool)
+	ids, err := tenantkeys.MasterKeyIDs(ctx, pool)
 	if err != nil {
 		return err
 	}
-	if len(ids) != 1 || ids[0] != eventstore.MasterKeyID(next) {
+	if len(ids) != 1 || ids[0] != tenantkeys.MasterKeyID(next) {
 		return nil // the rotation did not commit: master.key is still the key
 	}
 	if err := writeKeyFile(filepath.Join(cfg.DataDir, masterKeyFile), next); err != nil {
@@ -207,7 +218,7 @@ func finishRotation(ctx context.Context, cfg config, pool *pgxpool.Pool, log *sl
 		return err
 	}
 	log.Info("finished an interrupted master key rotation", "path", filepath.Join(cfg.DataDir, masterKeyFile),
-		"master_key_id", eventstore.MasterKeyID(next))
+		"master_key_id", tenantkeys.MasterKeyID(next))
 	return nil
 }
 
@@ -228,7 +239,7 @@ func rotateKeys(ctx context.Context, cfg config, newKeyText string, stdout, stde
 	var next []byte
 	generated := newKeyText == ""
 	if generated {
-		next = make([]byte, eventstore.MasterKeySize)
+		next = make([]byte, tenantkeys.MasterKeySize)
 		if _, err := rand.Read(next); err != nil {
 			return fmt.Errorf("generate master key: %w", err)
 		}
@@ -265,7 +276,7 @@ func rotateKeys(ctx context.Context, cfg config, newKeyText string, stdout, stde
 	if subtle.ConstantTimeCompare(current, next) == 1 {
 		return usageError("--new-key is the current master key: give another, or leave --new-key out to generate one")
 	}
-	to, err := eventstore.NewKeyring(next)
+	to, err := tenantkeys.NewKeyring(next)
 	if err != nil {
 		return err
 	}
@@ -278,7 +289,7 @@ func rotateKeys(ctx context.Context, cfg config, newKeyText string, stdout, stde
 			return err
 		}
 	}
-	n, err := eventstore.RotateMasterKey(ctx, pool, from, to)
+	n, err := tenantkeys.RotateMasterKey(ctx, pool, from, to)
 	if err != nil {
 		if cfg.MasterKey == "" {
 			_ = os.Remove(nextPath)

@@ -20,8 +20,10 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // keysWorld is a database with sealed tenants, and the environment to reach it.
@@ -43,7 +45,7 @@ func (w keysWorld) env(extra map[string]string) func(string) string {
 
 func randomKey(tb testing.TB) []byte {
 	tb.Helper()
-	key := make([]byte, eventstore.MasterKeySize)
+	key := make([]byte, tenantkeys.MasterKeySize)
 	if _, err := rand.Read(key); err != nil {
 		tb.Fatal(err)
 	}
@@ -51,7 +53,7 @@ func randomKey(tb testing.TB) []byte {
 }
 
 // MustKeysWorld registers two tenants and erases a third under keyring.
-func MustKeysWorld(tb testing.TB, keyring func(pool *pgxpool.Pool) *eventstore.Keyring, dataDir string) keysWorld {
+func MustKeysWorld(tb testing.TB, keyring func(pool *pgxpool.Pool) *tenantkeys.Keyring, dataDir string) keysWorld {
 	tb.Helper()
 	w := keysWorld{url: dbtest.MustURL(tb), dataDir: dataDir}
 	pool, err := pgxpool.New(context.Background(), w.url)
@@ -62,7 +64,7 @@ func MustKeysWorld(tb testing.TB, keyring func(pool *pgxpool.Pool) *eventstore.K
 	w.pool = pool
 	k := keyring(pool)
 	h, err := commands.NewTenants(eventstore.NewPostgresStore(pool).WithProjector(projections.Relational{Keyring: k}),
-		projections.NewQueries(pool), k)
+		readmodel.NewQueries(pool), k)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func MustKeysWorld(tb testing.TB, keyring func(pool *pgxpool.Pool) *eventstore.K
 			tb.Fatal(err)
 		}
 		if i == 2 {
-			if _, err := h.Erase(context.Background(), commands.EraseTenant{Actor: actor, ID: id}); err != nil {
+			if _, err := h.Erase(context.Background(), commands.EraseTenant{Actor: actor, ID: id}, nil); err != nil {
 				tb.Fatal(err)
 			}
 			w.erased = id
@@ -86,7 +88,7 @@ func MustKeysWorld(tb testing.TB, keyring func(pool *pgxpool.Pool) *eventstore.K
 }
 
 // MustOpenTenants fails unless keyring opens every live tenant's last name.
-func (w keysWorld) MustOpenTenants(tb testing.TB, keyring *eventstore.Keyring) {
+func (w keysWorld) MustOpenTenants(tb testing.TB, keyring *tenantkeys.Keyring) {
 	tb.Helper()
 	store := eventstore.NewPostgresStore(w.pool)
 	for _, id := range w.tenants {
@@ -94,7 +96,7 @@ func (w keysWorld) MustOpenTenants(tb testing.TB, keyring *eventstore.Keyring) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		opened, err := keyring.OpenEvents(context.Background(), store, events)
+		opened, err := commands.OpenTenantEvents(context.Background(), keyring, store, events)
 		if err != nil {
 			tb.Fatalf("open tenant %s: %v", id, err)
 		}
@@ -104,9 +106,9 @@ func (w keysWorld) MustOpenTenants(tb testing.TB, keyring *eventstore.Keyring) {
 	}
 }
 
-func keyringOf(tb testing.TB, key []byte) *eventstore.Keyring {
+func keyringOf(tb testing.TB, key []byte) *tenantkeys.Keyring {
 	tb.Helper()
-	k, err := eventstore.NewKeyring(key)
+	k, err := tenantkeys.NewKeyring(key)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -116,7 +118,7 @@ func keyringOf(tb testing.TB, key []byte) *eventstore.Keyring {
 // The first openKeyring that may generate writes master.key with mode 0600 and
 // reuses it afterwards; one that may not generate finds no key and makes none.
 func TestMasterKeyIsGeneratedOnceIntoTheDataDir(t *testing.T) {
-	w := MustKeysWorld(t, func(*pgxpool.Pool) *eventstore.Keyring { return keyringOf(t, randomKey(t)) }, t.TempDir())
+	w := MustKeysWorld(t, func(*pgxpool.Pool) *tenantkeys.Keyring { return keyringOf(t, randomKey(t)) }, t.TempDir())
 	ctx := context.Background()
 	cfg := loadConfig(w.env(nil))
 	path := filepath.Join(w.dataDir, masterKeyFile)
@@ -182,7 +184,7 @@ func TestKeysRotateTheKeyFile(t *testing.T) {
 	if err := writeKeyFile(filepath.Join(dataDir, masterKeyFile), old); err != nil {
 		t.Fatal(err)
 	}
-	w := MustKeysWorld(t, func(*pgxpool.Pool) *eventstore.Keyring { return keyringOf(t, old) }, dataDir)
+	w := MustKeysWorld(t, func(*pgxpool.Pool) *tenantkeys.Keyring { return keyringOf(t, old) }, dataDir)
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"keys", "rotate"}, w.env(nil), &out, io.Discard); err != nil {
 		t.Fatalf("keys rotate: %v (%s)", err, out.String())
@@ -201,11 +203,11 @@ func TestKeysRotateTheKeyFile(t *testing.T) {
 		t.Errorf("master.key.next is left behind: %v", err)
 	}
 	w.MustOpenTenants(t, keyringOf(t, next))
-	if _, err := keyringOf(t, old).Key(context.Background(), eventstore.NewPostgresStore(w.pool), w.tenants[0]); !errors.Is(err, eventstore.ErrWrongMasterKey) {
+	if _, err := keyringOf(t, old).Key(context.Background(), eventstore.NewPostgresStore(w.pool), w.tenants[0]); !errors.Is(err, tenantkeys.ErrWrongMasterKey) {
 		t.Errorf("the old key after rotation = %v, want ErrWrongMasterKey", err)
 	}
 	started, err := openKeyring(context.Background(), loadConfig(w.env(nil)), w.pool, true, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil || started.MasterKeyID() != eventstore.MasterKeyID(next) {
+	if err != nil || started.MasterKeyID() != tenantkeys.MasterKeyID(next) {
 		t.Errorf("starting after rotation = %v, %v; want the new key", started, err)
 	}
 	oldEnv := w.env(map[string]string{"ASSETANCHOR_MASTER_KEY": base64.StdEncoding.EncodeToString(old)})
@@ -218,7 +220,7 @@ func TestKeysRotateTheKeyFile(t *testing.T) {
 // one printed once, takes over; the variable's old value opens nothing.
 func TestKeysRotateTheEnvironmentKey(t *testing.T) {
 	old := randomKey(t)
-	w := MustKeysWorld(t, func(*pgxpool.Pool) *eventstore.Keyring { return keyringOf(t, old) }, t.TempDir())
+	w := MustKeysWorld(t, func(*pgxpool.Pool) *tenantkeys.Keyring { return keyringOf(t, old) }, t.TempDir())
 	given := randomKey(t)
 	oldEnv := map[string]string{"ASSETANCHOR_MASTER_KEY": base64.StdEncoding.EncodeToString(old)}
 	var out bytes.Buffer
@@ -262,7 +264,7 @@ func TestKeysRotateRefusals(t *testing.T) {
 		}
 	}
 	old := randomKey(t)
-	w := MustKeysWorld(t, func(*pgxpool.Pool) *eventstore.Keyring { return keyringOf(t, old) }, t.TempDir())
+	w := MustKeysWorld(t, func(*pgxpool.Pool) *tenantkeys.Keyring { return keyringOf(t, old) }, t.TempDir())
 	snapshot := func() string {
 		var s string
 		if err := w.pool.QueryRow(context.Background(), `SELECT string_agg(encode(wrapped_key, 'hex'), ',' ORDER BY tenant_id)
@@ -301,7 +303,7 @@ func TestInterruptedRotationIsFinishedAtStart(t *testing.T) {
 	if err := writeKeyFile(filepath.Join(dataDir, masterKeyFile), old); err != nil {
 		t.Fatal(err)
 	}
-	w := MustKeysWorld(t, func(*pgxpool.Pool) *eventstore.Keyring { return keyringOf(t, old) }, dataDir)
+	w := MustKeysWorld(t, func(*pgxpool.Pool) *tenantkeys.Keyring { return keyringOf(t, old) }, dataDir)
 	cfg := loadConfig(w.env(nil))
 	ctx := context.Background()
 
@@ -310,17 +312,17 @@ func TestInterruptedRotationIsFinishedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	k, err := openKeyring(ctx, cfg, w.pool, true, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil || k.MasterKeyID() != eventstore.MasterKeyID(old) {
+	if err != nil || k.MasterKeyID() != tenantkeys.MasterKeyID(old) {
 		t.Fatalf("start after an uncommitted rotation = %v, %v; want the old key", k, err)
 	}
 
 	// Committed, then interrupted before master.key was replaced.
-	if _, err := eventstore.RotateMasterKey(ctx, w.pool, keyringOf(t, old), keyringOf(t, next)); err != nil {
+	if _, err := tenantkeys.RotateMasterKey(ctx, w.pool, keyringOf(t, old), keyringOf(t, next)); err != nil {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
 	k, err = openKeyring(ctx, cfg, w.pool, true, slog.New(slog.NewJSONHandler(&stderr, nil)))
-	if err != nil || k.MasterKeyID() != eventstore.MasterKeyID(next) {
+	if err != nil || k.MasterKeyID() != tenantkeys.MasterKeyID(next) {
 		t.Fatalf("start after a committed rotation = %v, %v; want the new key", k, err)
 	}
 	if onDisk, err := readKeyFile(filepath.Join(dataDir, masterKeyFile)); err != nil || !bytes.Equal(onDisk, next) {

@@ -1,4 +1,6 @@
-// Command assetanchor is the Asset Anchor server and its operator tools.
+// Command assetanchor is the Asset Anchor server and its operator tools. It
+// wires the packages together (config.go, serve.go) and is the only place that
+// may import all of them.
 package main
 
 import (
@@ -184,8 +186,28 @@ or run assetanchor projections rebuild --all.`,
 		{
 			name:    "audit verify",
 			summary: "check every stream's hash chain; exit 1 naming each broken stream and version",
-			example: "assetanchor audit verify",
-			setup:   noFlags(auditCommand),
+			help: `Without --anchors, the database recomputes every stream's hash chain. With
+--anchors DIR, every hash is recomputed in Go and each stream's history is checked
+against every anchor signed in DIR: exit 1 naming each stream changed, removed,
+truncated, reordered or vanished since an anchor, even with every stored hash
+recomputed to match; each anchor file with a bad signature; and each anchor newer
+than this log (restored?). Only the key given with --public-key, or the public
+half of the configured anchor key, is trusted: never DIR's anchor.pub.`,
+			example: "assetanchor audit verify\nassetanchor audit verify --anchors /mnt/worm/anchors --public-key auditor-copy-of-anchor.pub",
+			setup:   auditVerifyCommand,
+		},
+		{
+			name:    "audit anchor",
+			summary: "sign every stream's last version and hash with the anchor key (Ed25519) into a new anchor file",
+			help: `From one snapshot of the log, signs the last version and hash of every stream
+changed since the latest anchor in DIR (every stream for the first), chained to
+that anchor, into one JSON file; nothing is written when no stream changed. The
+key is ASSETANCHOR_ANCHOR_KEY, else anchor.key in the data dir (generated once,
+mode 0600); its public half is written to DIR/anchor.pub. serve anchors every
+ASSETANCHOR_ANCHOR_EVERY and when it stops. Copy the anchors where the database's
+administrators cannot write (docs/security.md).`,
+			example: "assetanchor audit anchor\nassetanchor audit anchor --out /mnt/worm/anchors",
+			setup:   anchorCommand,
 		},
 		{
 			name:    "backup create",

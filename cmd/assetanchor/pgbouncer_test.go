@@ -82,7 +82,7 @@ func TestThreeNodesThroughPgBouncer(t *testing.T) {
 	// allJobsHeld waits until each job has one holder, a node alive.
 	allJobsHeld := func(t *testing.T, alive ...string) map[string]string {
 		t.Helper()
-		jobs := []string{jobAuditPartitions, jobBlobSweep, jobEventRelay, jobLeaseExpiry, jobRentSchedule}
+		jobs := []string{jobAnchors, jobAuditPartitions, jobBlobSweep, jobEventRelay, jobLeaseExpiry, jobRentSchedule}
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			h := jobHolders(t, direct)
 			ok := len(h) == len(jobs)

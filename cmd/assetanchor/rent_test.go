@@ -19,6 +19,7 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // rentFixture is a migrated database with one owner's property and tenant.
@@ -224,7 +225,7 @@ func TestRentScheduleReactsToLeaseEvents(t *testing.T) {
 // point at (the read model's foreign keys), and acts as it.
 func MustAccount(tb testing.TB, store eventstore.Store, pool *pgxpool.Pool, role domain.Role) commands.Actor {
 	tb.Helper()
-	users, err := commands.NewUsers(store, projections.NewQueries(pool))
+	users, err := commands.NewUsers(store, readmodel.NewQueries(pool))
 	if err != nil {
 		tb.Fatal(err)
 	}

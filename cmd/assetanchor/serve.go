@@ -17,8 +17,11 @@ import (
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/blobs"
+	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/assetanchor/assetanchor/http"
 	"github.com/assetanchor/assetanchor/projections"
+	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
 
 // serve migrates, starts the projectors and serves the API until ctx ends. Then it
@@ -37,6 +40,12 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		return err
 	}
 	if _, err := cfg.jobLeaseTTL(); err != nil {
+		return err
+	}
+	if _, err := cfg.anchorEvery(); err != nil {
+		return err
+	}
+	if _, err := anchorKey(cfg, false, log); err != nil {
 		return err
 	}
 	backupCfg, err := cfg.backupSettings()
@@ -110,14 +119,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		return err
 	}
 
-	local, err := eventstore.NewLocalBlobs(filepath.Join(cfg.DataDir, "documents"))
+	local, err := blobs.NewLocal(filepath.Join(cfg.DataDir, "documents"))
 	if err != nil {
 		return err
 	}
-	var blobs eventstore.BlobStore = local
+	var blobs blobs.Store = local
 	if scheduler != nil {
 		// Each document's bytes go to the backup dir as they are stored.
-		blobs = backup.ArchivingBlobs{BlobStore: local, Repo: scheduler.b.repo, Log: log}
+		blobs = backup.ArchivingBlobs{Store: local, Repo: scheduler.b.repo, Log: log}
 	}
 	documents, err := commands.NewDocuments(app.store, blobs, app.queries, log)
 	if err != nil {
@@ -159,7 +168,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 // app is the command and query side, wired.
 type app struct {
 	store        *eventstore.Counted
-	queries      *projections.Queries
+	queries      *readmodel.Queries
 	users        *commands.Users
 	properties   *commands.Properties
 	tenants      *commands.Tenants
@@ -168,13 +177,13 @@ type app struct {
 	maintenance  *commands.Maintenance
 	// keyring holds the master key; nil for operator commands run without one,
 	// and then tenants is nil too (keys.go).
-	keyring *eventstore.Keyring
+	keyring *tenantkeys.Keyring
 }
 
-func newApp(pool *pgxpool.Pool, keyring *eventstore.Keyring) (*app, error) {
+func newApp(pool *pgxpool.Pool, keyring *tenantkeys.Keyring) (*app, error) {
 	// The relational read model is written inline, in each append's transaction.
 	store := eventstore.NewCounted(eventstore.NewPostgresStore(pool).WithProjector(projections.Relational{Keyring: keyring}))
-	queries := projections.NewQueries(pool)
+	queries := readmodel.NewQueries(pool)
 	a := &app{store: store, queries: queries, keyring: keyring}
 	var err error
 	if a.users, err = commands.NewUsers(store, queries); err != nil {

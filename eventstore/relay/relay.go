@@ -13,6 +13,8 @@
 // with the later events of its stream held back behind it so that the stream's
 // order holds; the rest of the log flows on. An operator retries or skips it
 // (Retry, Skip).
+//
+// It must not import commands, projections or http.
 package relay
 
 import (

@@ -1,5 +1,7 @@
 // Package dbtest gives each test its own migrated database on the PostgreSQL that
 // DATABASE_URL points at (make test starts a throwaway cluster for it).
+//
+// Tests only; it imports nothing of ours but migrations and eventstore/pguuid.
 package dbtest
 
 import (
@@ -105,4 +107,25 @@ func MustBenchScale(b *testing.B) float64 {
 		b.Fatalf("ASSETANCHOR_BENCH_SCALE=%q: want a number in (0, 10]", raw)
 	}
 	return scale
+}
+
+// MustReachHorizon waits until every event in pool's database lies below the
+// transaction-id horizon (pg_snapshot_xmin), so that readers which stop there
+// (ReadAfter, anchors) see them all. Transactions of other tests on the cluster
+// hold the horizon back for a while.
+func MustReachHorizon(tb testing.TB, pool *pgxpool.Pool) {
+	tb.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		var reached bool
+		if err := pool.QueryRow(context.Background(), `SELECT coalesce(max(transaction_id) < pg_snapshot_xmin(pg_current_snapshot()), true)
+			FROM events`).Scan(&reached); err != nil {
+			tb.Fatalf("read the horizon: %v", err)
+		}
+		if reached {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatal("the transaction-id horizon did not pass the newest event within a minute")
+		}
+	}
 }

@@ -10,7 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/blobs"
 )
 
 // Document bytes live outside PostgreSQL, so WAL cannot bring them back. Each
@@ -34,11 +34,11 @@ func (r *Repo) HasDocument(key string) bool {
 
 // ArchiveDocument copies the bytes of key from blobs into the archive unless it
 // holds them already.
-func (r *Repo) ArchiveDocument(ctx context.Context, blobs eventstore.BlobStore, key string) error {
-	if !eventstore.ValidBlobKey(key) || r.HasDocument(key) {
+func (r *Repo) ArchiveDocument(ctx context.Context, store blobs.Store, key string) error {
+	if !blobs.ValidKey(key) || r.HasDocument(key) {
 		return nil
 	}
-	b, err := blobs.Open(ctx, key)
+	b, err := store.Open(ctx, key)
 	if err != nil {
 		return fmt.Errorf("archive document bytes %s: %w", key, err)
 	}
@@ -64,8 +64,8 @@ func (r *Repo) ArchiveDocument(ctx context.Context, blobs eventstore.BlobStore, 
 
 // ArchiveDocuments copies every blob the archive lacks (a sweep catching any
 // the upload path missed); it returns how many it copied.
-func (r *Repo) ArchiveDocuments(ctx context.Context, blobs eventstore.BlobStore) (int, error) {
-	keys, err := blobs.Keys(ctx)
+func (r *Repo) ArchiveDocuments(ctx context.Context, store blobs.Store) (int, error) {
+	keys, err := store.Keys(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -75,8 +75,8 @@ func (r *Repo) ArchiveDocuments(ctx context.Context, blobs eventstore.BlobStore)
 		if r.HasDocument(key) {
 			continue
 		}
-		if err := r.ArchiveDocument(ctx, blobs, key); err != nil {
-			if !errors.Is(err, eventstore.ErrBlobNotFound) { // removed meanwhile
+		if err := r.ArchiveDocument(ctx, store, key); err != nil {
+			if !errors.Is(err, blobs.ErrNotFound) { // removed meanwhile
 				errs = append(errs, err)
 			}
 			continue
@@ -89,9 +89,9 @@ func (r *Repo) ArchiveDocuments(ctx context.Context, blobs eventstore.BlobStore)
 // RestoreDocuments puts back into blobs the bytes of every key it lacks, from
 // the archive, checking each copy's SHA-256 on the way. It returns how many it
 // restored, and the keys the archive lacks too.
-func (r *Repo) RestoreDocuments(ctx context.Context, blobs eventstore.BlobStore, keys []string) (restored int, missing []string, err error) {
+func (r *Repo) RestoreDocuments(ctx context.Context, store blobs.Store, keys []string) (restored int, missing []string, err error) {
 	for _, key := range keys {
-		if b, err := blobs.Open(ctx, key); err == nil {
+		if b, err := store.Open(ctx, key); err == nil {
 			b.Close()
 			continue
 		}
@@ -103,7 +103,7 @@ func (r *Repo) RestoreDocuments(ctx context.Context, blobs eventstore.BlobStore,
 		if err != nil {
 			return restored, missing, fmt.Errorf("restore document bytes %s: %w", key, err)
 		}
-		staged, err := blobs.Stage(ctx, f, 1<<62)
+		staged, err := store.Stage(ctx, f, 1<<62)
 		f.Close()
 		if err != nil {
 			return restored, missing, fmt.Errorf("restore document bytes %s: %w", key, err)
@@ -113,7 +113,7 @@ func (r *Repo) RestoreDocuments(ctx context.Context, blobs eventstore.BlobStore,
 			return restored, missing, fmt.Errorf("restore document bytes %s: the archived copy hashes to %s", key, staged.Key())
 		}
 		// Nothing else runs during a restore: no lock is needed to commit.
-		if err := blobs.Commit(ctx, staged); err != nil {
+		if err := store.Commit(ctx, staged); err != nil {
 			_ = staged.Discard()
 			return restored, missing, err
 		}
@@ -126,7 +126,7 @@ func (r *Repo) RestoreDocuments(ctx context.Context, blobs eventstore.BlobStore,
 func (r *Repo) PurgeDocuments(keys []string) (int, error) {
 	purged := 0
 	for _, key := range keys {
-		if !eventstore.ValidBlobKey(key) {
+		if !blobs.ValidKey(key) {
 			continue
 		}
 		err := os.Remove(r.documentPath(key))
@@ -146,18 +146,18 @@ func (r *Repo) PurgeDocuments(keys []string) (int, error) {
 
 // ArchivingBlobs is a BlobStore that archives each blob as it is stored.
 type ArchivingBlobs struct {
-	eventstore.BlobStore
+	blobs.Store
 	Repo *Repo
 	Log  *slog.Logger
 }
 
 // Commit stores the blob, then archives it. A failed copy is logged, not
 // returned: the upload stands, and the sweep before the next backup copies it.
-func (a ArchivingBlobs) Commit(ctx context.Context, staged eventstore.StagedBlob) error {
-	if err := a.BlobStore.Commit(ctx, staged); err != nil {
+func (a ArchivingBlobs) Commit(ctx context.Context, staged blobs.Staged) error {
+	if err := a.Store.Commit(ctx, staged); err != nil {
 		return err
 	}
-	if err := a.Repo.ArchiveDocument(ctx, a.BlobStore, staged.Key()); err != nil {
+	if err := a.Repo.ArchiveDocument(ctx, a.Store, staged.Key()); err != nil {
 		a.Log.ErrorContext(ctx, "archive document bytes (the next sweep retries)", "hash", staged.Key(), "err", err)
 	}
 	return nil

@@ -22,6 +22,8 @@
 // pgBackRest runs as the server's OS user (postgres when we are root), since
 // files it writes as root would break archive-push, with the socket, port and
 // password of the running server passed on each call.
+//
+// It must not import commands, projections or http.
 package backup
 
 import (

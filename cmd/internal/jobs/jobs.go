@@ -5,6 +5,8 @@
 // that it holds through PgBouncer in transaction pooling mode. Jobs must stay
 // idempotent regardless: a holder that stalls past its lease may overlap its
 // successor for a moment.
+//
+// It must not import domain, commands, projections or http.
 package jobs
 
 import (
@@ -195,7 +197,7 @@ type collector struct{ l *Leases }
 
 var (
 	holderDesc = prometheus.NewDesc("assetanchor_job_lease_holder",
-		"1 for the node that holds the lease of a background job (rent schedule, lease expiry, partition upkeep, blob sweep, event relay).",
+		"1 for the node that holds the lease of a background job (rent schedule, lease expiry, partition upkeep, blob sweep, event relay, anchors).",
 		[]string{"job", "node"}, nil)
 	nodeDesc = prometheus.NewDesc("assetanchor_node_info",
 		"Always 1; node is the id of the node that answers (ASSETANCHOR_NODE_ID or generated at start).",

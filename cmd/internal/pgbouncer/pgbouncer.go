@@ -2,6 +2,8 @@
 // pooling mode in front of a PostgreSQL server, for tests: a private config
 // directory, a random free port, the server's own user and password. When we
 // are root it runs as the postgres OS user, since PgBouncer refuses root.
+//
+// It imports nothing of ours.
 package pgbouncer
 
 import (

@@ -24,6 +24,8 @@
 // When the process runs as root, the server files belong to the "postgres"
 // OS user and initdb/pg_ctl run as that user, because PostgreSQL refuses to
 // run as root.
+//
+// It imports nothing of ours but cmd/internal.
 package pgcluster
 
 import (

@@ -1,5 +1,7 @@
 // Package natstest runs a real NATS server with JetStream inside the test
 // process (the nats-server module, the same server that ships as a binary).
+//
+// Tests only; it imports nothing of ours.
 package natstest
 
 import (
