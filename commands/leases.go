@@ -40,7 +40,8 @@ type SignLease struct {
 	Actor           Actor
 	ID              *uuid.UUID // client-supplied id, optional
 	PropertyID      *uuid.UUID
-	TenantID        *uuid.UUID
+	TenantID        *uuid.UUID   // the only tenant; or
+	TenantIDs       *[]uuid.UUID // every tenant, the primary first (exactly one of the two)
 	StartDate       *string      // YYYY-MM-DD
 	EndDate         *string      // YYYY-MM-DD
 	RentAmount      *json.Number // a JSON string or number, parsed exactly
@@ -71,7 +72,8 @@ func (h *Leases) Sign(ctx context.Context, cmd SignLease) (Result, error) {
 	if cmd.AutoRenew != nil {
 		terms.AutoRenew = *cmd.AutoRenew
 	}
-	propertyID, tenantID := f.requiredID("property_id", cmd.PropertyID), f.requiredID("tenant_id", cmd.TenantID)
+	propertyID := f.requiredID("property_id", cmd.PropertyID)
+	tenants := f.leaseTenants(cmd.TenantID, cmd.TenantIDs)
 	id := uuid.New()
 	if cmd.ID != nil {
 		id = *cmd.ID
@@ -82,7 +84,7 @@ func (h *Leases) Sign(ctx context.Context, cmd SignLease) (Result, error) {
 			_, err := visibleProperty(ctx, h.store, cmd.Actor, l.PropertyID())
 			return err
 		},
-		same: sameFirst[*domain.Lease](&domain.LeaseSigned{LeaseID: id, PropertyID: propertyID, TenantID: tenantID, Terms: terms})}
+		same: sameFirst[*domain.Lease](tenants.signed(id, propertyID, terms))}
 
 	return createOnce(ctx, h.store, stream, signed, func() (Result, error) {
 		var res Result
@@ -107,14 +109,11 @@ func (h *Leases) Sign(ctx context.Context, cmd SignLease) (Result, error) {
 			if property.Exists() && canSee(cmd.Actor, property) != nil {
 				property = &domain.Property{} // invisible: no such property, as far as the actor knows
 			}
-			tenant, err := loadTenant(ctx, store, tenantID)
+			signatories, err := tenants.load(ctx, store, cmd.Actor)
 			if err != nil {
 				return err
 			}
-			if tenant.Exists() && !leaseMayUseTenant(cmd.Actor, tenant) {
-				tenant = &domain.Tenant{}
-			}
-			events, err := domain.SignLease(id, property, tenant, terms, domain.DateOf(h.now()))
+			events, err := domain.SignLease(id, property, signatories, terms, domain.DateOf(h.now()))
 			if f.Len() > 0 && errors.Is(err, domain.ErrPropertyNotActive) {
 				err = nil // bad fields are reported first, as the domain itself does
 			}

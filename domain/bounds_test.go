@@ -126,7 +126,7 @@ func TestDatesOutsideTheWindowAreRefused(t *testing.T) {
 			_, err = lease.Renew(d, nil)
 			MustOutcome(t, nil, err, nil, invalid("end_date"))
 
-			_, err = SignLease(leaseTestID, leaseProperty(t), leaseTenant(t), terms(func(t *LeaseTerms) { t.StartDate = d }), Date{})
+			_, err = SignLease(leaseTestID, leaseProperty(t), []Signatory{{leaseTenant(t), "tenant_id"}}, terms(func(t *LeaseTerms) { t.StartDate = d }), Date{})
 			MustOutcome(t, nil, err, nil, invalid("start_date"))
 
 			dob := d

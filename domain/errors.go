@@ -88,6 +88,7 @@ var fieldCodeRules = []struct{ prefix, code string }{
 	{"is larger than", CodeOutOfRange},
 	{"must be a four-digit year", CodeOutOfRange},
 	{"give flat_amount or percent, not both", CodeMismatch},
+	{"give tenant_id or tenant_ids, not both", CodeMismatch},
 	{"was used with a different request", CodeMismatch},
 	{"has more than two decimal places", CodeInvalidFormat},
 	{"must not be the nil UUID", CodeInvalidFormat},

@@ -55,7 +55,7 @@ func TestFieldCode(t *testing.T) {
 
 // Every refusal of the domain's own rules has a code more specific than "invalid".
 func TestValidationErrorsCarryCodes(t *testing.T) {
-	_, err := SignLease(uuid.Nil, &Property{}, &Tenant{}, LeaseTerms{PaymentDay: 29, RentAmount: MustMoney("-1")}, leaseSignedOn)
+	_, err := SignLease(uuid.Nil, &Property{}, []Signatory{{&Tenant{}, "tenant_id"}}, LeaseTerms{PaymentDay: 29, RentAmount: MustMoney("-1")}, leaseSignedOn)
 	var ve *ValidationError
 	if !errors.As(err, &ve) || len(ve.Fields) < 6 {
 		t.Fatalf("SignLease with nothing valid: %v, want a ValidationError naming every field", err)

@@ -5,7 +5,8 @@ package domain
 //   - start_date lies at most MaxLeaseBackdateYears before the day of signing (so
 //     that no signing posts hundreds of back charges); a term (signed, or added by
 //     a renewal) is at most MaxLeaseTermYears long; every date is in the date window;
-//   - it is signed only on an existing, active property and an existing tenant;
+//   - it is signed only on an existing, active property and existing tenants
+//     (its parties, the first of them its primary: lease_parties.go);
 //   - no two active leases of one property overlap in dates (a cross-stream rule,
 //     enforced by the command with a reservation written in the append's transaction);
 //   - only an active lease renews, terminates or expires; a renewal moves end_date later;
@@ -84,8 +85,10 @@ type (
 	LeaseSigned struct {
 		LeaseID    uuid.UUID  `json:"lease_id"`
 		PropertyID uuid.UUID  `json:"property_id"`
-		TenantID   uuid.UUID  `json:"tenant_id"`
+		TenantID   uuid.UUID  `json:"tenant_id"` // the primary tenant
 		Terms      LeaseTerms `json:"terms"`
+		// CoTenantIDs are the other parties signing it, in the order named.
+		CoTenantIDs []uuid.UUID `json:"co_tenant_ids,omitempty"`
 	}
 	LeaseRenewed struct {
 		PreviousEndDate Date   `json:"previous_end_date"`
@@ -114,13 +117,14 @@ var leaseEvents = map[string]func() Event{
 	"LeaseExpired":    func() Event { return &LeaseExpired{} },
 }
 
-// SignLease validates the terms against the property and tenant and records the
-// signing on day today. The overlap rule is the command's: it needs other leases.
-func SignLease(id uuid.UUID, property *Property, tenant *Tenant, terms LeaseTerms, today Date) ([]Event, error) {
+// SignLease validates the terms against the property and tenants and records the
+// signing on day today; the first tenant is the primary. The overlap rule is the
+// command's: it needs other leases.
+func SignLease(id uuid.UUID, property *Property, tenants []Signatory, terms LeaseTerms, today Date) ([]Event, error) {
 	var v validator
 	v.check(id != uuid.Nil, "id", "must not be the nil UUID")
 	v.check(property.Exists(), "property_id", "no such property")
-	v.check(tenant.Exists(), "tenant_id", "no such tenant")
+	validateSignatories(&v, tenants)
 	terms.validate(&v, today)
 	if err := v.err(); err != nil {
 		return nil, err
@@ -128,7 +132,11 @@ func SignLease(id uuid.UUID, property *Property, tenant *Tenant, terms LeaseTerm
 	if property.Status() != PropertyActive {
 		return nil, ErrPropertyNotActive
 	}
-	return []Event{&LeaseSigned{LeaseID: id, PropertyID: property.ID(), TenantID: tenant.ID(), Terms: terms}}, nil
+	signed := &LeaseSigned{LeaseID: id, PropertyID: property.ID(), TenantID: tenants[0].Tenant.ID(), Terms: terms}
+	for _, s := range tenants[1:] {
+		signed.CoTenantIDs = append(signed.CoTenantIDs, s.Tenant.ID())
+	}
+	return []Event{signed}, nil
 }
 
 // Lease is the aggregate.
@@ -136,7 +144,8 @@ type Lease struct {
 	id           uuid.UUID
 	version      int64
 	propertyID   uuid.UUID
-	tenantID     uuid.UUID
+	tenantID     uuid.UUID   // the primary tenant
+	parties      []uuid.UUID // every party now, the primary among them, in the order they joined
 	terms        LeaseTerms
 	status       LeaseStatus
 	terminatedOn *Date
@@ -150,6 +159,7 @@ func (l *Lease) Apply(e Event, version int64, at time.Time) {
 	switch e := e.(type) {
 	case *LeaseSigned:
 		l.id, l.propertyID, l.tenantID, l.terms, l.status = e.LeaseID, e.PropertyID, e.TenantID, e.Terms, LeaseStatusActive
+		l.parties = append([]uuid.UUID{e.TenantID}, e.CoTenantIDs...)
 		l.ends = []Date{e.Terms.EndDate}
 		l.rentChanges = []rentChange{{amount: e.Terms.RentAmount}}
 	case *LeaseRenewed:
@@ -170,6 +180,8 @@ func (l *Lease) Apply(e Event, version int64, at time.Time) {
 	case *LeaseLateFeePolicySet:
 		p := e.Policy
 		l.lateFee = &p
+	case *LeaseTenantAdded, *LeaseTenantRemoved, *LeasePrimaryTenantChanged:
+		l.applyParties(e)
 	}
 	l.version = version
 }
@@ -258,7 +270,7 @@ func (l *Lease) ID() uuid.UUID         { return l.id }
 func (l *Lease) Version() int64        { return l.version }
 func (l *Lease) Exists() bool          { return l.version > 0 }
 func (l *Lease) PropertyID() uuid.UUID { return l.propertyID }
-func (l *Lease) TenantID() uuid.UUID   { return l.tenantID }
+func (l *Lease) TenantID() uuid.UUID   { return l.tenantID } // the primary tenant
 func (l *Lease) Terms() LeaseTerms     { return l.terms }
 func (l *Lease) Status() LeaseStatus   { return l.status }
 func (l *Lease) TerminatedOn() *Date   { return l.terminatedOn }

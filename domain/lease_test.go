@@ -132,7 +132,7 @@ func TestSignLease(t *testing.T) {
 				tenant = &Tenant{}
 			}
 			// when
-			got, err := SignLease(tt.id, property, tenant, tt.terms, leaseSignedOn)
+			got, err := SignLease(tt.id, property, []Signatory{{tenant, "tenant_id"}}, tt.terms, leaseSignedOn)
 			// then
 			MustOutcome(t, got, err, tt.want, tt.wantErr)
 		})

@@ -3,7 +3,7 @@ package domain
 // Visibility is API.md's Roles table, stated once: who may see which entity, at
 // which level, and who may change it. Commands ask it before they decide, and the
 // HTTP layer asks it which of a tenant's fields to show. The same rule exists in
-// SQL, as the row-level security policies (migrations 000005, 000010, 000015) and
+// SQL, as the row-level security policies (migrations 000005, 000010, 000015, 000017) and
 // the read-model queries' predicates (projections/queries*.go); projections'
 // TestVisibilityMatrix checks, cell by cell, that the two agree.
 //
@@ -13,8 +13,10 @@ package domain
 //     owns and everything under those;
 //   - a tenant: admins and managers in full, a user the tenants it registered in
 //     full, and a tenant another account registered that a lease on one of the
-//     user's properties names (any lease status) at AccessContact: its id, names,
-//     email and phone, read-only;
+//     user's properties names as a party (the primary or a co-tenant, a removed
+//     party too; any lease status) at AccessContact: its id, names, email and
+//     phone, read-only;
+//   - a lease's parties: with the lease;
 //   - a maintenance request: with its property, and its assignee at AccessAssigned
 //     (the work, not the owner's actions);
 //   - a document: with its entity, in full only (a tenant seen at AccessContact
@@ -87,7 +89,8 @@ func PropertyAccess(v Viewer, owner *uuid.UUID) Access {
 }
 
 // TenantAccess is the access to a tenant that registeredBy registered; leased
-// says whether a lease (any status) on one of the viewer's properties names it.
+// says whether a lease (any status) on one of the viewer's properties names it
+// as a party, now or before.
 // Callers may pass leased false first and look it up only when the answer is
 // not AccessFull.
 func TenantAccess(v Viewer, registeredBy uuid.UUID, leased bool) Access {

@@ -159,6 +159,16 @@ var authzMatrix = map[string]authzCase{
 	"POST /api/v1/leases/{id}/terminate": {want: ownerScoped(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
 		return f.with(map[string]any{"effective_date": authzToday.String(), "reason": "moving out"}, "/api/v1/leases/", f.lease(), "/terminate")
 	}},
+	// A lease's parties: another tenant of A's joins; a co-tenant leaves.
+	"POST /api/v1/leases/{id}/tenants": {want: ownerScoped(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
+		return f.with(map[string]any{"tenant_id": f.create(http.MethodPost, "/api/v1/tenants", authzTenantBody())},
+			"/api/v1/leases/", f.lease(), "/tenants")
+	}},
+	"DELETE /api/v1/leases/{id}/tenants/{tenant_id}": {want: ownerScoped(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
+		co := f.create(http.MethodPost, "/api/v1/tenants", authzTenantBody())
+		f.do(http.MethodPost, "/api/v1/leases/"+f.lease().String()+"/tenants", map[string]any{"tenant_id": co})
+		return f.at("/api/v1/leases/", f.lease(), "/tenants/", co)
+	}},
 	"GET /api/v1/leases/{id}/history": {want: ownerScoped(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
 		return f.at("/api/v1/leases/", f.lease(), "/history")
 	}},
@@ -784,6 +794,15 @@ func TestAnotherOwnersIdsReadLikeMissingOnes(t *testing.T) {
 	}{
 		{"a lease's property", propertyB, post("/api/v1/leases", func(id uuid.UUID) map[string]any { return authzLeaseBody(id, tenantA) })},
 		{"a lease's tenant", tenantB, post("/api/v1/leases", func(id uuid.UUID) map[string]any { return authzLeaseBody(propertyA, id) })},
+		{"a lease's co-tenant", tenantB, post("/api/v1/leases", func(id uuid.UUID) map[string]any {
+			body := authzLeaseBody(propertyA, tenantA)
+			delete(body, "tenant_id")
+			body["tenant_ids"] = []uuid.UUID{tenantA, id}
+			return body
+		})},
+		{"a party added to a lease", tenantB, func(id uuid.UUID) authzRequest {
+			return authzRequest{path: "/api/v1/leases/" + ofA.lease().String() + "/tenants", body: map[string]any{"tenant_id": id}}
+		}},
 		{"a charge's lease", leaseB, post("/api/v1/transactions", func(id uuid.UUID) map[string]any {
 			return map[string]any{"lease_id": id, "amount": "100.00", "type": "fee", "due_date": authzToday.String()}
 		})},

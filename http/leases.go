@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"github.com/assetanchor/assetanchor/commands"
@@ -18,6 +19,7 @@ type leaseRequest struct {
 	ID              *uuid.UUID   `json:"id"`
 	PropertyID      *uuid.UUID   `json:"property_id"`
 	TenantID        *uuid.UUID   `json:"tenant_id"`
+	TenantIDs       *[]uuid.UUID `json:"tenant_ids"`
 	StartDate       *string      `json:"start_date"`
 	EndDate         *string      `json:"end_date"`
 	RentAmount      *json.Number `json:"rent_amount"`
@@ -45,7 +47,7 @@ func (s *Server) signLease(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.Leases.Sign(r.Context(), commands.SignLease{
-		Actor: actorOf(r), ID: req.ID, PropertyID: req.PropertyID, TenantID: req.TenantID,
+		Actor: actorOf(r), ID: req.ID, PropertyID: req.PropertyID, TenantID: req.TenantID, TenantIDs: req.TenantIDs,
 		StartDate: req.StartDate, EndDate: req.EndDate, RentAmount: req.RentAmount,
 		SecurityDeposit: req.SecurityDeposit, PaymentDay: req.PaymentDay, AutoRenew: req.AutoRenew,
 	})
@@ -66,6 +68,34 @@ func (s *Server) terminateLease(w http.ResponseWriter, r *http.Request) {
 	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
 		return s.Leases.Terminate(r.Context(), commands.TerminateLease{
 			Actor: actor, ID: id, IfMatch: version, EffectiveDate: req.EffectiveDate, Reason: req.Reason,
+		})
+	}, s.answerLease)
+}
+
+// leaseTenantRequest is the body of POST /leases/{id}/tenants.
+type leaseTenantRequest struct {
+	TenantID *uuid.UUID `json:"tenant_id"`
+	Primary  *bool      `json:"primary"`
+}
+
+func (s *Server) addLeaseTenant(w http.ResponseWriter, r *http.Request) {
+	var req leaseTenantRequest
+	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Leases.AddTenant(r.Context(), commands.AddLeaseTenant{
+			Actor: actor, LeaseID: id, IfMatch: version, TenantID: req.TenantID, Primary: req.Primary,
+		})
+	}, s.answerLease)
+}
+
+func (s *Server) removeLeaseTenant(w http.ResponseWriter, r *http.Request) {
+	tenantID, err := uuid.Parse(chi.URLParam(r, "tenant_id"))
+	if err != nil {
+		Error(w, r, s.log, domain.ErrNotLeaseParty)
+		return
+	}
+	s.entityCommand(w, r, nil, noBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+		return s.Leases.RemoveTenant(r.Context(), commands.RemoveLeaseTenant{
+			Actor: actor, LeaseID: id, IfMatch: version, TenantID: tenantID,
 		})
 	}, s.answerLease)
 }

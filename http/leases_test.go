@@ -51,10 +51,10 @@ func (p leasePage) ids() []string {
 }
 
 // leaseKeys are the fields of every lease answer: the seed's columns, how the
-// lease ended, and version.
+// lease ended, version and the parties.
 var leaseKeys = []string{"id", "property_id", "tenant_id", "start_date", "end_date", "rent_amount",
 	"security_deposit", "payment_day", "status", "auto_renew", "created_at", "updated_at",
-	"terminated_on", "termination_reason", "version"}
+	"terminated_on", "termination_reason", "version", "tenants"}
 
 // leaseReportPropertyKeys are the fields of a property answer.
 var leaseReportPropertyKeys = []string{"id", "name", "address", "city", "state", "zip_code", "owner_id", "property_type",
@@ -127,7 +127,7 @@ func MustLeaseJSONKeys(tb testing.TB, what string, raw json.RawMessage, want []s
 // leaseWriteCounts is everything a lease request could write.
 type leaseWriteCounts struct {
 	events, leases, reservations, idempotencyKeys int
-	leaseTable                                    string // every leases row, rendered
+	leaseTable                                    string // every leases and lease_tenants row, rendered
 }
 
 // MustLeaseWriteCounts counts the event store, the leases read model, the
@@ -138,7 +138,8 @@ func (s *stack) MustLeaseWriteCounts(tb testing.TB) leaseWriteCounts {
 	err := s.pool.QueryRow(context.Background(), `SELECT
 		(SELECT count(*) FROM events), (SELECT count(*) FROM leases), (SELECT count(*) FROM lease_reservations),
 		(SELECT count(*) FROM idempotency_keys),
-		(SELECT coalesce(string_agg(l::text, E'\n' ORDER BY l.id), '') FROM leases l)`).
+		(SELECT coalesce(string_agg(l::text, E'\n' ORDER BY l.id), '') FROM leases l) ||
+		(SELECT coalesce(string_agg(lt::text, E'\n' ORDER BY lt.lease_id, lt.tenant_id), '') FROM lease_tenants lt)`).
 		Scan(&c.events, &c.leases, &c.reservations, &c.idempotencyKeys, &c.leaseTable)
 	if err != nil {
 		tb.Fatal(err)

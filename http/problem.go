@@ -126,6 +126,9 @@ var conflictReasons = []struct {
 	{domain.ErrDocumentDeleted, "document-deleted"},
 	{domain.ErrTenantErased, "tenant-erased"},
 	{domain.ErrSelfLockout, "self-lockout"},
+	{domain.ErrAlreadyLeaseParty, "already-lease-party"},
+	{domain.ErrPrimaryTenantRemoval, "primary-tenant-removal"},
+	{domain.ErrTooManyLeaseParties, "too-many-lease-parties"},
 }
 
 func conflictType(err error) string {

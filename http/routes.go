@@ -69,6 +69,8 @@ func (s *Server) routes() http.Handler {
 			r.Get("/leases/{id}", s.getLease)
 			r.With(s.idempotent).Post("/leases/{id}/renew", s.renewLease)
 			r.With(s.idempotent).Post("/leases/{id}/terminate", s.terminateLease)
+			r.With(s.idempotent).Post("/leases/{id}/tenants", s.addLeaseTenant)
+			r.Delete("/leases/{id}/tenants/{tenant_id}", s.removeLeaseTenant)
 			r.Get("/leases/{id}/history", s.leaseHistory)
 			r.Get("/leases/{id}/late-fee-policy", s.getLeaseLateFeePolicy)
 			r.Put("/leases/{id}/late-fee-policy", s.putLeaseLateFeePolicy)

@@ -73,5 +73,5 @@ func TestRebuildClampsStoredDatesOutsideTheWindow(t *testing.T) {
 			t.Errorf("%s = %s, want it clamped to %s", c.name, c.got, c.want)
 		}
 	}
-	MustVerifyIdentical(t, ctx, pool, 6+8) // a row in each of the six entity tables, and an audit row per event
+	MustVerifyIdentical(t, ctx, pool, 6+1+8) // a row in each of the six entity tables, the lease's party, and an audit row per event
 }

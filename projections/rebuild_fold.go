@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -86,7 +87,7 @@ func (s *scratch) fold(ctx context.Context, until eventstore.Checkpoint) error {
 	if err := auditOut.finish(); err != nil {
 		return fmt.Errorf("copy audit rows: %w", err)
 	}
-	for _, t := range []*tableDef{propertyPoliciesTable, leasePoliciesTable} {
+	for _, t := range copiedLast {
 		if p := f.policies[t]; p != nil {
 			if err := f.copyRows(t, p.data, p.owners...); err != nil {
 				return err
@@ -172,7 +173,7 @@ type folder struct {
 	line     []byte                  // where a row's line is written
 	object   []byte                  // where an audit row's values are written
 	audBuf   []byte                  // lines for auditOut
-	policies map[*tableDef]*rowLines // late-fee policies, copied last
+	policies map[*tableDef]*rowLines // rows of the tables copiedLast
 
 	events int64
 	last   eventstore.Event // the latest of the events in global order
@@ -230,20 +231,25 @@ func (f *folder) endStream() error {
 		}
 		f.audBuf = f.audBuf[:0]
 	}
+	for _, m := range f.entity.memberSets {
+		var err error
+		m.each(func(r *row) {
+			if err == nil {
+				err = f.copyLast(m.table, r)
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
 	for t, r := range f.entity.rows {
 		if r == nil {
 			continue
 		}
-		if t == propertyPoliciesTable || t == leasePoliciesTable {
-			if f.policies[t] == nil {
-				f.policies[t] = &rowLines{}
-			}
-			p := f.policies[t]
-			var err error
-			if p.data, err = r.copyLine(p.data); err != nil {
+		if slices.Contains(copiedLast, t) {
+			if err := f.copyLast(t, r); err != nil {
 				return err
 			}
-			p.owners = append(p.owners, f.stream.String())
 			continue
 		}
 		var err error
@@ -255,6 +261,25 @@ func (f *folder) endStream() error {
 		}
 	}
 	f.entity = nil
+	return nil
+}
+
+// copiedLast are the tables whose rows come in between those of the streams'
+// own tables (a lease's late-fee policy and its parties, among the leases): a
+// fold holds them and copies them at its end, as rowsOut copies a table at a time.
+var copiedLast = []*tableDef{propertyPoliciesTable, leasePoliciesTable, leaseTenantsTable}
+
+// copyLast holds row r of table t for the end of the fold.
+func (f *folder) copyLast(t *tableDef, r *row) error {
+	if f.policies[t] == nil {
+		f.policies[t] = &rowLines{}
+	}
+	p := f.policies[t]
+	var err error
+	if p.data, err = r.copyLine(p.data); err != nil {
+		return err
+	}
+	p.owners = append(p.owners, f.stream.String())
 	return nil
 }
 
@@ -518,7 +543,7 @@ func rowOwner(table, id string) string {
 	switch table {
 	case propertyPoliciesTable.name:
 		return domain.PropertyStreamType + "-" + id
-	case leasePoliciesTable.name:
+	case leasePoliciesTable.name, leaseTenantsTable.name:
 		return domain.LeaseStreamType + "-" + id
 	}
 	for streamType, t := range entityTables {

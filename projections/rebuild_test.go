@@ -123,13 +123,28 @@ func (p *portfolio) MustUnit(tb testing.TB, ctx context.Context, i int) {
 	p.append(tb, ctx, requestStream, 0, &domain.MaintenanceRequested{RequestID: request, PropertyID: property, TenantID: tenant,
 		Details: domain.MaintenanceDetails{Title: "Leaking tap", Description: "Kitchen tap drips", Priority: domain.PriorityMedium}})
 	p.append(tb, ctx, requestStream, 1, &domain.MaintenanceAssigned{AssignedTo: owner})
+	leaseVersion := int64(1)
+	if i%2 == 1 {
+		// A second tenant joins, becomes the primary, and the first leaves: the
+		// lease's parties (lease_tenants) keep both rows.
+		co := uuid.New()
+		coStream := eventstore.StreamID{Type: domain.TenantStreamType, ID: co}
+		p.append(tb, ctx, coStream, 0, &domain.TenantRegistered{TenantID: co, RegisteredBy: owner,
+			Contact: domain.TenantContact{FirstName: "Co", LastName: fmt.Sprint(i), Email: fmt.Sprintf("co-%d@example.com", i)}})
+		p.append(tb, ctx, leaseStream, 1, &domain.LeaseTenantAdded{TenantID: co})
+		p.append(tb, ctx, leaseStream, 2, &domain.LeasePrimaryTenantChanged{PreviousTenantID: tenant, TenantID: co})
+		p.append(tb, ctx, leaseStream, 3, &domain.LeaseTenantRemoved{TenantID: tenant})
+		leaseVersion = 4
+		p.count("tenants", 1)
+		p.count("lease_tenants", 1)
+	}
 	if i%3 == 0 {
-		p.append(tb, ctx, leaseStream, 1, &domain.LeaseTerminated{EffectiveDate: start.AddMonths(6), Reason: "moved out"})
+		p.append(tb, ctx, leaseStream, leaseVersion, &domain.LeaseTerminated{EffectiveDate: start.AddMonths(6), Reason: "moved out"})
 	}
 	if i%5 == 0 {
 		p.append(tb, ctx, tenantStream, 2, &domain.TenantPersonalDataErased{})
 	}
-	for _, table := range []string{"users", "user_sessions", "properties", "tenants", "leases", "transactions", "maintenance_requests"} {
+	for _, table := range []string{"users", "user_sessions", "properties", "tenants", "leases", "transactions", "maintenance_requests", "lease_tenants"} {
 		p.count(table, 1)
 	}
 }

@@ -94,15 +94,19 @@ type execer interface {
 // entity is the read-model rows of one stream (its own row, and its late-fee
 // policy) as the projection of its events changes them.
 type entity struct {
-	id     uuid.UUID
-	rows   map[*tableDef]*row // every row looked at; nil when there is none
-	before []json.RawMessage  // the stream's row before the event at hand
-	// load reads a row from the database; nil when the rows exist in memory only.
-	load func(t *tableDef, id uuid.UUID) (*row, error)
+	id         uuid.UUID
+	rows       map[*tableDef]*row // every row looked at; nil when there is none
+	memberSets map[*tableDef]*memberRows
+	before     []json.RawMessage // the stream's row before the event at hand
+	extra      []change          // audited changes the event made beyond the stream's row
+	// load and loadMembers read rows from the database; nil when the rows exist
+	// in memory only.
+	load        func(t *tableDef, id uuid.UUID) (*row, error)
+	loadMembers func(t *tableDef, id uuid.UUID) ([]*row, error)
 }
 
 func newEntity(id uuid.UUID) *entity {
-	return &entity{id: id, rows: map[*tableDef]*row{}}
+	return &entity{id: id, rows: map[*tableDef]*row{}, memberSets: map[*tableDef]*memberRows{}}
 }
 
 // storedEntity is an entity whose rows are read from db as they are needed.
@@ -119,6 +123,7 @@ func storedEntity(ctx context.Context, db eventstore.DB, id uuid.UUID) *entity {
 		}
 		return rowFromJSON(t, raw)
 	}
+	en.loadMembers = storedMembers(ctx, db)
 	return en
 }
 
@@ -172,6 +177,7 @@ func (en *entity) queueWrites(batch *pgx.Batch) {
 		batch.Queue(upsertSQL[t], r.jsonObject())
 		r.dirty = false
 	}
+	en.queueMemberWrites(batch)
 }
 
 // upsertSQL writes a row given as a JSON object ($1) into its table (as
@@ -183,8 +189,12 @@ var upsertSQL = func() map[*tableDef]string {
 		for i, c := range t.columns {
 			excluded[i] = "excluded." + c
 		}
+		conflict := t.key
+		if t.member != "" {
+			conflict += ", " + t.member
+		}
 		m[t] = `INSERT INTO ` + t.name + ` SELECT * FROM jsonb_populate_record(NULL::` + t.name + `, $1)
-			ON CONFLICT (` + t.key + `) DO UPDATE SET (` + strings.Join(t.columns, ", ") + `) = ROW(` +
+			ON CONFLICT (` + conflict + `) DO UPDATE SET (` + strings.Join(t.columns, ", ") + `) = ROW(` +
 			strings.Join(excluded, ", ") + `)`
 	}
 	return m
@@ -205,7 +215,7 @@ func project(en *entity, e eventstore.Event, de domain.Event, changes []change) 
 	}
 	// Values are never changed in place, so a shallow copy keeps them.
 	existed := own != nil
-	en.before = en.before[:0]
+	en.before, en.extra = en.before[:0], en.extra[:0]
 	if existed {
 		en.before = append(en.before, own.values...)
 	}
@@ -225,6 +235,9 @@ func project(en *entity, e eventstore.Event, de domain.Event, changes []change) 
 			return nil, fmt.Errorf("project %s %s v%d: %w", e.Type, e.Stream, e.Version, r.err)
 		}
 	}
+	if err := en.memberErr(); err != nil {
+		return nil, fmt.Errorf("project %s %s v%d: %w", e.Type, e.Stream, e.Version, err)
+	}
 	for i, c := range t.columns {
 		switch {
 		case unaudited[c]:
@@ -234,7 +247,7 @@ func project(en *entity, e eventstore.Event, de domain.Event, changes []change) 
 			changes = append(changes, change{column: c, old: en.before[i], new: own.values[i]})
 		}
 	}
-	return changes, nil
+	return append(changes, en.extra...), nil
 }
 
 // relationalByStream is the projection of each stream type, one file each.

@@ -25,6 +25,7 @@ import (
 type tableDef struct {
 	name    string
 	key     string   // the column that holds the stream's id
+	member  string   // for a table of several rows per stream: the column that tells them apart
 	columns []string // every column of the table
 	scales  []int32  // digits after the point of each NUMERIC column, by position
 	index   map[string]int
@@ -69,7 +70,16 @@ var (
 	leasePoliciesTable = newTableDef("lease_late_fee_policies", "lease_id", lateFeeScales,
 		"lease_id", "grace_days", "flat_amount", "percent", "monthly_cap", "created_at", "updated_at")
 	lateFeeScales = map[string]int32{"flat_amount": 2, "percent": 2, "monthly_cap": 2}
+	// leaseTenantsTable holds several rows per lease stream: one per party.
+	leaseTenantsTable = memberTable(newTableDef("lease_tenants", "lease_id", nil,
+		"lease_id", "tenant_id", "is_primary", "added_at", "removed_at", "position"), "tenant_id")
 )
+
+// memberTable makes t a table of several rows per stream, told apart by member.
+func memberTable(t *tableDef, member string) *tableDef {
+	t.member = member
+	return t
+}
 
 // entityTables is the table of each stream type's own row: the row whose
 // changes the audit log records.
@@ -86,7 +96,7 @@ var entityTables = map[string]*tableDef{
 
 // rowTables are the tables the projections write rows of, the audit log aside.
 var rowTables = []*tableDef{usersTable, sessionsTable, propertiesTable, tenantsTable, leasesTable,
-	transactionsTable, documentsTable, maintenanceTable, propertyPoliciesTable, leasePoliciesTable}
+	transactionsTable, documentsTable, maintenanceTable, propertyPoliciesTable, leasePoliciesTable, leaseTenantsTable}
 
 // row is one read-model row: each column's value as JSON, "null" for NULL.
 type row struct {

@@ -213,13 +213,14 @@ func (q *Queries) Authenticate(ctx context.Context, tokenHash string) (Authentic
 // Ping checks that the read model's database answers.
 func (q *Queries) Ping(ctx context.Context) error { return q.dbase.Ping(ctx) }
 
-// TenantLeasesFrom reports whether the tenant has a lease on a property of owner.
+// TenantLeasesFrom reports whether a lease on a property of owner names the
+// tenant as a party (any lease status; a removed party too: domain.TenantAccess).
 // Commands ask it to decide on access, so it reads the facts as the system,
 // whoever the request's viewer is.
 func (q *Queries) TenantLeasesFrom(ctx context.Context, tenantID, ownerID uuid.UUID) (bool, error) {
 	var found bool
-	err := q.pool.QueryRow(AsSystem(ctx), `SELECT EXISTS (SELECT 1 FROM leases l JOIN properties p ON p.id = l.property_id
-		WHERE l.tenant_id = $1 AND p.owner_id = $2)`, tenantID, ownerID).Scan(&found)
+	err := q.pool.QueryRow(AsSystem(ctx), `SELECT EXISTS (SELECT 1 FROM lease_tenants lt JOIN leases l ON l.id = lt.lease_id
+		JOIN properties p ON p.id = l.property_id WHERE lt.tenant_id = $1 AND p.owner_id = $2)`, tenantID, ownerID).Scan(&found)
 	if err != nil {
 		return false, fmt.Errorf("read tenant leases: %w", err)
 	}

@@ -28,12 +28,21 @@ type LeaseView struct {
 	TerminatedOn      *domain.Date `json:"terminated_on"`
 	TerminationReason *string      `json:"termination_reason"`
 	Version           int64        `json:"version"`
+	Tenants           []LeaseParty `json:"tenants"` // every party now, the primary (tenant_id) first
+}
+
+// LeaseParty is one of a lease's tenants (lease_tenants), who owe it jointly.
+type LeaseParty struct {
+	ID      uuid.UUID `json:"id"`
+	Primary bool      `json:"primary"`
 }
 
 // leaseColumns are the columns scanLease reads, of leases aliased l.
 const leaseColumns = `l.id, l.property_id, l.tenant_id, l.start_date, l.end_date, l.rent_amount,
 	l.security_deposit, l.payment_day, l.status, coalesce(l.auto_renew, FALSE), l.created_at, l.updated_at,
-	l.terminated_on, l.termination_reason, l.version`
+	l.terminated_on, l.termination_reason, l.version, (SELECT coalesce(jsonb_agg(jsonb_build_object(
+		'id', lt.tenant_id, 'primary', lt.is_primary) ORDER BY lt.is_primary DESC, lt.position), '[]')
+		FROM lease_tenants lt WHERE lt.lease_id = l.id AND lt.removed_at IS NULL)`
 
 // leaseTargets are the scan destinations of leaseColumns; finish converts what
 // needs converting once the row is scanned.
@@ -42,7 +51,7 @@ func (l *LeaseView) leaseTargets() (targets []any, finish func()) {
 	var terminatedOn domain.Date
 	targets = []any{&l.ID, &l.PropertyID, &l.TenantID, &l.StartDate, &l.EndDate, &l.RentAmount.Decimal,
 		&l.SecurityDeposit.Decimal, &l.PaymentDay, &l.Status, &l.AutoRenew, &created, &updated,
-		&terminatedOn, &l.TerminationReason, &l.Version}
+		&terminatedOn, &l.TerminationReason, &l.Version, &l.Tenants}
 	return targets, func() {
 		l.CreatedAt, l.UpdatedAt = Timestamp(created), Timestamp(updated)
 		if !terminatedOn.IsZero() {
@@ -70,7 +79,8 @@ func (q *Queries) Lease(ctx context.Context, v Viewer, id uuid.UUID) (LeaseView,
 	return collectOne(rows, err, scanLease, "read lease")
 }
 
-// LeaseFilter narrows a lease list; empty fields do not filter.
+// LeaseFilter narrows a lease list; empty fields do not filter. TenantID
+// finds the leases the tenant is a party of now.
 type LeaseFilter struct {
 	PropertyID, TenantID *uuid.UUID
 	Status               string
@@ -84,8 +94,8 @@ func (q *Queries) Leases(ctx context.Context, v Viewer, f LeaseFilter) (Page[Lea
 	if f.PropertyID != nil {
 		l.and("l.property_id = %s", *f.PropertyID)
 	}
-	if f.TenantID != nil {
-		l.and("l.tenant_id = %s", *f.TenantID)
+	if f.TenantID != nil { // any party, not only the primary
+		l.and("EXISTS (SELECT 1 FROM lease_tenants lt WHERE lt.lease_id = l.id AND lt.tenant_id = %s AND lt.removed_at IS NULL)", *f.TenantID)
 	}
 	if f.Status != "" {
 		l.and("l.status = %s", f.Status)
@@ -96,7 +106,7 @@ func (q *Queries) Leases(ctx context.Context, v Viewer, f LeaseFilter) (Page[Lea
 }
 
 // ActiveLeaseView is a row of the seed's "Active Leases for Property": the lease
-// with its tenant's name and email.
+// (with its parties, in tenants) and its primary tenant's name and email.
 type ActiveLeaseView struct {
 	LeaseView
 	FirstName string `json:"first_name"`

@@ -63,15 +63,15 @@ const tenantColumns = `c.id, c.first_name, c.last_name, c.email, c.phone, t.ssn_
 // tenantsFrom joins the contact columns of every tenant to its full row where
 // the viewer sees it in full, with $1 = sees everything and $2 = the viewer's
 // user id (domain.TenantAccess): in full the tenants it registered, at contact
-// level those that a lease on one of its properties names.
+// level those that a lease on one of its properties names as a party.
 func tenantsFrom(ctx context.Context) string {
 	return tenantContacts(ctx) + ` c LEFT JOIN tenants t ON t.id = c.id AND ($1 OR t.registered_by = $2)`
 }
 
 // visibleTenant is the SQL condition "tenant c is visible to the viewer at some
 // level", over tenantsFrom.
-const visibleTenant = `(t.id IS NOT NULL OR EXISTS (SELECT 1 FROM leases l
-	JOIN properties p ON p.id = l.property_id WHERE l.tenant_id = c.id AND p.owner_id = $2))`
+const visibleTenant = `(t.id IS NOT NULL OR EXISTS (SELECT 1 FROM lease_tenants lt JOIN leases l ON l.id = lt.lease_id
+	JOIN properties p ON p.id = l.property_id WHERE lt.tenant_id = c.id AND p.owner_id = $2))`
 
 func scanTenant(row pgx.CollectableRow) (TenantView, error) {
 	var t TenantView

@@ -98,6 +98,8 @@ func MustRLSWorld(tb testing.TB, pool *pgxpool.Pool) *rlsWorld {
 		id := w.id("leases", name)
 		exec(`INSERT INTO leases (id, property_id, tenant_id, start_date, end_date, rent_amount, security_deposit)
 			VALUES ($1, $2, $3, '2025-01-01', '2025-12-31', 1000, 0)`, id, property, tenant)
+		// Its party, as the projection of LeaseSigned writes it.
+		exec(`INSERT INTO lease_tenants (lease_id, tenant_id, is_primary, added_at, position) VALUES ($1, $2, TRUE, now(), 1)`, id, tenant)
 		return id
 	}
 	la, lb := lease("lease of A", pa, tx), lease("lease of B", pb, ty)

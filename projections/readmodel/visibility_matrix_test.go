@@ -22,13 +22,23 @@ type matrixWorld struct {
 	properties map[uuid.UUID]*uuid.UUID // id -> owner
 	tenants    map[uuid.UUID]uuid.UUID  // id -> registered by
 	leases     map[uuid.UUID][2]uuid.UUID
-	charges    map[uuid.UUID]uuid.UUID // id -> lease
+	parties    map[uuid.UUID][]matrixParty // lease -> every lease_tenants row
+	charges    map[uuid.UUID]uuid.UUID     // id -> lease
 	requests   map[uuid.UUID][2]*uuid.UUID
 	documents  map[uuid.UUID]matrixDocument
 	sessions   map[uuid.UUID]uuid.UUID // id -> user
 	audits     map[uuid.UUID][2]any    // id -> entity type, entity id
 	names      map[uuid.UUID]string
 }
+
+// matrixParty is a lease_tenants row.
+type matrixParty struct {
+	tenant  uuid.UUID
+	removed bool
+}
+
+// partyCell is the id of a lease's party in the matrix's cells.
+func partyCell(lease, tenant uuid.UUID) uuid.UUID { return uuid.NewSHA1(lease, tenant[:]) }
 
 type matrixActor struct {
 	name string
@@ -43,7 +53,8 @@ type matrixDocument struct {
 
 // MustMatrixWorld writes the world as the connecting role (like a projector):
 // owners A and B, a tenant A registered on an active lease of B's property and
-// another on an ended one, a tenant the admin registered on a lease of A's, a
+// another on an ended one, two more of A's tenants on that active lease of B's as
+// a co-tenant and as a removed party, a tenant the admin registered on a lease of A's, a
 // worker assigned one of B's requests, an unrelated user, documents of every
 // kind of entity (confidential and not), every account's sessions, and one
 // audit row for every entity.
@@ -52,6 +63,7 @@ func MustMatrixWorld(tb testing.TB, pool *pgxpool.Pool) *matrixWorld {
 	ctx := context.Background()
 	w := &matrixWorld{
 		properties: map[uuid.UUID]*uuid.UUID{}, tenants: map[uuid.UUID]uuid.UUID{}, leases: map[uuid.UUID][2]uuid.UUID{},
+		parties: map[uuid.UUID][]matrixParty{},
 		charges: map[uuid.UUID]uuid.UUID{}, requests: map[uuid.UUID][2]*uuid.UUID{}, documents: map[uuid.UUID]matrixDocument{},
 		sessions: map[uuid.UUID]uuid.UUID{}, audits: map[uuid.UUID][2]any{}, names: map[uuid.UUID]string{},
 	}
@@ -103,17 +115,28 @@ func MustMatrixWorld(tb testing.TB, pool *pgxpool.Pool) *matrixWorld {
 	tA := tenant("A's tenant, no lease", a)
 	tB := tenant("B's tenant", b)
 	tAdmin := tenant("admin's tenant, lease on A's", admin)
+	tCo := tenant("A's tenant, co-tenant on B's active lease", a)
+	tRemoved := tenant("A's tenant, removed from B's active lease", a)
 
+	party := func(lease, tenant uuid.UUID, primary, removed bool) {
+		exec(`INSERT INTO lease_tenants (lease_id, tenant_id, is_primary, added_at, removed_at, position)
+			VALUES ($1, $2, $3, now(), CASE WHEN $4 THEN now() END, $5)`, lease, tenant, primary, removed, len(w.parties[lease])+1)
+		w.parties[lease] = append(w.parties[lease], matrixParty{tenant, removed})
+		w.names[partyCell(lease, tenant)] = w.names[tenant] + " as a party of " + w.names[lease]
+	}
 	lease := func(name string, property, tenant uuid.UUID, status string) uuid.UUID {
 		id := named(name)
 		exec(`INSERT INTO leases (id, property_id, tenant_id, start_date, end_date, rent_amount, security_deposit, status)
 			VALUES ($1, $2, $3, '2025-01-01', '2025-12-31', 1000, 0, $4)`, id, property, tenant, status)
 		w.leases[id] = [2]uuid.UUID{property, tenant}
+		party(id, tenant, true, false)
 		return id
 	}
 	lbActive := lease("B's active lease of A's tenant", pb, tActive, "active")
 	lbEnded := lease("B's ended lease of A's tenant", pb, tEnded, "terminated")
 	la := lease("A's lease of the admin's tenant", pa, tAdmin, "active")
+	party(lbActive, tCo, false, false)
+	party(lbActive, tRemoved, false, true)
 
 	charge := func(name string, lease uuid.UUID) uuid.UUID {
 		id := named(name)
@@ -198,10 +221,12 @@ func (w *matrixWorld) leaseAccess(v domain.Viewer, id uuid.UUID) domain.Access {
 }
 
 func (w *matrixWorld) tenantAccess(v domain.Viewer, id uuid.UUID) domain.Access {
-	leased := false
-	for _, l := range w.leases {
-		if owner := w.properties[l[0]]; l[1] == id && owner != nil && *owner == v.UserID {
-			leased = true
+	leased := false // a lease on one of v's properties names it as a party, now or before
+	for lease, l := range w.leases {
+		for _, p := range w.parties[lease] {
+			if owner := w.properties[l[0]]; p.tenant == id && owner != nil && *owner == v.UserID {
+				leased = true
+			}
 		}
 	}
 	return domain.TenantAccess(v, w.tenants[id], leased)
@@ -273,6 +298,11 @@ func TestVisibilityMatrix(t *testing.T) {
 			}
 			for id := range w.leases {
 				want[cell{"leases", id}] = w.leaseAccess(v, id).String()
+				for _, p := range w.parties[id] {
+					if !p.removed { // the API shows a lease's parties now
+						want[cell{"lease_tenants", partyCell(id, p.tenant)}] = w.leaseAccess(v, id).String()
+					}
+				}
 			}
 			for id, lease := range w.charges {
 				want[cell{"transactions", id}] = w.leaseAccess(v, lease).String()
@@ -366,6 +396,9 @@ func (w *matrixWorld) mustViewerPath(tb testing.TB, q *Queries, ctx context.Cont
 	must(err)
 	for _, l := range leases.Items {
 		got[cell{"leases", l.ID}] = full
+		for _, p := range l.Tenants {
+			got[cell{"lease_tenants", partyCell(l.ID, p.ID)}] = full
+		}
 	}
 	charges, err := q.Transactions(ctx, v, TransactionFilter{Limit: 200})
 	must(err)
@@ -418,6 +451,17 @@ func (w *matrixWorld) mustRawPolicies(tb testing.TB, pool *pgxpool.Pool, v Viewe
 		}
 		for _, id := range contacts {
 			got[cell{"tenants", id}] = domain.AccessContact.String()
+		}
+		rows, err := tx.Query(ctx, `SELECT lease_id, tenant_id FROM lease_tenants WHERE removed_at IS NULL`)
+		if err != nil {
+			return err
+		}
+		var lease, tenant uuid.UUID
+		if _, err := pgx.ForEachRow(rows, []any{&lease, &tenant}, func() error {
+			got[cell{"lease_tenants", partyCell(lease, tenant)}] = domain.AccessFull.String()
+			return nil
+		}); err != nil {
+			return err
 		}
 		for _, table := range []string{"users", "user_sessions", "properties", "tenants", "leases", "transactions",
 			"documents", "maintenance_requests", "audit_logs"} {
