@@ -108,7 +108,7 @@ lint:
 	                imp == "github.com/oklog/ulid/v2" || imp == "github.com/shopspring/decimal"); \
 	      } else if (under(pkg, "commands")) { \
 	        bad = under(imp, "http") || under(imp, "projections"); \
-	      } else if (pkg == m "/eventstore/tenantkeys" || pkg == m "/eventstore/blobs") { \
+	      } else if (pkg == m "/eventstore/tenantkeys" || pkg == m "/eventstore/blobs" || pkg == m "/eventstore/durable") { \
 	        bad = under(imp, ""); \
 	      } else if (pkg == m "/eventstore/memlog" || pkg == m "/eventstore/logtest") { \
 	        bad = under(imp, "") && imp != m "/eventstore"; \

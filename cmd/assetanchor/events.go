@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/assetanchor/assetanchor/eventstore/durable"
 	"github.com/assetanchor/assetanchor/eventstore/transfer"
 	"github.com/assetanchor/assetanchor/projections"
 )
@@ -30,27 +31,12 @@ func exportCommand(ctx context.Context, in invocation) error {
 			fmt.Fprintf(stderr, "exported %d events and %d guard rows\n", stats.Events, stats.Rows)
 			return nil
 		}
-		// Written beside the target and renamed at the end, so a failed export
-		// never leaves a file that looks complete.
-		tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
-		if err != nil {
-			return fmt.Errorf("create export file: %w", err)
-		}
-		defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
-		stats, err := transfer.Export(ctx, pool, tmp)
-		if err == nil {
-			err = tmp.Sync()
-		}
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Chmod(tmp.Name(), 0o600)
-		}
-		if err == nil {
-			err = os.Rename(tmp.Name(), path)
-		}
-		if err != nil {
+		// A failed export never leaves a file that looks complete.
+		var stats transfer.TransferStats
+		if err := durable.Write(path, 0o600, func(w io.Writer) (err error) {
+			stats, err = transfer.Export(ctx, pool, w)
+			return err
+		}); err != nil {
 			return fmt.Errorf("export to %s: %w", path, err)
 		}
 		fmt.Fprintf(stdout, "exported %d events and %d guard rows to %s\n", stats.Events, stats.Rows, path)

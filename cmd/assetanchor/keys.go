@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/assetanchor/assetanchor/eventstore/durable"
 	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -77,41 +78,15 @@ func readSecretKeyFile(path string, decode func(string) ([]byte, error), variabl
 	return key, nil
 }
 
-// writeKeyFile writes key to path with mode 0600, atomically: a temporary file
-// in the same directory, synced, then renamed over path.
+// writeKeyFile writes key to path with mode 0600, whole or not at all.
 func writeKeyFile(path string, key []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // make the rename durable where the platform allows
-		d.Close()
-	}
-	return nil
+	return durable.Write(path, 0o600, func(w io.Writer) error {
+		_, err := io.WriteString(w, base64.StdEncoding.EncodeToString(key)+"\n")
+		return err
+	})
 }
 
 // readMasterKey returns the configured master key, and false when there is none.

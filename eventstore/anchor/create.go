@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/assetanchor/assetanchor/eventstore/durable"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -306,42 +308,13 @@ func (a *Anchorer) writePublicKey(pub ed25519.PublicKey) error {
 	return nil
 }
 
-// writeFile writes name in dir whole or not at all: a temporary file, synced,
-// then renamed; an existing file is never replaced.
+// writeFile writes name in dir whole or not at all; an existing file is never
+// replaced.
 func writeFile(dir, name string, data []byte) error {
-	path := filepath.Join(dir, name)
-	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("write %s: it exists already", path)
-	}
-	tmp, err := os.CreateTemp(dir, "."+name+"-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the link
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// A hard link, unlike a rename, fails rather than replace a file.
-	if err := os.Link(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // make the new name durable where the platform allows
-		d.Close()
-	}
-	return nil
+	return durable.WriteNew(filepath.Join(dir, name), 0o644, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
 }
 
 // lockDir takes the directory's lock file, waiting for another anchorer.
