@@ -6,7 +6,7 @@
 // command with DATABASE_URL pointing at it, then stops the cluster and
 // removes the directory, also when the command fails or pgtest receives
 // SIGINT/SIGTERM (forwarded to the command first). It exits with the
-// command's exit code.
+// command's exit code. It imports nothing of ours but cmd/internal/pgcluster.
 package main
 
 import (
