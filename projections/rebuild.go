@@ -23,7 +23,7 @@ import (
 // rebuild: the replay refuses that (checkNoLiveWrites).
 var readModelTables = []string{"users", "user_sessions", "properties", "tenants", "leases",
 	"transactions", "documents", "maintenance_requests", "audit_logs",
-	"property_late_fee_policies", "lease_late_fee_policies"}
+	"property_late_fee_policies", "lease_late_fee_policies", "payments", "lease_accounts"}
 
 // ReadModelTables lists the tables of the relational read model.
 func ReadModelTables() []string { return slices.Clone(readModelTables) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -85,7 +86,7 @@ func (s *scratch) fold(ctx context.Context, until eventstore.Checkpoint) error {
 	if err := auditOut.finish(); err != nil {
 		return fmt.Errorf("copy audit rows: %w", err)
 	}
-	for _, t := range []*tableDef{propertyPoliciesTable, leasePoliciesTable} {
+	for _, t := range secondaryTables {
 		if p := f.policies[t]; p != nil {
 			if err := f.copyRows(t, p.data, p.owners...); err != nil {
 				return err
@@ -171,7 +172,7 @@ type folder struct {
 	line     []byte                  // where a row's line is written
 	object   []byte                  // where an audit row's values are written
 	audBuf   []byte                  // lines for auditOut
-	policies map[*tableDef]*rowLines // late-fee policies, copied last
+	policies map[*tableDef]*rowLines // rows of secondaryTables, copied last
 
 	events int64
 	last   eventstore.Event // the latest of the events in global order
@@ -233,7 +234,7 @@ func (f *folder) endStream() error {
 		if r == nil {
 			continue
 		}
-		if t == propertyPoliciesTable || t == leasePoliciesTable {
+		if slices.Contains(secondaryTables, t) {
 			if f.policies[t] == nil {
 				f.policies[t] = &rowLines{}
 			}
@@ -517,7 +518,7 @@ func rowOwner(table, id string) string {
 	switch table {
 	case propertyPoliciesTable.name:
 		return domain.PropertyStreamType + "-" + id
-	case leasePoliciesTable.name:
+	case leasePoliciesTable.name, leaseAccountsTable.name:
 		return domain.LeaseStreamType + "-" + id
 	}
 	for streamType, t := range entityTables {
