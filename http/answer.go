@@ -69,6 +69,7 @@ var streamTypes = map[string]string{
 	"transactions":         domain.TransactionStreamType,
 	"maintenance-requests": domain.MaintenanceStreamType,
 	"documents":            "document",
+	"payments":             domain.PaymentStreamType,
 }
 
 // entityAsOf replays the entity's events up to ?as_of and reads it from the replay.

@@ -3,13 +3,13 @@
 
 -- A charge paid in part stays pending: what was paid of it (payments, credit, the
 -- deposit) and what is left. Every charge projected before was paid whole or not
--- at all.
+-- at all. balance is amount − amount_paid as the projector writes it; queries
+-- compute it from the two (a row inserted by hand, as the RLS tests do, has none).
 ALTER TABLE transactions
     ADD COLUMN amount_paid NUMERIC(10,2) NOT NULL DEFAULT 0,
     ADD COLUMN balance NUMERIC(10,2);
 UPDATE transactions SET amount_paid = amount WHERE status IN ('completed', 'refunded');
 UPDATE transactions SET balance = amount - amount_paid;
-ALTER TABLE transactions ALTER COLUMN balance SET NOT NULL;
 
 -- Payments, records of their own (stream type payment): how each was applied
 -- (allocations: [{transaction_id, amount}]) and the credit it left.

@@ -81,7 +81,7 @@ func applyLeaseLedger(en *entity, e eventstore.Event, de domain.Event) error {
 		a.set(col, a.decimal(col).Add(amount.Decimal().Mul(decimal.NewFromInt(sign))))
 	}
 	entry := func(kind string, on domain.Date, amount domain.Money, transaction, payment *uuid.UUID, reason *string, document *uuid.UUID) {
-		a.set("entries", appendJSONB(a.raw("entries"), jsonbObject{{"kind", kind}, {"on", on}, {"amount", amount},
+		a.set("entries", appendJSONB(a.raw("entries"), jsonbObject{{"kind", kind}, {"on", on}, {"at", e.RecordedAt}, {"amount", amount},
 			{"transaction_id", transaction}, {"payment_id", payment}, {"reason", reason}, {"document_id", document}}))
 	}
 	switch ev := de.(type) {
