@@ -72,7 +72,7 @@ func (p overduePage) ids() []string {
 }
 
 // transactionFields are the fields of a transaction answer: the seed's columns and version.
-var transactionFields = []string{"amount", "created_at", "due_date", "id", "lease_id", "notes", "payment_date",
+var transactionFields = []string{"amount", "amount_paid", "balance", "created_at", "due_date", "id", "lease_id", "notes", "payment_date",
 	"payment_method", "reference_number", "status", "type", "updated_at", "version"}
 
 // chargeBody is a valid charge on lease with overrides applied.
