@@ -31,6 +31,8 @@ type transactionDoc struct {
 	PaymentMethod   *string `json:"payment_method"`
 	ReferenceNumber *string `json:"reference_number"`
 	Notes           *string `json:"notes"`
+	AmountPaid      string  `json:"amount_paid"`
+	Balance         string  `json:"balance"`
 	CreatedAt       string  `json:"created_at"`
 	UpdatedAt       string  `json:"updated_at"`
 	Version         int64   `json:"version"`
@@ -683,8 +685,13 @@ func TestTransactionStatusCommands(t *testing.T) {
 				if diff := diffTransaction(read, answered); diff != "" {
 					t.Errorf("GET after the command: %s", diff)
 				}
-				if got := s.MustTransactionWrites(t).events - before.events; got != 1 {
-					t.Errorf("events appended = %d, want 1", got)
+				// A payment is a record of its own: paying appends PaymentRecorded too.
+				wantEvents := 1
+				if action.name == "pay" {
+					wantEvents = 2
+				}
+				if got := s.MustTransactionWrites(t).events - before.events; got != wantEvents {
+					t.Errorf("events appended = %d, want %d", got, wantEvents)
 				}
 				history := s.MustTransactionHistory(t, token, charge.ID)
 				if got, want := history[len(history)-1].Type, action.eventType; got != want {
@@ -752,7 +759,7 @@ func TestTransactionStatusCommands(t *testing.T) {
 			`{"amount":"10.50","due_date":"2024-02-01","lease_id":"` + leaseID.String() + `","transaction_id":"` + charge.ID + `","type":"rent"}`,
 			`{"reason":"card declined"}`,
 			`{}`,
-			`{"payment_date":"2024-02-03","payment_method":"check","reference_number":"CHK-1001"}`,
+			`{"amount":"10.50","payment_date":"2024-02-03","payment_id":"` + s.MustLastPaymentID(t, token, leaseID) + `","payment_method":"check","reference_number":"CHK-1001"}`,
 			`{"reason":"overpaid"}`,
 		}
 		for i, item := range items {
@@ -985,7 +992,8 @@ func TestPayRace(t *testing.T) {
 	if got, want := s.MustEventsOfType(t, charge.ID, "RentPaid"), 1; got != want {
 		t.Errorf("RentPaid events in the stream = %d, want %d", got, want)
 	}
-	if got, want := s.MustTransactionWrites(t).events-before.events, 1; got != want {
+	// One payment: its PaymentRecorded and the charge's RentPaid.
+	if got, want := s.MustTransactionWrites(t).events-before.events, 2; got != want {
 		t.Errorf("events appended = %d, want %d", got, want)
 	}
 	got, tag := s.MustGetTransaction(t, token, charge.ID)

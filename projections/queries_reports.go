@@ -344,7 +344,7 @@ func (q *Queries) Occupancy(ctx context.Context, v Viewer, asOf domain.Date) (Oc
 			WHERE `+visibleProperty+` AND t.type = 'rent' AND t.status <> 'void' AND t.due_date BETWEEN $4 AND $5),
 		`+chargeMoves("x.lease_id IN (SELECT lease_id FROM month)")+`, `+paidBy+`,
 		economic AS (
-			SELECT m.owner, sum(m.amount) AS scheduled, coalesce(sum(least(pd.paid, m.amount)), 0) AS collected
+			SELECT m.owner, sum(m.amount) AS scheduled, coalesce(sum(least(coalesce(pd.paid, 0), m.amount)), 0) AS collected
 			FROM month m LEFT JOIN paid pd ON pd.transaction_id = m.id
 			GROUP BY 1)
 		SELECT nullif(o.owner, '00000000-0000-0000-0000-000000000000'), u.first_name, u.last_name, u.email,
