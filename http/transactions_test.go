@@ -710,6 +710,7 @@ func TestTransactionStatusCommands(t *testing.T) {
 		want := charge
 		want.Status, want.PaymentDate, want.PaymentMethod, want.ReferenceNumber, want.Version, want.UpdatedAt =
 			"completed", &date, &method, &ref, 2, paid.UpdatedAt
+		want.AmountPaid, want.Balance = want.Amount, "0.00" // the whole balance is paid
 		if diff := diffTransaction(paid, want); diff != "" {
 			t.Errorf("paid: %s", diff)
 		}
