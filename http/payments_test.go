@@ -1,17 +1,21 @@
 package http
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
 	"github.com/assetanchor/assetanchor/domain"
+	"github.com/assetanchor/assetanchor/projections"
 )
 
 // paymentDoc is a payment as a client reads it.
@@ -144,6 +148,29 @@ func (s *stack) MustBooks(t *testing.T, token string, lease uuid.UUID, day strin
 	return ledger, totals
 }
 
+// MustVerifyReadModel replays the whole log into scratch tables and fails on any
+// row that differs from the live read model (payments, lease_accounts and the
+// charges' amount_paid and balance included).
+func (s *stack) MustVerifyReadModel(t *testing.T) {
+	t.Helper()
+	res, err := projections.Verify(context.Background(), s.pool, projections.RebuildOptions{Keyring: s.keyring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Identical() {
+		for _, d := range res.Differences {
+			t.Errorf("verify: %s %s: live %v, rebuilt %v", d.Table, d.ID, deref(d.Live), deref(d.Rebuilt))
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<none>"
+	}
+	return *s
+}
+
 // ledgerSetup is an owner with a property and a tenant, ready to sign a lease.
 type ledgerSetup struct {
 	token    string
@@ -248,6 +275,7 @@ func TestLedgerPartialPayment(t *testing.T) {
 	if named.Credit != "5.00" {
 		t.Errorf("a payment with nothing open: credit %s, want 5.00", named.Credit)
 	}
+	s.MustVerifyReadModel(t)
 }
 
 // A prepayment of two months: rent 1000.00 a month; 3500.00 paid on 01-01 pays
@@ -314,6 +342,7 @@ func TestLedgerPrepayment(t *testing.T) {
 	if last := ledger.Items[len(ledger.Items)-1]; ledger.Balance != "0.00" || last.Entry != "credit_refunded" || last.Amount != "500.00" {
 		t.Errorf("after the refund: balance %s, last line %+v; want 0.00 and the refund of 500.00", ledger.Balance, last)
 	}
+	s.MustVerifyReadModel(t)
 }
 
 // A bounced payment with its fee: March's rent of 1200.00 (due 03-01, five days'
@@ -340,6 +369,7 @@ func TestLedgerReturnedPayment(t *testing.T) {
 		map[string]string{"If-Match": `"9"`}), http.StatusPreconditionFailed)
 	s.MustNoTransactionWrites(t, before, "refused returns")
 
+	returnedAt := time.Now()
 	resp := s.Do(t, a.token, http.MethodPost, "/api/v1/payments/"+pay.ID+"/return", map[string]any{"reason": "NSF", "fee": "35.00"}, nil)
 	MustStatus(t, resp, http.StatusOK)
 	var returned paymentDoc
@@ -374,6 +404,13 @@ func TestLedgerReturnedPayment(t *testing.T) {
 	if _, totals := s.MustBooks(t, a.token, lease, "2024-03-10"); totals.OpenBalance != "50.00" {
 		t.Errorf("books on 03-10: open %s, want the late fee's 50.00", totals.OpenBalance)
 	}
+	// The payment as it stood before its return, replayed from its stream.
+	var then paymentDoc
+	s.MustReport(t, a.token, "/api/v1/payments/"+pay.ID+"?as_of="+url.QueryEscape(returnedAt.Add(-time.Microsecond).Format(time.RFC3339Nano)), &then)
+	if then.Status != "applied" || then.Version != 1 {
+		t.Errorf("payment as of before its return: status %s version %d, want applied 1", then.Status, then.Version)
+	}
+	s.MustVerifyReadModel(t)
 }
 
 // A deposit settled with two deductions: a deposit of 1500.00 paid on 01-01 is
@@ -442,6 +479,7 @@ func TestLedgerDepositSettlement(t *testing.T) {
 	}; !slices.Equal(got, want) || totals.DepositHeld != "0.00" {
 		t.Errorf("ledger after the settlement (held %s):\n got  %q\n want %q", totals.DepositHeld, got, want)
 	}
+	s.MustVerifyReadModel(t)
 }
 
 // Two payments racing on one lease: two charges of 500.00, two payments of
