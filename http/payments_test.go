@@ -295,6 +295,13 @@ func TestLedgerPrepayment(t *testing.T) {
 	if dep.Credit != "2500.00" {
 		t.Errorf("credit after the prepayment = %s, want 2500.00", dep.Credit)
 	}
+	var leaseAnswer struct {
+		Credit string `json:"credit"`
+	}
+	s.MustReport(t, a.token, "/api/v1/leases/"+lease.String(), &leaseAnswer)
+	if leaseAnswer.Credit != "2500.00" {
+		t.Errorf("the lease answers credit %s, want 2500.00", leaseAnswer.Credit)
+	}
 	// On 01-15 the books show the credit: 0.00 owed, 2500.00 credit, balance −2500.00.
 	if _, totals := s.MustBooks(t, a.token, lease, "2024-01-15"); totals.OpenBalance != "0.00" || totals.Credit != "2500.00" {
 		t.Errorf("books on 01-15: open %s credit %s, want 0.00 2500.00", totals.OpenBalance, totals.Credit)

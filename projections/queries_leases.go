@@ -28,6 +28,25 @@ type LeaseView struct {
 	TerminatedOn      *domain.Date `json:"terminated_on"`
 	TerminationReason *string      `json:"termination_reason"`
 	Version           int64        `json:"version"`
+	// Credit is money received for the lease and not yet applied (docs/rent.md);
+	// a lease answer has it, the seed's "Active Leases for Property" does not.
+	Credit *Money `json:"credit,omitempty"`
+}
+
+// leaseCredit is the lease's credit (lease_accounts), as a column after leaseColumns.
+const leaseCredit = `, coalesce((SELECT a.credit FROM lease_accounts a WHERE a.lease_id = l.id), 0)`
+
+// scanLeaseWithCredit scans leaseColumns and then leaseCredit.
+func scanLeaseWithCredit(row pgx.CollectableRow) (LeaseView, error) {
+	var l LeaseView
+	targets, finish := l.leaseTargets()
+	credit := &Money{}
+	if err := row.Scan(append(targets, &credit.Decimal)...); err != nil {
+		return LeaseView{}, err
+	}
+	finish()
+	l.Credit = credit
+	return l, nil
 }
 
 // leaseColumns are the columns scanLease reads, of leases aliased l.
@@ -64,10 +83,10 @@ func scanLease(row pgx.CollectableRow) (LeaseView, error) {
 // Lease returns one lease of a property the viewer may see, or domain.ErrNotFound.
 // The join is outer so that an as_of replay, which holds only the lease, finds it.
 func (q *Queries) Lease(ctx context.Context, v Viewer, id uuid.UUID) (LeaseView, error) {
-	rows, err := q.pool.Query(ctx, `SELECT `+leaseColumns+` FROM leases l
+	rows, err := q.pool.Query(ctx, `SELECT `+leaseColumns+leaseCredit+` FROM leases l
 		LEFT JOIN properties p ON p.id = l.property_id
 		WHERE `+visibleProperty+` AND l.id = $3`, seesAll(v), v.UserID, id)
-	return collectOne(rows, err, scanLease, "read lease")
+	return collectOne(rows, err, scanLeaseWithCredit, "read lease")
 }
 
 // LeaseFilter narrows a lease list; empty fields do not filter.
@@ -90,8 +109,8 @@ func (q *Queries) Leases(ctx context.Context, v Viewer, f LeaseFilter) (Page[Lea
 	if f.Status != "" {
 		l.and("l.status = %s", f.Status)
 	}
-	return listPage(ctx, q, l, `SELECT `+leaseColumns+` FROM leases l JOIN properties p ON p.id = l.property_id`,
-		byCreated("l."), f.Cursor, f.Limit, scanLease,
+	return listPage(ctx, q, l, `SELECT `+leaseColumns+leaseCredit+` FROM leases l JOIN properties p ON p.id = l.property_id`,
+		byCreated("l."), f.Cursor, f.Limit, scanLeaseWithCredit,
 		func(l LeaseView) (time.Time, uuid.UUID) { return time.Time(l.CreatedAt), l.ID }, "list leases")
 }
 
