@@ -36,13 +36,31 @@ const leasesInForce = `in_force AS (
 
 // unpaidOn is a CTE: the open balances on day $3 of the charges other than
 // deposits due on or before it (a charge partly paid counts its balance), not
-// closed by then, with their days past due.
-var unpaidOn = chargeMoves("TRUE") + `, ` + paidBy + `,
+// closed by then, with their days past due. A charge can be open on the day only
+// if it still is (pending, failed), or money was applied to it after the day
+// (payment_date, the last such day), or it was closed after the day: the
+// candidates are asked for in those four ways, each of which an index finds,
+// not among every charge ever due; then what was paid of them by the day
+// (chargeMoves) decides.
+var unpaidOn = `candidates AS MATERIALIZED (
+	SELECT t.id, t.lease_id, t.amount, t.due_date FROM transactions t
+	WHERE t.status = 'pending' AND t.due_date <= $3::date AND t.type <> 'deposit'
+	UNION ALL
+	SELECT t.id, t.lease_id, t.amount, t.due_date FROM transactions t
+	WHERE t.status = 'failed' AND t.due_date <= $3::date AND t.type <> 'deposit'
+	UNION ALL
+	SELECT t.id, t.lease_id, t.amount, t.due_date FROM transactions t
+	WHERE t.status IN ('completed', 'refunded') AND t.payment_date > $3::date AND t.due_date <= $3::date
+		AND t.type <> 'deposit'
+	UNION ALL
+	SELECT t.id, t.lease_id, t.amount, t.due_date FROM transactions t
+	WHERE t.status IN ('void', 'waived', 'written_off') AND t.closed_on > $3::date AND t.due_date <= $3::date
+		AND t.type <> 'deposit'),
+	` + chargeMoves("x.lease_id IN (SELECT lease_id FROM candidates)") + `, ` + paidBy + `,
 	unpaid AS (
-	SELECT t.lease_id, t.amount - coalesce(pd.paid, 0) AS amount, $3::date - t.due_date AS days
-	FROM transactions t LEFT JOIN paid pd ON pd.transaction_id = t.id
-	WHERE t.due_date <= $3::date AND t.type <> 'deposit' AND NOT ` + closedBy("$3::date") + `
-		AND t.amount > coalesce(pd.paid, 0))`
+	SELECT c.lease_id, c.amount - coalesce(pd.paid, 0) AS amount, $3::date - c.due_date AS days
+	FROM candidates c LEFT JOIN paid pd ON pd.transaction_id = c.id
+	WHERE c.amount > coalesce(pd.paid, 0))`
 
 // ReportPage is the page a report answers: a limit of 0 means every row (CSV).
 type ReportPage struct {

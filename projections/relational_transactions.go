@@ -33,9 +33,13 @@ func applyTransaction(en *entity, e eventstore.Event, de domain.Event) error {
 	case *domain.PaymentReceived:
 		setPayment(t, ev.Payment)
 	case *domain.CreditAllocated:
+		// payment_date is the last day money was applied to the charge, whatever
+		// paid it: the aging finds what was settled after its day by it.
 		addPaid(t, ev.Amount.Decimal())
+		t.set("payment_date", ev.On)
 	case *domain.DepositAllocated:
 		addPaid(t, ev.Amount.Decimal())
+		t.set("payment_date", ev.On)
 	case *domain.AllocationReversed:
 		addPaid(t, ev.Amount.Decimal().Neg())
 		if t.text("status") == domain.TransactionCompleted.String() {
