@@ -11,8 +11,15 @@ import (
 	"github.com/assetanchor/assetanchor/domain"
 )
 
-// LeaseView is a leases row.
+// LeaseView is a lease as the API answers it: its leases row and its credit.
 type LeaseView struct {
+	LeaseRow
+	// Credit is money received for the lease and not yet applied (docs/rent.md).
+	Credit Money `json:"credit"`
+}
+
+// LeaseRow is a leases row.
+type LeaseRow struct {
 	ID                uuid.UUID    `json:"id"`
 	PropertyID        uuid.UUID    `json:"property_id"`
 	TenantID          uuid.UUID    `json:"tenant_id"`
@@ -28,35 +35,30 @@ type LeaseView struct {
 	TerminatedOn      *domain.Date `json:"terminated_on"`
 	TerminationReason *string      `json:"termination_reason"`
 	Version           int64        `json:"version"`
-	// Credit is money received for the lease and not yet applied (docs/rent.md);
-	// a lease answer has it, the seed's "Active Leases for Property" does not.
-	Credit *Money `json:"credit,omitempty"`
 }
 
 // leaseCredit is the lease's credit (lease_accounts), as a column after leaseColumns.
 const leaseCredit = `, coalesce((SELECT a.credit FROM lease_accounts a WHERE a.lease_id = l.id), 0)`
 
-// scanLeaseWithCredit scans leaseColumns and then leaseCredit.
+// scanLeaseWithCredit scans leaseColumns and then leaseCredit: a lease answer.
 func scanLeaseWithCredit(row pgx.CollectableRow) (LeaseView, error) {
 	var l LeaseView
 	targets, finish := l.leaseTargets()
-	credit := &Money{}
-	if err := row.Scan(append(targets, &credit.Decimal)...); err != nil {
+	if err := row.Scan(append(targets, &l.Credit.Decimal)...); err != nil {
 		return LeaseView{}, err
 	}
 	finish()
-	l.Credit = credit
 	return l, nil
 }
 
-// leaseColumns are the columns scanLease reads, of leases aliased l.
+// leaseColumns are the columns of a leases row (LeaseRow), of leases aliased l.
 const leaseColumns = `l.id, l.property_id, l.tenant_id, l.start_date, l.end_date, l.rent_amount,
 	l.security_deposit, l.payment_day, l.status, coalesce(l.auto_renew, FALSE), l.created_at, l.updated_at,
 	l.terminated_on, l.termination_reason, l.version`
 
 // leaseTargets are the scan destinations of leaseColumns; finish converts what
 // needs converting once the row is scanned.
-func (l *LeaseView) leaseTargets() (targets []any, finish func()) {
+func (l *LeaseRow) leaseTargets() (targets []any, finish func()) {
 	var created, updated time.Time
 	var terminatedOn domain.Date
 	targets = []any{&l.ID, &l.PropertyID, &l.TenantID, &l.StartDate, &l.EndDate, &l.RentAmount.Decimal,
@@ -68,16 +70,6 @@ func (l *LeaseView) leaseTargets() (targets []any, finish func()) {
 			l.TerminatedOn = &terminatedOn
 		}
 	}
-}
-
-func scanLease(row pgx.CollectableRow) (LeaseView, error) {
-	var l LeaseView
-	targets, finish := l.leaseTargets()
-	if err := row.Scan(targets...); err != nil {
-		return LeaseView{}, err
-	}
-	finish()
-	return l, nil
 }
 
 // Lease returns one lease of a property the viewer may see, or domain.ErrNotFound.
@@ -117,7 +109,7 @@ func (q *Queries) Leases(ctx context.Context, v Viewer, f LeaseFilter) (Page[Lea
 // ActiveLeaseView is a row of the seed's "Active Leases for Property": the lease
 // with its tenant's name and email.
 type ActiveLeaseView struct {
-	LeaseView
+	LeaseRow
 	FirstName string `json:"first_name"`
 	LastName  string `json:"last_name"`
 	Email     string `json:"email"`
