@@ -81,7 +81,9 @@ func (h *Ledger) Record(ctx context.Context, cmd RecordPayment) (Result, error) 
 	amount := parsed.requiredMoney("amount", cmd.Amount)
 	date := parsed.date("payment_date", cmd.PaymentDate)
 	var res Result
+	var paid []*domain.Transaction
 	err := h.unit(ctx, func(ctx context.Context) error {
+		paid = nil
 		if _, err := visibleLease(ctx, h.store, cmd.Actor, cmd.LeaseID); err != nil {
 			return err
 		}
@@ -109,9 +111,28 @@ func (h *Ledger) Record(ctx context.Context, cmd RecordPayment) (Result, error) 
 			return err
 		}
 		res = Result{ID: id, Version: p.Version(), Created: true, Checkpoint: a.last}
+		for _, c := range d.Charges {
+			paid = append(paid, c.Charge)
+		}
 		return nil
 	})
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	// Rent paid within its grace period keeps no late fee (docs/rent.md), as with
+	// POST /transactions/{id}/pay; should this fail, the schedule's next run voids it.
+	for _, t := range paid {
+		if fee, within := t.PaidWithinGrace(); within {
+			voided, err := voidCharge(ctx, h.store, fee, "rent paid within the grace period")
+			if err != nil {
+				return res, err
+			}
+			if voided.Checkpoint != (eventstore.Checkpoint{}) {
+				res.Checkpoint = voided.Checkpoint
+			}
+		}
+	}
+	return res, nil
 }
 
 // ReturnPayment records that a payment's money did not arrive (a bounced cheque).

@@ -563,3 +563,29 @@ func TestLedgerPaymentIdempotent(t *testing.T) {
 		t.Errorf("%d payments recorded, want 1", len(page.Items))
 	}
 }
+
+// Rent paid within its grace period keeps no late fee, whether it is paid with
+// POST /transactions/{id}/pay or a payment of the lease recorded late.
+func TestLedgerPaymentWithinGraceVoidsTheFee(t *testing.T) {
+	s := MustStack(t)
+	a := s.MustLedgerSetup(t)
+	MustPolicy(t, s.Do(t, a.token, http.MethodPut, "/api/v1/properties/"+a.property.String()+"/late-fee-policy",
+		map[string]any{"grace_days": 5, "flat_amount": "50.00"}, nil))
+	lease := s.MustLedgerLease(t, a, map[string]any{"start_date": "2024-03-01", "end_date": "2024-12-31", "rent_amount": "1200", "security_deposit": "0"})
+	if got := s.MustRentRun(t, domain.NewDate(2024, 3, 10)); got.Fees != 1 {
+		t.Fatalf("run through 03-10 charged %d fees, want March's", got.Fees)
+	}
+	fee := domain.LateFeeID(lease, "2024-03").String()
+	// 1200.00 paid on 03-04, recorded only now: March's rent first (due 03-01),
+	// then 0.00 is left for the fee, which is void.
+	p := s.MustPayLease(t, a.token, lease, map[string]any{"amount": "1200", "payment_date": "2024-03-04", "payment_method": "cash"})
+	if got, want := p.allocations(), []string{domain.RentChargeID(lease, "2024-03-01").String() + " 1200.00"}; !slices.Equal(got, want) {
+		t.Errorf("allocations %q, want %q", got, want)
+	}
+	if c := s.MustCharge(t, a.token, fee); c.Status != "void" {
+		t.Errorf("the late fee after rent paid within the grace period: %s, want void", c.Status)
+	}
+	if _, totals := s.MustBooks(t, a.token, lease, ""); totals.OpenBalance != "0.00" {
+		t.Errorf("open balance %s, want 0.00", totals.OpenBalance)
+	}
+}
