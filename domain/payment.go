@@ -122,8 +122,13 @@ func (p *LeasePayment) Allocations() []Allocation { return p.recorded.Allocation
 func (p *LeasePayment) Credit() Money             { return p.recorded.Credit }
 func (p *LeasePayment) Status() PaymentStatus     { return p.status }
 
-// ErrPaymentReturned refuses to return a payment twice.
-var ErrPaymentReturned = conflict("the payment was returned already")
+// Refusals of a return.
+var (
+	ErrPaymentReturned = conflict("the payment was returned already")
+	// ErrCreditRefunded: the credit the payment left was paid back to the tenant
+	// already, so its return cannot withdraw it; charge the tenant instead.
+	ErrCreditRefunded = conflict("the credit this payment left was refunded already")
+)
 
 // NewPaymentInput is what recording a payment needs.
 type NewPaymentInput struct {
@@ -269,6 +274,9 @@ func (p *LeasePayment) Return(lease *Lease, charges []*Transaction, reason strin
 		if t == nil {
 			continue
 		}
+		if t.kind == TransactionDeposit && lease.ledger.settled {
+			return PaymentDecision{}, ErrDepositSettled // the deposit it paid was settled meanwhile
+		}
 		d.Charges = append(d.Charges, ChargeEvents{Charge: t, Events: []Event{&AllocationReversed{
 			PaymentID: &p.recorded.PaymentID, Amount: a.Amount, Reason: reason, On: on}}})
 		if t.kind == TransactionDeposit {
@@ -289,6 +297,9 @@ func (p *LeasePayment) Return(lease *Lease, charges []*Transaction, reason strin
 			}
 			d.Lease = append(d.Lease, &CreditUnapplied{TransactionID: app.transactionID, Amount: part, On: on})
 			short = short.Sub(part)
+		}
+		if short.IsPositive() {
+			return PaymentDecision{}, ErrCreditRefunded
 		}
 		d.Lease = append(d.Lease, &CreditWithdrawn{PaymentID: p.recorded.PaymentID, Amount: credit, On: on})
 	}

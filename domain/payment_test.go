@@ -284,6 +284,23 @@ func TestReturnPayment(t *testing.T) {
 	p, lease, charges = given(t)
 	_, err = p.Return(lease, charges, "", returnDay, nil)
 	MustOutcome(t, nil, err, nil, invalid("reason"))
+	// given the 100.00 of credit left was refunded, it cannot be withdrawn: the
+	// 300.00 applied to February can be taken back, the 100.00 paid out cannot
+	p, lease, charges = given(t)
+	lease.Apply(&CreditRefunded{RefundID: payTestID, Amount: MustMoney("100.00"), PaymentMethod: PaymentCheck, On: payTestDay}, lease.Version()+1, t0)
+	_, err = p.Return(lease, charges, "NSF", returnDay, nil)
+	MustOutcome(t, nil, err, nil, isErr(ErrCreditRefunded, ErrConflict))
+	lease = ledgerLease(t, &CreditReceived{PaymentID: payTestID, Amount: MustMoney("400.00"), On: payTestDay},
+		&CreditRefunded{RefundID: payTestID, Amount: MustMoney("400.00"), PaymentMethod: PaymentCheck, On: payTestDay})
+	_, err = p.Return(lease, charges, "NSF", returnDay, nil)
+	MustOutcome(t, nil, err, nil, isErr(ErrCreditRefunded, ErrConflict))
+	// a payment of a deposit since settled cannot be returned
+	dp := MustGiven(t, &LeasePayment{}, paymentRecorded("1500.00", "0.00", alloc(ledgerDeposi, "1500.00")))
+	settled := ledgerLease(t, &DepositReceived{TransactionID: ledgerDeposi, PaymentID: payTestID, Amount: MustMoney("1500.00"), On: payTestDay},
+		&LeaseTerminated{EffectiveDate: returnDay}, &DepositSettled{Refunded: MustMoney("1500.00"), RefundMethod: PaymentCheck, On: returnDay})
+	deposit := ledgerCharge(t, ledgerDeposi, TransactionDeposit, "1500.00", txnTestDue, 0, paid(TransactionDeposit, "1500.00"))
+	_, err = dp.Return(settled, []*Transaction{deposit}, "NSF", returnDay, nil)
+	MustOutcome(t, nil, err, nil, isErr(ErrDepositSettled))
 }
 
 func TestSettleDeposit(t *testing.T) {

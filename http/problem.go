@@ -122,6 +122,7 @@ var conflictReasons = []struct {
 	{domain.ErrLeaseNotEnded, "lease-not-ended"},
 	{domain.ErrDepositSettled, "deposit-settled"},
 	{domain.ErrPaymentReturned, "payment-returned"},
+	{domain.ErrCreditRefunded, "credit-refunded"},
 	{domain.ErrLeaseNotAutoRenew, "lease-not-auto-renew"},
 	{domain.ErrIllegalTransition, "illegal-transition"},
 	{domain.ErrNotAFee, "not-a-fee"},
