@@ -449,7 +449,10 @@ func TestLedgerDepositSettlement(t *testing.T) {
 		{"reason": "carpet cleaning", "amount": "200.00"},
 	}}
 	before := s.MustTransactionWrites(t)
-	MustProblem(t, s.Do(t, a.token, http.MethodPost, "/api/v1/leases/"+lease.String()+"/deposit/settle", settle, nil), http.StatusConflict)
+	if p := MustProblem(t, s.Do(t, a.token, http.MethodPost, "/api/v1/leases/"+lease.String()+"/deposit/settle", settle, nil), http.StatusConflict); p.Type != "https://assetanchor.dev/problems/conflict/lease-in-force" {
+		t.Errorf("settling before the lease ended: type %s, want conflict/lease-in-force", p.Type)
+	}
+	s.MustNoTransactionWrites(t, before, "a settlement before the lease ended")
 	MustStatus(t, s.Do(t, a.token, http.MethodPost, "/api/v1/leases/"+lease.String()+"/terminate",
 		map[string]any{"effective_date": "2024-01-31", "reason": "moved out"}, nil), http.StatusOK)
 	before = s.MustTransactionWrites(t)

@@ -119,7 +119,7 @@ var conflictReasons = []struct {
 	{domain.ErrLeaseOverlap, "lease-overlap"},
 	{domain.ErrLeaseNotActive, "lease-not-active"},
 	{domain.ErrLeaseNotYetEnded, "lease-not-ended"},
-	{domain.ErrLeaseNotEnded, "lease-not-ended"},
+	{domain.ErrLeaseNotEnded, "lease-in-force"},
 	{domain.ErrDepositSettled, "deposit-settled"},
 	{domain.ErrPaymentReturned, "payment-returned"},
 	{domain.ErrCreditRefunded, "credit-refunded"},

@@ -271,7 +271,7 @@ func TestPostCharge(t *testing.T) {
 		}
 		due, notes := "2024-02-01", "February rent"
 		want := transactionDoc{ID: got.ID, LeaseID: leaseID.String(), Amount: "1250.00", Type: "rent", Status: "pending",
-			DueDate: &due, Notes: &notes, CreatedAt: got.CreatedAt, UpdatedAt: got.UpdatedAt, Version: 1}
+			DueDate: &due, Notes: &notes, AmountPaid: "0.00", Balance: "1250.00", CreatedAt: got.CreatedAt, UpdatedAt: got.UpdatedAt, Version: 1}
 		if diff := diffTransaction(got, want); diff != "" {
 			t.Errorf("created transaction: %s", diff)
 		}
