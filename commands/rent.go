@@ -217,7 +217,8 @@ func (r *leaseRun) ensureCharge(ctx context.Context, seg domain.RentSegment) (*d
 		return charge, err
 	}
 	posted := domain.RentCharge(r.lease, seg)
-	appended, err := r.h.store.Append(systemContext(ctx, cmdPostRent), transactionStream(id), 0, toNew([]domain.Event{posted})...)
+	// The lease's credit, if any, pays it at once (commands/ledger.go).
+	res, err := postCharge(systemContext(ctx, cmdPostRent), r.h.store, r.lease.ID(), id, []domain.Event{posted}, r.through)
 	if errors.Is(err, eventstore.ErrConcurrency) {
 		return loadTransaction(ctx, r.h.store, id) // posted by a concurrent run
 	}
@@ -225,9 +226,12 @@ func (r *leaseRun) ensureCharge(ctx context.Context, seg domain.RentSegment) (*d
 		return nil, err
 	}
 	r.report.Charges++
-	r.report.appended(appended.Checkpoint)
-	charge.Apply(posted, 1, time.Time{}) // as the store now holds it, without reading it back
-	return charge, nil
+	r.report.appended(res.Checkpoint)
+	if res.Version == 1 {
+		charge.Apply(posted, 1, time.Time{}) // as the store now holds it, without reading it back
+		return charge, nil
+	}
+	return loadTransaction(ctx, r.h.store, id)
 }
 
 // lateFee charges the period's late fee on charge when one is due.
@@ -254,13 +258,33 @@ func (r *leaseRun) lateFee(ctx context.Context, charge *domain.Transaction) erro
 	ctx = systemContext(ctx, cmdAssessLateFee)
 	var last eventstore.Checkpoint
 	err = r.h.store.Atomically(ctx, func(store eventstore.Store) error {
+		lease, err := lockedLease(ctx, store, r.lease.ID())
+		if err != nil {
+			return err
+		}
 		if _, err := store.Append(ctx, transactionStream(fee.TransactionID), 0, toNew([]domain.Event{fee})...); err != nil {
 			return err
 		}
 		appended, err := store.Append(ctx, transactionStream(charge.ID()), charge.Version(), toNew([]domain.Event{mark})...)
+		if err != nil {
+			return err
+		}
 		last = appended.Checkpoint
-		return err
+		// The lease's credit, if any, pays the fee at once (commands/ledger.go).
+		posted := &domain.Transaction{}
+		posted.Apply(fee, 1, time.Time{})
+		a := &appender{store: store}
+		if err := a.applyCredit(ctx, lease, posted, r.through); err != nil {
+			return err
+		}
+		if a.last != (eventstore.Checkpoint{}) {
+			last = a.last
+		}
+		return nil
 	})
+	if errors.Is(err, ErrLostRace) {
+		return nil // the lease's credit moved meanwhile: the next run decides again
+	}
 	if errors.Is(err, eventstore.ErrConcurrency) {
 		return nil // a concurrent run charged it, or the charge moved on: the next run decides again
 	}

@@ -73,7 +73,8 @@ func (h *Transactions) Post(ctx context.Context, cmd PostCharge) (Result, error)
 	stream := transactionStream(id)
 	return createOnce(ctx, h.store, stream, once[*domain.Transaction]{newAgg: newTransaction,
 		visible: func(t *domain.Transaction) error { return h.canSee(ctx, cmd.Actor, t) }, same: sameFirst[*domain.Transaction](events[0])}, func() (Result, error) {
-		return appendCreated(ctx, h.store, stream, events)
+		// The lease's credit, if any, pays it at once (commands/ledger.go).
+		return postCharge(ctx, h.store, lease.ID(), id, events, today(h.now))
 	})
 }
 
@@ -93,25 +94,57 @@ type PayTransaction struct {
 	ReferenceNumber *string
 }
 
-// Pay handles PayTransaction: RentPaid for a rent charge, PaymentReceived for any
-// other. Of concurrent payments of one charge exactly one succeeds; the others
-// lose the append, reload the completed charge and are refused as an illegal
-// transition. A rent charge paid within its grace period has its late fee voided.
+// Pay handles PayTransaction: it pays the charge's remaining balance, recorded as
+// a payment of its own (RentPaid for a rent charge, PaymentReceived for any
+// other), under the lease's ledger lock. Of concurrent payments of one charge
+// exactly one succeeds; the others find it completed and are refused as an
+// illegal transition. A rent charge paid within its grace period has its late
+// fee voided.
 func (h *Transactions) Pay(ctx context.Context, cmd PayTransaction) (Result, error) {
 	ctx = withCommand(ctx, "PayTransaction")
 	var parsed inputFields
 	date := parsed.date("payment_date", cmd.PaymentDate)
 	var assessed bool // a late fee on the charge as paid; none can come after the payment
-	res, err := h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(t *domain.Transaction) ([]domain.Event, error) {
+	var res Result
+	err := atomically(ctx, h.store, func(store eventstore.Store) error {
+		t, err := loadTransaction(ctx, store, cmd.ID)
+		if err != nil {
+			return err
+		}
+		if !t.Exists() {
+			return domain.ErrNotFound
+		}
+		if _, err := visibleLease(ctx, store, cmd.Actor, t.LeaseID()); err != nil {
+			return err
+		}
+		lease, err := lockedLease(ctx, store, t.LeaseID())
+		if err != nil {
+			return err
+		}
+		if t, err = loadTransaction(ctx, store, cmd.ID); err != nil { // as the lock left it
+			return err
+		}
+		if cmd.IfMatch != nil && *cmd.IfMatch != t.Version() {
+			return domain.ErrPreconditionFailed
+		}
 		assessed = t.LateFee() != nil
-		events, err := t.Pay(domain.Payment{
+		paymentID := uuid.New()
+		d, err := domain.PayBalance(lease, t, paymentID, domain.Payment{
 			PaymentDate: date, PaymentMethod: domain.ParsePaymentMethod(cmd.PaymentMethod),
 			ReferenceNumber: cmd.ReferenceNumber,
 		})
 		if err := parsed.Join(err); err != nil {
-			return nil, err
+			return err
 		}
-		return events, nil
+		a := &appender{store: store}
+		if err := a.append(ctx, paymentStream(paymentID), newPayment(), d.Payment); err != nil {
+			return err
+		}
+		if err := a.decision(ctx, lease, d); err != nil {
+			return err
+		}
+		res = Result{ID: t.ID(), Version: t.Version(), Checkpoint: a.last}
+		return nil
 	})
 	if err != nil || !assessed {
 		return res, err

@@ -15,7 +15,7 @@ type Event interface {
 // eventTypes is the one registry of stored event type names, gathered from each
 // aggregate's list. Renaming an entry needs an upcaster, never an edit of stored rows.
 var eventTypes = merge(userEvents, sessionEvents, propertyEvents, tenantEvents, leaseEvents, leasePartyEvents,
-	transactionEvents, maintenanceEvents, documentEvents, rentEvents)
+	transactionEvents, maintenanceEvents, documentEvents, rentEvents, paymentEvents, ledgerEvents)
 
 func merge(lists ...map[string]func() Event) map[string]func() Event {
 	all := map[string]func() Event{}

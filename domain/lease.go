@@ -152,6 +152,7 @@ type Lease struct {
 	ends         []Date         // the end date as signed, then as each renewal set it
 	rentChanges  []rentChange   // the rent as signed, then each renewal's new rent
 	lateFee      *LateFeePolicy // the lease's own late-fee policy
+	ledger       leaseLedger    // its credit and deposit (ledger.go)
 }
 
 // Apply records a fact.
@@ -182,6 +183,8 @@ func (l *Lease) Apply(e Event, version int64, at time.Time) {
 		l.lateFee = &p
 	case *LeaseTenantAdded, *LeaseTenantRemoved, *LeasePrimaryTenantChanged:
 		l.applyParties(e)
+	default:
+		l.ledger.apply(e)
 	}
 	l.version = version
 }

@@ -10,7 +10,7 @@ var streamTypeNames = func() map[string]string {
 	for _, t := range []struct{ one, many string }{
 		{UserStreamType, "users"}, {SessionStreamType, "sessions"}, {PropertyStreamType, "properties"},
 		{TenantStreamType, "tenants"}, {LeaseStreamType, "leases"}, {TransactionStreamType, "transactions"},
-		{MaintenanceStreamType, "maintenance_requests"}, {DocumentStreamType, "documents"},
+		{MaintenanceStreamType, "maintenance_requests"}, {DocumentStreamType, "documents"}, {PaymentStreamType, "payments"},
 	} {
 		for _, name := range []string{t.one, t.many} {
 			names[name] = t.one

@@ -7,6 +7,7 @@ func TestStreamTypeNamed(t *testing.T) {
 		"user": UserStreamType, "users": UserStreamType, "sessions": SessionStreamType,
 		"property": PropertyStreamType, "properties": PropertyStreamType, "tenants": TenantStreamType,
 		"lease": LeaseStreamType, "transactions": TransactionStreamType, "document": DocumentStreamType,
+		"payment": PaymentStreamType, "payments": PaymentStreamType,
 		"maintenance_request": MaintenanceStreamType, "maintenance-request": MaintenanceStreamType,
 		"maintenance_requests": MaintenanceStreamType, "maintenance-requests": MaintenanceStreamType,
 	} {

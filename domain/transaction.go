@@ -108,6 +108,11 @@ type (
 		PaymentDate     Date          `json:"payment_date"`
 		PaymentMethod   PaymentMethod `json:"payment_method"`
 		ReferenceNumber *string       `json:"reference_number,omitempty"`
+		// The part of the payment applied to the charge, and the payment it is
+		// part of (domain/payment.go). Without an amount (events recorded before
+		// partial payments) it paid the whole balance.
+		Amount    *Money     `json:"amount,omitempty"`
+		PaymentID *uuid.UUID `json:"payment_id,omitempty"`
 	}
 	RentPaid        struct{ Payment }
 	PaymentReceived struct{ Payment }
@@ -120,6 +125,34 @@ type (
 	}
 )
 
+// Allocations that are not payments, and their reversal (domain/ledger.go).
+type (
+	// CreditAllocated: the lease's credit paid this much of the charge.
+	CreditAllocated struct {
+		Amount Money `json:"amount"`
+		On     Date  `json:"on"`
+	}
+	// DepositAllocated: a deposit settlement paid this much of the charge.
+	DepositAllocated struct {
+		Amount Money  `json:"amount"`
+		Reason string `json:"reason,omitempty"`
+		On     Date   `json:"on"`
+	}
+	// AllocationReversed: a returned payment (PaymentID), or credit it had left
+	// (FromCredit), no longer pays this much of the charge, which reopens.
+	AllocationReversed struct {
+		PaymentID  *uuid.UUID `json:"payment_id,omitempty"`
+		FromCredit bool       `json:"from_credit,omitempty"`
+		Amount     Money      `json:"amount"`
+		Reason     string     `json:"reason,omitempty"`
+		On         Date       `json:"on"`
+	}
+)
+
+func (CreditAllocated) EventType() string    { return "CreditAllocated" }
+func (DepositAllocated) EventType() string   { return "DepositAllocated" }
+func (AllocationReversed) EventType() string { return "AllocationReversed" }
+
 func (ChargePosted) EventType() string    { return "ChargePosted" }
 func (RentPaid) EventType() string        { return "RentPaid" }
 func (PaymentReceived) EventType() string { return "PaymentReceived" }
@@ -128,12 +161,15 @@ func (PaymentRetried) EventType() string  { return "PaymentRetried" }
 func (PaymentRefunded) EventType() string { return "PaymentRefunded" }
 
 var transactionEvents = map[string]func() Event{
-	"ChargePosted":    func() Event { return &ChargePosted{} },
-	"RentPaid":        func() Event { return &RentPaid{} },
-	"PaymentReceived": func() Event { return &PaymentReceived{} },
-	"PaymentFailed":   func() Event { return &PaymentFailed{} },
-	"PaymentRetried":  func() Event { return &PaymentRetried{} },
-	"PaymentRefunded": func() Event { return &PaymentRefunded{} },
+	"ChargePosted":       func() Event { return &ChargePosted{} },
+	"RentPaid":           func() Event { return &RentPaid{} },
+	"PaymentReceived":    func() Event { return &PaymentReceived{} },
+	"PaymentFailed":      func() Event { return &PaymentFailed{} },
+	"PaymentRetried":     func() Event { return &PaymentRetried{} },
+	"PaymentRefunded":    func() Event { return &PaymentRefunded{} },
+	"CreditAllocated":    func() Event { return &CreditAllocated{} },
+	"DepositAllocated":   func() Event { return &DepositAllocated{} },
+	"AllocationReversed": func() Event { return &AllocationReversed{} },
 }
 
 // NewChargeInput is what posting a charge needs.
@@ -165,30 +201,39 @@ func PostCharge(lease *Lease, in NewChargeInput) ([]Event, error) {
 
 // Transaction is the aggregate: one charge and what became of it.
 type Transaction struct {
-	id      uuid.UUID
-	version int64
-	leaseID uuid.UUID
-	amount  Money
-	kind    TransactionType
-	status  TransactionStatus
-	dueDate Date
-	payment *Payment
-	period  string           // the rent period of a scheduled charge
-	lateFee *LateFeeAssessed // the late fee assessed on this rent charge
+	id       uuid.UUID
+	version  int64
+	leaseID  uuid.UUID
+	amount   Money
+	kind     TransactionType
+	status   TransactionStatus
+	dueDate  Date
+	payment  *Payment
+	period   string           // the rent period of a scheduled charge
+	lateFee  *LateFeeAssessed // the late fee assessed on this rent charge
+	paid     Money            // what payments, credit and the deposit paid of it
+	postedAt time.Time
 }
 
 // Apply records a fact.
-func (t *Transaction) Apply(e Event, version int64, _ time.Time) {
+func (t *Transaction) Apply(e Event, version int64, at time.Time) {
 	switch e := e.(type) {
 	case *ChargePosted:
 		t.id, t.leaseID, t.amount, t.kind, t.dueDate, t.status = e.TransactionID, e.LeaseID, e.Amount, e.Type, e.DueDate, TransactionPending
-		t.period = e.Period
+		t.period, t.postedAt = e.Period, at
 	case *RentPaid:
-		p := e.Payment
-		t.payment, t.status = &p, TransactionCompleted
+		t.applyPaid(e.Payment)
 	case *PaymentReceived:
-		p := e.Payment
-		t.payment, t.status = &p, TransactionCompleted
+		t.applyPaid(e.Payment)
+	case *CreditAllocated:
+		t.applyAllocated(e.Amount)
+	case *DepositAllocated:
+		t.applyAllocated(e.Amount)
+	case *AllocationReversed:
+		t.paid = t.paid.Sub(e.Amount)
+		if t.status == TransactionCompleted {
+			t.status = TransactionPending
+		}
 	case *PaymentFailed:
 		t.status = TransactionFailed
 	case *PaymentRetried:
@@ -208,6 +253,43 @@ func (t *Transaction) Apply(e Event, version int64, _ time.Time) {
 	t.version = version
 }
 
+// applyPaid records a payment of the charge: of p.Amount, or of the whole balance.
+func (t *Transaction) applyPaid(p Payment) {
+	amount := t.Balance()
+	if p.Amount != nil {
+		amount = *p.Amount
+	}
+	t.payment = &p
+	t.applyAllocated(amount)
+}
+
+func (t *Transaction) applyAllocated(amount Money) {
+	t.paid = t.paid.Add(amount)
+	if !t.Balance().IsPositive() {
+		t.status = TransactionCompleted
+	}
+}
+
+// paidBy is the event of a payment of the charge: RentPaid for rent,
+// PaymentReceived otherwise.
+func (t *Transaction) paidBy(p Payment) Event {
+	if t.kind == TransactionRent {
+		return &RentPaid{Payment: p}
+	}
+	return &PaymentReceived{Payment: p}
+}
+
+// Balance is what is left to pay of the charge.
+func (t *Transaction) Balance() Money { return t.amount.Sub(t.paid) }
+
+// AmountPaid is what payments, credit and the deposit paid of the charge.
+func (t *Transaction) AmountPaid() Money { return t.paid }
+
+// Open reports whether the charge is still owed: pending or failed, with a balance.
+func (t *Transaction) Open() bool {
+	return (t.status == TransactionPending || t.status == TransactionFailed) && t.Balance().IsPositive()
+}
+
 // Pay completes a pending charge: RentPaid for rent, PaymentReceived otherwise.
 func (t *Transaction) Pay(p Payment) ([]Event, error) {
 	if t.status != TransactionPending {
@@ -222,10 +304,7 @@ func (t *Transaction) Pay(p Payment) ([]Event, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	if t.kind == TransactionRent {
-		return []Event{&RentPaid{Payment: p}}, nil
-	}
-	return []Event{&PaymentReceived{Payment: p}}, nil
+	return []Event{t.paidBy(p)}, nil
 }
 
 // Fail marks a pending payment as failed.

@@ -182,6 +182,37 @@ var authzMatrix = map[string]authzCase{
 		return f.at("/api/v1/leases/", f.lease(), "/ledger")
 	}},
 
+	// The ledger: everything is visible to whoever may see the lease.
+	"POST /api/v1/leases/{id}/payments": {want: ownerScoped(201), req: func(f *authzFixture, _ authzCaller) authzRequest {
+		return f.with(map[string]any{"amount": "50.00", "payment_date": authzToday.String(), "payment_method": "cash"},
+			"/api/v1/leases/", f.lease(), "/payments")
+	}},
+	"GET /api/v1/leases/{id}/payments": {want: ownerScoped(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
+		return f.at("/api/v1/leases/", f.lease(), "/payments")
+	}},
+	"GET /api/v1/payments/{id}": {want: ownerScoped(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
+		return f.at("/api/v1/payments/", f.payment())
+	}},
+	"GET /api/v1/payments/{id}/history": {want: ownerScoped(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
+		return f.at("/api/v1/payments/", f.payment(), "/history")
+	}},
+	"POST /api/v1/payments/{id}/return": {want: ownerScoped(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
+		return f.with(map[string]any{"reason": "NSF"}, "/api/v1/payments/", f.payment(), "/return")
+	}},
+	// A payment with nothing open leaves credit to refund.
+	"POST /api/v1/leases/{id}/credit/refund": {want: ownerScoped(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
+		f.payment()
+		return f.with(map[string]any{"amount": "10.00", "payment_method": "check"}, "/api/v1/leases/", f.lease(), "/credit/refund")
+	}},
+	"GET /api/v1/leases/{id}/deposit": {want: ownerScoped(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
+		return f.at("/api/v1/leases/", f.lease(), "/deposit")
+	}},
+	"POST /api/v1/leases/{id}/deposit/settle": {want: ownerScoped(200), req: func(f *authzFixture, _ authzCaller) authzRequest {
+		lease := f.lease()
+		f.do(http.MethodPost, "/api/v1/leases/"+lease.String()+"/terminate", map[string]any{"effective_date": authzToday.String()})
+		return f.with(map[string]any{"deductions": []any{}, "refund_method": "check"}, "/api/v1/leases/", lease, "/deposit/settle")
+	}},
+
 	// Transactions: B names A's lease, which it may not see: 422 on lease_id.
 	"POST /api/v1/transactions": {want: authzWant{201, 201, 201, 422, 401}, req: func(f *authzFixture, _ authzCaller) authzRequest {
 		return authzRequest{path: "/api/v1/transactions", body: map[string]any{
@@ -406,6 +437,7 @@ type authzFixture struct {
 	propertyID   uuid.UUID
 	tenantID     uuid.UUID
 	leaseID      uuid.UUID
+	paymentID    uuid.UUID
 	documentID   uuid.UUID
 	transactions map[string]uuid.UUID
 	requests     map[string]uuid.UUID
@@ -493,6 +525,20 @@ func (f *authzFixture) transaction(status string) uuid.UUID {
 	}
 	f.transactions[status] = id
 	return id
+}
+
+// payment is a payment of 50.00 recorded for A's lease.
+func (f *authzFixture) payment() uuid.UUID {
+	f.tb.Helper()
+	lease := f.lease()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.paymentID == uuid.Nil {
+		f.paymentID = f.create(http.MethodPost, "/api/v1/leases/"+lease.String()+"/payments", map[string]any{
+			"amount": "50.00", "payment_date": authzToday.String(), "payment_method": "cash",
+		})
+	}
+	return f.paymentID
 }
 
 // maintenance is a request on A's property in status open, assigned (to A) or in_progress.
@@ -655,6 +701,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 	shared.lease()
 	shared.transaction("pending")
 	shared.maintenance("open")
+	if slices.Contains(routes, "POST /api/v1/leases/{id}/payments") {
+		shared.payment()
+	}
 	if slices.Contains(routes, "PUT /api/v1/properties/{id}/late-fee-policy") {
 		shared.propertyPolicy()
 		shared.leasePolicy()

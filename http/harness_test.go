@@ -85,6 +85,10 @@ func MustStack(tb testing.TB, opts ...StackOption) *stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	ledger, err := commands.NewLedger(store, queries, pool)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	log := slog.New(slog.NewJSONHandler(o.logs, nil))
 	blobs, err := blobs.NewLocal(tb.TempDir())
 	if err != nil {
@@ -97,7 +101,7 @@ func MustStack(tb testing.TB, opts ...StackOption) *stack {
 	server, err := NewServer(o.deps(Deps{
 		Log: log, Pool: pool, Store: store, Queries: queries,
 		Checkpoints: projections.NewCheckpoints(pool), Users: users, Properties: properties,
-		Tenants: tenants, Leases: leases, Transactions: transactions, Maintenance: maintenance,
+		Tenants: tenants, Leases: leases, Transactions: transactions, Ledger: ledger, Maintenance: maintenance,
 		Documents: documents, Blobs: blobs,
 		SchemaCurrent: func(context.Context) error { return nil }, Keyring: keyring,
 	}))

@@ -145,8 +145,9 @@ func (s *Server) leaseLedger(w http.ResponseWriter, r *http.Request) {
 	}
 	records := make([][]string, 0, len(ledger.Items))
 	for _, e := range ledger.Items {
-		records = append(records, []string{e.Date.String(), e.Entry, e.TransactionID.String(), e.Type, e.Status,
-			csvString(e.Description), e.Amount.StringFixed(2), e.Balance.StringFixed(2)})
+		records = append(records, []string{e.Date.String(), e.Entry, csvUUID(e.TransactionID), csvString(e.Type),
+			csvString(e.Status), csvString(e.Description), e.Amount.StringFixed(2), e.Balance.StringFixed(2), csvUUID(e.PaymentID)})
 	}
-	writeCSV(w, name, []string{"date", "entry", "transaction_id", "type", "status", "description", "amount", "balance"}, records)
+	writeCSV(w, name, []string{"date", "entry", "transaction_id", "type", "status", "description", "amount", "balance",
+		"payment_id"}, records)
 }

@@ -352,7 +352,7 @@ func TestLeaseLedgerRunningBalance(t *testing.T) {
 
 	t.Run("csv", func(t *testing.T) {
 		records := s.MustReportCSV(t, token, "/api/v1/leases/"+lease.String()+"/ledger?as_of=2024-03-10&format=csv")
-		if want := []string{"date", "entry", "transaction_id", "type", "status", "description", "amount", "balance"}; len(records) == 0 || !slices.Equal(records[0], want) {
+		if want := []string{"date", "entry", "transaction_id", "type", "status", "description", "amount", "balance", "payment_id"}; len(records) == 0 || !slices.Equal(records[0], want) {
 			t.Fatalf("CSV header = %q, want %q", records[:min(1, len(records))], want)
 		}
 		lines := make([]string, 0, len(records)-1)

@@ -42,6 +42,7 @@ type Deps struct {
 	Tenants      *commands.Tenants
 	Leases       *commands.Leases
 	Transactions *commands.Transactions
+	Ledger       *commands.Ledger // payments, credit, deposits
 	Maintenance  *commands.Maintenance
 	Documents    *commands.Documents
 	// Blobs holds the documents' bytes (blobs.Local under the data dir).
@@ -101,7 +102,7 @@ type Server struct {
 func NewServer(d Deps) (*Server, error) {
 	if d.Log == nil || d.Pool == nil || d.Store == nil || d.Queries == nil ||
 		d.Checkpoints == nil || d.Users == nil || d.Properties == nil || d.Tenants == nil ||
-		d.Leases == nil || d.Transactions == nil || d.Maintenance == nil || d.SchemaCurrent == nil ||
+		d.Leases == nil || d.Transactions == nil || d.Ledger == nil || d.Maintenance == nil || d.SchemaCurrent == nil ||
 		d.Keyring == nil || d.Documents == nil || d.Blobs == nil {
 		return nil, errors.New("http: NewServer is missing a dependency")
 	}

@@ -31,6 +31,8 @@ type transactionDoc struct {
 	PaymentMethod   *string `json:"payment_method"`
 	ReferenceNumber *string `json:"reference_number"`
 	Notes           *string `json:"notes"`
+	AmountPaid      string  `json:"amount_paid"`
+	Balance         string  `json:"balance"`
 	CreatedAt       string  `json:"created_at"`
 	UpdatedAt       string  `json:"updated_at"`
 	Version         int64   `json:"version"`
@@ -72,7 +74,7 @@ func (p overduePage) ids() []string {
 }
 
 // transactionFields are the fields of a transaction answer: the seed's columns and version.
-var transactionFields = []string{"amount", "created_at", "due_date", "id", "lease_id", "notes", "payment_date",
+var transactionFields = []string{"amount", "amount_paid", "balance", "created_at", "due_date", "id", "lease_id", "notes", "payment_date",
 	"payment_method", "reference_number", "status", "type", "updated_at", "version"}
 
 // chargeBody is a valid charge on lease with overrides applied.
@@ -269,7 +271,7 @@ func TestPostCharge(t *testing.T) {
 		}
 		due, notes := "2024-02-01", "February rent"
 		want := transactionDoc{ID: got.ID, LeaseID: leaseID.String(), Amount: "1250.00", Type: "rent", Status: "pending",
-			DueDate: &due, Notes: &notes, CreatedAt: got.CreatedAt, UpdatedAt: got.UpdatedAt, Version: 1}
+			DueDate: &due, Notes: &notes, AmountPaid: "0.00", Balance: "1250.00", CreatedAt: got.CreatedAt, UpdatedAt: got.UpdatedAt, Version: 1}
 		if diff := diffTransaction(got, want); diff != "" {
 			t.Errorf("created transaction: %s", diff)
 		}
@@ -683,8 +685,13 @@ func TestTransactionStatusCommands(t *testing.T) {
 				if diff := diffTransaction(read, answered); diff != "" {
 					t.Errorf("GET after the command: %s", diff)
 				}
-				if got := s.MustTransactionWrites(t).events - before.events; got != 1 {
-					t.Errorf("events appended = %d, want 1", got)
+				// A payment is a record of its own: paying appends PaymentRecorded too.
+				wantEvents := 1
+				if action.name == "pay" {
+					wantEvents = 2
+				}
+				if got := s.MustTransactionWrites(t).events - before.events; got != wantEvents {
+					t.Errorf("events appended = %d, want %d", got, wantEvents)
 				}
 				history := s.MustTransactionHistory(t, token, charge.ID)
 				if got, want := history[len(history)-1].Type, action.eventType; got != want {
@@ -703,6 +710,7 @@ func TestTransactionStatusCommands(t *testing.T) {
 		want := charge
 		want.Status, want.PaymentDate, want.PaymentMethod, want.ReferenceNumber, want.Version, want.UpdatedAt =
 			"completed", &date, &method, &ref, 2, paid.UpdatedAt
+		want.AmountPaid, want.Balance = want.Amount, "0.00" // the whole balance is paid
 		if diff := diffTransaction(paid, want); diff != "" {
 			t.Errorf("paid: %s", diff)
 		}
@@ -752,7 +760,7 @@ func TestTransactionStatusCommands(t *testing.T) {
 			`{"amount":"10.50","due_date":"2024-02-01","lease_id":"` + leaseID.String() + `","transaction_id":"` + charge.ID + `","type":"rent"}`,
 			`{"reason":"card declined"}`,
 			`{}`,
-			`{"payment_date":"2024-02-03","payment_method":"check","reference_number":"CHK-1001"}`,
+			`{"amount":"10.50","payment_date":"2024-02-03","payment_id":"` + s.MustLastPaymentID(t, token, leaseID) + `","payment_method":"check","reference_number":"CHK-1001"}`,
 			`{"reason":"overpaid"}`,
 		}
 		for i, item := range items {
@@ -985,7 +993,8 @@ func TestPayRace(t *testing.T) {
 	if got, want := s.MustEventsOfType(t, charge.ID, "RentPaid"), 1; got != want {
 		t.Errorf("RentPaid events in the stream = %d, want %d", got, want)
 	}
-	if got, want := s.MustTransactionWrites(t).events-before.events, 1; got != want {
+	// One payment: its PaymentRecorded and the charge's RentPaid.
+	if got, want := s.MustTransactionWrites(t).events-before.events, 2; got != want {
 		t.Errorf("events appended = %d, want %d", got, want)
 	}
 	got, tag := s.MustGetTransaction(t, token, charge.ID)

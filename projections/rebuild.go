@@ -25,7 +25,7 @@ import (
 // rebuild: the replay refuses that (checkNoLiveWrites).
 var readModelTables = []string{"users", "user_sessions", "properties", "tenants", "leases",
 	"transactions", "documents", "maintenance_requests", "audit_logs",
-	"property_late_fee_policies", "lease_late_fee_policies", "lease_tenants"}
+	"property_late_fee_policies", "lease_late_fee_policies", "lease_tenants", "payments", "lease_accounts"}
 
 // ReadModelTables lists the tables of the relational read model.
 // readModel clones and compares the read-model tables for rebuild and swap.

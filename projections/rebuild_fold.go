@@ -265,9 +265,9 @@ func (f *folder) endStream() error {
 }
 
 // copiedLast are the tables whose rows come in between those of the streams'
-// own tables (a lease's late-fee policy and its parties, among the leases): a
+// own tables (a lease's late-fee policy, parties and account, among the leases): a
 // fold holds them and copies them at its end, as rowsOut copies a table at a time.
-var copiedLast = []*tableDef{propertyPoliciesTable, leasePoliciesTable, leaseTenantsTable}
+var copiedLast = []*tableDef{propertyPoliciesTable, leasePoliciesTable, leaseTenantsTable, leaseAccountsTable}
 
 // copyLast holds row r of table t for the end of the fold.
 func (f *folder) copyLast(t *tableDef, r *row) error {
@@ -543,7 +543,7 @@ func rowOwner(table, id string) string {
 	switch table {
 	case propertyPoliciesTable.name:
 		return domain.PropertyStreamType + "-" + id
-	case leasePoliciesTable.name, leaseTenantsTable.name:
+	case leasePoliciesTable.name, leaseTenantsTable.name, leaseAccountsTable.name:
 		return domain.LeaseStreamType + "-" + id
 	}
 	for streamType, t := range entityTables {

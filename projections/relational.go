@@ -260,6 +260,7 @@ var relationalByStream = map[string]func(*entity, eventstore.Event, domain.Event
 	domain.TransactionStreamType: applyTransaction,
 	domain.MaintenanceStreamType: applyMaintenance,
 	domain.DocumentStreamType:    applyDocument,
+	domain.PaymentStreamType:     applyPayment,
 }
 
 var errNoProjection = errors.New("no projection for this event type")

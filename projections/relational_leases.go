@@ -38,6 +38,9 @@ func applyLease(en *entity, e eventstore.Event, de domain.Event) error {
 	if err != nil {
 		return err
 	}
+	if isLedgerEvent(de) {
+		return applyLeaseLedger(en, e, de)
+	}
 	switch ev := de.(type) {
 	case *domain.LeaseRenewed:
 		l.set("end_date", ev.EndDate)

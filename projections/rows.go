@@ -56,9 +56,9 @@ var (
 	leasesTable = newTableDef("leases", "id", map[string]int32{"rent_amount": 2, "security_deposit": 2}, "id",
 		"property_id", "tenant_id", "start_date", "end_date", "rent_amount", "security_deposit", "payment_day",
 		"status", "auto_renew", "created_at", "updated_at", "version", "terminated_on", "termination_reason")
-	transactionsTable = newTableDef("transactions", "id", map[string]int32{"amount": 2}, "id", "lease_id", "amount",
-		"type", "status", "due_date", "payment_date", "payment_method", "reference_number", "notes", "created_at",
-		"updated_at", "version", "closed_on")
+	transactionsTable = newTableDef("transactions", "id", map[string]int32{"amount": 2, "amount_paid": 2, "balance": 2},
+		"id", "lease_id", "amount", "type", "status", "due_date", "payment_date", "payment_method", "reference_number",
+		"notes", "created_at", "updated_at", "version", "closed_on", "amount_paid", "balance")
 	documentsTable = newTableDef("documents", "id", nil, "id", "name", "description", "file_path", "file_type",
 		"file_size", "entity_type", "entity_id", "uploader_id", "is_confidential", "created_at", "updated_at",
 		"version", "deleted_at")
@@ -73,6 +73,12 @@ var (
 	// leaseTenantsTable holds several rows per lease stream: one per party.
 	leaseTenantsTable = memberTable(newTableDef("lease_tenants", "lease_id", nil,
 		"lease_id", "tenant_id", "is_primary", "added_at", "removed_at", "position"), "tenant_id")
+	paymentsTable = newTableDef("payments", "id", map[string]int32{"amount": 2, "credit": 2}, "id", "lease_id",
+		"tenant_id", "amount", "payment_date", "payment_method", "reference_number", "applies_to", "status",
+		"allocations", "credit", "returned_on", "return_reason", "return_fee_id", "created_at", "updated_at", "version")
+	leaseAccountsTable = newTableDef("lease_accounts", "lease_id", map[string]int32{"credit": 2, "deposit_received": 2,
+		"deposit_held": 2, "deposit_forfeited": 2, "deposit_refunded": 2}, "lease_id", "credit", "deposit_received",
+		"deposit_held", "deposit_forfeited", "deposit_refunded", "deductions", "entries", "created_at", "updated_at")
 )
 
 // memberTable makes t a table of several rows per stream, told apart by member.
@@ -92,11 +98,13 @@ var entityTables = map[string]*tableDef{
 	domain.TransactionStreamType: transactionsTable,
 	domain.MaintenanceStreamType: maintenanceTable,
 	domain.DocumentStreamType:    documentsTable,
+	domain.PaymentStreamType:     paymentsTable,
 }
 
 // rowTables are the tables the projections write rows of, the audit log aside.
 var rowTables = []*tableDef{usersTable, sessionsTable, propertiesTable, tenantsTable, leasesTable,
-	transactionsTable, documentsTable, maintenanceTable, propertyPoliciesTable, leasePoliciesTable, leaseTenantsTable}
+	transactionsTable, documentsTable, maintenanceTable, propertyPoliciesTable, leasePoliciesTable, leaseTenantsTable,
+	paymentsTable, leaseAccountsTable}
 
 // row is one read-model row: each column's value as JSON, "null" for NULL.
 type row struct {
@@ -192,6 +200,10 @@ func appendPGJSON(b []byte, v any, scale int32) ([]byte, error) {
 		b = append(b, '"')
 		b = appendTimestamp(b, v, 'T')
 		return append(b, '"'), nil
+	case jsonbArray:
+		return v.appendPG(b)
+	case json.RawMessage: // a JSONB value as PostgreSQL renders it
+		return append(b, v...), nil
 	}
 	// A pointer stores what it points at, or NULL.
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer {
@@ -337,4 +349,40 @@ func (r *row) jsonObject() json.RawMessage {
 		b = append(b, v...)
 	}
 	return append(b, '}')
+}
+
+// decimal reads a NUMERIC column of the row (0 when NULL or unreadable, which
+// fails the row).
+func (r *row) decimal(col string) decimal.Decimal {
+	i, ok := r.table.index[col]
+	if !ok || string(r.values[i]) == "null" {
+		r.fail(fmt.Errorf("%s.%s is not a number here", r.table.name, col))
+		return decimal.Zero
+	}
+	d, err := decimal.NewFromString(string(r.values[i]))
+	if err != nil {
+		r.fail(fmt.Errorf("%s.%s: %w", r.table.name, col, err))
+	}
+	return d
+}
+
+// text reads a text column of the row ("" when NULL).
+func (r *row) text(col string) string {
+	i, ok := r.table.index[col]
+	if !ok {
+		r.fail(fmt.Errorf("%s has no column %q", r.table.name, col))
+		return ""
+	}
+	var s string
+	_ = json.Unmarshal(r.values[i], &s)
+	return s
+}
+
+// raw reads a column's value as JSON.
+func (r *row) raw(col string) json.RawMessage {
+	if i, ok := r.table.index[col]; ok {
+		return r.values[i]
+	}
+	r.fail(fmt.Errorf("%s has no column %q", r.table.name, col))
+	return jsonNull
 }

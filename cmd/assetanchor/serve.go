@@ -135,7 +135,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	deps := http.Deps{
 		Log: log, Pool: pool, Store: app.store, Queries: app.queries,
 		Checkpoints: projections.NewCheckpoints(pool), Users: app.users, Properties: app.properties,
-		Tenants: app.tenants, Leases: app.leases, Transactions: app.transactions, Maintenance: app.maintenance,
+		Tenants: app.tenants, Leases: app.leases, Transactions: app.transactions, Ledger: app.ledger, Maintenance: app.maintenance,
 		Documents: documents, Blobs: blobs, MaxUploadBytes: uploads.maxBytes, UploadTypes: uploads.types,
 		SchemaCurrent: schemaCurrent(pool), Collector: background.collector(app.store.Collector()), Keyring: keyring,
 		RequestTimeout: requestTimeout, Version: version, // the build's -X name; empty: http reads the build info
@@ -173,6 +173,7 @@ type app struct {
 	tenants      *commands.Tenants
 	leases       *commands.Leases
 	transactions *commands.Transactions
+	ledger       *commands.Ledger
 	maintenance  *commands.Maintenance
 	// keyring holds the master key; nil for operator commands run without one,
 	// and then tenants is nil too (keys.go).
@@ -200,6 +201,9 @@ func newApp(pool *pgxpool.Pool, keyring *tenantkeys.Keyring) (*app, error) {
 		return nil, err
 	}
 	if a.transactions, err = commands.NewTransactions(store); err != nil {
+		return nil, err
+	}
+	if a.ledger, err = commands.NewLedger(store, queries, pool); err != nil {
 		return nil, err
 	}
 	if a.maintenance, err = commands.NewMaintenance(store, queries); err != nil {

@@ -11,8 +11,15 @@ import (
 	"github.com/assetanchor/assetanchor/domain"
 )
 
-// LeaseView is a leases row.
+// LeaseView is a lease as the API answers it: its leases row and its credit.
 type LeaseView struct {
+	LeaseRow
+	// Credit is money received for the lease and not yet applied (docs/rent.md).
+	Credit Money `json:"credit"`
+}
+
+// LeaseRow is a leases row.
+type LeaseRow struct {
 	ID                uuid.UUID    `json:"id"`
 	PropertyID        uuid.UUID    `json:"property_id"`
 	TenantID          uuid.UUID    `json:"tenant_id"`
@@ -37,7 +44,21 @@ type LeaseParty struct {
 	Primary bool      `json:"primary"`
 }
 
-// leaseColumns are the columns scanLease reads, of leases aliased l.
+// leaseCredit is the lease's credit (lease_accounts), as a column after leaseColumns.
+const leaseCredit = `, coalesce((SELECT a.credit FROM lease_accounts a WHERE a.lease_id = l.id), 0)`
+
+// scanLeaseWithCredit scans leaseColumns and then leaseCredit: a lease answer.
+func scanLeaseWithCredit(row pgx.CollectableRow) (LeaseView, error) {
+	var l LeaseView
+	targets, finish := l.leaseTargets()
+	if err := row.Scan(append(targets, &l.Credit.Decimal)...); err != nil {
+		return LeaseView{}, err
+	}
+	finish()
+	return l, nil
+}
+
+// leaseColumns are the columns of a leases row (LeaseRow), of leases aliased l.
 const leaseColumns = `l.id, l.property_id, l.tenant_id, l.start_date, l.end_date, l.rent_amount,
 	l.security_deposit, l.payment_day, l.status, coalesce(l.auto_renew, FALSE), l.created_at, l.updated_at,
 	l.terminated_on, l.termination_reason, l.version, (SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -46,7 +67,7 @@ const leaseColumns = `l.id, l.property_id, l.tenant_id, l.start_date, l.end_date
 
 // leaseTargets are the scan destinations of leaseColumns; finish converts what
 // needs converting once the row is scanned.
-func (l *LeaseView) leaseTargets() (targets []any, finish func()) {
+func (l *LeaseRow) leaseTargets() (targets []any, finish func()) {
 	var created, updated time.Time
 	var terminatedOn domain.Date
 	targets = []any{&l.ID, &l.PropertyID, &l.TenantID, &l.StartDate, &l.EndDate, &l.RentAmount.Decimal,
@@ -60,23 +81,13 @@ func (l *LeaseView) leaseTargets() (targets []any, finish func()) {
 	}
 }
 
-func scanLease(row pgx.CollectableRow) (LeaseView, error) {
-	var l LeaseView
-	targets, finish := l.leaseTargets()
-	if err := row.Scan(targets...); err != nil {
-		return LeaseView{}, err
-	}
-	finish()
-	return l, nil
-}
-
 // Lease returns one lease of a property the viewer may see, or domain.ErrNotFound.
 // The join is outer so that an as_of replay, which holds only the lease, finds it.
 func (q *Queries) Lease(ctx context.Context, v Viewer, id uuid.UUID) (LeaseView, error) {
-	rows, err := q.pool.Query(ctx, `SELECT `+leaseColumns+` FROM leases l
+	rows, err := q.pool.Query(ctx, `SELECT `+leaseColumns+leaseCredit+` FROM leases l
 		LEFT JOIN properties p ON p.id = l.property_id
 		WHERE `+visibleProperty+` AND l.id = $3`, seesAll(v), v.UserID, id)
-	return collectOne(rows, err, scanLease, "read lease")
+	return collectOne(rows, err, scanLeaseWithCredit, "read lease")
 }
 
 // LeaseFilter narrows a lease list; empty fields do not filter. TenantID
@@ -100,15 +111,15 @@ func (q *Queries) Leases(ctx context.Context, v Viewer, f LeaseFilter) (Page[Lea
 	if f.Status != "" {
 		l.and("l.status = %s", f.Status)
 	}
-	return listPage(ctx, q, l, `SELECT `+leaseColumns+` FROM leases l JOIN properties p ON p.id = l.property_id`,
-		byCreated("l."), f.Cursor, f.Limit, scanLease,
+	return listPage(ctx, q, l, `SELECT `+leaseColumns+leaseCredit+` FROM leases l JOIN properties p ON p.id = l.property_id`,
+		byCreated("l."), f.Cursor, f.Limit, scanLeaseWithCredit,
 		func(l LeaseView) (time.Time, uuid.UUID) { return time.Time(l.CreatedAt), l.ID }, "list leases")
 }
 
 // ActiveLeaseView is a row of the seed's "Active Leases for Property": the lease
 // (with its parties, in tenants) and its primary tenant's name and email.
 type ActiveLeaseView struct {
-	LeaseView
+	LeaseRow
 	FirstName string `json:"first_name"`
 	LastName  string `json:"last_name"`
 	Email     string `json:"email"`

@@ -19,14 +19,9 @@ import (
 // lease's balance in the rent roll is its ledger's balance on that day, and the
 // aging of its unpaid charges adds up to it.
 
-// settledBy is the SQL condition "charge t was settled on or before day": paid
-// (a refund later returns the money, but the charge stays settled), or closed
-// by a void, a waiver or a write-off, which the ledger dates no earlier than the
-// due date.
-func settledBy(day string) string {
-	return `((t.status IN ('completed', 'refunded') AND t.payment_date <= ` + day + `)
-		OR (t.status IN ('void', 'waived', 'written_off') AND greatest(t.closed_on, t.due_date) <= ` + day + `))`
-}
+// paidBy is a CTE, paid: what was paid of each charge by day $3 (payments net
+// of their returns, credit, deposit deductions; chargeMoves), of every lease.
+const paidBy = `paid AS (SELECT transaction_id, sum(amount) AS paid FROM moves WHERE day <= $3::date GROUP BY 1)`
 
 // leasesInForce is a CTE: per property, the lease in force on day $3, from its
 // start date to its end date or the effective date of its termination, both
@@ -39,24 +34,33 @@ const leasesInForce = `in_force AS (
 	FROM leases l WHERE l.start_date <= $3::date AND $3::date <= least(l.end_date, coalesce(l.terminated_on, l.end_date))
 	ORDER BY l.property_id, l.start_date DESC, l.id)`
 
-// unpaidOn is a CTE: the charges other than deposits due on or before day $3 and
-// not settled by it (settledBy), with their days past due. It asks for them in
-// the four ways an index finds them — still pending, failed, paid after the day,
-// closed after the day — not among every charge ever due.
-const unpaidOn = `unpaid AS (
-	SELECT t.lease_id, t.amount, $3::date - t.due_date AS days FROM transactions t
+// unpaidOn is a CTE: the open balances on day $3 of the charges other than
+// deposits due on or before it (a charge partly paid counts its balance), not
+// closed by then, with their days past due. A charge can be open on the day only
+// if it still is (pending, failed), or money was applied to it after the day
+// (payment_date, the last such day), or it was closed after the day: the
+// candidates are asked for in those four ways, each of which an index finds,
+// not among every charge ever due; then what was paid of them by the day
+// (chargeMoves) decides.
+var unpaidOn = `candidates AS MATERIALIZED (
+	SELECT t.id, t.lease_id, t.amount, t.due_date FROM transactions t
 	WHERE t.status = 'pending' AND t.due_date <= $3::date AND t.type <> 'deposit'
 	UNION ALL
-	SELECT t.lease_id, t.amount, $3::date - t.due_date FROM transactions t
+	SELECT t.id, t.lease_id, t.amount, t.due_date FROM transactions t
 	WHERE t.status = 'failed' AND t.due_date <= $3::date AND t.type <> 'deposit'
 	UNION ALL
-	SELECT t.lease_id, t.amount, $3::date - t.due_date FROM transactions t
+	SELECT t.id, t.lease_id, t.amount, t.due_date FROM transactions t
 	WHERE t.status IN ('completed', 'refunded') AND t.payment_date > $3::date AND t.due_date <= $3::date
 		AND t.type <> 'deposit'
 	UNION ALL
-	SELECT t.lease_id, t.amount, $3::date - t.due_date FROM transactions t
+	SELECT t.id, t.lease_id, t.amount, t.due_date FROM transactions t
 	WHERE t.status IN ('void', 'waived', 'written_off') AND t.closed_on > $3::date AND t.due_date <= $3::date
-		AND t.type <> 'deposit')`
+		AND t.type <> 'deposit'),
+	` + chargeMoves("x.lease_id IN (SELECT lease_id FROM candidates)") + `, ` + paidBy + `,
+	unpaid AS (
+	SELECT c.lease_id, c.amount - coalesce(pd.paid, 0) AS amount, $3::date - c.due_date AS days
+	FROM candidates c LEFT JOIN paid pd ON pd.transaction_id = c.id
+	WHERE c.amount > coalesce(pd.paid, 0))`
 
 // ReportPage is the page a report answers: a limit of 0 means every row (CSV).
 type ReportPage struct {
@@ -93,8 +97,9 @@ type RentRollRow struct {
 	EndDate         *domain.Date `json:"end_date"`
 	RentAmount      *Money       `json:"rent_amount"`
 	SecurityDeposit *Money       `json:"security_deposit"` // the deposit the lease asks for
-	DepositHeld     *Money       `json:"deposit_held"`     // deposits paid by that day and not refunded by it
-	BalanceDue      *Money       `json:"balance_due"`      // the lease's ledger balance that day
+	DepositHeld     *Money       `json:"deposit_held"`     // deposit received by that day and not yet settled
+	BalanceDue      *Money       `json:"balance_due"`      // what the lease's charges due that day still owe
+	Credit          *Money       `json:"credit"`           // the lease's credit that day (its ledger balance is balance_due − credit)
 	createdAt       time.Time
 }
 
@@ -139,20 +144,20 @@ func (q *Queries) RentRoll(ctx context.Context, v Viewer, asOf domain.Date, page
 				AND (p.status <> 'archived' OR l.id IS NOT NULL)),
 		totals AS (SELECT count(*) AS properties, count(lease_id) AS occupied,
 			coalesce(sum(rent_amount), 0) AS scheduled FROM roll),
-		page AS (SELECT * FROM roll`+pageFrom+` ORDER BY created_at, property_id`+limit+`)
+		page AS MATERIALIZED (SELECT * FROM roll`+pageFrom+` ORDER BY created_at, property_id`+limit+`),
+		`+chargeMoves("x.lease_id IN (SELECT lease_id FROM page)")+`, `+paidBy+`,
+		acct AS (`+accountOn("x.lease_id IN (SELECT lease_id FROM page)", "$3::date")+`)
 		SELECT r.property_id, r.name, r.address, r.city, r.state, r.zip_code, r.status, r.owner_id, r.created_at,
 			r.lease_id, r.lease_status, r.tenant_id, tn.first_name, tn.last_name, r.start_date, r.end_date,
-			r.rent_amount, r.security_deposit, b.deposit_held, b.balance,
+			r.rent_amount, r.security_deposit, coalesce(a.deposit_held, 0), b.balance, coalesce(a.credit, 0),
 			totals.properties, totals.occupied, totals.scheduled
 		FROM totals LEFT JOIN (page r
 			LEFT JOIN `+tenantContacts(ctx)+` tn ON tn.id = r.tenant_id
-			LEFT JOIN LATERAL (SELECT
-				coalesce(sum(t.amount) FILTER (WHERE t.type = 'deposit' AND t.payment_date <= $3::date
-					AND (t.status = 'completed' OR (t.status = 'refunded' AND t.updated_at::date > $3::date))), 0)
-					AS deposit_held,
-				coalesce(sum(CASE WHEN t.due_date <= $3::date THEN t.amount ELSE 0 END)
-					- sum(CASE WHEN `+settledBy("$3::date")+` THEN t.amount ELSE 0 END), 0) AS balance
-				FROM transactions t WHERE t.lease_id = r.lease_id) b ON r.lease_id IS NOT NULL) ON TRUE
+			LEFT JOIN acct a ON a.lease_id = r.lease_id
+			LEFT JOIN LATERAL (SELECT coalesce(sum(t.amount - coalesce(pd.paid, 0)), 0) AS balance
+				FROM transactions t LEFT JOIN paid pd ON pd.transaction_id = t.id
+				WHERE t.lease_id = r.lease_id AND t.due_date <= $3::date AND NOT `+closedBy("$3::date")+`
+					AND t.amount > coalesce(pd.paid, 0)) b ON r.lease_id IS NOT NULL) ON TRUE
 		ORDER BY r.created_at, r.property_id`, args...)
 	if err != nil {
 		return RentRoll{}, fmt.Errorf("report rent roll: %w", err)
@@ -167,10 +172,11 @@ func (q *Queries) RentRoll(ctx context.Context, v Viewer, asOf domain.Date, page
 			status                              *string
 			created                             *time.Time
 			rent, deposit, depositHeld, balance *decimal.Decimal
+			credit                              *decimal.Decimal
 		)
 		err := rows.Scan(&propertyID, &name, &address, &city, &state, &zip, &status, &r.OwnerID, &created,
 			&r.LeaseID, &r.LeaseStatus, &r.TenantID, &r.TenantFirstName, &r.TenantLastName, &r.StartDate, &r.EndDate,
-			&rent, &deposit, &depositHeld, &balance,
+			&rent, &deposit, &depositHeld, &balance, &credit,
 			&roll.Totals.Properties, &roll.Totals.Occupied, &roll.Totals.ScheduledRent.Decimal)
 		if err != nil {
 			rows.Close()
@@ -185,7 +191,7 @@ func (q *Queries) RentRoll(ctx context.Context, v Viewer, asOf domain.Date, page
 		if r.LeaseID != nil {
 			r.Occupancy = "occupied"
 			r.RentAmount, r.SecurityDeposit = moneyOf(rent), moneyOf(deposit)
-			r.DepositHeld, r.BalanceDue = moneyOf(depositHeld), moneyOf(balance)
+			r.DepositHeld, r.BalanceDue, r.Credit = moneyOf(depositHeld), moneyOf(balance), moneyOf(credit)
 		}
 		items = append(items, r)
 	}
@@ -314,7 +320,7 @@ type OccupancyFigures struct {
 	LeasedProperties  int      `json:"leased_properties"`
 	PhysicalOccupancy *Percent `json:"physical_occupancy"` // leased ÷ active, in percent; null without active properties
 	RentScheduled     Money    `json:"rent_scheduled"`     // rent charges due in the month, voids left out
-	RentCollected     Money    `json:"rent_collected"`     // of those, paid by as_of
+	RentCollected     Money    `json:"rent_collected"`     // of those, paid by as_of (partly paid: the part paid)
 	EconomicOccupancy *Percent `json:"economic_occupancy"` // collected ÷ scheduled, in percent; null without rent scheduled
 }
 
@@ -350,11 +356,14 @@ func (q *Queries) Occupancy(ctx context.Context, v Viewer, asOf domain.Date) (Oc
 			FROM properties p LEFT JOIN in_force l ON l.property_id = p.id
 			WHERE `+visibleProperty+` AND p.status = 'active'
 			GROUP BY 1),
-		economic AS (
-			SELECT coalesce(p.owner_id, '00000000-0000-0000-0000-000000000000') AS owner, sum(t.amount) AS scheduled,
-				coalesce(sum(t.amount) FILTER (WHERE t.status = 'completed' AND t.payment_date <= $3::date), 0) AS collected
+		month AS MATERIALIZED (
+			SELECT t.id, t.lease_id, t.amount, coalesce(p.owner_id, '00000000-0000-0000-0000-000000000000') AS owner
 			FROM transactions t JOIN leases l ON l.id = t.lease_id JOIN properties p ON p.id = l.property_id
-			WHERE `+visibleProperty+` AND t.type = 'rent' AND t.status <> 'void' AND t.due_date BETWEEN $4 AND $5
+			WHERE `+visibleProperty+` AND t.type = 'rent' AND t.status <> 'void' AND t.due_date BETWEEN $4 AND $5),
+		`+chargeMoves("x.lease_id IN (SELECT lease_id FROM month)")+`, `+paidBy+`,
+		economic AS (
+			SELECT m.owner, sum(m.amount) AS scheduled, coalesce(sum(least(coalesce(pd.paid, 0), m.amount)), 0) AS collected
+			FROM month m LEFT JOIN paid pd ON pd.transaction_id = m.id
 			GROUP BY 1)
 		SELECT nullif(o.owner, '00000000-0000-0000-0000-000000000000'), u.first_name, u.last_name, u.email,
 			coalesce(ph.active, 0), coalesce(ph.leased, 0), coalesce(ec.scheduled, 0), coalesce(ec.collected, 0)

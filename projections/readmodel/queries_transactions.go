@@ -22,6 +22,8 @@ type TransactionView struct {
 	PaymentMethod   *string      `json:"payment_method"`
 	ReferenceNumber *string      `json:"reference_number"`
 	Notes           *string      `json:"notes"`
+	AmountPaid      Money        `json:"amount_paid"` // what payments, credit and the deposit paid of it
+	Balance         Money        `json:"balance"`     // what is left to pay: amount − amount_paid
 	CreatedAt       Timestamp    `json:"created_at"`
 	UpdatedAt       Timestamp    `json:"updated_at"`
 	Version         int64        `json:"version"`
@@ -29,7 +31,7 @@ type TransactionView struct {
 
 // transactionColumns are the columns of TransactionView, of the table aliased t.
 const transactionColumns = `t.id, t.lease_id, t.amount, t.type, t.status, t.due_date, t.payment_date,
-	t.payment_method, t.reference_number, t.notes, t.created_at, t.updated_at, t.version`
+	t.payment_method, t.reference_number, t.notes, t.amount_paid, t.amount - t.amount_paid, t.created_at, t.updated_at, t.version`
 
 // visibleTransactions joins a transaction (t) to its lease (l) and property (p),
 // whose visibility decides the transaction's: $1 = sees everything, $2 = the viewer.
@@ -41,7 +43,7 @@ const visibleTransactions = `transactions t
 
 func transactionTargets(t *TransactionView, created, updated *time.Time) []any {
 	return []any{&t.ID, &t.LeaseID, &t.Amount, &t.Type, &t.Status, &t.DueDate, &t.PaymentDate,
-		&t.PaymentMethod, &t.ReferenceNumber, &t.Notes, created, updated, &t.Version}
+		&t.PaymentMethod, &t.ReferenceNumber, &t.Notes, &t.AmountPaid.Decimal, &t.Balance.Decimal, created, updated, &t.Version}
 }
 
 func scanTransaction(row pgx.CollectableRow) (TransactionView, error) {

@@ -24,6 +24,8 @@ type matrixWorld struct {
 	leases     map[uuid.UUID][2]uuid.UUID
 	parties    map[uuid.UUID][]matrixParty // lease -> every lease_tenants row
 	charges    map[uuid.UUID]uuid.UUID     // id -> lease
+	payments   map[uuid.UUID]uuid.UUID     // id -> lease
+	accounts   map[uuid.UUID]bool          // leases with a lease_accounts row
 	requests   map[uuid.UUID][2]*uuid.UUID
 	documents  map[uuid.UUID]matrixDocument
 	sessions   map[uuid.UUID]uuid.UUID // id -> user
@@ -64,7 +66,7 @@ func MustMatrixWorld(tb testing.TB, pool *pgxpool.Pool) *matrixWorld {
 	w := &matrixWorld{
 		properties: map[uuid.UUID]*uuid.UUID{}, tenants: map[uuid.UUID]uuid.UUID{}, leases: map[uuid.UUID][2]uuid.UUID{},
 		parties: map[uuid.UUID][]matrixParty{},
-		charges: map[uuid.UUID]uuid.UUID{}, requests: map[uuid.UUID][2]*uuid.UUID{}, documents: map[uuid.UUID]matrixDocument{},
+		charges: map[uuid.UUID]uuid.UUID{}, payments: map[uuid.UUID]uuid.UUID{}, accounts: map[uuid.UUID]bool{}, requests: map[uuid.UUID][2]*uuid.UUID{}, documents: map[uuid.UUID]matrixDocument{},
 		sessions: map[uuid.UUID]uuid.UUID{}, audits: map[uuid.UUID][2]any{}, names: map[uuid.UUID]string{},
 	}
 	exec := func(sql string, args ...any) {
@@ -146,6 +148,19 @@ func MustMatrixWorld(tb testing.TB, pool *pgxpool.Pool) *matrixWorld {
 	}
 	xb, xa := charge("charge of B's active lease", lbActive), charge("charge of A's lease", la)
 	charge("charge of B's ended lease", lbEnded)
+
+	// Each lease's money: a payment and its account (credit and deposit).
+	for _, l := range []uuid.UUID{lbActive, lbEnded, la} {
+		id := named("payment of " + w.names[l])
+		exec(`INSERT INTO payments (id, lease_id, amount, payment_date, payment_method, applies_to, status, allocations,
+				credit, created_at, updated_at, version)
+			VALUES ($1, $2, 10, '2025-01-02', 'cash', 'charges', 'applied', '[]', 10, now(), now(), 1)`, id, l)
+		w.payments[id] = l
+		exec(`INSERT INTO lease_accounts (lease_id, credit, deposit_received, deposit_held, deposit_forfeited,
+				deposit_refunded, deductions, entries, created_at, updated_at)
+			VALUES ($1, 10, 0, 0, 0, 0, '[]', '[]', now(), now())`, l)
+		w.accounts[l] = true
+	}
 
 	request := func(name string, property, tenant uuid.UUID, assignee *uuid.UUID) uuid.UUID {
 		id := named(name)
@@ -307,6 +322,12 @@ func TestVisibilityMatrix(t *testing.T) {
 			for id, lease := range w.charges {
 				want[cell{"transactions", id}] = w.leaseAccess(v, lease).String()
 			}
+			for id, lease := range w.payments {
+				want[cell{"payments", id}] = w.leaseAccess(v, lease).String()
+			}
+			for lease := range w.accounts {
+				want[cell{"lease_accounts", lease}] = w.leaseAccess(v, lease).String()
+			}
 			for id := range w.requests {
 				want[cell{"maintenance_requests", id}] = seen(w.requestAccess(v, id).Sees())
 			}
@@ -405,6 +426,28 @@ func (w *matrixWorld) mustViewerPath(tb testing.TB, q *Queries, ctx context.Cont
 	for _, x := range charges.Items {
 		got[cell{"transactions", x.ID}] = full
 	}
+	for lease := range w.leases {
+		payments, err := q.LeasePayments(ctx, v, lease, "", 200)
+		if errors.Is(err, domain.ErrNotFound) {
+			continue
+		}
+		must(err)
+		for _, p := range payments.Items {
+			got[cell{"payments", p.ID}] = full
+		}
+		for _, p := range payments.Items {
+			one, err := q.Payment(ctx, v, p.ID)
+			must(err)
+			got[cell{"payments", one.ID}] = full
+		}
+		if w.accounts[lease] {
+			d, err := q.Deposit(ctx, v, lease)
+			must(err)
+			if d.Credit.StringFixed(2) == "10.00" { // the account's row was read, not defaulted
+				got[cell{"lease_accounts", lease}] = full
+			}
+		}
+	}
 	requests, err := q.MaintenanceRequests(ctx, v, MaintenanceFilter{Limit: 200})
 	must(err)
 	for _, m := range requests.Items {
@@ -464,8 +507,12 @@ func (w *matrixWorld) mustRawPolicies(tb testing.TB, pool *pgxpool.Pool, v Viewe
 			return err
 		}
 		for _, table := range []string{"users", "user_sessions", "properties", "tenants", "leases", "transactions",
-			"documents", "maintenance_requests", "audit_logs"} {
-			rows, err := ids(`SELECT id FROM ` + table)
+			"documents", "maintenance_requests", "audit_logs", "payments", "lease_accounts"} {
+			key := "id"
+			if table == "lease_accounts" {
+				key = "lease_id"
+			}
+			rows, err := ids(`SELECT ` + key + ` FROM ` + table)
 			if err != nil {
 				return err
 			}
