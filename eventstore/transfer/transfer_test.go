@@ -59,7 +59,7 @@ func MustRentalLog(t *testing.T, ctx context.Context, pool *pgxpool.Pool, units 
 	}
 	for i := range units {
 		owner, session, property, tenant := uuid.New(), uuid.New(), uuid.New(), uuid.New()
-		lease, charge, request := uuid.New(), uuid.New(), uuid.New()
+		lease, charge, request, payment := uuid.New(), uuid.New(), uuid.New(), uuid.New()
 		appendTo(domain.UserStreamType, owner, 0, &domain.UserRegistered{UserID: owner,
 			Email: fmt.Sprintf("owner%d@example.com", i), PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$Yg",
 			FirstName: "Owner", Role: domain.RoleUser})
@@ -75,10 +75,18 @@ func MustRentalLog(t *testing.T, ctx context.Context, pool *pgxpool.Pool, units 
 		appendTo(domain.LeaseStreamType, lease, 0, &domain.LeaseSigned{LeaseID: lease, PropertyID: property, TenantID: tenant,
 			Terms: domain.LeaseTerms{StartDate: start, EndDate: start.AddMonths(12), RentAmount: domain.MustMoney("980.50"),
 				SecurityDeposit: domain.MustMoney("0.00"), PaymentDay: 5}})
+		// The tenant pays 1,000.00 of a 980.50 rent: 19.50 is left as the lease's credit.
+		paid, rent, credit := domain.MustMoney("1000.00"), domain.MustMoney("980.50"), domain.MustMoney("19.50")
 		appendTo(domain.TransactionStreamType, charge, 0,
-			&domain.ChargePosted{TransactionID: charge, LeaseID: lease, Amount: domain.MustMoney("980.50"),
+			&domain.ChargePosted{TransactionID: charge, LeaseID: lease, Amount: rent,
 				Type: domain.TransactionRent, DueDate: start.AddDays(4)},
-			&domain.RentPaid{Payment: domain.Payment{PaymentDate: start.AddDays(6), PaymentMethod: domain.PaymentCash}})
+			&domain.RentPaid{Payment: domain.Payment{PaymentDate: start.AddDays(6), PaymentMethod: domain.PaymentCash,
+				Amount: &rent, PaymentID: &payment}})
+		appendTo(domain.PaymentStreamType, payment, 0, &domain.PaymentRecorded{PaymentID: payment, LeaseID: lease,
+			TenantID: &tenant, Amount: paid, PaymentDate: start.AddDays(6), PaymentMethod: domain.PaymentCash,
+			AppliesTo: domain.AppliesToCharges, Allocations: []domain.Allocation{{TransactionID: charge, Amount: rent}},
+			Credit: credit})
+		appendTo(domain.LeaseStreamType, lease, 1, &domain.CreditReceived{PaymentID: payment, Amount: credit, On: start.AddDays(6)})
 		appendTo(domain.MaintenanceStreamType, request, 0, &domain.MaintenanceRequested{RequestID: request,
 			PropertyID: property, TenantID: tenant, Details: domain.MaintenanceDetails{Title: "Heating",
 				Description: "No heat", Priority: domain.PriorityHigh}})
