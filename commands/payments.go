@@ -84,10 +84,7 @@ func (h *Ledger) Record(ctx context.Context, cmd RecordPayment) (Result, error) 
 	var paid []*domain.Transaction
 	err := h.unit(ctx, func(ctx context.Context) error {
 		paid = nil
-		if _, err := visibleLease(ctx, h.store, cmd.Actor, cmd.LeaseID); err != nil {
-			return err
-		}
-		lease, err := lockedLease(ctx, h.store, cmd.LeaseID)
+		lease, err := lockedVisibleLease(ctx, h.store, cmd.Actor, cmd.LeaseID)
 		if err != nil {
 			return err
 		}
@@ -137,11 +134,9 @@ func (h *Ledger) Record(ctx context.Context, cmd RecordPayment) (Result, error) 
 
 // ReturnPayment records that a payment's money did not arrive (a bounced cheque).
 type ReturnPayment struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Reason  string
-	Fee     *json.Number // a returned-payment fee to charge, optional
+	Target
+	Reason string
+	Fee    *json.Number // a returned-payment fee to charge, optional
 }
 
 // Return handles ReturnPayment for anyone who sees the payment's lease: its
@@ -278,10 +273,7 @@ func (h *Ledger) RefundCredit(ctx context.Context, cmd RefundCredit) (Result, er
 	amount := parsed.requiredMoney("amount", cmd.Amount)
 	var res Result
 	err := h.unit(ctx, func(ctx context.Context) error {
-		if _, err := visibleLease(ctx, h.store, cmd.Actor, cmd.LeaseID); err != nil {
-			return err
-		}
-		lease, err := lockedLease(ctx, h.store, cmd.LeaseID)
+		lease, err := lockedVisibleLease(ctx, h.store, cmd.Actor, cmd.LeaseID)
 		if err != nil {
 			return err
 		}
@@ -329,10 +321,7 @@ func (h *Ledger) SettleDeposit(ctx context.Context, cmd SettleDeposit) (Result, 
 	}
 	var res Result
 	err := h.unit(ctx, func(ctx context.Context) error {
-		if _, err := visibleLease(ctx, h.store, cmd.Actor, cmd.LeaseID); err != nil {
-			return err
-		}
-		lease, err := lockedLease(ctx, h.store, cmd.LeaseID)
+		lease, err := lockedVisibleLease(ctx, h.store, cmd.Actor, cmd.LeaseID)
 		if err != nil {
 			return err
 		}

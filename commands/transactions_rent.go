@@ -11,27 +11,23 @@ import (
 
 // WaiveFee forgives a pending or failed fee.
 type WaiveFee struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Reason  string
+	Target
+	Reason string
 }
 
 // Waive handles WaiveFee for anyone who sees the fee. Any other type of charge is
 // refused with domain.ErrNotAFee (a conflict: the charge is not a fee).
 func (h *Transactions) Waive(ctx context.Context, cmd WaiveFee) (Result, error) {
 	ctx = withCommand(ctx, "WaiveFee")
-	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(t *domain.Transaction) ([]domain.Event, error) {
+	return h.update(ctx, cmd.Target, func(t *domain.Transaction) ([]domain.Event, error) {
 		return t.Waive(cmd.Reason)
 	})
 }
 
 // WriteOffCharge gives up collecting a pending or failed charge.
 type WriteOffCharge struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Reason  string
+	Target
+	Reason string
 }
 
 // WriteOff handles WriteOffCharge: admins and managers only. A user who sees the
