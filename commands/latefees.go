@@ -72,8 +72,5 @@ func setLateFeePolicy[A interface {
 }](in LateFeePolicyInput) func(A) ([]domain.Event, error) {
 	var f inputFields
 	policy := in.parse(&f)
-	return func(a A) ([]domain.Event, error) {
-		events, err := a.SetLateFeePolicy(policy)
-		return events, f.Join(err)
-	}
+	return func(a A) ([]domain.Event, error) { return f.decided(a.SetLateFeePolicy(policy)) }
 }

@@ -105,11 +105,7 @@ func (h *Leases) AddTenant(ctx context.Context, cmd AddLeaseTenant) (Result, err
 				tenant = &domain.Tenant{}
 			}
 		}
-		events, err := l.AddTenant(tenant, primary)
-		if err := f.Join(err); err != nil {
-			return nil, err
-		}
-		return events, nil
+		return f.decided(l.AddTenant(tenant, primary))
 	})
 }
 

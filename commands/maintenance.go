@@ -130,11 +130,7 @@ func (h *Maintenance) Change(ctx context.Context, cmd ChangeMaintenance) (Result
 	return h.update(ctx, cmd.Target, maintenanceForOwner,
 		func(m *domain.MaintenanceRequest) ([]domain.Event, error) {
 			details, parsed := cmd.Patch.apply(m.Details())
-			events, err := m.ChangeDetails(details)
-			if err := parsed.Join(err); err != nil {
-				return nil, err
-			}
-			return events, nil
+			return parsed.decided(m.ChangeDetails(details))
 		})
 }
 

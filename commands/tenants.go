@@ -175,10 +175,6 @@ func (h *Tenants) RecordScreening(ctx context.Context, cmd RecordTenantScreening
 			// Only the income was given, and it is not a number: that is the one problem.
 			return nil, bad.Join(nil)
 		}
-		events, err := t.RecordScreening(s)
-		if err := bad.Join(err); err != nil {
-			return nil, err
-		}
-		return events, nil
+		return bad.decided(t.RecordScreening(s))
 	})
 }
