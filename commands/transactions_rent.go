@@ -56,11 +56,17 @@ func (h *Transactions) cancelLateFee(ctx context.Context, id uuid.UUID, res *Res
 	if err != nil {
 		return err
 	}
-	fee, within := rent.PaidWithinGrace()
+	return voidGraceFee(ctx, h.store, rent, res)
+}
+
+// voidGraceFee voids the late fee of rent charge t when t was paid within its
+// grace period, and has res wait for the void too.
+func voidGraceFee(ctx context.Context, store eventstore.Store, t *domain.Transaction, res *Result) error {
+	fee, within := t.PaidWithinGrace()
 	if !within {
 		return nil
 	}
-	voided, err := voidCharge(ctx, h.store, fee, "rent paid within the grace period")
+	voided, err := voidCharge(ctx, store, fee, "rent paid within the grace period")
 	if err != nil {
 		return err
 	}
