@@ -151,3 +151,11 @@ func update[A aggregate](ctx context.Context, store eventstore.Store, stream eve
 		return res, nil
 	}
 }
+
+// Target is where every command on an existing entity starts: who acts, on which
+// entity, and the version the caller last read (If-Match; nil for any).
+type Target struct {
+	Actor   Actor
+	ID      uuid.UUID
+	IfMatch *int64
+}

@@ -157,16 +157,14 @@ type DocumentPatch struct {
 
 // ChangeDocument applies a merge patch to a document's details.
 type ChangeDocument struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Patch   DocumentPatch
+	Target
+	Patch DocumentPatch
 }
 
 // Change handles ChangeDocument.
 func (h *Documents) Change(ctx context.Context, cmd ChangeDocument) (Result, error) {
 	ctx = withCommand(ctx, "ChangeDocument")
-	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(_ eventstore.Store, d *domain.Document) ([]domain.Event, error) {
+	return h.update(ctx, cmd.Target, func(_ eventstore.Store, d *domain.Document) ([]domain.Event, error) {
 		details := d.Details()
 		cmd.Patch.Name.applyRequired(&details.Name)
 		cmd.Patch.Description.applyTo(&details.Description)
@@ -176,9 +174,7 @@ func (h *Documents) Change(ctx context.Context, cmd ChangeDocument) (Result, err
 
 // DeleteDocument deletes a document.
 type DeleteDocument struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
+	Target
 }
 
 // Delete handles DeleteDocument: DocumentDeleted is appended and the document's
@@ -187,7 +183,7 @@ type DeleteDocument struct {
 func (h *Documents) Delete(ctx context.Context, cmd DeleteDocument) (Result, error) {
 	ctx = withCommand(ctx, "DeleteDocument")
 	var key string
-	res, err := h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(store eventstore.Store, d *domain.Document) ([]domain.Event, error) {
+	res, err := h.update(ctx, cmd.Target, func(store eventstore.Store, d *domain.Document) ([]domain.Event, error) {
 		events, err := d.Delete()
 		if err != nil {
 			return nil, err
@@ -205,16 +201,16 @@ func (h *Documents) Delete(ctx context.Context, cmd DeleteDocument) (Result, err
 }
 
 // update runs a command on one document under its lock, in one transaction.
-func (h *Documents) update(ctx context.Context, actor Actor, id uuid.UUID, ifMatch *int64,
+func (h *Documents) update(ctx context.Context, t Target,
 	decide func(eventstore.Store, *domain.Document) ([]domain.Event, error)) (Result, error) {
 	var res Result
 	err := atomically(ctx, h.store, func(store eventstore.Store) error {
-		if err := store.Lock(ctx, documentLock(id)); err != nil {
+		if err := store.Lock(ctx, documentLock(t.ID)); err != nil {
 			return err
 		}
 		var err error
-		res, err = update(ctx, store, documentStream(id), ifMatch, newDocument,
-			func(d *domain.Document) error { return h.authorize(ctx, store, actor, d) },
+		res, err = update(ctx, store, documentStream(t.ID), t.IfMatch, newDocument,
+			func(d *domain.Document) error { return h.authorize(ctx, store, t.Actor, d) },
 			func(d *domain.Document) ([]domain.Event, error) { return decide(store, d) })
 		return err
 	})

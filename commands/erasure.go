@@ -34,9 +34,7 @@ import (
 
 // EraseTenant erases a tenant's personal data.
 type EraseTenant struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
+	Target
 }
 
 // Erase handles EraseTenant, steps 1 to 5 above; files holds the tenant's
@@ -130,7 +128,7 @@ func (h *Documents) DeleteErasedTenantFiles(ctx context.Context, tenantID uuid.U
 	system := Actor{Role: domain.RoleAdmin} // sees every document and entity
 	var last Result
 	for _, id := range ids {
-		res, err := h.Delete(ctx, DeleteDocument{Actor: system, ID: id})
+		res, err := h.Delete(ctx, DeleteDocument{Target{Actor: system, ID: id}})
 		if errors.Is(err, domain.ErrNotFound) {
 			continue // deleted meanwhile
 		}

@@ -15,6 +15,15 @@ import (
 // it is reported in one 422 together with what the domain refuses (Join).
 type inputFields struct{ domain.Fields }
 
+// decided is what a decide step answers: the domain's events or, with a bad
+// field, the one error that joins the fields to what the domain refused.
+func (f *inputFields) decided(events []domain.Event, err error) ([]domain.Event, error) {
+	if err := f.Join(err); err != nil {
+		return nil, err
+	}
+	return events, nil
+}
+
 // date parses a YYYY-MM-DD date; absent is the zero date, which the domain
 // refuses where a date is required.
 func (f *inputFields) date(field string, s *string) domain.Date {

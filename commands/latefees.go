@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/google/uuid"
-
 	"github.com/assetanchor/assetanchor/domain"
 )
 
@@ -41,48 +39,38 @@ func (in LateFeePolicyInput) parse(f *inputFields) domain.LateFeePolicy {
 
 // SetPropertyLateFeePolicy sets (replaces) a property's late-fee policy.
 type SetPropertyLateFeePolicy struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Policy  LateFeePolicyInput
+	Target
+	Policy LateFeePolicyInput
 }
 
 // SetLateFeePolicy handles SetPropertyLateFeePolicy for anyone who sees the
 // property. The same policy again writes nothing.
 func (h *Properties) SetLateFeePolicy(ctx context.Context, cmd SetPropertyLateFeePolicy) (Result, error) {
 	ctx = withCommand(ctx, "SetPropertyLateFeePolicy")
-	var f inputFields
-	policy := cmd.Policy.parse(&f)
-	return update(ctx, h.store, propertyStream(cmd.ID), cmd.IfMatch, newProperty,
-		func(p *domain.Property) error { return canSee(cmd.Actor, p) },
-		func(p *domain.Property) ([]domain.Event, error) {
-			events, err := p.SetLateFeePolicy(policy)
-			return events, f.Join(err)
-		})
+	return updateProperty(ctx, h.store, cmd.Target, setLateFeePolicy[*domain.Property](cmd.Policy))
 }
 
 // SetLeaseLateFeePolicy sets (replaces) a lease's own late-fee policy, which
 // overrides its property's.
 type SetLeaseLateFeePolicy struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Policy  LateFeePolicyInput
+	Target
+	Policy LateFeePolicyInput
 }
 
 // SetLateFeePolicy handles SetLeaseLateFeePolicy for anyone who sees the lease's
 // property. The same policy again writes nothing.
 func (h *Leases) SetLateFeePolicy(ctx context.Context, cmd SetLeaseLateFeePolicy) (Result, error) {
 	ctx = withCommand(ctx, "SetLeaseLateFeePolicy")
-	var f inputFields
-	policy := cmd.Policy.parse(&f)
 	return update(ctx, h.store, leaseStream(cmd.ID), cmd.IfMatch, newLease,
-		func(l *domain.Lease) error {
-			_, err := visibleProperty(ctx, h.store, cmd.Actor, l.PropertyID())
-			return err
-		},
-		func(l *domain.Lease) ([]domain.Event, error) {
-			events, err := l.SetLateFeePolicy(policy)
-			return events, f.Join(err)
-		})
+		leaseOnVisibleProperty(ctx, h.store, cmd.Actor), setLateFeePolicy[*domain.Lease](cmd.Policy))
+}
+
+// setLateFeePolicy is the decide step of both commands: the policy parsed before
+// the entity is loaded, its field errors joined to the domain's.
+func setLateFeePolicy[A interface {
+	SetLateFeePolicy(domain.LateFeePolicy) ([]domain.Event, error)
+}](in LateFeePolicyInput) func(A) ([]domain.Event, error) {
+	var f inputFields
+	policy := in.parse(&f)
+	return func(a A) ([]domain.Event, error) { return f.decided(a.SetLateFeePolicy(policy)) }
 }

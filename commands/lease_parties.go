@@ -81,9 +81,7 @@ func (l leaseTenantList) load(ctx context.Context, store eventstore.Store, actor
 // AddLeaseTenant makes a tenant a party of an active lease, or, with Primary,
 // its primary (adding it first when it is not a party yet).
 type AddLeaseTenant struct {
-	Actor    Actor
-	LeaseID  uuid.UUID
-	IfMatch  *int64
+	Target
 	TenantID *uuid.UUID
 	Primary  *bool
 }
@@ -96,7 +94,7 @@ func (h *Leases) AddTenant(ctx context.Context, cmd AddLeaseTenant) (Result, err
 	var f inputFields
 	tenantID := f.requiredID("tenant_id", cmd.TenantID)
 	primary := cmd.Primary != nil && *cmd.Primary
-	return h.change(ctx, cmd.Actor, cmd.LeaseID, cmd.IfMatch, func(store eventstore.Store, l *domain.Lease) ([]domain.Event, error) {
+	return h.change(ctx, cmd.Target, func(store eventstore.Store, l *domain.Lease) ([]domain.Event, error) {
 		tenant := &domain.Tenant{}
 		if tenantID != uuid.Nil && l.Status() == domain.LeaseStatusActive {
 			var err error
@@ -107,19 +105,13 @@ func (h *Leases) AddTenant(ctx context.Context, cmd AddLeaseTenant) (Result, err
 				tenant = &domain.Tenant{}
 			}
 		}
-		events, err := l.AddTenant(tenant, primary)
-		if err := f.Join(err); err != nil {
-			return nil, err
-		}
-		return events, nil
+		return f.decided(l.AddTenant(tenant, primary))
 	})
 }
 
 // RemoveLeaseTenant ends a party's part in an active lease.
 type RemoveLeaseTenant struct {
-	Actor    Actor
-	LeaseID  uuid.UUID
-	IfMatch  *int64
+	Target
 	TenantID uuid.UUID
 }
 
@@ -128,7 +120,7 @@ type RemoveLeaseTenant struct {
 // domain.ErrPrimaryTenantRemoval (409).
 func (h *Leases) RemoveTenant(ctx context.Context, cmd RemoveLeaseTenant) (Result, error) {
 	ctx = withCommand(ctx, "RemoveLeaseTenant")
-	return h.change(ctx, cmd.Actor, cmd.LeaseID, cmd.IfMatch, func(_ eventstore.Store, l *domain.Lease) ([]domain.Event, error) {
+	return h.change(ctx, cmd.Target, func(_ eventstore.Store, l *domain.Lease) ([]domain.Event, error) {
 		return l.RemoveTenant(cmd.TenantID)
 	})
 }

@@ -142,9 +142,7 @@ func leaseMayUseTenant(actor Actor, t *domain.Tenant) bool {
 
 // RenewLease extends an active lease to a later end date, optionally at a new rent.
 type RenewLease struct {
-	Actor      Actor
-	ID         uuid.UUID
-	IfMatch    *int64
+	Target
 	EndDate    *string      // YYYY-MM-DD, required
 	RentAmount *json.Number // optional new rent
 }
@@ -156,7 +154,7 @@ func (h *Leases) Renew(ctx context.Context, cmd RenewLease) (Result, error) {
 	var f inputFields
 	end := f.date("end_date", cmd.EndDate)
 	rent := f.optionalMoney("rent_amount", cmd.RentAmount)
-	return h.change(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(store eventstore.Store, l *domain.Lease) ([]domain.Event, error) {
+	return h.change(ctx, cmd.Target, func(store eventstore.Store, l *domain.Lease) ([]domain.Event, error) {
 		events, err := l.Renew(end, rent)
 		if err := f.Join(err); err != nil {
 			return nil, err
@@ -174,9 +172,7 @@ func (h *Leases) Renew(ctx context.Context, cmd RenewLease) (Result, error) {
 
 // TerminateLease ends an active lease early.
 type TerminateLease struct {
-	Actor         Actor
-	ID            uuid.UUID
-	IfMatch       *int64
+	Target
 	EffectiveDate *string // YYYY-MM-DD; today (UTC) when absent
 	Reason        *string
 }
@@ -191,7 +187,7 @@ func (h *Leases) Terminate(ctx context.Context, cmd TerminateLease) (Result, err
 		reason = *cmd.Reason
 	}
 	today := domain.DateOf(h.now())
-	return h.change(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(store eventstore.Store, l *domain.Lease) ([]domain.Event, error) {
+	return h.change(ctx, cmd.Target, func(store eventstore.Store, l *domain.Lease) ([]domain.Event, error) {
 		events, err := l.Terminate(effective, reason, today)
 		if err := f.Join(err); err != nil {
 			return nil, err
@@ -329,9 +325,9 @@ func (h *Leases) end(ctx context.Context, id uuid.UUID, today domain.Date) (leas
 
 // change runs decide on a lease the actor may see, in one transaction under its
 // property's lock, and appends the events decide returns.
-func (h *Leases) change(ctx context.Context, actor Actor, id uuid.UUID, ifMatch *int64,
+func (h *Leases) change(ctx context.Context, t Target,
 	decide func(eventstore.Store, *domain.Lease) ([]domain.Event, error)) (Result, error) {
-	l, err := visibleLease(ctx, h.store, actor, id)
+	l, err := visibleLease(ctx, h.store, t.Actor, t.ID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -341,11 +337,8 @@ func (h *Leases) change(ctx context.Context, actor Actor, id uuid.UUID, ifMatch 
 			return err
 		}
 		var err error
-		res, err = update(ctx, store, leaseStream(id), ifMatch, newLease,
-			func(l *domain.Lease) error {
-				_, err := visibleProperty(ctx, store, actor, l.PropertyID())
-				return err
-			},
+		res, err = update(ctx, store, leaseStream(t.ID), t.IfMatch, newLease,
+			leaseOnVisibleProperty(ctx, store, t.Actor),
 			func(l *domain.Lease) ([]domain.Event, error) { return decide(store, l) })
 		return err
 	})
@@ -353,3 +346,12 @@ func (h *Leases) change(ctx context.Context, actor Actor, id uuid.UUID, ifMatch 
 }
 
 func newLease() *domain.Lease { return &domain.Lease{} }
+
+// leaseOnVisibleProperty is the authorize step of a command on a lease: the actor
+// sees the lease's property.
+func leaseOnVisibleProperty(ctx context.Context, store eventstore.Store, actor Actor) func(*domain.Lease) error {
+	return func(l *domain.Lease) error {
+		_, err := visibleProperty(ctx, store, actor, l.PropertyID())
+		return err
+	}
+}

@@ -107,7 +107,7 @@ func TestExpireDue(t *testing.T) {
 	second := w.MustSign(t, propertyA, tenant, "2025-07-01", "2025-12-31")
 	ended := w.MustSign(t, propertyB, tenant, "2025-01-01", "2025-03-31")
 	w.leases.now = func() time.Time { return time.Date(2025, 2, 10, 12, 0, 0, 0, time.UTC) }
-	if _, err := w.leases.Terminate(ctx, TerminateLease{Actor: w.owner, ID: ended}); err != nil {
+	if _, err := w.leases.Terminate(ctx, TerminateLease{Target: Target{Actor: w.owner, ID: ended}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -170,7 +170,7 @@ func TestExpireDueSkipsRenewedLease(t *testing.T) {
 	property, tenant := w.MustProperty(t), w.MustTenant(t)
 	id := w.MustSign(t, property, tenant, "2025-01-01", "2025-06-30")
 	end := "2025-12-31"
-	if _, err := w.leases.Renew(ctx, RenewLease{Actor: w.owner, ID: id, EndDate: &end}); err != nil {
+	if _, err := w.leases.Renew(ctx, RenewLease{Target: Target{Actor: w.owner, ID: id}, EndDate: &end}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := w.leases.ExpireDue(ctx, domain.NewDate(2025, 7, 1)); err != nil || n != 0 {
@@ -195,7 +195,7 @@ func TestLeasePeriodGuard(t *testing.T) {
 		t.Errorf("signing over the first lease's last day: err = %v, want ErrLeaseOverlap", err)
 	}
 	into := "2025-09-01"
-	if _, err := w.leases.Renew(ctx, RenewLease{Actor: w.owner, ID: first, EndDate: &into}); !errors.Is(err, domain.ErrLeaseOverlap) {
+	if _, err := w.leases.Renew(ctx, RenewLease{Target: Target{Actor: w.owner, ID: first}, EndDate: &into}); !errors.Is(err, domain.ErrLeaseOverlap) {
 		t.Errorf("renewing into the second lease: err = %v, want ErrLeaseOverlap", err)
 	}
 	if got := len(w.MustLeaseEvents(t, first)); got != 1 {
@@ -205,7 +205,7 @@ func TestLeasePeriodGuard(t *testing.T) {
 	// August still fits, and one in July-August fits once the first is renewed
 	// to its natural maximum.
 	upTo := "2025-08-31"
-	if _, err := w.leases.Renew(ctx, RenewLease{Actor: w.owner, ID: first, EndDate: &upTo}); err != nil {
+	if _, err := w.leases.Renew(ctx, RenewLease{Target: Target{Actor: w.owner, ID: first}, EndDate: &upTo}); err != nil {
 		t.Fatalf("renewing up to the day before the second lease: %v", err)
 	}
 	if _, err := w.leases.Sign(ctx, w.signCommand(property, tenant, "2025-08-31", "2025-09-01")); !errors.Is(err, domain.ErrLeaseOverlap) {
@@ -213,21 +213,21 @@ func TestLeasePeriodGuard(t *testing.T) {
 	}
 
 	// Archiving waits for every lease to end; terminating releases the dates.
-	archive := ChangePropertyStatus{Actor: w.owner, ID: property, Status: "archived"}
+	archive := ChangePropertyStatus{Target: Target{Actor: w.owner, ID: property}, Status: "archived"}
 	if _, err := w.properties.ChangeStatus(ctx, archive); !errors.Is(err, domain.ErrPropertyHasActiveLease) {
 		t.Errorf("archiving with active leases: err = %v, want ErrPropertyHasActiveLease", err)
 	}
-	if _, err := w.leases.Terminate(ctx, TerminateLease{Actor: w.owner, ID: first, EffectiveDate: leasePtr("2025-06-01")}); err != nil {
+	if _, err := w.leases.Terminate(ctx, TerminateLease{Target: Target{Actor: w.owner, ID: first}, EffectiveDate: leasePtr("2025-06-01")}); err != nil {
 		t.Fatalf("terminate first: %v", err)
 	}
 	var ve *domain.ValidationError
-	if _, err := w.leases.Terminate(ctx, TerminateLease{Actor: w.owner, ID: second, EffectiveDate: leasePtr("2025-06-01")}); !errors.As(err, &ve) {
+	if _, err := w.leases.Terminate(ctx, TerminateLease{Target: Target{Actor: w.owner, ID: second}, EffectiveDate: leasePtr("2025-06-01")}); !errors.As(err, &ve) {
 		t.Fatalf("terminating the second lease before its start: err = %v, want a ValidationError", err)
 	}
 	if _, err := w.properties.ChangeStatus(ctx, archive); !errors.Is(err, domain.ErrPropertyHasActiveLease) {
 		t.Errorf("archiving with the second lease active: err = %v, want ErrPropertyHasActiveLease", err)
 	}
-	if _, err := w.leases.Terminate(ctx, TerminateLease{Actor: w.owner, ID: second, EffectiveDate: leasePtr("2025-09-01")}); err != nil {
+	if _, err := w.leases.Terminate(ctx, TerminateLease{Target: Target{Actor: w.owner, ID: second}, EffectiveDate: leasePtr("2025-09-01")}); err != nil {
 		t.Fatalf("terminate second: %v", err)
 	}
 	if _, err := w.properties.ChangeStatus(ctx, archive); err != nil {

@@ -39,6 +39,15 @@ func lockedLease(ctx context.Context, store eventstore.Store, id uuid.UUID) (*do
 	return lease, err
 }
 
+// lockedVisibleLease is lockedLease for a lease the actor may see (visibleLease):
+// how a command on a lease's ledger starts.
+func lockedVisibleLease(ctx context.Context, store eventstore.Store, actor Actor, id uuid.UUID) (*domain.Lease, error) {
+	if _, err := visibleLease(ctx, store, actor, id); err != nil {
+		return nil, err
+	}
+	return lockedLease(ctx, store, id)
+}
+
 // appender appends events stream by stream inside one transaction, at the
 // versions its aggregates were loaded at, and applies them to the aggregates
 // so that later decisions see them. A version moved on is ErrLostRace: the

@@ -120,38 +120,30 @@ func (patch MaintenancePatch) apply(d domain.MaintenanceDetails) (domain.Mainten
 
 // ChangeMaintenance applies a merge patch to a request's details.
 type ChangeMaintenance struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Patch   MaintenancePatch
+	Target
+	Patch MaintenancePatch
 }
 
 // Change handles ChangeMaintenance.
 func (h *Maintenance) Change(ctx context.Context, cmd ChangeMaintenance) (Result, error) {
 	ctx = withCommand(ctx, "ChangeMaintenance")
-	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, maintenanceForOwner,
+	return h.update(ctx, cmd.Target, maintenanceForOwner,
 		func(m *domain.MaintenanceRequest) ([]domain.Event, error) {
 			details, parsed := cmd.Patch.apply(m.Details())
-			events, err := m.ChangeDetails(details)
-			if err := parsed.Join(err); err != nil {
-				return nil, err
-			}
-			return events, nil
+			return parsed.decided(m.ChangeDetails(details))
 		})
 }
 
 // AssignMaintenance hands a request to an existing user.
 type AssignMaintenance struct {
-	Actor      Actor
-	ID         uuid.UUID
-	IfMatch    *int64
+	Target
 	AssignedTo uuid.UUID
 }
 
 // Assign handles AssignMaintenance.
 func (h *Maintenance) Assign(ctx context.Context, cmd AssignMaintenance) (Result, error) {
 	ctx = withCommand(ctx, "AssignMaintenance")
-	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, maintenanceForOwner,
+	return h.update(ctx, cmd.Target, maintenanceForOwner,
 		func(m *domain.MaintenanceRequest) ([]domain.Event, error) {
 			assignee, err := loadUser(ctx, h.store, cmd.AssignedTo)
 			if err != nil {
@@ -163,16 +155,14 @@ func (h *Maintenance) Assign(ctx context.Context, cmd AssignMaintenance) (Result
 
 // ScheduleMaintenance plans the work; ScheduledDate is an RFC 3339 timestamp.
 type ScheduleMaintenance struct {
-	Actor         Actor
-	ID            uuid.UUID
-	IfMatch       *int64
+	Target
 	ScheduledDate *string
 }
 
 // Schedule handles ScheduleMaintenance.
 func (h *Maintenance) Schedule(ctx context.Context, cmd ScheduleMaintenance) (Result, error) {
 	ctx = withCommand(ctx, "ScheduleMaintenance")
-	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, maintenanceForWork,
+	return h.update(ctx, cmd.Target, maintenanceForWork,
 		func(m *domain.MaintenanceRequest) ([]domain.Event, error) {
 			var parsed inputFields
 			at := parsed.timestamp("scheduled_date", cmd.ScheduledDate)
@@ -185,30 +175,26 @@ func (h *Maintenance) Schedule(ctx context.Context, cmd ScheduleMaintenance) (Re
 
 // StartMaintenance begins work on an assigned request.
 type StartMaintenance struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
+	Target
 }
 
 // Start handles StartMaintenance.
 func (h *Maintenance) Start(ctx context.Context, cmd StartMaintenance) (Result, error) {
 	ctx = withCommand(ctx, "StartMaintenance")
-	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, maintenanceForWork,
+	return h.update(ctx, cmd.Target, maintenanceForWork,
 		func(m *domain.MaintenanceRequest) ([]domain.Event, error) { return m.Start() })
 }
 
 // CompleteMaintenance finishes a request in progress at its actual cost.
 type CompleteMaintenance struct {
-	Actor      Actor
-	ID         uuid.UUID
-	IfMatch    *int64
+	Target
 	ActualCost *json.Number
 }
 
 // Complete handles CompleteMaintenance.
 func (h *Maintenance) Complete(ctx context.Context, cmd CompleteMaintenance) (Result, error) {
 	ctx = withCommand(ctx, "CompleteMaintenance")
-	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, maintenanceForWork,
+	return h.update(ctx, cmd.Target, maintenanceForWork,
 		func(m *domain.MaintenanceRequest) ([]domain.Event, error) {
 			var parsed inputFields
 			cost := parsed.optionalMoney("actual_cost", cmd.ActualCost)
@@ -221,16 +207,14 @@ func (h *Maintenance) Complete(ctx context.Context, cmd CompleteMaintenance) (Re
 
 // CancelMaintenance withdraws a request.
 type CancelMaintenance struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Reason  string
+	Target
+	Reason string
 }
 
 // Cancel handles CancelMaintenance.
 func (h *Maintenance) Cancel(ctx context.Context, cmd CancelMaintenance) (Result, error) {
 	ctx = withCommand(ctx, "CancelMaintenance")
-	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, maintenanceForOwner,
+	return h.update(ctx, cmd.Target, maintenanceForOwner,
 		func(m *domain.MaintenanceRequest) ([]domain.Event, error) { return m.Cancel(cmd.Reason) })
 }
 
@@ -262,10 +246,10 @@ func (h *Maintenance) authorize(ctx context.Context, actor Actor, m *domain.Main
 	return a.Change()
 }
 
-func (h *Maintenance) update(ctx context.Context, actor Actor, id uuid.UUID, ifMatch *int64, need maintenanceAccess,
+func (h *Maintenance) update(ctx context.Context, t Target, need maintenanceAccess,
 	decide func(*domain.MaintenanceRequest) ([]domain.Event, error)) (Result, error) {
-	return update(ctx, h.store, maintenanceStream(id), ifMatch, newMaintenanceRequest,
-		func(m *domain.MaintenanceRequest) error { return h.authorize(ctx, actor, m, need) },
+	return update(ctx, h.store, maintenanceStream(t.ID), t.IfMatch, newMaintenanceRequest,
+		func(m *domain.MaintenanceRequest) error { return h.authorize(ctx, t.Actor, m, need) },
 		decide)
 }
 

@@ -51,6 +51,19 @@ func (h *Ledger) unit(ctx context.Context, fn func(ctx context.Context) error) e
 	}
 }
 
+// onLease runs fn in one unit on the lease the actor may see, under the lease's
+// ledger lock (lockedVisibleLease): how a command on a lease's ledger runs.
+func (h *Ledger) onLease(ctx context.Context, actor Actor, leaseID uuid.UUID,
+	fn func(ctx context.Context, lease *domain.Lease) error) error {
+	return h.unit(ctx, func(ctx context.Context) error {
+		lease, err := lockedVisibleLease(ctx, h.store, actor, leaseID)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, lease)
+	})
+}
+
 // openCharges loads the lease's open charges; the ledger lock must be held.
 func (h *Ledger) openCharges(ctx context.Context, leaseID uuid.UUID) ([]*domain.Transaction, error) {
 	ids, err := h.charges.OpenChargeIDs(ctx, leaseID)
@@ -82,15 +95,8 @@ func (h *Ledger) Record(ctx context.Context, cmd RecordPayment) (Result, error) 
 	date := parsed.date("payment_date", cmd.PaymentDate)
 	var res Result
 	var paid []*domain.Transaction
-	err := h.unit(ctx, func(ctx context.Context) error {
+	err := h.onLease(ctx, cmd.Actor, cmd.LeaseID, func(ctx context.Context, lease *domain.Lease) error {
 		paid = nil
-		if _, err := visibleLease(ctx, h.store, cmd.Actor, cmd.LeaseID); err != nil {
-			return err
-		}
-		lease, err := lockedLease(ctx, h.store, cmd.LeaseID)
-		if err != nil {
-			return err
-		}
 		charges, err := h.openCharges(ctx, cmd.LeaseID)
 		if err != nil {
 			return err
@@ -122,14 +128,8 @@ func (h *Ledger) Record(ctx context.Context, cmd RecordPayment) (Result, error) 
 	// Rent paid within its grace period keeps no late fee (docs/rent.md), as with
 	// POST /transactions/{id}/pay; should this fail, the schedule's next run voids it.
 	for _, t := range paid {
-		if fee, within := t.PaidWithinGrace(); within {
-			voided, err := voidCharge(ctx, h.store, fee, "rent paid within the grace period")
-			if err != nil {
-				return res, err
-			}
-			if voided.Checkpoint != (eventstore.Checkpoint{}) {
-				res.Checkpoint = voided.Checkpoint
-			}
+		if err := voidGraceFee(ctx, h.store, t, &res); err != nil {
+			return res, err
 		}
 	}
 	return res, nil
@@ -137,11 +137,9 @@ func (h *Ledger) Record(ctx context.Context, cmd RecordPayment) (Result, error) 
 
 // ReturnPayment records that a payment's money did not arrive (a bounced cheque).
 type ReturnPayment struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Reason  string
-	Fee     *json.Number // a returned-payment fee to charge, optional
+	Target
+	Reason string
+	Fee    *json.Number // a returned-payment fee to charge, optional
 }
 
 // Return handles ReturnPayment for anyone who sees the payment's lease: its
@@ -277,14 +275,7 @@ func (h *Ledger) RefundCredit(ctx context.Context, cmd RefundCredit) (Result, er
 	var parsed inputFields
 	amount := parsed.requiredMoney("amount", cmd.Amount)
 	var res Result
-	err := h.unit(ctx, func(ctx context.Context) error {
-		if _, err := visibleLease(ctx, h.store, cmd.Actor, cmd.LeaseID); err != nil {
-			return err
-		}
-		lease, err := lockedLease(ctx, h.store, cmd.LeaseID)
-		if err != nil {
-			return err
-		}
+	err := h.onLease(ctx, cmd.Actor, cmd.LeaseID, func(ctx context.Context, lease *domain.Lease) error {
 		id := uuid.New()
 		events, err := lease.RefundCredit(id, amount, domain.ParsePaymentMethod(cmd.PaymentMethod), today(h.now))
 		if err := parsed.Join(err); err != nil {
@@ -328,14 +319,7 @@ func (h *Ledger) SettleDeposit(ctx context.Context, cmd SettleDeposit) (Result, 
 			Amount: parsed.requiredMoney("deductions["+itoa(i)+"].amount", in.Amount)}
 	}
 	var res Result
-	err := h.unit(ctx, func(ctx context.Context) error {
-		if _, err := visibleLease(ctx, h.store, cmd.Actor, cmd.LeaseID); err != nil {
-			return err
-		}
-		lease, err := lockedLease(ctx, h.store, cmd.LeaseID)
-		if err != nil {
-			return err
-		}
+	err := h.onLease(ctx, cmd.Actor, cmd.LeaseID, func(ctx context.Context, lease *domain.Lease) error {
 		var fields inputFields
 		for i, ded := range deductions {
 			if ded.DocumentID == nil {

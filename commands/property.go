@@ -98,10 +98,8 @@ type PropertyPatch struct {
 
 // ChangeProperty applies a patch.
 type ChangeProperty struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Patch   PropertyPatch
+	Target
+	Patch PropertyPatch
 }
 
 // Change handles ChangeProperty: details for anyone who sees the property, the
@@ -118,23 +116,21 @@ func (h *Properties) Change(ctx context.Context, cmd ChangeProperty) (Result, er
 			}
 		}
 	}
-	return update(ctx, h.store, propertyStream(cmd.ID), cmd.IfMatch, newProperty,
-		func(p *domain.Property) error { return canSee(cmd.Actor, p) },
-		func(p *domain.Property) ([]domain.Event, error) {
-			details, err := cmd.Patch.apply(p.Details())
-			if err != nil {
-				return nil, err
-			}
-			events, err := p.ChangeDetails(details)
-			if err != nil {
-				return nil, err
-			}
-			if cmd.Patch.OwnerID.Set {
-				owner, _ := p.ChangeOwner(cmd.Patch.OwnerID.Value)
-				events = append(events, owner...)
-			}
-			return events, nil
-		})
+	return updateProperty(ctx, h.store, cmd.Target, func(p *domain.Property) ([]domain.Event, error) {
+		details, err := cmd.Patch.apply(p.Details())
+		if err != nil {
+			return nil, err
+		}
+		events, err := p.ChangeDetails(details)
+		if err != nil {
+			return nil, err
+		}
+		if cmd.Patch.OwnerID.Set {
+			owner, _ := p.ChangeOwner(cmd.Patch.OwnerID.Value)
+			events = append(events, owner...)
+		}
+		return events, nil
+	})
 }
 
 func (patch PropertyPatch) apply(d domain.PropertyDetails) (domain.PropertyDetails, error) {
@@ -164,10 +160,8 @@ func (patch PropertyPatch) apply(d domain.PropertyDetails) (domain.PropertyDetai
 
 // ChangePropertyStatus moves a property to another status.
 type ChangePropertyStatus struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Status  string
+	Target
+	Status string
 }
 
 // ChangeStatus handles ChangePropertyStatus. Under the property's lock, an active
@@ -180,19 +174,24 @@ func (h *Properties) ChangeStatus(ctx context.Context, cmd ChangePropertyStatus)
 			return err
 		}
 		var err error
-		res, err = update(ctx, store, propertyStream(cmd.ID), cmd.IfMatch, newProperty,
-			func(p *domain.Property) error { return canSee(cmd.Actor, p) },
-			func(p *domain.Property) ([]domain.Event, error) {
-				to := domain.ParsePropertyStatus(cmd.Status)
-				active, err := store.HasPeriods(ctx, p.ID())
-				if err != nil {
-					return nil, err
-				}
-				return p.ChangeStatus(to, active)
-			})
+		res, err = updateProperty(ctx, store, cmd.Target, func(p *domain.Property) ([]domain.Event, error) {
+			to := domain.ParsePropertyStatus(cmd.Status)
+			active, err := store.HasPeriods(ctx, p.ID())
+			if err != nil {
+				return nil, err
+			}
+			return p.ChangeStatus(to, active)
+		})
 		return err
 	})
 	return res, err
 }
 
 func newProperty() *domain.Property { return &domain.Property{} }
+
+// updateProperty runs decide on a property the actor may see.
+func updateProperty(ctx context.Context, store eventstore.Store, t Target,
+	decide func(*domain.Property) ([]domain.Event, error)) (Result, error) {
+	return update(ctx, store, propertyStream(t.ID), t.IfMatch, newProperty,
+		func(p *domain.Property) error { return canSee(t.Actor, p) }, decide)
+}

@@ -72,7 +72,7 @@ func (w *rentWorld) MustPolicy(t *testing.T, property uuid.UUID, grace int, flat
 	t.Helper()
 	amount := json.Number(flat)
 	if _, err := w.properties.SetLateFeePolicy(context.Background(), SetPropertyLateFeePolicy{
-		Actor: w.owner, ID: property, Policy: LateFeePolicyInput{GraceDays: &grace, FlatAmount: &amount},
+		Target: Target{Actor: w.owner, ID: property}, Policy: LateFeePolicyInput{GraceDays: &grace, FlatAmount: &amount},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -255,12 +255,12 @@ func TestRentTerminationVoidsLaterCharges(t *testing.T) {
 		t.Fatalf("run through June = %+v, want 6 charges", got)
 	}
 	paidOn := "2025-01-03"
-	if _, err := w.transactions.Pay(ctx, PayTransaction{Actor: w.owner, ID: rentID(lease, "2025-01-01"),
+	if _, err := w.transactions.Pay(ctx, PayTransaction{Target: Target{Actor: w.owner, ID: rentID(lease, "2025-01-01")},
 		PaymentDate: &paidOn, PaymentMethod: "cash"}); err != nil {
 		t.Fatal(err)
 	}
 	effective := "2025-03-15"
-	if _, err := w.leases.Terminate(ctx, TerminateLease{Actor: w.owner, ID: lease, EffectiveDate: &effective}); err != nil {
+	if _, err := w.leases.Terminate(ctx, TerminateLease{Target: Target{Actor: w.owner, ID: lease}, EffectiveDate: &effective}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -306,12 +306,12 @@ func TestRentTerminationKeepsAPaidMonth(t *testing.T) {
 	lease, _ := w.MustLease(t, "2025-01-01", "2025-12-31", nil)
 	w.MustPost(t, "2025-03-01")
 	paidOn := "2025-03-01"
-	if _, err := w.transactions.Pay(ctx, PayTransaction{Actor: w.owner, ID: rentID(lease, "2025-03-01"),
+	if _, err := w.transactions.Pay(ctx, PayTransaction{Target: Target{Actor: w.owner, ID: rentID(lease, "2025-03-01")},
 		PaymentDate: &paidOn, PaymentMethod: "check"}); err != nil {
 		t.Fatal(err)
 	}
 	effective := "2025-03-15"
-	if _, err := w.leases.Terminate(ctx, TerminateLease{Actor: w.owner, ID: lease, EffectiveDate: &effective}); err != nil {
+	if _, err := w.leases.Terminate(ctx, TerminateLease{Target: Target{Actor: w.owner, ID: lease}, EffectiveDate: &effective}); err != nil {
 		t.Fatal(err)
 	}
 	if report := w.MustPost(t, "2025-12-31"); report != (RentReport{Leases: 1}) {
@@ -355,7 +355,7 @@ func TestRentRenewalChangesRentFromTheNextPeriod(t *testing.T) {
 	lease, _ := w.MustLease(t, thisMonth.AddMonths(-2).String(), thisMonth.AddMonths(1).AddDays(-1).String(), nil)
 	w.MustPost(t, today.String())
 	end, rent := thisMonth.AddMonths(3).AddDays(-1).String(), json.Number("1300.00")
-	if _, err := w.leases.Renew(ctx, RenewLease{Actor: w.owner, ID: lease, EndDate: &end, RentAmount: &rent}); err != nil {
+	if _, err := w.leases.Renew(ctx, RenewLease{Target: Target{Actor: w.owner, ID: lease}, EndDate: &end, RentAmount: &rent}); err != nil {
 		t.Fatal(err)
 	}
 	w.MustPost(t, end)
@@ -419,7 +419,7 @@ func TestLateRecordedPaymentWithinGraceNeverKeepsAFee(t *testing.T) {
 	ctx := context.Background()
 	pay := func(t *testing.T, w *rentWorld, id uuid.UUID, on string) Result {
 		t.Helper()
-		res, err := w.transactions.Pay(ctx, PayTransaction{Actor: w.owner, ID: id, PaymentDate: &on, PaymentMethod: "bank_transfer"})
+		res, err := w.transactions.Pay(ctx, PayTransaction{Target: Target{Actor: w.owner, ID: id}, PaymentDate: &on, PaymentMethod: "bank_transfer"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -498,7 +498,7 @@ func TestLateFeeLeaseOverrideWithCap(t *testing.T) {
 	lease, property := w.MustLease(t, "2025-01-01", "2025-12-31", nil)
 	w.MustPolicy(t, property, 5, "50.00")
 	grace, percent, limit := 2, json.Number("10"), json.Number("100.00")
-	if _, err := w.leases.SetLateFeePolicy(ctx, SetLeaseLateFeePolicy{Actor: w.owner, ID: lease,
+	if _, err := w.leases.SetLateFeePolicy(ctx, SetLeaseLateFeePolicy{Target: Target{Actor: w.owner, ID: lease},
 		Policy: LateFeePolicyInput{GraceDays: &grace, Percent: &percent, MonthlyCap: &limit}}); err != nil {
 		t.Fatal(err)
 	}
@@ -527,21 +527,21 @@ func TestWaiveAndWriteOffCommands(t *testing.T) {
 	w.MustPost(t, "2025-01-02")
 	rent, fee := rentID(lease, "2025-01-01"), domain.LateFeeID(lease, "2025-01")
 
-	if _, err := w.transactions.Waive(ctx, WaiveFee{Actor: w.owner, ID: rent}); !errors.Is(err, domain.ErrNotAFee) {
+	if _, err := w.transactions.Waive(ctx, WaiveFee{Target: Target{Actor: w.owner, ID: rent}}); !errors.Is(err, domain.ErrNotAFee) {
 		t.Errorf("waiving rent: err = %v, want ErrNotAFee", err)
 	}
-	if _, err := w.transactions.WriteOff(ctx, WriteOffCharge{Actor: w.owner, ID: rent}); !errors.Is(err, domain.ErrRoleForbidden) {
+	if _, err := w.transactions.WriteOff(ctx, WriteOffCharge{Target: Target{Actor: w.owner, ID: rent}}); !errors.Is(err, domain.ErrRoleForbidden) {
 		t.Errorf("a user writing off: err = %v, want ErrRoleForbidden", err)
 	}
 	stranger := Actor{UserID: uuid.New(), Role: domain.RoleUser}
-	if _, err := w.transactions.WriteOff(ctx, WriteOffCharge{Actor: stranger, ID: rent}); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := w.transactions.WriteOff(ctx, WriteOffCharge{Target: Target{Actor: stranger, ID: rent}}); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("another owner writing off: err = %v, want ErrNotFound", err)
 	}
-	if _, err := w.transactions.Waive(ctx, WaiveFee{Actor: w.owner, ID: fee, Reason: "first time"}); err != nil {
+	if _, err := w.transactions.Waive(ctx, WaiveFee{Target: Target{Actor: w.owner, ID: fee}, Reason: "first time"}); err != nil {
 		t.Fatalf("waiving the fee: %v", err)
 	}
 	manager := Actor{UserID: uuid.New(), Role: domain.RoleManager}
-	if _, err := w.transactions.WriteOff(ctx, WriteOffCharge{Actor: manager, ID: rent, Reason: "tenant left"}); err != nil {
+	if _, err := w.transactions.WriteOff(ctx, WriteOffCharge{Target: Target{Actor: manager, ID: rent}, Reason: "tenant left"}); err != nil {
 		t.Fatalf("a manager writing off: %v", err)
 	}
 	for id, want := range map[uuid.UUID][]string{rent: {"ChargePosted", "LateFeeAssessed", "ChargeWrittenOff"}, fee: {"ChargePosted", "FeeWaived"}} {

@@ -130,14 +130,14 @@ func TestTenantPersonalDataIsSealedInEvents(t *testing.T) {
 	}
 
 	// The same first name: the loaded (opened) contact equals it, nothing to record.
-	res, err := h.ChangeContact(ctx, ChangeTenantContact{Actor: actor, ID: id,
+	res, err := h.ChangeContact(ctx, ChangeTenantContact{Target: Target{Actor: actor, ID: id},
 		Patch: TenantContactPatch{FirstName: Optional[string]{Set: true, Value: &f.cmd.FirstName}}})
 	if err != nil || res.Version != 1 || res.Checkpoint != (eventstore.Checkpoint{}) {
 		t.Errorf("unchanged contact = %+v, %v; want version 1 and nothing appended", res, err)
 	}
 	// A partial screening merges with the earlier, sealed, results.
 	score := 745
-	if _, err := h.RecordScreening(ctx, RecordTenantScreening{Actor: actor, ID: id, CreditScore: &score}); err != nil {
+	if _, err := h.RecordScreening(ctx, RecordTenantScreening{Target: Target{Actor: actor, ID: id}, CreditScore: &score}); err != nil {
 		t.Fatal(err)
 	}
 	payloads = MustRawPayloads(t, pool, id)
@@ -169,7 +169,7 @@ func TestTenantPersonalDataIsSealedInEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		last := "Other"
-		_, err = other.ChangeContact(ctx, ChangeTenantContact{Actor: actor, ID: id,
+		_, err = other.ChangeContact(ctx, ChangeTenantContact{Target: Target{Actor: actor, ID: id},
 			Patch: TenantContactPatch{LastName: Optional[string]{Set: true, Value: &last}}})
 		if !errors.Is(err, tenantkeys.ErrWrongMasterKey) {
 			t.Errorf("change under another master key = %v, want ErrWrongMasterKey", err)
@@ -212,11 +212,11 @@ func TestEraseShredsTheKey(t *testing.T) {
 	}
 
 	stranger := Actor{UserID: uuid.New(), Role: domain.RoleUser}
-	if _, err := h.Erase(ctx, EraseTenant{Actor: stranger, ID: id}, nil); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := h.Erase(ctx, EraseTenant{Target: Target{Actor: stranger, ID: id}}, nil); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("erase by a stranger = %v, want ErrNotFound", err)
 	}
 	stale := int64(0)
-	if _, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id, IfMatch: &stale}, nil); !errors.Is(err, domain.ErrPreconditionFailed) {
+	if _, err := h.Erase(ctx, EraseTenant{Target: Target{Actor: actor, ID: id, IfMatch: &stale}}, nil); !errors.Is(err, domain.ErrPreconditionFailed) {
 		t.Errorf("erase with a stale If-Match = %v, want ErrPreconditionFailed", err)
 	}
 	if got := keyRows(); got != 1 {
@@ -226,7 +226,7 @@ func TestEraseShredsTheKey(t *testing.T) {
 		t.Fatalf("refused erasures left %d events, want 1", got)
 	}
 
-	res, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id}, nil)
+	res, err := h.Erase(ctx, EraseTenant{Target: Target{Actor: actor, ID: id}}, nil)
 	if err != nil || res.Version != 2 {
 		t.Fatalf("erase = %+v, %v; want version 2", res, err)
 	}
@@ -319,7 +319,7 @@ func TestTenantRegisteredInClearGetsAKeyOnItsFirstChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := "Sealwater"
-	res, err := h.ChangeContact(ctx, ChangeTenantContact{Actor: actor, ID: id,
+	res, err := h.ChangeContact(ctx, ChangeTenantContact{Target: Target{Actor: actor, ID: id},
 		Patch: TenantContactPatch{LastName: Optional[string]{Set: true, Value: &last}}})
 	if err != nil || res.Version != 2 {
 		t.Fatalf("change = %+v, %v; want version 2", res, err)
@@ -368,7 +368,7 @@ func TestAppendAfterAnErasureMakesNoKey(t *testing.T) {
 	if _, err := h.Register(ctx, f.cmd); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id}, nil); err != nil {
+	if _, err := h.Erase(ctx, EraseTenant{Target: Target{Actor: actor, ID: id}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	late := sealingStore{Store: store, keyring: keyring}

@@ -43,6 +43,13 @@ func NewTenants(store eventstore.Store, visibility TenantVisibility, keyring *te
 
 func newTenant() *domain.Tenant { return &domain.Tenant{} }
 
+// update runs decide on a tenant the actor may change (mayChange).
+func (h *Tenants) update(ctx context.Context, target Target,
+	decide func(*domain.Tenant) ([]domain.Event, error)) (Result, error) {
+	return update(ctx, h.store, tenantStream(target.ID), target.IfMatch, newTenant,
+		func(t *domain.Tenant) error { return h.mayChange(ctx, target.Actor, target.ID, t) }, decide)
+}
+
 // mayChange is the rule for changing one tenant (domain.TenantAccess): full access
 // changes it; a tenant seen only for its contact (another account registered it,
 // a lease on one of the actor's properties names it) is ErrRoleForbidden; anything
@@ -134,28 +141,22 @@ func (patch TenantContactPatch) apply(c domain.TenantContact) domain.TenantConta
 
 // ChangeTenantContact applies a contact patch.
 type ChangeTenantContact struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Patch   TenantContactPatch
+	Target
+	Patch TenantContactPatch
 }
 
 // ChangeContact handles ChangeTenantContact; the same contact again records nothing.
 func (h *Tenants) ChangeContact(ctx context.Context, cmd ChangeTenantContact) (Result, error) {
 	ctx = withCommand(ctx, "ChangeTenantContact")
-	return update(ctx, h.store, tenantStream(cmd.ID), cmd.IfMatch, newTenant,
-		func(t *domain.Tenant) error { return h.mayChange(ctx, cmd.Actor, cmd.ID, t) },
-		func(t *domain.Tenant) ([]domain.Event, error) {
-			return t.ChangeContact(cmd.Patch.apply(t.Contact()))
-		})
+	return h.update(ctx, cmd.Target, func(t *domain.Tenant) ([]domain.Event, error) {
+		return t.ChangeContact(cmd.Patch.apply(t.Contact()))
+	})
 }
 
 // RecordTenantScreening records a screening result; fields not given keep their
 // earlier result.
 type RecordTenantScreening struct {
-	Actor                 Actor
-	ID                    uuid.UUID
-	IfMatch               *int64
+	Target
 	CreditScore           *int
 	Income                *json.Number
 	BackgroundCheckStatus *string
@@ -164,22 +165,16 @@ type RecordTenantScreening struct {
 // RecordScreening handles RecordTenantScreening.
 func (h *Tenants) RecordScreening(ctx context.Context, cmd RecordTenantScreening) (Result, error) {
 	ctx = withCommand(ctx, "RecordTenantScreening")
-	return update(ctx, h.store, tenantStream(cmd.ID), cmd.IfMatch, newTenant,
-		func(t *domain.Tenant) error { return h.mayChange(ctx, cmd.Actor, cmd.ID, t) },
-		func(t *domain.Tenant) ([]domain.Event, error) {
-			var bad inputFields
-			s := domain.TenantScreening{
-				CreditScore: cmd.CreditScore, Income: bad.optionalDecimal("income", cmd.Income),
-				BackgroundCheckStatus: cmd.BackgroundCheckStatus,
-			}
-			if bad.Len() > 0 && s.CreditScore == nil && s.BackgroundCheckStatus == nil {
-				// Only the income was given, and it is not a number: that is the one problem.
-				return nil, bad.Join(nil)
-			}
-			events, err := t.RecordScreening(s)
-			if err := bad.Join(err); err != nil {
-				return nil, err
-			}
-			return events, nil
-		})
+	return h.update(ctx, cmd.Target, func(t *domain.Tenant) ([]domain.Event, error) {
+		var bad inputFields
+		s := domain.TenantScreening{
+			CreditScore: cmd.CreditScore, Income: bad.optionalDecimal("income", cmd.Income),
+			BackgroundCheckStatus: cmd.BackgroundCheckStatus,
+		}
+		if bad.Len() > 0 && s.CreditScore == nil && s.BackgroundCheckStatus == nil {
+			// Only the income was given, and it is not a number: that is the one problem.
+			return nil, bad.Join(nil)
+		}
+		return bad.decided(t.RecordScreening(s))
+	})
 }

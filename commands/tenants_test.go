@@ -77,7 +77,7 @@ func TestErasedTenantRefusesCommands(t *testing.T) {
 	if err != nil || again.Created || again.Version != 1 || again.Checkpoint != (eventstore.Checkpoint{}) {
 		t.Fatalf("repeat before erasure = %+v, %v; want the same tenant, version 1, nothing appended", again, err)
 	}
-	erased, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id}, nil)
+	erased, err := h.Erase(ctx, EraseTenant{Target: Target{Actor: actor, ID: id}}, nil)
 	if err != nil || erased.Version != 2 || erased.Checkpoint == (eventstore.Checkpoint{}) {
 		t.Fatalf("erase = %+v, %v; want version 2, appended", erased, err)
 	}
@@ -90,17 +90,17 @@ func TestErasedTenantRefusesCommands(t *testing.T) {
 		{"repeat the registration", func() error { _, err := h.Register(ctx, register); return err }, domain.ErrAlreadyExists},
 		{"change the contact", func() error {
 			first := "Augusta"
-			_, err := h.ChangeContact(ctx, ChangeTenantContact{Actor: actor, ID: id,
+			_, err := h.ChangeContact(ctx, ChangeTenantContact{Target: Target{Actor: actor, ID: id},
 				Patch: TenantContactPatch{FirstName: Optional[string]{Set: true, Value: &first}}})
 			return err
 		}, domain.ErrTenantErased},
 		{"record a screening", func() error {
 			score := 700
-			_, err := h.RecordScreening(ctx, RecordTenantScreening{Actor: actor, ID: id, CreditScore: &score})
+			_, err := h.RecordScreening(ctx, RecordTenantScreening{Target: Target{Actor: actor, ID: id}, CreditScore: &score})
 			return err
 		}, domain.ErrTenantErased},
 		{"erase again: nothing to do", func() error {
-			res, err := h.Erase(ctx, EraseTenant{Actor: actor, ID: id}, nil)
+			res, err := h.Erase(ctx, EraseTenant{Target: Target{Actor: actor, ID: id}}, nil)
 			if err == nil && (res.Version != 2 || res.Checkpoint != (eventstore.Checkpoint{})) {
 				return fmt.Errorf("erase again = %+v, want version 2 and nothing appended", res)
 			}

@@ -86,9 +86,7 @@ func (h *Transactions) canSee(ctx context.Context, actor Actor, t *domain.Transa
 
 // PayTransaction completes a pending charge.
 type PayTransaction struct {
-	Actor           Actor
-	ID              uuid.UUID
-	IfMatch         *int64
+	Target
 	PaymentDate     *string // YYYY-MM-DD, required
 	PaymentMethod   string
 	ReferenceNumber *string
@@ -114,10 +112,7 @@ func (h *Transactions) Pay(ctx context.Context, cmd PayTransaction) (Result, err
 		if !t.Exists() {
 			return domain.ErrNotFound
 		}
-		if _, err := visibleLease(ctx, store, cmd.Actor, t.LeaseID()); err != nil {
-			return err
-		}
-		lease, err := lockedLease(ctx, store, t.LeaseID())
+		lease, err := lockedVisibleLease(ctx, store, cmd.Actor, t.LeaseID())
 		if err != nil {
 			return err
 		}
@@ -154,56 +149,50 @@ func (h *Transactions) Pay(ctx context.Context, cmd PayTransaction) (Result, err
 
 // FailTransaction marks a pending payment as failed.
 type FailTransaction struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Reason  string
+	Target
+	Reason string
 }
 
 // Fail handles FailTransaction.
 func (h *Transactions) Fail(ctx context.Context, cmd FailTransaction) (Result, error) {
 	ctx = withCommand(ctx, "FailTransaction")
-	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(t *domain.Transaction) ([]domain.Event, error) {
+	return h.update(ctx, cmd.Target, func(t *domain.Transaction) ([]domain.Event, error) {
 		return t.Fail(cmd.Reason)
 	})
 }
 
 // RetryTransaction puts a failed payment back to pending.
 type RetryTransaction struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
+	Target
 }
 
 // Retry handles RetryTransaction.
 func (h *Transactions) Retry(ctx context.Context, cmd RetryTransaction) (Result, error) {
 	ctx = withCommand(ctx, "RetryTransaction")
-	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(t *domain.Transaction) ([]domain.Event, error) {
+	return h.update(ctx, cmd.Target, func(t *domain.Transaction) ([]domain.Event, error) {
 		return t.Retry()
 	})
 }
 
 // RefundTransaction returns a completed payment.
 type RefundTransaction struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Reason  string
+	Target
+	Reason string
 }
 
 // Refund handles RefundTransaction.
 func (h *Transactions) Refund(ctx context.Context, cmd RefundTransaction) (Result, error) {
 	ctx = withCommand(ctx, "RefundTransaction")
-	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(t *domain.Transaction) ([]domain.Event, error) {
+	return h.update(ctx, cmd.Target, func(t *domain.Transaction) ([]domain.Event, error) {
 		return t.Refund(cmd.Reason)
 	})
 }
 
 // update runs decide on a transaction the actor may see.
-func (h *Transactions) update(ctx context.Context, actor Actor, id uuid.UUID, ifMatch *int64,
+func (h *Transactions) update(ctx context.Context, target Target,
 	decide func(*domain.Transaction) ([]domain.Event, error)) (Result, error) {
-	return update(ctx, h.store, transactionStream(id), ifMatch, newTransaction,
-		func(t *domain.Transaction) error { return h.canSee(ctx, actor, t) }, decide)
+	return update(ctx, h.store, transactionStream(target.ID), target.IfMatch, newTransaction,
+		func(t *domain.Transaction) error { return h.canSee(ctx, target.Actor, t) }, decide)
 }
 
 func newTransaction() *domain.Transaction { return &domain.Transaction{} }

@@ -11,27 +11,23 @@ import (
 
 // WaiveFee forgives a pending or failed fee.
 type WaiveFee struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Reason  string
+	Target
+	Reason string
 }
 
 // Waive handles WaiveFee for anyone who sees the fee. Any other type of charge is
 // refused with domain.ErrNotAFee (a conflict: the charge is not a fee).
 func (h *Transactions) Waive(ctx context.Context, cmd WaiveFee) (Result, error) {
 	ctx = withCommand(ctx, "WaiveFee")
-	return h.update(ctx, cmd.Actor, cmd.ID, cmd.IfMatch, func(t *domain.Transaction) ([]domain.Event, error) {
+	return h.update(ctx, cmd.Target, func(t *domain.Transaction) ([]domain.Event, error) {
 		return t.Waive(cmd.Reason)
 	})
 }
 
 // WriteOffCharge gives up collecting a pending or failed charge.
 type WriteOffCharge struct {
-	Actor   Actor
-	ID      uuid.UUID
-	IfMatch *int64
-	Reason  string
+	Target
+	Reason string
 }
 
 // WriteOff handles WriteOffCharge: admins and managers only. A user who sees the
@@ -60,11 +56,17 @@ func (h *Transactions) cancelLateFee(ctx context.Context, id uuid.UUID, res *Res
 	if err != nil {
 		return err
 	}
-	fee, within := rent.PaidWithinGrace()
+	return voidGraceFee(ctx, h.store, rent, res)
+}
+
+// voidGraceFee voids the late fee of rent charge t when t was paid within its
+// grace period, and has res wait for the void too.
+func voidGraceFee(ctx context.Context, store eventstore.Store, t *domain.Transaction, res *Result) error {
+	fee, within := t.PaidWithinGrace()
 	if !within {
 		return nil
 	}
-	voided, err := voidCharge(ctx, h.store, fee, "rent paid within the grace period")
+	voided, err := voidCharge(ctx, store, fee, "rent paid within the grace period")
 	if err != nil {
 		return err
 	}

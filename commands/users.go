@@ -138,9 +138,7 @@ func (h *Users) UserIDByEmail(ctx context.Context, email string) (uuid.UUID, boo
 
 // ChangeUserProfile changes a user's email, names or phone (admin only).
 type ChangeUserProfile struct {
-	Actor                             Actor
-	ID                                uuid.UUID
-	IfMatch                           *int64
+	Target
 	Email, FirstName, LastName, Phone Optional[string]
 }
 
@@ -183,37 +181,37 @@ func (h *Users) ChangeProfile(ctx context.Context, cmd ChangeUserProfile) (Resul
 }
 
 // ChangeRole gives a user another role (admin only).
-func (h *Users) ChangeRole(ctx context.Context, actor Actor, id uuid.UUID, ifMatch *int64, role string) (Result, error) {
+func (h *Users) ChangeRole(ctx context.Context, t Target, role string) (Result, error) {
 	ctx = withCommand(ctx, "ChangeUserRole")
-	if err := requireAdmin(actor); err != nil {
+	if err := requireAdmin(t.Actor); err != nil {
 		return Result{}, err
 	}
-	return update(ctx, h.store, userStream(id), ifMatch, newUser, allowAll[*domain.User],
+	return update(ctx, h.store, userStream(t.ID), t.IfMatch, newUser, allowAll[*domain.User],
 		func(u *domain.User) ([]domain.Event, error) {
-			return u.ChangeRole(domain.ParseRole(role), actor.UserID)
+			return u.ChangeRole(domain.ParseRole(role), t.Actor.UserID)
 		})
 }
 
 // Deactivate stops a user from logging in and revokes their live sessions in the
 // same transaction, so their tokens die at once (admin only).
-func (h *Users) Deactivate(ctx context.Context, actor Actor, id uuid.UUID, ifMatch *int64) (Result, error) {
+func (h *Users) Deactivate(ctx context.Context, t Target) (Result, error) {
 	ctx = withCommand(ctx, "DeactivateUser")
-	if err := requireAdmin(actor); err != nil {
+	if err := requireAdmin(t.Actor); err != nil {
 		return Result{}, err
 	}
 	// The sessions are listed before the transaction: holding its connection while
 	// waiting for another from the pool could deadlock a busy pool. A session
 	// opened meanwhile dies all the same, since a token authenticates only while
 	// its user is active.
-	live, err := h.sessions.LiveSessionIDs(ctx, id)
+	live, err := h.sessions.LiveSessionIDs(ctx, t.ID)
 	if err != nil {
 		return Result{}, err
 	}
 	var res Result
 	err = atomically(ctx, h.store, func(store eventstore.Store) error {
 		var err error
-		res, err = update(ctx, store, userStream(id), ifMatch, newUser, allowAll[*domain.User],
-			func(u *domain.User) ([]domain.Event, error) { return u.Deactivate(actor.UserID) })
+		res, err = update(ctx, store, userStream(t.ID), t.IfMatch, newUser, allowAll[*domain.User],
+			func(u *domain.User) ([]domain.Event, error) { return u.Deactivate(t.Actor.UserID) })
 		if err != nil || res.Checkpoint == (eventstore.Checkpoint{}) {
 			return err
 		}
@@ -230,12 +228,12 @@ func (h *Users) Deactivate(ctx context.Context, actor Actor, id uuid.UUID, ifMat
 }
 
 // Reactivate lets a deactivated user log in again (admin only).
-func (h *Users) Reactivate(ctx context.Context, actor Actor, id uuid.UUID, ifMatch *int64) (Result, error) {
+func (h *Users) Reactivate(ctx context.Context, t Target) (Result, error) {
 	ctx = withCommand(ctx, "ReactivateUser")
-	if err := requireAdmin(actor); err != nil {
+	if err := requireAdmin(t.Actor); err != nil {
 		return Result{}, err
 	}
-	return update(ctx, h.store, userStream(id), ifMatch, newUser, allowAll[*domain.User],
+	return update(ctx, h.store, userStream(t.ID), t.IfMatch, newUser, allowAll[*domain.User],
 		func(u *domain.User) ([]domain.Event, error) { return u.Reactivate() })
 }
 

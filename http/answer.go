@@ -43,15 +43,24 @@ func answerCommand[T any](s *Server, w http.ResponseWriter, r *http.Request, res
 // from its stream; before the entity existed that is a 404.
 func answerEntity[T any](s *Server, w http.ResponseWriter, r *http.Request,
 	read func(context.Context, readmodel.Viewer, uuid.UUID) (T, error), version func(T) int64) {
+	answerRead(s, w, r, func(ctx context.Context, v readmodel.Viewer, id uuid.UUID) (T, error) {
+		entity, err := read(ctx, v, id)
+		if err == nil && r.URL.Query().Has("as_of") {
+			entity, err = entityAsOf(s, r, id, read)
+		}
+		return entity, err
+	}, version)
+}
+
+// answerRead answers what read gives for the entity of the path, with its ETag.
+func answerRead[T any](s *Server, w http.ResponseWriter, r *http.Request,
+	read func(context.Context, readmodel.Viewer, uuid.UUID) (T, error), version func(T) int64) {
 	id, err := pathID(r)
 	if err != nil {
 		Error(w, r, s.log, err)
 		return
 	}
 	entity, err := read(r.Context(), viewerOf(r), id)
-	if err == nil && r.URL.Query().Has("as_of") {
-		entity, err = entityAsOf(s, r, id, read)
-	}
 	if err != nil {
 		Error(w, r, s.log, err)
 		return

@@ -644,7 +644,7 @@ func (f *authzFixture) user(active bool) uuid.UUID {
 		f.tb.Fatal(err)
 	}
 	if !active {
-		res, err = f.m.s.users.Deactivate(ctx, commands.Actor{UserID: f.m.ids[authzAdmin], Role: domain.RoleAdmin}, res.ID, nil)
+		res, err = f.m.s.users.Deactivate(ctx, commands.Target{Actor: commands.Actor{UserID: f.m.ids[authzAdmin], Role: domain.RoleAdmin}, ID: res.ID})
 		if err != nil {
 			f.tb.Fatal(err)
 		}

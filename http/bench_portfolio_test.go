@@ -614,7 +614,7 @@ func MustLoadPortfolio(b *testing.B, ctx context.Context, s *stack, pool *pgxpoo
 		}
 		on, ref := c.paidOn.String(), fmt.Sprintf("REF-%07d", i)
 		_, err = transactions.Pay(ctx, commands.PayTransaction{
-			Actor: admin, ID: res.ID, PaymentDate: &on, PaymentMethod: c.method, ReferenceNumber: &ref,
+			Target: commands.Target{Actor: admin, ID: res.ID}, PaymentDate: &on, PaymentMethod: c.method, ReferenceNumber: &ref,
 		})
 		return err
 	})

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/google/uuid"
-
 	"github.com/assetanchor/assetanchor/commands"
 )
 
@@ -21,9 +19,9 @@ const (
 )
 
 // entityCommand runs a command on the entity of the path: its id, the body
-// (decoded into req as body says), If-Match, then run and answer.
+// (decoded into req as body says), If-Match, then run on that target and answer.
 func (s *Server) entityCommand(w http.ResponseWriter, r *http.Request, req any, body commandBody,
-	run func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error),
+	run func(t commands.Target) (commands.Result, error),
 	answer func(http.ResponseWriter, *http.Request, commands.Result, error)) {
 	id, err := pathID(r)
 	if err != nil {
@@ -45,7 +43,7 @@ func (s *Server) entityCommand(w http.ResponseWriter, r *http.Request, req any, 
 		Error(w, r, s.log, err)
 		return
 	}
-	res, err := run(actorOf(r), id, version)
+	res, err := run(commands.Target{Actor: actorOf(r), ID: id, IfMatch: version})
 	answer(w, r, res, err)
 }
 

@@ -321,17 +321,17 @@ type documentPatchRequest struct {
 
 func (s *Server) changeDocument(w http.ResponseWriter, r *http.Request) {
 	var req documentPatchRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
 		return s.Documents.Change(r.Context(), commands.ChangeDocument{
-			Actor: actor, ID: id, IfMatch: version,
-			Patch: commands.DocumentPatch{Name: req.Name, Description: req.Description},
+			Target: t,
+			Patch:  commands.DocumentPatch{Name: req.Name, Description: req.Description},
 		})
 	}, s.documents().answer)
 }
 
 func (s *Server) deleteDocument(w http.ResponseWriter, r *http.Request) {
-	s.entityCommand(w, r, nil, noBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Documents.Delete(r.Context(), commands.DeleteDocument{Actor: actor, ID: id, IfMatch: version})
+	s.entityCommand(w, r, nil, noBody, func(t commands.Target) (commands.Result, error) {
+		return s.Documents.Delete(r.Context(), commands.DeleteDocument{Target: t})
 	}, s.answerNoContent)
 }
 

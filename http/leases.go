@@ -3,6 +3,7 @@ package http
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
@@ -51,25 +52,25 @@ func (s *Server) signLease(w http.ResponseWriter, r *http.Request) {
 		StartDate: req.StartDate, EndDate: req.EndDate, RentAmount: req.RentAmount,
 		SecurityDeposit: req.SecurityDeposit, PaymentDay: req.PaymentDay, AutoRenew: req.AutoRenew,
 	})
-	s.answerLease(w, r, res, err)
+	s.leases().answer(w, r, res, err)
 }
 
 func (s *Server) renewLease(w http.ResponseWriter, r *http.Request) {
 	var req leaseRenewRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
 		return s.Leases.Renew(r.Context(), commands.RenewLease{
-			Actor: actor, ID: id, IfMatch: version, EndDate: req.EndDate, RentAmount: req.RentAmount,
+			Target: t, EndDate: req.EndDate, RentAmount: req.RentAmount,
 		})
-	}, s.answerLease)
+	}, s.leases().answer)
 }
 
 func (s *Server) terminateLease(w http.ResponseWriter, r *http.Request) {
 	var req leaseTerminateRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
 		return s.Leases.Terminate(r.Context(), commands.TerminateLease{
-			Actor: actor, ID: id, IfMatch: version, EffectiveDate: req.EffectiveDate, Reason: req.Reason,
+			Target: t, EffectiveDate: req.EffectiveDate, Reason: req.Reason,
 		})
-	}, s.answerLease)
+	}, s.leases().answer)
 }
 
 // leaseTenantRequest is the body of POST /leases/{id}/tenants.
@@ -80,11 +81,11 @@ type leaseTenantRequest struct {
 
 func (s *Server) addLeaseTenant(w http.ResponseWriter, r *http.Request) {
 	var req leaseTenantRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
 		return s.Leases.AddTenant(r.Context(), commands.AddLeaseTenant{
-			Actor: actor, LeaseID: id, IfMatch: version, TenantID: req.TenantID, Primary: req.Primary,
+			Target: t, TenantID: req.TenantID, Primary: req.Primary,
 		})
-	}, s.answerLease)
+	}, s.leases().answer)
 }
 
 func (s *Server) removeLeaseTenant(w http.ResponseWriter, r *http.Request) {
@@ -93,57 +94,34 @@ func (s *Server) removeLeaseTenant(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, domain.ErrNotLeaseParty)
 		return
 	}
-	s.entityCommand(w, r, nil, noBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Leases.RemoveTenant(r.Context(), commands.RemoveLeaseTenant{
-			Actor: actor, LeaseID: id, IfMatch: version, TenantID: tenantID,
-		})
-	}, s.answerLease)
+	s.entityCommand(w, r, nil, noBody, func(t commands.Target) (commands.Result, error) {
+		return s.Leases.RemoveTenant(r.Context(), commands.RemoveLeaseTenant{Target: t, TenantID: tenantID})
+	}, s.leases().answer)
 }
 
-func (s *Server) answerLease(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
-	answerCommand(s, w, r, res, err, "leases", s.queries.Lease, leaseVersion)
+// leases is the collection of leases for the generic handlers.
+func (s *Server) leases() resource[readmodel.LeaseView] {
+	return resource[readmodel.LeaseView]{s: s, collection: "leases", streamType: domain.LeaseStreamType,
+		read: s.queries.Lease, version: func(l readmodel.LeaseView) int64 { return l.Version }}
 }
 
-func leaseVersion(l readmodel.LeaseView) int64 { return l.Version }
-
-func (s *Server) getLease(w http.ResponseWriter, r *http.Request) {
-	answerEntity(s, w, r, s.queries.Lease, leaseVersion)
-}
-
-func (s *Server) leaseHistory(w http.ResponseWriter, r *http.Request) {
-	answerHistory(s, w, r, domain.LeaseStreamType, s.queries.Lease)
-}
-
-func (s *Server) listLeases(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, err := listLimit(q.Get("limit"))
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	f := readmodel.LeaseFilter{Cursor: q.Get("cursor"), Limit: limit}
+// leaseFilter reads GET /leases' filters.
+func leaseFilter(q url.Values, p pageParams) (f readmodel.LeaseFilter, err error) {
+	f = readmodel.LeaseFilter{Cursor: p.cursor, Limit: p.limit}
 	if f.PropertyID, err = queryUUID(q, "property_id"); err != nil {
-		Error(w, r, s.log, err)
-		return
+		return f, err
 	}
 	if f.TenantID, err = queryUUID(q, "tenant_id"); err != nil {
-		Error(w, r, s.log, err)
-		return
+		return f, err
 	}
 	if status := q.Get("status"); status != "" {
 		var st domain.LeaseStatus
 		if err := st.UnmarshalText([]byte(status)); err != nil {
-			Error(w, r, s.log, badRequest("status must be one of active, expired, terminated"))
-			return
+			return f, badRequest("status must be one of active, expired, terminated")
 		}
 		f.Status = st.String()
 	}
-	page, err := s.queries.Leases(r.Context(), viewerOf(r), f)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page)
+	return f, nil
 }
 
 // activeLeases answers the seed's "Active Leases for Property".
@@ -153,7 +131,7 @@ func (s *Server) activeLeases(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.log, err)
 		return
 	}
-	today, err := reportDate(r)
+	today, err := reportDate(r.URL.Query())
 	if err != nil {
 		Error(w, r, s.log, err)
 		return
@@ -168,7 +146,7 @@ func (s *Server) activeLeases(w http.ResponseWriter, r *http.Request) {
 
 // expiringLeases answers the seed's "Properties with Expiring Leases".
 func (s *Server) expiringLeases(w http.ResponseWriter, r *http.Request) {
-	today, err := reportDate(r)
+	today, err := reportDate(r.URL.Query())
 	if err != nil {
 		Error(w, r, s.log, err)
 		return

@@ -62,9 +62,9 @@ func (s *Server) requestMaintenance(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) changeMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req maintenancePatchRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
 		return s.Maintenance.Change(r.Context(), commands.ChangeMaintenance{
-			Actor: actor, ID: id, IfMatch: version, Patch: commands.MaintenancePatch{
+			Target: t, Patch: commands.MaintenancePatch{
 				Title: req.Title, Description: req.Description, Priority: req.Priority, EstimatedCost: req.EstimatedCost,
 			},
 		})
@@ -73,44 +73,38 @@ func (s *Server) changeMaintenance(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) assignMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req maintenanceAssignRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Maintenance.Assign(r.Context(), commands.AssignMaintenance{
-			Actor: actor, ID: id, IfMatch: version, AssignedTo: req.AssignedTo,
-		})
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
+		return s.Maintenance.Assign(r.Context(), commands.AssignMaintenance{Target: t, AssignedTo: req.AssignedTo})
 	}, s.maintenance().answer)
 }
 
 func (s *Server) scheduleMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req maintenanceScheduleRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
 		return s.Maintenance.Schedule(r.Context(), commands.ScheduleMaintenance{
-			Actor: actor, ID: id, IfMatch: version, ScheduledDate: req.ScheduledDate,
+			Target: t, ScheduledDate: req.ScheduledDate,
 		})
 	}, s.maintenance().answer)
 }
 
 func (s *Server) startMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req struct{}
-	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Maintenance.Start(r.Context(), commands.StartMaintenance{Actor: actor, ID: id, IfMatch: version})
+	s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
+		return s.Maintenance.Start(r.Context(), commands.StartMaintenance{Target: t})
 	}, s.maintenance().answer)
 }
 
 func (s *Server) completeMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req maintenanceCompleteRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Maintenance.Complete(r.Context(), commands.CompleteMaintenance{
-			Actor: actor, ID: id, IfMatch: version, ActualCost: req.ActualCost,
-		})
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
+		return s.Maintenance.Complete(r.Context(), commands.CompleteMaintenance{Target: t, ActualCost: req.ActualCost})
 	}, s.maintenance().answer)
 }
 
 func (s *Server) cancelMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req maintenanceCancelRequest
-	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Maintenance.Cancel(r.Context(), commands.CancelMaintenance{
-			Actor: actor, ID: id, IfMatch: version, Reason: req.Reason,
-		})
+	s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
+		return s.Maintenance.Cancel(r.Context(), commands.CancelMaintenance{Target: t, Reason: req.Reason})
 	}, s.maintenance().answer)
 }
 

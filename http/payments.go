@@ -48,32 +48,24 @@ type settleDepositRequest struct {
 
 func (s *Server) recordPayment(w http.ResponseWriter, r *http.Request) {
 	var req leasePaymentRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, _ *int64) (commands.Result, error) {
-		return s.Ledger.Record(r.Context(), commands.RecordPayment{Actor: actor, LeaseID: id, Amount: req.Amount,
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
+		return s.Ledger.Record(r.Context(), commands.RecordPayment{Actor: t.Actor, LeaseID: t.ID, Amount: req.Amount,
 			PaymentDate: req.PaymentDate, PaymentMethod: req.PaymentMethod, ReferenceNumber: req.ReferenceNumber,
 			TenantID: req.TenantID, AppliesTo: req.AppliesTo})
-	}, s.answerPayment)
+	}, s.payments().answer)
 }
 
 func (s *Server) returnPayment(w http.ResponseWriter, r *http.Request) {
 	var req returnPaymentRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Ledger.Return(r.Context(), commands.ReturnPayment{Actor: actor, ID: id, IfMatch: version, Reason: req.Reason, Fee: req.Fee})
-	}, s.answerPayment)
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
+		return s.Ledger.Return(r.Context(), commands.ReturnPayment{Target: t, Reason: req.Reason, Fee: req.Fee})
+	}, s.payments().answer)
 }
 
-func (s *Server) answerPayment(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
-	answerCommand(s, w, r, res, err, "payments", s.queries.Payment, paymentVersion)
-}
-
-func paymentVersion(p readmodel.PaymentView) int64 { return p.Version }
-
-func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) {
-	answerEntity(s, w, r, s.queries.Payment, paymentVersion)
-}
-
-func (s *Server) paymentHistory(w http.ResponseWriter, r *http.Request) {
-	answerHistory(s, w, r, domain.PaymentStreamType, s.queries.Payment)
+// payments is the collection of payments for the generic handlers.
+func (s *Server) payments() resource[readmodel.PaymentView] {
+	return resource[readmodel.PaymentView]{s: s, collection: "payments", streamType: domain.PaymentStreamType,
+		read: s.queries.Payment, version: func(p readmodel.PaymentView) int64 { return p.Version }}
 }
 
 func (s *Server) listLeasePayments(w http.ResponseWriter, r *http.Request) {
@@ -98,40 +90,26 @@ func (s *Server) listLeasePayments(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) refundCredit(w http.ResponseWriter, r *http.Request) {
 	var req creditRefundRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, _ *int64) (commands.Result, error) {
-		return s.Ledger.RefundCredit(r.Context(), commands.RefundCredit{Actor: actor, LeaseID: id, Amount: req.Amount,
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
+		return s.Ledger.RefundCredit(r.Context(), commands.RefundCredit{Actor: t.Actor, LeaseID: t.ID, Amount: req.Amount,
 			PaymentMethod: req.PaymentMethod})
-	}, s.answerDeposit)
+	}, s.deposits().answer)
 }
 
 func (s *Server) settleDeposit(w http.ResponseWriter, r *http.Request) {
 	var req settleDepositRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, _ *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
 		deductions := make([]commands.DeductionInput, len(req.Deductions))
 		for i, d := range req.Deductions {
 			deductions[i] = commands.DeductionInput{Reason: d.Reason, Amount: d.Amount, DocumentID: d.DocumentID, TransactionID: d.TransactionID}
 		}
-		return s.Ledger.SettleDeposit(r.Context(), commands.SettleDeposit{Actor: actor, LeaseID: id, Deductions: deductions,
+		return s.Ledger.SettleDeposit(r.Context(), commands.SettleDeposit{Actor: t.Actor, LeaseID: t.ID, Deductions: deductions,
 			RefundMethod: req.RefundMethod})
-	}, s.answerDeposit)
+	}, s.deposits().answer)
 }
 
-// answerDeposit answers a lease's money held: its deposit and its credit.
-func (s *Server) answerDeposit(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
-	answerCommand(s, w, r, res, err, "leases", s.queries.Deposit, readmodel.DepositVersion)
-}
-
-func (s *Server) getDeposit(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	d, err := s.queries.Deposit(r.Context(), viewerOf(r), id)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	setETag(w, d.Version)
-	writeJSON(w, http.StatusOK, d)
+// deposits is a lease's money held, its deposit and its credit, for the
+// generic handlers: one per lease, read at GET /leases/{id}/deposit.
+func (s *Server) deposits() resource[readmodel.DepositView] {
+	return resource[readmodel.DepositView]{s: s, collection: "leases", read: s.queries.Deposit, version: readmodel.DepositVersion}
 }

@@ -89,19 +89,15 @@ func (s *Server) createProperty(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) changeProperty(w http.ResponseWriter, r *http.Request) {
 	var req propertyPatchRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Properties.Change(r.Context(), commands.ChangeProperty{
-			Actor: actor, ID: id, IfMatch: version, Patch: req.patch(),
-		})
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
+		return s.Properties.Change(r.Context(), commands.ChangeProperty{Target: t, Patch: req.patch()})
 	}, s.properties().answer)
 }
 
 func (s *Server) changePropertyStatus(w http.ResponseWriter, r *http.Request) {
 	var req statusRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Properties.ChangeStatus(r.Context(), commands.ChangePropertyStatus{
-			Actor: actor, ID: id, IfMatch: version, Status: req.Status,
-		})
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
+		return s.Properties.ChangeStatus(r.Context(), commands.ChangePropertyStatus{Target: t, Status: req.Status})
 	}, s.properties().answer)
 }
 

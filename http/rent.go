@@ -1,11 +1,8 @@
 package http
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
-
-	"github.com/google/uuid"
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
@@ -26,86 +23,48 @@ func (req lateFeePolicyRequest) input() commands.LateFeePolicyInput {
 		Percent: req.Percent, MonthlyCap: req.MonthlyCap}
 }
 
-// putLateFeePolicy decodes a policy, runs set and answers the policy in force.
-func (s *Server) putLateFeePolicy(w http.ResponseWriter, r *http.Request, collection string,
-	set func(actor commands.Actor, id uuid.UUID, version *int64, in commands.LateFeePolicyInput) (commands.Result, error),
-	read func(context.Context, readmodel.Viewer, uuid.UUID) (readmodel.LateFeePolicyView, error)) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	var req lateFeePolicyRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	version, err := ifMatch(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	res, err := set(actorOf(r), id, version, req.input())
-	answerCommand(s, w, r, res, err, collection, read, readmodel.LateFeePolicyVersion)
-}
-
 func (s *Server) putPropertyLateFeePolicy(w http.ResponseWriter, r *http.Request) {
-	s.putLateFeePolicy(w, r, "properties",
-		func(actor commands.Actor, id uuid.UUID, version *int64, in commands.LateFeePolicyInput) (commands.Result, error) {
-			return s.Properties.SetLateFeePolicy(r.Context(), commands.SetPropertyLateFeePolicy{
-				Actor: actor, ID: id, IfMatch: version, Policy: in})
-		}, s.queries.PropertyLateFeePolicy)
+	var req lateFeePolicyRequest
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
+		return s.Properties.SetLateFeePolicy(r.Context(), commands.SetPropertyLateFeePolicy{Target: t, Policy: req.input()})
+	}, s.propertyLateFeePolicies().answer)
 }
 
 func (s *Server) putLeaseLateFeePolicy(w http.ResponseWriter, r *http.Request) {
-	s.putLateFeePolicy(w, r, "leases",
-		func(actor commands.Actor, id uuid.UUID, version *int64, in commands.LateFeePolicyInput) (commands.Result, error) {
-			return s.Leases.SetLateFeePolicy(r.Context(), commands.SetLeaseLateFeePolicy{
-				Actor: actor, ID: id, IfMatch: version, Policy: in})
-		}, s.queries.LeaseLateFeePolicy)
+	var req lateFeePolicyRequest
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
+		return s.Leases.SetLateFeePolicy(r.Context(), commands.SetLeaseLateFeePolicy{Target: t, Policy: req.input()})
+	}, s.leaseLateFeePolicies().answer)
 }
 
-// getPropertyLateFeePolicy answers the property's policy; 404 when it has none.
-func (s *Server) getPropertyLateFeePolicy(w http.ResponseWriter, r *http.Request) {
-	s.getLateFeePolicy(w, r, s.queries.PropertyLateFeePolicy)
+// propertyLateFeePolicies are the properties' policies, read at GET
+// /properties/{id}/late-fee-policy (404 when the property has none).
+func (s *Server) propertyLateFeePolicies() resource[readmodel.LateFeePolicyView] {
+	return resource[readmodel.LateFeePolicyView]{s: s, collection: "properties",
+		read: s.queries.PropertyLateFeePolicy, version: readmodel.LateFeePolicyVersion}
 }
 
-// getLeaseLateFeePolicy answers the policy that applies to the lease: its own, or
+// leaseLateFeePolicies are the policies that apply to leases: a lease's own, or
 // its property's (source says which); 404 when neither has one.
-func (s *Server) getLeaseLateFeePolicy(w http.ResponseWriter, r *http.Request) {
-	s.getLateFeePolicy(w, r, s.queries.LeaseLateFeePolicy)
-}
-
-func (s *Server) getLateFeePolicy(w http.ResponseWriter, r *http.Request,
-	read func(context.Context, readmodel.Viewer, uuid.UUID) (readmodel.LateFeePolicyView, error)) {
-	id, err := pathID(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	policy, err := read(r.Context(), viewerOf(r), id)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	setETag(w, policy.Version)
-	writeJSON(w, http.StatusOK, policy)
+func (s *Server) leaseLateFeePolicies() resource[readmodel.LateFeePolicyView] {
+	return resource[readmodel.LateFeePolicyView]{s: s, collection: "leases",
+		read: s.queries.LeaseLateFeePolicy, version: readmodel.LateFeePolicyVersion}
 }
 
 // waiveTransaction forgives a fee: 409 for any other type of charge.
 func (s *Server) waiveTransaction(w http.ResponseWriter, r *http.Request) {
 	var req transactionReasonRequest
-	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Transactions.Waive(r.Context(), commands.WaiveFee{Actor: actor, ID: id, IfMatch: version, Reason: req.Reason})
-	}, s.answerTransaction)
+	s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
+		return s.Transactions.Waive(r.Context(), commands.WaiveFee{Target: t, Reason: req.Reason})
+	}, s.transactions().answer)
 }
 
 // writeOffTransaction gives up collecting a charge: admins and managers only.
 func (s *Server) writeOffTransaction(w http.ResponseWriter, r *http.Request) {
 	var req transactionReasonRequest
-	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Transactions.WriteOff(r.Context(), commands.WriteOffCharge{Actor: actor, ID: id, IfMatch: version, Reason: req.Reason})
-	}, s.answerTransaction)
+	s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
+		return s.Transactions.WriteOff(r.Context(), commands.WriteOffCharge{Target: t, Reason: req.Reason})
+	}, s.transactions().answer)
 }
 
 // leaseLedger answers the tenant ledger of a lease, as of ?as_of=YYYY-MM-DD when

@@ -3,6 +3,7 @@ package http
 import (
 	"encoding/csv"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -14,8 +15,8 @@ import (
 )
 
 // reportDate is a report's "today": ?as_of=YYYY-MM-DD, or the server's UTC date.
-func reportDate(r *http.Request) (domain.Date, error) {
-	raw := r.URL.Query().Get("as_of")
+func reportDate(q url.Values) (domain.Date, error) {
+	raw := q.Get("as_of")
 	if raw == "" {
 		return domain.DateOf(time.Now()), nil
 	}
@@ -32,7 +33,7 @@ type reportRequest struct {
 
 func readReportRequest(r *http.Request) (reportRequest, error) {
 	q := r.URL.Query()
-	asOf, err := reportDate(r)
+	asOf, err := reportDate(q)
 	if err != nil {
 		return reportRequest{}, err
 	}

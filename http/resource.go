@@ -12,7 +12,8 @@ import (
 )
 
 // resource is one collection of the API as the generic handlers see it: its
-// path segment, its stream type, how a viewer reads one of its entities and the
+// path segment, its stream type (none for a part of another collection's
+// entities, such as a lease's deposit), how a viewer reads one of its entities and the
 // version that entity's ETag carries. Each handler file builds its own (see
 // Server.properties) and says only what is special about its collection.
 //
@@ -36,6 +37,11 @@ func (rs resource[T]) answer(w http.ResponseWriter, r *http.Request, res command
 // get answers GET /{collection}/{id} (answerEntity).
 func (rs resource[T]) get(w http.ResponseWriter, r *http.Request) {
 	answerEntity(rs.s, w, r, rs.read, rs.version)
+}
+
+// current answers GET of the entity as it is now, without ?as_of (answerRead).
+func (rs resource[T]) current(w http.ResponseWriter, r *http.Request) {
+	answerRead(rs.s, w, r, rs.read, rs.version)
 }
 
 // history answers GET /{collection}/{id}/history to whoever may read the entity.

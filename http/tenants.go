@@ -74,18 +74,16 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) changeTenant(w http.ResponseWriter, r *http.Request) {
 	var req tenantPatchRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Tenants.ChangeContact(r.Context(), commands.ChangeTenantContact{
-			Actor: actor, ID: id, IfMatch: version, Patch: req.patch(),
-		})
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
+		return s.Tenants.ChangeContact(r.Context(), commands.ChangeTenantContact{Target: t, Patch: req.patch()})
 	}, s.tenants().answer)
 }
 
 func (s *Server) recordScreening(w http.ResponseWriter, r *http.Request) {
 	var req screeningRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
 		return s.Tenants.RecordScreening(r.Context(), commands.RecordTenantScreening{
-			Actor: actor, ID: id, IfMatch: version, CreditScore: req.CreditScore,
+			Target: t, CreditScore: req.CreditScore,
 			Income: req.Income, BackgroundCheckStatus: req.BackgroundCheckStatus,
 		})
 	}, s.tenants().answer)
@@ -93,8 +91,8 @@ func (s *Server) recordScreening(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) eraseTenant(w http.ResponseWriter, r *http.Request) {
 	var req struct{}
-	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Tenants.Erase(r.Context(), commands.EraseTenant{Actor: actor, ID: id, IfMatch: version}, s.Documents)
+	s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
+		return s.Tenants.Erase(r.Context(), commands.EraseTenant{Target: t}, s.Documents)
 	}, s.tenants().answer)
 }
 

@@ -3,6 +3,7 @@ package http
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 
 	"github.com/google/uuid"
 
@@ -43,109 +44,73 @@ func (s *Server) postCharge(w http.ResponseWriter, r *http.Request) {
 		Actor: actorOf(r), ID: req.ID, LeaseID: req.LeaseID, Amount: req.Amount,
 		Type: req.Type, DueDate: req.DueDate, Notes: req.Notes,
 	})
-	s.answerTransaction(w, r, res, err)
+	s.transactions().answer(w, r, res, err)
 }
 
 func (s *Server) payTransaction(w http.ResponseWriter, r *http.Request) {
 	var req paymentRequest
-	s.entityCommand(w, r, &req, jsonBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
 		return s.Transactions.Pay(r.Context(), commands.PayTransaction{
-			Actor: actor, ID: id, IfMatch: version, PaymentDate: req.PaymentDate,
+			Target: t, PaymentDate: req.PaymentDate,
 			PaymentMethod: req.PaymentMethod, ReferenceNumber: req.ReferenceNumber,
 		})
-	}, s.answerTransaction)
+	}, s.transactions().answer)
 }
 
 func (s *Server) failTransaction(w http.ResponseWriter, r *http.Request) {
 	var req transactionReasonRequest
-	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Transactions.Fail(r.Context(), commands.FailTransaction{Actor: actor, ID: id, IfMatch: version, Reason: req.Reason})
-	}, s.answerTransaction)
+	s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
+		return s.Transactions.Fail(r.Context(), commands.FailTransaction{Target: t, Reason: req.Reason})
+	}, s.transactions().answer)
 }
 
 func (s *Server) retryTransaction(w http.ResponseWriter, r *http.Request) {
 	var req struct{}
-	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Transactions.Retry(r.Context(), commands.RetryTransaction{Actor: actor, ID: id, IfMatch: version})
-	}, s.answerTransaction)
+	s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
+		return s.Transactions.Retry(r.Context(), commands.RetryTransaction{Target: t})
+	}, s.transactions().answer)
 }
 
 func (s *Server) refundTransaction(w http.ResponseWriter, r *http.Request) {
 	var req transactionReasonRequest
-	s.entityCommand(w, r, &req, optionalBody, func(actor commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Transactions.Refund(r.Context(), commands.RefundTransaction{Actor: actor, ID: id, IfMatch: version, Reason: req.Reason})
-	}, s.answerTransaction)
+	s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
+		return s.Transactions.Refund(r.Context(), commands.RefundTransaction{Target: t, Reason: req.Reason})
+	}, s.transactions().answer)
 }
 
-func (s *Server) answerTransaction(w http.ResponseWriter, r *http.Request, res commands.Result, err error) {
-	answerCommand(s, w, r, res, err, "transactions", s.queries.Transaction, transactionVersion)
+// transactions is the collection of transactions for the generic handlers.
+func (s *Server) transactions() resource[readmodel.TransactionView] {
+	return resource[readmodel.TransactionView]{s: s, collection: "transactions", streamType: domain.TransactionStreamType,
+		read: s.queries.Transaction, version: func(t readmodel.TransactionView) int64 { return t.Version }}
 }
 
-func transactionVersion(t readmodel.TransactionView) int64 { return t.Version }
-
-func (s *Server) getTransaction(w http.ResponseWriter, r *http.Request) {
-	answerEntity(s, w, r, s.queries.Transaction, transactionVersion)
-}
-
-func (s *Server) transactionHistory(w http.ResponseWriter, r *http.Request) {
-	answerHistory(s, w, r, domain.TransactionStreamType, s.queries.Transaction)
-}
-
-func (s *Server) listTransactions(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, err := listLimit(q.Get("limit"))
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	f := readmodel.TransactionFilter{Cursor: q.Get("cursor"), Limit: limit}
+// transactionFilter reads GET /transactions' filters.
+func transactionFilter(q url.Values, p pageParams) (f readmodel.TransactionFilter, err error) {
+	f = readmodel.TransactionFilter{Cursor: p.cursor, Limit: p.limit}
 	if f.LeaseID, err = queryUUID(q, "lease_id"); err != nil {
-		Error(w, r, s.log, err)
-		return
+		return f, err
 	}
 	if raw := q.Get("status"); raw != "" {
 		var status domain.TransactionStatus
 		if err := status.UnmarshalText([]byte(raw)); err != nil {
-			Error(w, r, s.log, badRequest("status "+err.Error()))
-			return
+			return f, badRequest("status " + err.Error())
 		}
 		f.Status = status.String()
 	}
 	if raw := q.Get("type"); raw != "" {
 		var kind domain.TransactionType
 		if err := kind.UnmarshalText([]byte(raw)); err != nil {
-			Error(w, r, s.log, badRequest("type "+err.Error()))
-			return
+			return f, badRequest("type " + err.Error())
 		}
 		f.Type = kind.String()
 	}
-	page, err := s.queries.Transactions(r.Context(), viewerOf(r), f)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page)
+	return f, nil
 }
 
-// overdueTransactions is the seed's "Overdue Transactions": pending charges due
-// before ?as_of= (default: the server's UTC date), earliest due first.
-func (s *Server) overdueTransactions(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, err := listLimit(q.Get("limit"))
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	asOf, err := reportDate(r)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	f := readmodel.OverdueFilter{AsOf: asOf, Cursor: q.Get("cursor"), Limit: limit}
-	page, err := s.queries.OverdueTransactions(r.Context(), viewerOf(r), f)
-	if err != nil {
-		Error(w, r, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page)
+// overdueFilter reads GET /reports/overdue-transactions' ?as_of: the seed's
+// "Overdue Transactions", pending charges due before that day (default: the
+// server's UTC date), earliest due first.
+func overdueFilter(q url.Values, p pageParams) (readmodel.OverdueFilter, error) {
+	asOf, err := reportDate(q)
+	return readmodel.OverdueFilter{AsOf: asOf, Cursor: p.cursor, Limit: p.limit}, err
 }

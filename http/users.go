@@ -109,29 +109,29 @@ func (s *Server) userHistory(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) changeUser(w http.ResponseWriter, r *http.Request) {
 	var req userPatchRequest
-	s.entityCommand(w, r, &req, jsonBody, func(_ commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
 		return s.Users.ChangeProfile(r.Context(), commands.ChangeUserProfile{
-			Actor: actorOf(r), ID: id, IfMatch: version,
-			Email: req.Email, FirstName: req.FirstName, LastName: req.LastName, Phone: req.Phone,
+			Target: t,
+			Email:  req.Email, FirstName: req.FirstName, LastName: req.LastName, Phone: req.Phone,
 		})
 	}, s.users().answer)
 }
 
 func (s *Server) changeUserRole(w http.ResponseWriter, r *http.Request) {
 	var req roleRequest
-	s.entityCommand(w, r, &req, jsonBody, func(_ commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Users.ChangeRole(r.Context(), actorOf(r), id, version, req.Role)
+	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
+		return s.Users.ChangeRole(r.Context(), t, req.Role)
 	}, s.users().answer)
 }
 
 func (s *Server) deactivateUser(w http.ResponseWriter, r *http.Request) {
-	s.entityCommand(w, r, nil, noBody, func(_ commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Users.Deactivate(r.Context(), actorOf(r), id, version)
+	s.entityCommand(w, r, nil, noBody, func(t commands.Target) (commands.Result, error) {
+		return s.Users.Deactivate(r.Context(), t)
 	}, s.users().answer)
 }
 
 func (s *Server) activateUser(w http.ResponseWriter, r *http.Request) {
-	s.entityCommand(w, r, nil, noBody, func(_ commands.Actor, id uuid.UUID, version *int64) (commands.Result, error) {
-		return s.Users.Reactivate(r.Context(), actorOf(r), id, version)
+	s.entityCommand(w, r, nil, noBody, func(t commands.Target) (commands.Result, error) {
+		return s.Users.Reactivate(r.Context(), t)
 	}, s.users().answer)
 }

@@ -137,7 +137,7 @@ func (b *backups) replayErasures(ctx context.Context, a *app, documents *command
 	system := commands.Actor{Role: domain.RoleAdmin}
 	n := 0
 	for _, e := range journal {
-		res, err := a.tenants.Erase(ctx, commands.EraseTenant{Actor: system, ID: e.TenantID}, documents)
+		res, err := a.tenants.Erase(ctx, commands.EraseTenant{Target: commands.Target{Actor: system, ID: e.TenantID}}, documents)
 		if errors.Is(err, domain.ErrNotFound) {
 			continue // not yet registered at that moment
 		}

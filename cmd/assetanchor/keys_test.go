@@ -76,7 +76,7 @@ func MustKeysWorld(tb testing.TB, keyring func(pool *pgxpool.Pool) *tenantkeys.K
 			tb.Fatal(err)
 		}
 		if i == 2 {
-			if _, err := h.Erase(context.Background(), commands.EraseTenant{Actor: actor, ID: id}, nil); err != nil {
+			if _, err := h.Erase(context.Background(), commands.EraseTenant{Target: commands.Target{Actor: actor, ID: id}}, nil); err != nil {
 				tb.Fatal(err)
 			}
 			w.erased = id

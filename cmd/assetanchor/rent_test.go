@@ -196,7 +196,7 @@ func TestRentScheduleReactsToLeaseEvents(t *testing.T) {
 	}
 
 	effective := "2025-02-10"
-	terminated, err := f.leases.Terminate(ctx, commands.TerminateLease{Actor: f.owner, ID: lease, EffectiveDate: &effective})
+	terminated, err := f.leases.Terminate(ctx, commands.TerminateLease{Target: commands.Target{Actor: f.owner, ID: lease}, EffectiveDate: &effective})
 	if err != nil {
 		t.Fatal(err)
 	}
