@@ -68,13 +68,17 @@ func visibleLease(ctx context.Context, store eventstore.Store, actor Actor, id u
 	if err != nil {
 		return nil, err
 	}
+	return l, leaseVisible(ctx, store, actor, l)
+}
+
+// leaseVisible is the rule of visibleLease for a lease already loaded: it
+// exists, and the actor sees its property.
+func leaseVisible(ctx context.Context, store eventstore.Store, actor Actor, l *domain.Lease) error {
 	if !l.Exists() {
-		return nil, domain.ErrNotFound
+		return domain.ErrNotFound
 	}
-	if _, err := visibleProperty(ctx, store, actor, l.PropertyID()); err != nil {
-		return nil, err
-	}
-	return l, nil
+	_, err := visibleProperty(ctx, store, actor, l.PropertyID())
+	return err
 }
 
 // tenantAccess is the actor's access to tenant t (domain.TenantAccess). It asks

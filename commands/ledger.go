@@ -39,13 +39,15 @@ func lockedLease(ctx context.Context, store eventstore.Store, id uuid.UUID) (*do
 	return lease, err
 }
 
-// lockedVisibleLease is lockedLease for a lease the actor may see (visibleLease):
-// how a command on a lease's ledger starts.
+// lockedVisibleLease is lockedLease for a lease the actor may see (the rule of
+// visibleLease, on the lease loaded under the lock): how a command on a lease's
+// ledger starts.
 func lockedVisibleLease(ctx context.Context, store eventstore.Store, actor Actor, id uuid.UUID) (*domain.Lease, error) {
-	if _, err := visibleLease(ctx, store, actor, id); err != nil {
+	lease, err := lockedLease(ctx, store, id)
+	if err != nil {
 		return nil, err
 	}
-	return lockedLease(ctx, store, id)
+	return lease, leaseVisible(ctx, store, actor, lease)
 }
 
 // appender appends events stream by stream inside one transaction, at the
