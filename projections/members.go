@@ -48,9 +48,6 @@ func (en *entity) members(t *tableDef) (*memberRows, error) {
 	return m, nil
 }
 
-// get is member id's row, or nil.
-func (m *memberRows) get(id uuid.UUID) *row { return m.rows[id] }
-
 // put is member id's row, started (with the entity's key) if there is none.
 func (m *memberRows) put(key, id uuid.UUID) *row {
 	if r := m.rows[id]; r != nil {
