@@ -298,7 +298,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// As of its signing, the lease had its first terms.
-	visit("lease as of", chromedp.SetValue(chromedp.CSS("#as_of"), sc.signedAt.UTC().Truncate(time.Millisecond).Add(time.Millisecond).Format("2006-01-02T15:04:05.000")),
+	// The page is loaded afresh at the desktop width first: the nodes of the
+	// phone-width page may be replaced while the viewport changes back.
+	visit("lease as of", chromedp.Navigate(base+"lease/"+sc.lease.String()), chromedp.WaitVisible(chromedp.CSS("#as_of")),
+		chromedp.SetValue(chromedp.CSS("#as_of"), sc.signedAt.UTC().Truncate(time.Millisecond).Add(time.Millisecond).Format("2006-01-02T15:04:05.000")),
 		chromedp.Submit(chromedp.CSS("#as_of")), chromedp.WaitVisible(chromedp.CSS("#state-h[data-as-of]")))
 	if state := text("#state"); !strings.Contains(state, "2026-12-31") || !strings.Contains(state, "1250.00") {
 		t.Errorf("as of signing, the lease shows %q; want end 2026-12-31 and rent 1250.00", state)
