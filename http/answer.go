@@ -3,9 +3,7 @@ package http
 import (
 	"context"
 	"net/http"
-	"strings"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"github.com/assetanchor/assetanchor/commands"
@@ -41,12 +39,12 @@ func answerCommand[T any](s *Server, w http.ResponseWriter, r *http.Request, res
 // answerEntity answers GET /{collection}/{id}: the entity the caller may see, with
 // its ETag. With ?as_of=<RFC 3339> it answers the entity as it stood then, replayed
 // from its stream; before the entity existed that is a 404.
-func answerEntity[T any](s *Server, w http.ResponseWriter, r *http.Request,
+func answerEntity[T any](s *Server, w http.ResponseWriter, r *http.Request, streamType string,
 	read func(context.Context, readmodel.Viewer, uuid.UUID) (T, error), version func(T) int64) {
 	answerRead(s, w, r, func(ctx context.Context, v readmodel.Viewer, id uuid.UUID) (T, error) {
 		entity, err := read(ctx, v, id)
 		if err == nil && r.URL.Query().Has("as_of") {
-			entity, err = entityAsOf(s, r, id, read)
+			entity, err = entityAsOf(s, r, streamType, id, read)
 		}
 		return entity, err
 	}, version)
@@ -71,17 +69,12 @@ func answerRead[T any](s *Server, w http.ResponseWriter, r *http.Request,
 
 // entityAsOf replays the entity's events up to ?as_of and reads it from the replay.
 // The caller may see the entity now, which is what entitles it to its past.
-func entityAsOf[T any](s *Server, r *http.Request, id uuid.UUID,
+func entityAsOf[T any](s *Server, r *http.Request, streamType string, id uuid.UUID,
 	read func(context.Context, readmodel.Viewer, uuid.UUID) (T, error)) (T, error) {
 	var zero T
 	asOf, err := queryTime("as_of", r.URL.Query().Get("as_of"))
 	if err != nil {
 		return zero, err
-	}
-	collection := strings.Split(strings.TrimPrefix(chi.RouteContext(r.Context()).RoutePattern(), "/api/v1/"), "/")[0]
-	streamType, ok := domain.StreamTypeNamed(collection)
-	if !ok {
-		return zero, badRequest("as_of is not supported here")
 	}
 	events, err := s.Store.ReadStream(r.Context(), eventstore.StreamID{Type: streamType, ID: id}, asOf)
 	if err != nil {
@@ -90,9 +83,17 @@ func entityAsOf[T any](s *Server, r *http.Request, id uuid.UUID,
 	if events = recordedBy(events, asOf); len(events) == 0 {
 		return zero, domain.ErrNotFound // it did not exist yet
 	}
-	// The replay holds only this entity, so it is read with unrestricted visibility.
-	everything := readmodel.Viewer{UserID: viewerOf(r).UserID, Role: domain.RoleAdmin}
-	return readmodel.AsOf(r.Context(), s.queries, events, func(ctx context.Context) (T, error) {
+	return replayAs(r.Context(), s, viewerOf(r), id, events, read)
+}
+
+// replayAs reads entity id with read from the replay of its events (one
+// stream up to a moment, readmodel.AsOf). The replay holds only this entity, so
+// it is read with unrestricted visibility; the caller has checked that v may
+// see the entity now, which entitles it to its past.
+func replayAs[T any](ctx context.Context, s *Server, v readmodel.Viewer, id uuid.UUID, events []eventstore.Event,
+	read func(context.Context, readmodel.Viewer, uuid.UUID) (T, error)) (T, error) {
+	everything := readmodel.Viewer{UserID: v.UserID, Role: domain.RoleAdmin}
+	return readmodel.AsOf(ctx, s.queries, events, func(ctx context.Context) (T, error) {
 		return read(ctx, everything, id)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -33,10 +34,10 @@ var consoleKinds = []consoleKind{
 		return p, p.Name, err
 	}},
 	{"tenant", "Tenant", domain.TenantStreamType, func(s *Server, ctx context.Context, v readmodel.Viewer, id uuid.UUID) (any, string, error) {
-		if _, err := s.queries.TenantInFull(ctx, v, id); err != nil {
-			return nil, "", err
+		t, err := s.queries.TenantInFull(ctx, v, id)
+		if err == nil {
+			err = s.openTenant(ctx, &t)
 		}
-		t, err := s.readTenant(ctx, v, id)
 		return t, t.FirstName + " " + t.LastName, err
 	}},
 	{"lease", "Lease", domain.LeaseStreamType, func(s *Server, ctx context.Context, v readmodel.Viewer, id uuid.UUID) (any, string, error) {
@@ -97,8 +98,12 @@ func (s *Server) consoleFind(w http.ResponseWriter, r *http.Request) {
 		page.Status, page.Error = http.StatusBadRequest, "Pick a kind and give its id, a UUID such as 0b6f1c2e-3d4a-4b5c-8d9e-0f1a2b3c4d5e."
 	}
 	if page.Query != "" {
-		if len(page.Query) > 200 {
-			page.Query = page.Query[:200]
+		if len(page.Query) > 200 { // cut at a character boundary: the query stays UTF-8
+			n := 200
+			for n > 0 && !utf8.RuneStart(page.Query[n]) {
+				n--
+			}
+			page.Query = page.Query[:n]
 		}
 		results, truncated, err := s.consoleSearch(r.Context(), viewerOf(r), page.Query)
 		if err != nil {
@@ -257,12 +262,8 @@ func (s *Server) consoleEntityOf(r *http.Request, full bool) (*console.Entity, e
 		return nil, err
 	}
 	stream := eventstore.StreamID{Type: k.stream, ID: id}
-	var events []eventstore.Event
-	if err := s.queries.RouteRead(ctx, func(db eventstore.DB) error {
-		var err error
-		events, err = eventstore.NewPostgresStore(db).ReadStream(ctx, stream, time.Time{})
-		return err
-	}); err != nil {
+	events, err := s.readStream(ctx, stream)
+	if err != nil {
 		return nil, err
 	}
 	e := &console.Entity{Kind: k.slug, KindLabel: k.label, ID: id.String(), Label: label,
@@ -315,10 +316,9 @@ func (s *Server) consoleAsOf(ctx context.Context, v readmodel.Viewer, k consoleK
 	if len(events) == 0 {
 		return nil, nil
 	}
-	everything := readmodel.Viewer{UserID: v.UserID, Role: domain.RoleAdmin}
 	if k.stream != domain.TenantStreamType {
-		return readmodel.AsOf(ctx, s.queries, events, func(ctx context.Context) (any, error) {
-			entity, _, err := k.read(s, ctx, everything, id)
+		return replayAs(ctx, s, v, id, events, func(ctx context.Context, v readmodel.Viewer, id uuid.UUID) (any, error) {
+			entity, _, err := k.read(s, ctx, v, id)
 			return entity, err
 		})
 	}

@@ -62,15 +62,10 @@ func cleanText(s string) bool { return utf8.ValidString(s) && !strings.ContainsR
 // since only those appended by trusted proxies can be believed; the leftmost
 // ones are whatever the client chose to send.
 func (s *Server) clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
+	addr, ok := peerAddr(r)
+	if !ok {
 		return truncate(r.RemoteAddr, 45)
 	}
-	addr = addr.Unmap().WithZone("")
 	if !s.trusted(addr) {
 		return addr.String()
 	}
@@ -251,4 +246,17 @@ func checkOrigin(o string) error {
 		return fmt.Errorf("http: CORS origin %q is not of the form scheme://host[:port]", o)
 	}
 	return nil
+}
+
+// peerAddr is the address of the socket's peer, unmapped and without a zone.
+func peerAddr(r *http.Request) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return addr.Unmap().WithZone(""), true
 }

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -14,15 +15,22 @@ import (
 // the viewer may see the entity. Like the other queries, the stream is read
 // from the replica where it has replayed the primary's position (RouteRead).
 func (s *Server) writeHistory(w http.ResponseWriter, r *http.Request, streamType string, id uuid.UUID) {
-	var events []eventstore.Event
-	err := s.queries.RouteRead(r.Context(), func(db eventstore.DB) error {
-		var err error
-		events, err = eventstore.NewPostgresStore(db).ReadStream(r.Context(), eventstore.StreamID{Type: streamType, ID: id}, time.Time{})
-		return err
-	})
+	events, err := s.readStream(r.Context(), eventstore.StreamID{Type: streamType, ID: id})
 	if err != nil {
 		Error(w, r, s.log, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": readmodel.History(events)})
+}
+
+// readStream reads a whole stream, from the replica where it has replayed the
+// primary's position (RouteRead).
+func (s *Server) readStream(ctx context.Context, stream eventstore.StreamID) ([]eventstore.Event, error) {
+	var events []eventstore.Event
+	err := s.queries.RouteRead(ctx, func(db eventstore.DB) error {
+		var err error
+		events, err = eventstore.NewPostgresStore(db).ReadStream(ctx, stream, time.Time{})
+		return err
+	})
+	return events, err
 }

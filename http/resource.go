@@ -36,7 +36,7 @@ func (rs resource[T]) answer(w http.ResponseWriter, r *http.Request, res command
 
 // get answers GET /{collection}/{id} (answerEntity).
 func (rs resource[T]) get(w http.ResponseWriter, r *http.Request) {
-	answerEntity(rs.s, w, r, rs.read, rs.version)
+	answerEntity(rs.s, w, r, rs.streamType, rs.read, rs.version)
 }
 
 // current answers GET of the entity as it is now, without ?as_of (answerRead).

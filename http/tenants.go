@@ -204,11 +204,7 @@ func (s *Server) replayTenant(ctx context.Context, v readmodel.Viewer, id uuid.U
 	if err != nil {
 		return readmodel.TenantView{}, err
 	}
-	// The replay holds only this tenant, so it is read with unrestricted visibility.
-	everything := readmodel.Viewer{UserID: v.UserID, Role: domain.RoleAdmin}
-	t, err := readmodel.AsOf(ctx, s.queries, opened, func(ctx context.Context) (readmodel.TenantView, error) {
-		return s.readTenant(ctx, everything, id)
-	})
+	t, err := replayAs(ctx, s, v, id, opened, s.readTenant)
 	if err == nil && shredded(events, opened) {
 		t.FirstName, t.LastName, t.Email = projections.ErasedName, projections.ErasedName, projections.ErasedEmail
 	}

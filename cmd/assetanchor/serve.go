@@ -216,10 +216,7 @@ func newApp(pool *pgxpool.Pool, keyring *tenantkeys.Keyring) (*app, error) {
 // and ASSETANCHOR_ADMIN_PASSWORD it creates that account if missing; otherwise, on
 // a database without users, it creates one and prints its credentials once.
 func bootstrapAdmin(ctx context.Context, users *commands.Users, pool *pgxpool.Pool, cfg config, stdout io.Writer) error {
-	if cfg.AdminEmail != "" || cfg.AdminPassword != "" {
-		if cfg.AdminEmail == "" || cfg.AdminPassword == "" {
-			return usageError("set both ASSETANCHOR_ADMIN_EMAIL and ASSETANCHOR_ADMIN_PASSWORD, or neither")
-		}
+	if cfg.AdminEmail != "" { // serve checked that the password is set too
 		_, found, err := users.UserIDByEmail(ctx, cfg.AdminEmail)
 		if err != nil || found {
 			return err

@@ -7,7 +7,6 @@
 package console
 
 import (
-	"bytes"
 	"context"
 	"embed"
 	"fmt"
@@ -67,19 +66,17 @@ func ParsePages() (*Pages, error) {
 	return p, nil
 }
 
-// Render writes page name with data; it renders into a buffer first, so that a
-// template error leaves nothing half written.
+// Render writes page name with data to w; a template error may leave part of
+// the page written, so render into a buffer where that matters.
 func (p *Pages) Render(w io.Writer, name string, data Page) error {
 	t, ok := p.pages[name]
 	if !ok {
 		return fmt.Errorf("render console page %s: no such page", name)
 	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, data); err != nil {
+	if err := t.Execute(w, data); err != nil {
 		return fmt.Errorf("render console page %s: %w", name, err)
 	}
-	_, err := buf.WriteTo(w)
-	return err
+	return nil
 }
 
 // Page is what every page's template reads; each page fills its part.
