@@ -28,6 +28,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/assetanchor/assetanchor/eventstore"
+	"github.com/assetanchor/assetanchor/eventstore/pguuid"
 	"github.com/assetanchor/assetanchor/migrations/dbtest"
 )
 
@@ -217,6 +218,7 @@ func MustBenchPool(b *testing.B, maxConns int32) *pgxpool.Pool {
 		b.Fatal(err)
 	}
 	cfg.MaxConns = maxConns
+	pguuid.Configure(cfg) // as serve's pools and dbtest's
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)

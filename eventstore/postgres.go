@@ -348,15 +348,7 @@ func (s *PostgresStore) ReadStream(ctx context.Context, stream StreamID, until t
 // only returns events of transactions older than every transaction still running,
 // so an event that commits late is read later, never skipped.
 func (s *PostgresStore) ReadAfter(ctx context.Context, after Checkpoint, limit int) ([]Event, error) {
-	rows, err := s.conn(ctx).Query(ctx, `SELECT `+EventColumns+` FROM events
-		WHERE (transaction_id, position) > ($1::text::xid8, $2)
-		  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-		ORDER BY events.transaction_id, events.position LIMIT $3`, // events.transaction_id: the xid8, not the text column of the same name
-		strconv.FormatUint(after.TransactionID, 10), after.Position, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read events after %v: %w", after, err)
-	}
-	return collectEvents(rows)
+	return s.readAfter(ctx, after, limit, `AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
 }
 
 // ReadVisibleAfter is ReadAfter without the horizon: every event after the
@@ -364,9 +356,15 @@ func (s *PostgresStore) ReadAfter(ctx context.Context, after Checkpoint, limit i
 // is in flight (LockOutWriters), or that reads the read model in the same
 // snapshot, may use it.
 func (s *PostgresStore) ReadVisibleAfter(ctx context.Context, after Checkpoint, limit int) ([]Event, error) {
+	return s.readAfter(ctx, after, limit, "")
+}
+
+// readAfter reads the events after the checkpoint that also meet horizon (an
+// SQL condition, or "").
+func (s *PostgresStore) readAfter(ctx context.Context, after Checkpoint, limit int, horizon string) ([]Event, error) {
 	rows, err := s.conn(ctx).Query(ctx, `SELECT `+EventColumns+` FROM events
-		WHERE (transaction_id, position) > ($1::text::xid8, $2)
-		ORDER BY events.transaction_id, events.position LIMIT $3`,
+		WHERE (transaction_id, position) > ($1::text::xid8, $2) `+horizon+`
+		ORDER BY events.transaction_id, events.position LIMIT $3`, // events.transaction_id: the xid8, not the text column of the same name
 		strconv.FormatUint(after.TransactionID, 10), after.Position, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read events after %v: %w", after, err)
@@ -391,21 +389,46 @@ func (s *PostgresStore) Head(ctx context.Context) (Checkpoint, error) {
 // Verify recomputes every stream's hash chain and returns the first broken link
 // of each stream whose history was edited or has a gap.
 func (s *PostgresStore) Verify(ctx context.Context) ([]BrokenLink, error) {
+	links, err := s.verifyChains(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("verify hash chains: %w", err)
+	}
+	return links, nil
+}
+
+// VerifyStream is Verify for one stream: it recomputes the stream's hash chain
+// and answers its first broken link, or nil when the chain is intact. A stream
+// with no events is intact (nothing to break). The audit console asks it for the
+// one entity it shows, where scanning every stream would be wasted work.
+func (s *PostgresStore) VerifyStream(ctx context.Context, id StreamID) (*BrokenLink, error) {
+	links, err := s.verifyChains(ctx, `WHERE stream_id = $1`, id.String())
+	if err != nil {
+		return nil, fmt.Errorf("verify hash chain of %s: %w", id, err)
+	}
+	if len(links) == 0 {
+		return nil, nil
+	}
+	return &links[0], nil
+}
+
+// verifyChains recomputes the hash chains of the events that where (an SQL
+// condition, or "") selects, and returns each stream's first broken link.
+func (s *PostgresStore) verifyChains(ctx context.Context, where string, args ...any) ([]BrokenLink, error) {
 	rows, err := s.conn(ctx).Query(ctx, `
 		WITH chain AS (
 			SELECT stream_id, version, hash,
 			       row_number() OVER w AS expected_version,
 			       event_hash(lag(hash) OVER w, event_id, stream_id, version, event_type,
 			                  schema_version, payload, metadata, recorded_at) AS expected_hash
-			  FROM events WINDOW w AS (PARTITION BY stream_id ORDER BY version))
+			  FROM events `+where+` WINDOW w AS (PARTITION BY stream_id ORDER BY version))
 		SELECT DISTINCT ON (stream_id) stream_id, version,
 		       CASE WHEN version <> expected_version THEN 'version gap: expected version ' || expected_version
 		            ELSE 'hash mismatch: content or predecessor was changed' END
 		  FROM chain
 		 WHERE version <> expected_version OR hash <> expected_hash
-		 ORDER BY stream_id, version`)
+		 ORDER BY stream_id, version`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("verify hash chains: %w", err)
+		return nil, err
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (BrokenLink, error) {
 		var b BrokenLink

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/eventstore/durable"
 	"github.com/assetanchor/assetanchor/eventstore/tenantkeys"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -120,7 +121,7 @@ func openKeyring(ctx context.Context, cfg config, pool *pgxpool.Pool, generate b
 	if err != nil {
 		return nil, err
 	}
-	ids, err := tenantkeys.MasterKeyIDs(ctx, pool)
+	ids, err := eventstore.MasterKeyIDs(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +180,7 @@ func finishRotation(ctx context.Context, cfg config, pool *pgxpool.Pool, log *sl
 	if err != nil {
 		return err
 	}
-	ids, err := tenantkeys.MasterKeyIDs(ctx, pool)
+	ids, err := eventstore.MasterKeyIDs(ctx, pool)
 	if err != nil {
 		return err
 	}
@@ -257,7 +258,7 @@ func rotateKeys(ctx context.Context, cfg config, newKeyText string, stdout, stde
 			return err
 		}
 	}
-	n, err := tenantkeys.RotateMasterKey(ctx, pool, from, to)
+	n, err := eventstore.RotateMasterKey(ctx, pool, from, to)
 	if err != nil {
 		if cfg.MasterKey == "" {
 			_ = os.Remove(nextPath)

@@ -317,7 +317,7 @@ func TestInterruptedRotationIsFinishedAtStart(t *testing.T) {
 	}
 
 	// Committed, then interrupted before master.key was replaced.
-	if _, err := tenantkeys.RotateMasterKey(ctx, w.pool, keyringOf(t, old), keyringOf(t, next)); err != nil {
+	if _, err := eventstore.RotateMasterKey(ctx, w.pool, keyringOf(t, old), keyringOf(t, next)); err != nil {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer

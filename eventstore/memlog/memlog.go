@@ -21,7 +21,6 @@ type Log struct {
 	mu      sync.Mutex
 	events  []stored // in commit order
 	streams map[eventstore.StreamID][]int
-	now     func() time.Time
 }
 
 type stored struct {
@@ -33,7 +32,7 @@ var _ eventstore.Log = (*Log)(nil)
 
 // New returns an empty log.
 func New() *Log {
-	return &Log{streams: map[eventstore.StreamID][]int{}, now: time.Now}
+	return &Log{streams: map[eventstore.StreamID][]int{}}
 }
 
 // Append implements eventstore.Log.
@@ -42,7 +41,7 @@ func (l *Log) Append(ctx context.Context, stream eventstore.StreamID, expectedVe
 	if len(events) == 0 {
 		return eventstore.AppendResult{}, errors.New("append: no events")
 	}
-	staged, err := eventstore.StageEvents(ctx, stream, expectedVersion, events, l.now())
+	staged, err := eventstore.StageEvents(ctx, stream, expectedVersion, events, time.Now())
 	if err != nil {
 		return eventstore.AppendResult{}, err
 	}

@@ -17,7 +17,6 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 )
 
 // ErrKeyShredded means the owner's data key is gone (erased, or never made):
@@ -138,67 +137,14 @@ func (k *Keyring) unwrap(owner uuid.UUID, w WrappedKey) ([]byte, error) {
 	return raw, nil
 }
 
-// RotateMasterKey rewraps every data key from the keyring from to the keyring to,
-// in one transaction: either every key moves to the new master key or none does.
-// A key that from cannot unwrap stops the rotation (ErrWrongMasterKey). It
-// returns how many keys were rewrapped.
-func RotateMasterKey(ctx context.Context, db DB, from, to *Keyring) (int, error) {
-	n := 0
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT tenant_id, wrapped_key, master_key_id FROM tenant_keys
-			ORDER BY tenant_id FOR UPDATE`)
-		if err != nil {
-			return fmt.Errorf("read data keys: %w", err)
-		}
-		type row struct {
-			owner uuid.UUID
-			key   WrappedKey
-		}
-		all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
-			var x row
-			err := r.Scan(&x.owner, &x.key.Wrapped, &x.key.MasterKeyID)
-			return x, err
-		})
-		if err != nil {
-			return fmt.Errorf("read data keys: %w", err)
-		}
-		for _, x := range all {
-			raw, err := from.unwrap(x.owner, x.key)
-			if err != nil {
-				return fmt.Errorf("unwrap the data key of %s: %w", x.owner, err)
-			}
-			rewrapped, err := to.wrap(x.owner, raw)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `UPDATE tenant_keys SET wrapped_key = $2, master_key_id = $3, rewrapped_at = now()
-				WHERE tenant_id = $1`, x.owner, rewrapped.Wrapped, rewrapped.MasterKeyID); err != nil {
-				return fmt.Errorf("store the rewrapped key of %s: %w", x.owner, err)
-			}
-			n++
-		}
-		return nil
-	})
+// Rewrap moves owner's wrapped key from this keyring's master key to to's.
+// A key this keyring cannot unwrap is ErrWrongMasterKey.
+func (k *Keyring) Rewrap(to *Keyring, owner uuid.UUID, w WrappedKey) (WrappedKey, error) {
+	raw, err := k.unwrap(owner, w)
 	if err != nil {
-		return 0, err
+		return WrappedKey{}, err
 	}
-	return n, nil
-}
-
-// MasterKeyIDs lists the ids of the master keys that wrapped the stored data
-// keys, so that a server can refuse to start with the wrong one.
-func MasterKeyIDs(ctx context.Context, db DB) ([]string, error) {
-	rows, err := db.Query(ctx, `SELECT DISTINCT master_key_id FROM tenant_keys ORDER BY 1`)
-	if err != nil {
-		return nil, fmt.Errorf("read master key ids: %w", err)
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-// DB is what RotateMasterKey and MasterKeyIDs need of a pool.
-type DB interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	return to.wrap(owner, raw)
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {

@@ -290,21 +290,21 @@ func TestRotateMasterKey(t *testing.T) {
 	}
 
 	before := snapshot()
-	if _, err := tenantkeys.RotateMasterKey(ctx, pool, MustKeyring(t), newKeyring); !errors.Is(err, tenantkeys.ErrWrongMasterKey) {
+	if _, err := eventstore.RotateMasterKey(ctx, pool, MustKeyring(t), newKeyring); !errors.Is(err, tenantkeys.ErrWrongMasterKey) {
 		t.Errorf("rotation from a wrong key = %v, want ErrWrongMasterKey", err)
 	}
 	if got := snapshot(); got != before {
 		t.Errorf("a refused rotation changed the keys:\n got  %s\n want %s", got, before)
 	}
 
-	n, err := tenantkeys.RotateMasterKey(ctx, pool, oldKeyring, newKeyring)
+	n, err := eventstore.RotateMasterKey(ctx, pool, oldKeyring, newKeyring)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n != len(owners) {
 		t.Errorf("rotated %d keys, want %d", n, len(owners))
 	}
-	ids, err := tenantkeys.MasterKeyIDs(ctx, pool)
+	ids, err := eventstore.MasterKeyIDs(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
