@@ -58,24 +58,30 @@ func (l leaseTenantList) signed(id, propertyID uuid.UUID, terms domain.LeaseTerm
 	return e
 }
 
-// load rebuilds the tenants. One the actor may not name on a lease
-// (leaseMayUseTenant) is no tenant, exactly like one that does not exist.
+// load rebuilds the tenants (usableTenant).
 func (l leaseTenantList) load(ctx context.Context, store eventstore.Store, actor Actor) ([]domain.Signatory, error) {
 	out := make([]domain.Signatory, 0, len(l.ids))
 	for i, id := range l.ids {
 		t := &domain.Tenant{}
 		if id != uuid.Nil {
 			var err error
-			if t, err = loadTenant(ctx, store, id); err != nil {
+			if t, err = usableTenant(ctx, store, actor, id); err != nil {
 				return nil, err
-			}
-			if t.Exists() && !leaseMayUseTenant(actor, t) {
-				t = &domain.Tenant{}
 			}
 		}
 		out = append(out, domain.Signatory{Tenant: t, Field: l.fields[i]})
 	}
 	return out, nil
+}
+
+// usableTenant loads tenant id for a lease: one the actor may not name on a
+// lease (leaseMayUseTenant) is no tenant, exactly like one that does not exist.
+func usableTenant(ctx context.Context, store eventstore.Store, actor Actor, id uuid.UUID) (*domain.Tenant, error) {
+	t, err := loadTenant(ctx, store, id)
+	if err != nil || !t.Exists() || leaseMayUseTenant(actor, t) {
+		return t, err
+	}
+	return &domain.Tenant{}, nil
 }
 
 // AddLeaseTenant makes a tenant a party of an active lease, or, with Primary,
@@ -98,11 +104,8 @@ func (h *Leases) AddTenant(ctx context.Context, cmd AddLeaseTenant) (Result, err
 		tenant := &domain.Tenant{}
 		if tenantID != uuid.Nil && l.Status() == domain.LeaseStatusActive {
 			var err error
-			if tenant, err = loadTenant(ctx, store, tenantID); err != nil {
+			if tenant, err = usableTenant(ctx, store, cmd.Actor, tenantID); err != nil {
 				return nil, err
-			}
-			if tenant.Exists() && !leaseMayUseTenant(cmd.Actor, tenant) {
-				tenant = &domain.Tenant{}
 			}
 		}
 		return f.decided(l.AddTenant(tenant, primary))

@@ -109,27 +109,36 @@ func (a *appender) applyCredit(ctx context.Context, lease *domain.Lease, t *doma
 }
 
 // postCharge appends a new charge's first events (at version 0) and applies
-// the lease's credit to it, in one transaction under the lease's ledger lock.
-// A charge that exists already is eventstore.ErrConcurrency, as a plain append.
-func postCharge(ctx context.Context, store eventstore.Store, leaseID uuid.UUID, id uuid.UUID, events []domain.Event, today domain.Date) (Result, error) {
+// the lease's credit to it; the lease's ledger lock must be held. A charge that
+// exists already is eventstore.ErrConcurrency, as a plain append.
+func (a *appender) postCharge(ctx context.Context, lease *domain.Lease, id uuid.UUID, events []domain.Event,
+	on domain.Date) (*domain.Transaction, error) {
+	t := &domain.Transaction{}
+	if err := a.append(ctx, transactionStream(id), t, events); err != nil {
+		return nil, err
+	}
+	return t, a.applyCredit(ctx, lease, t, on)
+}
+
+// postCharge posts a new charge (appender.postCharge) in one transaction under
+// the lease's ledger lock, and answers it as posted.
+func postCharge(ctx context.Context, store eventstore.Store, leaseID uuid.UUID, id uuid.UUID, events []domain.Event,
+	today domain.Date) (Result, *domain.Transaction, error) {
 	var res Result
+	var t *domain.Transaction
 	err := atomically(ctx, store, func(store eventstore.Store) error {
 		lease, err := lockedLease(ctx, store, leaseID)
 		if err != nil {
 			return err
 		}
 		a := &appender{store: store}
-		t := &domain.Transaction{}
-		if err := a.append(ctx, transactionStream(id), t, events); err != nil {
-			return err
-		}
-		if err := a.applyCredit(ctx, lease, t, today); err != nil {
+		if t, err = a.postCharge(ctx, lease, id, events, today); err != nil {
 			return err
 		}
 		res = Result{ID: id, Version: t.Version(), Created: true, Checkpoint: a.last}
 		return nil
 	})
-	return res, err
+	return res, t, err
 }
 
 // loadCharges rebuilds the charges of ids.

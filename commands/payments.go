@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -158,14 +160,19 @@ func (h *Ledger) Return(ctx context.Context, cmd ReturnPayment) (Result, error) 
 	var lease *domain.Lease
 	err := h.unit(ctx, func(ctx context.Context) error {
 		reopened = nil
-		p, err := h.visiblePayment(ctx, cmd.Actor, cmd.ID)
-		if err != nil {
+		p := newPayment()
+		if err := load(ctx, h.store, paymentStream(cmd.ID), p); err != nil {
 			return err
 		}
-		if lease, err = lockedLease(ctx, h.store, p.LeaseID()); err != nil {
+		if !p.Exists() {
+			return domain.ErrNotFound
+		}
+		var err error
+		if lease, err = lockedVisibleLease(ctx, h.store, cmd.Actor, p.LeaseID()); err != nil {
 			return err
 		}
-		if err := load(ctx, h.store, paymentStream(cmd.ID), p.reset()); err != nil {
+		p = newPayment() // as the lock left it
+		if err := load(ctx, h.store, paymentStream(cmd.ID), p); err != nil {
 			return err
 		}
 		if cmd.IfMatch != nil && *cmd.IfMatch != p.Version() {
@@ -193,7 +200,7 @@ func (h *Ledger) Return(ctx context.Context, cmd ReturnPayment) (Result, error) 
 			return err
 		}
 		for _, c := range d.Charges {
-			if c.Charge.Open() {
+			if c.Charge.Open() && !slices.Contains(reopened, c.Charge) {
 				reopened = append(reopened, c.Charge)
 			}
 		}
@@ -207,11 +214,7 @@ func (h *Ledger) Return(ctx context.Context, cmd ReturnPayment) (Result, error) 
 			notes := "returned payment fee: " + cmd.Reason
 			posted := &domain.ChargePosted{TransactionID: *feeID, LeaseID: lease.ID(), Amount: *fee,
 				Type: domain.TransactionFee, DueDate: on, Notes: &notes}
-			t := &domain.Transaction{}
-			if err := a.append(ctx, transactionStream(*feeID), t, []domain.Event{posted}); err != nil {
-				return err
-			}
-			if err := a.applyCredit(ctx, lease, t, on); err != nil {
+			if _, err := a.postCharge(ctx, lease, *feeID, []domain.Event{posted}, on); err != nil {
 				return err
 			}
 		}
@@ -235,29 +238,6 @@ func (h *Ledger) Return(ctx context.Context, cmd ReturnPayment) (Result, error) 
 		res.Checkpoint = run.report.Last
 	}
 	return res, nil
-}
-
-// visiblePayment is a payment whose lease the actor may see, or ErrNotFound.
-func (h *Ledger) visiblePayment(ctx context.Context, actor Actor, id uuid.UUID) (*loadedPayment, error) {
-	p := &loadedPayment{LeasePayment: newPayment()}
-	if err := load(ctx, h.store, paymentStream(id), p.LeasePayment); err != nil {
-		return nil, err
-	}
-	if !p.Exists() {
-		return nil, domain.ErrNotFound
-	}
-	if _, err := visibleLease(ctx, h.store, actor, p.LeaseID()); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-// loadedPayment is a payment that can be read again (after the lock).
-type loadedPayment struct{ *domain.LeasePayment }
-
-func (p *loadedPayment) reset() *domain.LeasePayment {
-	*p.LeasePayment = domain.LeasePayment{}
-	return p.LeasePayment
 }
 
 // RefundCredit pays a lease's credit back.
@@ -316,7 +296,7 @@ func (h *Ledger) SettleDeposit(ctx context.Context, cmd SettleDeposit) (Result, 
 	deductions := make([]domain.DepositDeduction, len(cmd.Deductions))
 	for i, in := range cmd.Deductions {
 		deductions[i] = domain.DepositDeduction{Reason: in.Reason, DocumentID: in.DocumentID, TransactionID: in.TransactionID,
-			Amount: parsed.requiredMoney("deductions["+itoa(i)+"].amount", in.Amount)}
+			Amount: parsed.requiredMoney("deductions["+strconv.Itoa(i)+"].amount", in.Amount)}
 	}
 	var res Result
 	err := h.onLease(ctx, cmd.Actor, cmd.LeaseID, func(ctx context.Context, lease *domain.Lease) error {
@@ -329,7 +309,7 @@ func (h *Ledger) SettleDeposit(ctx context.Context, cmd SettleDeposit) (Result, 
 			if err := load(ctx, h.store, documentStream(*ded.DocumentID), &doc); err != nil {
 				return err
 			}
-			fields.Check(doc.Exists(), "deductions["+itoa(i)+"].document_id", "no such document")
+			fields.Check(doc.Exists(), "deductions["+strconv.Itoa(i)+"].document_id", "no such document")
 		}
 		charges, err := h.openCharges(ctx, cmd.LeaseID)
 		if err != nil {
@@ -347,9 +327,4 @@ func (h *Ledger) SettleDeposit(ctx context.Context, cmd SettleDeposit) (Result, 
 		return nil
 	})
 	return res, err
-}
-
-func itoa(i int) string {
-	b, _ := json.Marshal(i)
-	return string(b)
 }

@@ -216,9 +216,9 @@ func (r *leaseRun) ensureCharge(ctx context.Context, seg domain.RentSegment) (*d
 	if err != nil || charge.Exists() {
 		return charge, err
 	}
-	posted := domain.RentCharge(r.lease, seg)
 	// The lease's credit, if any, pays it at once (commands/ledger.go).
-	res, err := postCharge(systemContext(ctx, cmdPostRent), r.h.store, r.lease.ID(), id, []domain.Event{posted}, r.through)
+	res, posted, err := postCharge(systemContext(ctx, cmdPostRent), r.h.store, r.lease.ID(), id,
+		[]domain.Event{domain.RentCharge(r.lease, seg)}, r.through)
 	if errors.Is(err, eventstore.ErrConcurrency) {
 		return loadTransaction(ctx, r.h.store, id) // posted by a concurrent run
 	}
@@ -227,11 +227,7 @@ func (r *leaseRun) ensureCharge(ctx context.Context, seg domain.RentSegment) (*d
 	}
 	r.report.Charges++
 	r.report.appended(res.Checkpoint)
-	if res.Version == 1 {
-		charge.Apply(posted, 1, time.Time{}) // as the store now holds it, without reading it back
-		return charge, nil
-	}
-	return loadTransaction(ctx, r.h.store, id)
+	return posted, nil // as the store now holds it, credit applied: not read back
 }
 
 // lateFee charges the period's late fee on charge when one is due.

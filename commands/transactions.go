@@ -74,7 +74,8 @@ func (h *Transactions) Post(ctx context.Context, cmd PostCharge) (Result, error)
 	return createOnce(ctx, h.store, stream, once[*domain.Transaction]{newAgg: newTransaction,
 		visible: func(t *domain.Transaction) error { return h.canSee(ctx, cmd.Actor, t) }, same: sameFirst[*domain.Transaction](events[0])}, func() (Result, error) {
 		// The lease's credit, if any, pays it at once (commands/ledger.go).
-		return postCharge(ctx, h.store, lease.ID(), id, events, today(h.now))
+		res, _, err := postCharge(ctx, h.store, lease.ID(), id, events, today(h.now))
+		return res, err
 	})
 }
 
@@ -102,7 +103,7 @@ func (h *Transactions) Pay(ctx context.Context, cmd PayTransaction) (Result, err
 	ctx = withCommand(ctx, "PayTransaction")
 	var parsed inputFields
 	date := parsed.date("payment_date", cmd.PaymentDate)
-	var assessed bool // a late fee on the charge as paid; none can come after the payment
+	var paid *domain.Transaction // the charge as the payment left it
 	var res Result
 	err := atomically(ctx, h.store, func(store eventstore.Store) error {
 		t, err := loadTransaction(ctx, store, cmd.ID)
@@ -122,7 +123,6 @@ func (h *Transactions) Pay(ctx context.Context, cmd PayTransaction) (Result, err
 		if cmd.IfMatch != nil && *cmd.IfMatch != t.Version() {
 			return domain.ErrPreconditionFailed
 		}
-		assessed = t.LateFee() != nil
 		paymentID := uuid.New()
 		d, err := domain.PayBalance(lease, t, paymentID, domain.Payment{
 			PaymentDate: date, PaymentMethod: domain.ParsePaymentMethod(cmd.PaymentMethod),
@@ -138,13 +138,13 @@ func (h *Transactions) Pay(ctx context.Context, cmd PayTransaction) (Result, err
 		if err := a.decision(ctx, lease, d); err != nil {
 			return err
 		}
-		res = Result{ID: t.ID(), Version: t.Version(), Checkpoint: a.last}
+		res, paid = Result{ID: t.ID(), Version: t.Version(), Checkpoint: a.last}, t
 		return nil
 	})
-	if err != nil || !assessed {
+	if err != nil {
 		return res, err
 	}
-	return res, h.cancelLateFee(ctx, cmd.ID, &res) // rent paid within the grace period keeps no fee (docs/rent.md)
+	return res, voidGraceFee(ctx, h.store, paid, &res) // rent paid within the grace period keeps no fee (docs/rent.md)
 }
 
 // FailTransaction marks a pending payment as failed.

@@ -3,8 +3,6 @@ package commands
 import (
 	"context"
 
-	"github.com/google/uuid"
-
 	"github.com/assetanchor/assetanchor/domain"
 	"github.com/assetanchor/assetanchor/eventstore"
 )
@@ -47,20 +45,11 @@ func (h *Transactions) WriteOff(ctx context.Context, cmd WriteOffCharge) (Result
 		func(t *domain.Transaction) ([]domain.Event, error) { return t.WriteOff(cmd.Reason) })
 }
 
-// cancelLateFee voids the late fee of a rent charge just paid within its grace
-// period (the payment may be recorded long after its payment_date): such a charge
-// never keeps a fee. The answer then waits for the void too. Should this fail
-// after the payment was recorded, the rent schedule's next run voids the fee.
-func (h *Transactions) cancelLateFee(ctx context.Context, id uuid.UUID, res *Result) error {
-	rent, err := loadTransaction(ctx, h.store, id)
-	if err != nil {
-		return err
-	}
-	return voidGraceFee(ctx, h.store, rent, res)
-}
-
 // voidGraceFee voids the late fee of rent charge t when t was paid within its
-// grace period, and has res wait for the void too.
+// grace period (the payment may be recorded long after its payment_date): such
+// a charge never keeps a fee. res then waits for the void too. It runs after
+// the payment committed; should it fail, the rent schedule's next run voids the
+// fee.
 func voidGraceFee(ctx context.Context, store eventstore.Store, t *domain.Transaction, res *Result) error {
 	fee, within := t.PaidWithinGrace()
 	if !within {

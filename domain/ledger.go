@@ -14,6 +14,8 @@ package domain
 //     of at most what is held, and the rest refunded.
 
 import (
+	"strconv"
+
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 )
@@ -22,7 +24,6 @@ import (
 func (m Money) Add(o Money) Money { return Money{d: m.d.Add(o.d)} }
 func (m Money) Sub(o Money) Money { return Money{d: m.d.Sub(o.d)} }
 func (m Money) IsZero() bool      { return m.d.IsZero() }
-func (m Money) Cmp(o Money) int   { return m.d.Cmp(o.d) }
 
 func minMoney(a, b Money) Money {
 	if a.d.LessThan(b.d) {
@@ -224,7 +225,7 @@ func (l *Lease) SettleDeposit(deductions []DepositDeduction, method PaymentMetho
 	owed := map[uuid.UUID]Money{}
 	var d PaymentDecision
 	for i, ded := range deductions {
-		field := "deductions[" + itoa(i) + "]"
+		field := "deductions[" + strconv.Itoa(i) + "]"
 		textField(&v, field+".reason", ded.Reason, true, 1000)
 		v.check(ded.Amount.IsPositive(), field+".amount", "must be greater than 0")
 		total = total.Add(ded.Amount)
@@ -259,11 +260,4 @@ func (l *Lease) SettleDeposit(deductions []DepositDeduction, method PaymentMetho
 	}
 	d.Lease = []Event{&DepositSettled{Deductions: deductions, Refunded: held.Sub(total), RefundMethod: method, On: on}}
 	return d, nil
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
 }

@@ -113,14 +113,9 @@ func (p *LeasePayment) Apply(e Event, version int64, _ time.Time) {
 	p.version = version
 }
 
-func (p *LeasePayment) ID() uuid.UUID             { return p.recorded.PaymentID }
-func (p *LeasePayment) Version() int64            { return p.version }
-func (p *LeasePayment) Exists() bool              { return p.version > 0 }
-func (p *LeasePayment) LeaseID() uuid.UUID        { return p.recorded.LeaseID }
-func (p *LeasePayment) Amount() Money             { return p.recorded.Amount }
-func (p *LeasePayment) Allocations() []Allocation { return p.recorded.Allocations }
-func (p *LeasePayment) Credit() Money             { return p.recorded.Credit }
-func (p *LeasePayment) Status() PaymentStatus     { return p.status }
+func (p *LeasePayment) Version() int64     { return p.version }
+func (p *LeasePayment) Exists() bool       { return p.version > 0 }
+func (p *LeasePayment) LeaseID() uuid.UUID { return p.recorded.LeaseID }
 
 // Refusals of a return.
 var (
