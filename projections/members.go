@@ -71,14 +71,11 @@ func (m *memberRows) each(fn func(*row)) {
 // uuidOf is the UUID held by column col.
 func (r *row) uuidOf(col string) (uuid.UUID, error) {
 	var s string
-	if err := json.Unmarshal(r.values[r.table.index[col]], &s); err != nil {
+	if err := json.Unmarshal(r.raw(col), &s); err != nil {
 		return uuid.Nil, fmt.Errorf("%s.%s: %w", r.table.name, col, err)
 	}
 	return uuid.Parse(s)
 }
-
-// value is column col's value as JSON.
-func (r *row) value(col string) json.RawMessage { return r.values[r.table.index[col]] }
 
 // storedMembers reads a stream's rows of member table t from db.
 func storedMembers(ctx context.Context, db eventstore.DB) func(t *tableDef, id uuid.UUID) ([]*row, error) {

@@ -79,7 +79,7 @@ func addParty(parties *memberRows, lease, id uuid.UUID, primary bool, e eventsto
 	last := 0
 	parties.each(func(r *row) {
 		var p int
-		if json.Unmarshal(r.value("position"), &p) == nil {
+		if json.Unmarshal(r.raw("position"), &p) == nil {
 			last = max(last, p)
 		}
 	})
@@ -119,12 +119,12 @@ func partiesJSON(parties *memberRows) json.RawMessage {
 	}
 	var list []party
 	parties.each(func(r *row) {
-		if string(r.value("removed_at")) != "null" {
+		if string(r.raw("removed_at")) != "null" {
 			return
 		}
 		id, _ := r.uuidOf("tenant_id")
-		p := party{ID: id.String(), Primary: string(r.value("is_primary")) == "true"}
-		_ = json.Unmarshal(r.value("position"), &p.at)
+		p := party{ID: id.String(), Primary: string(r.raw("is_primary")) == "true"}
+		_ = json.Unmarshal(r.raw("position"), &p.at)
 		list = append(list, p)
 	})
 	slices.SortStableFunc(list, func(a, b party) int {

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
@@ -81,8 +82,13 @@ func applyLeaseLedger(en *entity, e eventstore.Event, de domain.Event) error {
 		a.set(col, a.decimal(col).Add(amount.Decimal().Mul(decimal.NewFromInt(sign))))
 	}
 	entry := func(kind string, on domain.Date, amount domain.Money, transaction, payment *uuid.UUID, reason *string, document *uuid.UUID) {
-		a.set("entries", appendJSONB(a.raw("entries"), jsonbObject{{"kind", kind}, {"on", on}, {"at", e.RecordedAt}, {"amount", amount},
-			{"transaction_id", transaction}, {"payment_id", payment}, {"reason", reason}, {"document_id", document}}))
+		entries, err := appendJSONB(a.raw("entries"), jsonbObject{{"kind", kind}, {"on", on}, {"at", e.RecordedAt}, {"amount", amount},
+			{"transaction_id", transaction}, {"payment_id", payment}, {"reason", reason}, {"document_id", document}})
+		if err != nil {
+			a.fail(err)
+			return
+		}
+		a.set("entries", entries)
 	}
 	switch ev := de.(type) {
 	case *domain.CreditReceived:
@@ -132,15 +138,15 @@ func applyLeaseLedger(en *entity, e eventstore.Event, de domain.Event) error {
 }
 
 // appendJSONB appends an object to a JSONB array as PostgreSQL renders it.
-func appendJSONB(array json.RawMessage, o jsonbObject) json.RawMessage {
+func appendJSONB(array json.RawMessage, o jsonbObject) (json.RawMessage, error) {
 	item, err := jsonbArray{o}.appendPG(nil)
 	if err != nil {
-		return array // the row fails on the same value elsewhere; never half an array
+		return nil, fmt.Errorf("render a lease account entry: %w", err)
 	}
 	if string(array) == "[]" || string(array) == "null" {
-		return item
+		return item, nil
 	}
 	out := append([]byte(nil), array[:len(array)-1]...)
 	out = append(out, ',', ' ')
-	return append(out, item[1:]...)
+	return append(out, item[1:]...), nil
 }

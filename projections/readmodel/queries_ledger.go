@@ -2,13 +2,11 @@ package readmodel
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/shopspring/decimal"
 
 	"github.com/assetanchor/assetanchor/domain"
 )
@@ -56,25 +54,13 @@ const visiblePayments = `payments pm
 func scanPayment(row pgx.CollectableRow) (PaymentView, error) {
 	var p PaymentView
 	var created, updated time.Time
-	var allocations []byte
 	err := row.Scan(&p.ID, &p.LeaseID, &p.TenantID, &p.Amount.Decimal, &p.PaymentDate, &p.PaymentMethod,
-		&p.ReferenceNumber, &p.AppliesTo, &p.Status, &allocations, &p.Credit.Decimal, &p.ReturnedOn, &p.ReturnReason,
+		&p.ReferenceNumber, &p.AppliesTo, &p.Status, &p.Allocations, &p.Credit.Decimal, &p.ReturnedOn, &p.ReturnReason,
 		&p.ReturnFeeID, &created, &updated, &p.Version)
 	if err != nil {
 		return p, err
 	}
 	p.CreatedAt, p.UpdatedAt = Timestamp(created), Timestamp(updated)
-	var raw []struct {
-		TransactionID uuid.UUID       `json:"transaction_id"`
-		Amount        decimal.Decimal `json:"amount"`
-	}
-	if err := json.Unmarshal(allocations, &raw); err != nil {
-		return p, fmt.Errorf("read allocations: %w", err)
-	}
-	p.Allocations = make([]AllocationView, len(raw))
-	for i, a := range raw {
-		p.Allocations[i] = AllocationView{TransactionID: a.TransactionID, Amount: Money{a.Amount}}
-	}
 	return p, nil
 }
 
@@ -147,23 +133,10 @@ func (q *Queries) Deposit(ctx context.Context, v Viewer, id uuid.UUID) (DepositV
 		WHERE `+visibleProperty+` AND l.id = $3`, seesAll(v), v.UserID, id)
 	return collectOne(rows, err, func(row pgx.CollectableRow) (DepositView, error) {
 		var d DepositView
-		var deductions []byte
-		if err := row.Scan(&d.LeaseID, &d.Required.Decimal, &d.Received.Decimal, &d.Held.Decimal, &deductions,
-			&d.Refunded.Decimal, &d.Forfeited.Decimal, &d.Credit.Decimal, &d.Version); err != nil {
+		err := row.Scan(&d.LeaseID, &d.Required.Decimal, &d.Received.Decimal, &d.Held.Decimal, &d.Deductions,
+			&d.Refunded.Decimal, &d.Forfeited.Decimal, &d.Credit.Decimal, &d.Version)
+		if err != nil {
 			return d, err
-		}
-		var raw []struct {
-			Reason        string          `json:"reason"`
-			Amount        decimal.Decimal `json:"amount"`
-			DocumentID    *uuid.UUID      `json:"document_id"`
-			TransactionID *uuid.UUID      `json:"transaction_id"`
-		}
-		if err := json.Unmarshal(deductions, &raw); err != nil {
-			return d, fmt.Errorf("read deductions: %w", err)
-		}
-		d.Deductions = make([]DeductionView, len(raw))
-		for i, r := range raw {
-			d.Deductions[i] = DeductionView{Reason: r.Reason, Amount: Money{r.Amount}, DocumentID: r.DocumentID, TransactionID: r.TransactionID}
 		}
 		return d, nil
 	}, "read deposit")

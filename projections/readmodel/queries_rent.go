@@ -37,14 +37,9 @@ func scanLateFeePolicy(row pgx.CollectableRow) (LateFeePolicyView, error) {
 	if err := row.Scan(&v.Source, &v.PropertyID, &v.LeaseID, &v.GraceDays, &flat, &percent, &cap, &updated, &v.Version); err != nil {
 		return v, err
 	}
-	if flat != nil {
-		v.FlatAmount = &Money{*flat}
-	}
+	v.FlatAmount, v.MonthlyCap = moneyOf(flat), moneyOf(cap)
 	if percent != nil {
 		v.Percent = &Percent{*percent}
-	}
-	if cap != nil {
-		v.MonthlyCap = &Money{*cap}
 	}
 	v.UpdatedAt = Timestamp(updated)
 	return v, nil

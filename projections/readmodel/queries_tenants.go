@@ -82,9 +82,7 @@ func scanTenant(row pgx.CollectableRow) (TenantView, error) {
 	var full bool
 	err := row.Scan(&t.ID, &t.FirstName, &t.LastName, &t.Email, &t.Phone, &t.SSNLastFour, &t.DateOfBirth,
 		&t.CreditScore, &income, &t.BackgroundCheckStatus, &t.RegisteredBy, &created, &updated, &version, &full)
-	if income != nil {
-		t.Income = &Money{*income}
-	}
+	t.Income = moneyOf(income)
 	t.CreatedAt = Timestamp(created)
 	t.Access = domain.AccessContact
 	if full {
