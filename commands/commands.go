@@ -159,3 +159,11 @@ type Target struct {
 	ID      uuid.UUID
 	IfMatch *int64
 }
+
+// Transition is the input of a status change that takes nothing but an optional
+// reason: failing, refunding, waiving or writing off a charge, cancelling a
+// maintenance request. A status change with no input at all takes the Target.
+type Transition struct {
+	Target
+	Reason string
+}

@@ -172,18 +172,13 @@ func (h *Documents) Change(ctx context.Context, cmd ChangeDocument) (Result, err
 	})
 }
 
-// DeleteDocument deletes a document.
-type DeleteDocument struct {
-	Target
-}
-
-// Delete handles DeleteDocument: DocumentDeleted is appended and the document's
+// Delete deletes a document: DocumentDeleted is appended and the document's
 // claim on its bytes given up in one transaction; once that has committed, the
 // bytes are removed if no other live document holds them. The history stays.
-func (h *Documents) Delete(ctx context.Context, cmd DeleteDocument) (Result, error) {
+func (h *Documents) Delete(ctx context.Context, target Target) (Result, error) {
 	ctx = withCommand(ctx, "DeleteDocument")
 	var key string
-	res, err := h.update(ctx, cmd.Target, func(store eventstore.Store, d *domain.Document) ([]domain.Event, error) {
+	res, err := h.update(ctx, target, func(store eventstore.Store, d *domain.Document) ([]domain.Event, error) {
 		events, err := d.Delete()
 		if err != nil {
 			return nil, err

@@ -160,7 +160,7 @@ func TestDeleteRacingUploadOfTheSameBytes(t *testing.T) {
 			uploadErr error
 		)
 		wg.Go(func() {
-			_, delErr = w.documents.Delete(ctx, DeleteDocument{Target: Target{Actor: w.owner, ID: first}})
+			_, delErr = w.documents.Delete(ctx, Target{Actor: w.owner, ID: first})
 		})
 		wg.Go(func() { second, uploadErr = w.upload(ctx, content) })
 		wg.Wait()
@@ -172,7 +172,7 @@ func TestDeleteRacingUploadOfTheSameBytes(t *testing.T) {
 			t.Fatalf("round %d: the live document %s lost its bytes: %v", round, second.ID, err)
 		}
 		blob.Close()
-		if _, err := w.documents.Delete(ctx, DeleteDocument{Target: Target{Actor: w.owner, ID: second.ID}}); err != nil {
+		if _, err := w.documents.Delete(ctx, Target{Actor: w.owner, ID: second.ID}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := w.blobs.Open(ctx, sha256Hex(content)); !errors.Is(err, blobs.ErrNotFound) {

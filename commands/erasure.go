@@ -128,7 +128,7 @@ func (h *Documents) DeleteErasedTenantFiles(ctx context.Context, tenantID uuid.U
 	system := Actor{Role: domain.RoleAdmin} // sees every document and entity
 	var last Result
 	for _, id := range ids {
-		res, err := h.Delete(ctx, DeleteDocument{Target{Actor: system, ID: id}})
+		res, err := h.Delete(ctx, Target{Actor: system, ID: id})
 		if errors.Is(err, domain.ErrNotFound) {
 			continue // deleted meanwhile
 		}

@@ -173,15 +173,10 @@ func (h *Maintenance) Schedule(ctx context.Context, cmd ScheduleMaintenance) (Re
 		})
 }
 
-// StartMaintenance begins work on an assigned request.
-type StartMaintenance struct {
-	Target
-}
-
-// Start handles StartMaintenance.
-func (h *Maintenance) Start(ctx context.Context, cmd StartMaintenance) (Result, error) {
+// Start begins work on an assigned request.
+func (h *Maintenance) Start(ctx context.Context, target Target) (Result, error) {
 	ctx = withCommand(ctx, "StartMaintenance")
-	return h.update(ctx, cmd.Target, maintenanceForWork,
+	return h.update(ctx, target, maintenanceForWork,
 		func(m *domain.MaintenanceRequest) ([]domain.Event, error) { return m.Start() })
 }
 
@@ -205,14 +200,8 @@ func (h *Maintenance) Complete(ctx context.Context, cmd CompleteMaintenance) (Re
 		})
 }
 
-// CancelMaintenance withdraws a request.
-type CancelMaintenance struct {
-	Target
-	Reason string
-}
-
-// Cancel handles CancelMaintenance.
-func (h *Maintenance) Cancel(ctx context.Context, cmd CancelMaintenance) (Result, error) {
+// Cancel withdraws a request.
+func (h *Maintenance) Cancel(ctx context.Context, cmd Transition) (Result, error) {
 	ctx = withCommand(ctx, "CancelMaintenance")
 	return h.update(ctx, cmd.Target, maintenanceForOwner,
 		func(m *domain.MaintenanceRequest) ([]domain.Event, error) { return m.Cancel(cmd.Reason) })

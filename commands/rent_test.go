@@ -527,21 +527,21 @@ func TestWaiveAndWriteOffCommands(t *testing.T) {
 	w.MustPost(t, "2025-01-02")
 	rent, fee := rentID(lease, "2025-01-01"), domain.LateFeeID(lease, "2025-01")
 
-	if _, err := w.transactions.Waive(ctx, WaiveFee{Target: Target{Actor: w.owner, ID: rent}}); !errors.Is(err, domain.ErrNotAFee) {
+	if _, err := w.transactions.Waive(ctx, Transition{Target: Target{Actor: w.owner, ID: rent}}); !errors.Is(err, domain.ErrNotAFee) {
 		t.Errorf("waiving rent: err = %v, want ErrNotAFee", err)
 	}
-	if _, err := w.transactions.WriteOff(ctx, WriteOffCharge{Target: Target{Actor: w.owner, ID: rent}}); !errors.Is(err, domain.ErrRoleForbidden) {
+	if _, err := w.transactions.WriteOff(ctx, Transition{Target: Target{Actor: w.owner, ID: rent}}); !errors.Is(err, domain.ErrRoleForbidden) {
 		t.Errorf("a user writing off: err = %v, want ErrRoleForbidden", err)
 	}
 	stranger := Actor{UserID: uuid.New(), Role: domain.RoleUser}
-	if _, err := w.transactions.WriteOff(ctx, WriteOffCharge{Target: Target{Actor: stranger, ID: rent}}); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := w.transactions.WriteOff(ctx, Transition{Target: Target{Actor: stranger, ID: rent}}); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("another owner writing off: err = %v, want ErrNotFound", err)
 	}
-	if _, err := w.transactions.Waive(ctx, WaiveFee{Target: Target{Actor: w.owner, ID: fee}, Reason: "first time"}); err != nil {
+	if _, err := w.transactions.Waive(ctx, Transition{Target: Target{Actor: w.owner, ID: fee}, Reason: "first time"}); err != nil {
 		t.Fatalf("waiving the fee: %v", err)
 	}
 	manager := Actor{UserID: uuid.New(), Role: domain.RoleManager}
-	if _, err := w.transactions.WriteOff(ctx, WriteOffCharge{Target: Target{Actor: manager, ID: rent}, Reason: "tenant left"}); err != nil {
+	if _, err := w.transactions.WriteOff(ctx, Transition{Target: Target{Actor: manager, ID: rent}, Reason: "tenant left"}); err != nil {
 		t.Fatalf("a manager writing off: %v", err)
 	}
 	for id, want := range map[uuid.UUID][]string{rent: {"ChargePosted", "LateFeeAssessed", "ChargeWrittenOff"}, fee: {"ChargePosted", "FeeWaived"}} {

@@ -147,41 +147,24 @@ func (h *Transactions) Pay(ctx context.Context, cmd PayTransaction) (Result, err
 	return res, voidGraceFee(ctx, h.store, paid, &res) // rent paid within the grace period keeps no fee (docs/rent.md)
 }
 
-// FailTransaction marks a pending payment as failed.
-type FailTransaction struct {
-	Target
-	Reason string
-}
-
-// Fail handles FailTransaction.
-func (h *Transactions) Fail(ctx context.Context, cmd FailTransaction) (Result, error) {
+// Fail marks a pending payment as failed.
+func (h *Transactions) Fail(ctx context.Context, cmd Transition) (Result, error) {
 	ctx = withCommand(ctx, "FailTransaction")
 	return h.update(ctx, cmd.Target, func(t *domain.Transaction) ([]domain.Event, error) {
 		return t.Fail(cmd.Reason)
 	})
 }
 
-// RetryTransaction puts a failed payment back to pending.
-type RetryTransaction struct {
-	Target
-}
-
-// Retry handles RetryTransaction.
-func (h *Transactions) Retry(ctx context.Context, cmd RetryTransaction) (Result, error) {
+// Retry puts a failed payment back to pending.
+func (h *Transactions) Retry(ctx context.Context, target Target) (Result, error) {
 	ctx = withCommand(ctx, "RetryTransaction")
-	return h.update(ctx, cmd.Target, func(t *domain.Transaction) ([]domain.Event, error) {
+	return h.update(ctx, target, func(t *domain.Transaction) ([]domain.Event, error) {
 		return t.Retry()
 	})
 }
 
-// RefundTransaction returns a completed payment.
-type RefundTransaction struct {
-	Target
-	Reason string
-}
-
-// Refund handles RefundTransaction.
-func (h *Transactions) Refund(ctx context.Context, cmd RefundTransaction) (Result, error) {
+// Refund returns a completed payment.
+func (h *Transactions) Refund(ctx context.Context, cmd Transition) (Result, error) {
 	ctx = withCommand(ctx, "RefundTransaction")
 	return h.update(ctx, cmd.Target, func(t *domain.Transaction) ([]domain.Event, error) {
 		return t.Refund(cmd.Reason)

@@ -7,30 +7,19 @@ import (
 	"github.com/assetanchor/assetanchor/eventstore"
 )
 
-// WaiveFee forgives a pending or failed fee.
-type WaiveFee struct {
-	Target
-	Reason string
-}
-
-// Waive handles WaiveFee for anyone who sees the fee. Any other type of charge is
-// refused with domain.ErrNotAFee (a conflict: the charge is not a fee).
-func (h *Transactions) Waive(ctx context.Context, cmd WaiveFee) (Result, error) {
+// Waive forgives a pending or failed fee, for anyone who sees it. Any other type
+// of charge is refused with domain.ErrNotAFee (a conflict: the charge is not a fee).
+func (h *Transactions) Waive(ctx context.Context, cmd Transition) (Result, error) {
 	ctx = withCommand(ctx, "WaiveFee")
 	return h.update(ctx, cmd.Target, func(t *domain.Transaction) ([]domain.Event, error) {
 		return t.Waive(cmd.Reason)
 	})
 }
 
-// WriteOffCharge gives up collecting a pending or failed charge.
-type WriteOffCharge struct {
-	Target
-	Reason string
-}
-
-// WriteOff handles WriteOffCharge: admins and managers only. A user who sees the
-// charge is refused with domain.ErrRoleForbidden; one who does not, ErrNotFound.
-func (h *Transactions) WriteOff(ctx context.Context, cmd WriteOffCharge) (Result, error) {
+// WriteOff gives up collecting a pending or failed charge: admins and managers
+// only. A user who sees the charge is refused with domain.ErrRoleForbidden; one
+// who does not, ErrNotFound.
+func (h *Transactions) WriteOff(ctx context.Context, cmd Transition) (Result, error) {
 	ctx = withCommand(ctx, "WriteOffCharge")
 	return update(ctx, h.store, transactionStream(cmd.ID), cmd.IfMatch, newTransaction,
 		func(t *domain.Transaction) error {

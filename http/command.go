@@ -2,6 +2,7 @@ package http
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -21,8 +22,7 @@ const (
 // entityCommand runs a command on the entity of the path: its id, the body
 // (decoded into req as body says), If-Match, then run on that target and answer.
 func (s *Server) entityCommand(w http.ResponseWriter, r *http.Request, req any, body commandBody,
-	run func(t commands.Target) (commands.Result, error),
-	answer func(http.ResponseWriter, *http.Request, commands.Result, error)) {
+	run func(t commands.Target) (commands.Result, error), answer answerFunc) {
 	id, err := pathID(r)
 	if err != nil {
 		Error(w, r, s.log, err)
@@ -45,6 +45,36 @@ func (s *Server) entityCommand(w http.ResponseWriter, r *http.Request, req any, 
 	}
 	res, err := run(commands.Target{Actor: actorOf(r), ID: id, IfMatch: version})
 	answer(w, r, res, err)
+}
+
+// answerFunc answers a command's result: a resource's answer, or answerNoContent.
+type answerFunc func(http.ResponseWriter, *http.Request, commands.Result, error)
+
+// targetCommand serves a command whose only input is its target (a body, as body
+// says, is an empty object): routes.go names the command itself.
+func (s *Server) targetCommand(body commandBody, run func(context.Context, commands.Target) (commands.Result, error),
+	answer answerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.entityCommand(w, r, &struct{}{}, body, func(t commands.Target) (commands.Result, error) {
+			return run(r.Context(), t)
+		}, answer)
+	}
+}
+
+// reasonRequest is the optional body of a commands.Transition.
+type reasonRequest struct {
+	Reason string `json:"reason"`
+}
+
+// transitionCommand serves a commands.Transition: no body, or {"reason": ...}.
+func (s *Server) transitionCommand(run func(context.Context, commands.Transition) (commands.Result, error),
+	answer answerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req reasonRequest
+		s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
+			return run(r.Context(), commands.Transition{Target: t, Reason: req.Reason})
+		}, answer)
+	}
 }
 
 // decodeOptionalJSON reads an optional JSON body into v: no body at all

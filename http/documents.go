@@ -329,12 +329,6 @@ func (s *Server) changeDocument(w http.ResponseWriter, r *http.Request) {
 	}, s.documents().answer)
 }
 
-func (s *Server) deleteDocument(w http.ResponseWriter, r *http.Request) {
-	s.entityCommand(w, r, nil, noBody, func(t commands.Target) (commands.Result, error) {
-		return s.Documents.Delete(r.Context(), commands.DeleteDocument{Target: t})
-	}, s.answerNoContent)
-}
-
 // documents is the collection of documents for the generic handlers.
 func (s *Server) documents() resource[readmodel.DocumentView] {
 	return resource[readmodel.DocumentView]{s: s, collection: "documents", streamType: domain.DocumentStreamType,

@@ -431,13 +431,12 @@ var otherDecoders = []requestDecoder{
 	decoderFor[screeningRequest]("screening", true, nil),
 	decoderFor[chargeRequest]("charge", true, nil),
 	decoderFor[paymentRequest]("payment", true, nil),
-	decoderFor[transactionReasonRequest]("reason", true, nil),
+	decoderFor[reasonRequest]("reason", true, nil),
 	decoderFor[maintenanceRequest]("maintenance", true, nil),
 	decoderFor[maintenancePatchRequest]("maintenancePatch", false, nil),
 	decoderFor[maintenanceAssignRequest]("assign", true, nil),
 	decoderFor[maintenanceScheduleRequest]("schedule", true, nil),
 	decoderFor[maintenanceCompleteRequest]("complete", true, nil),
-	decoderFor[maintenanceCancelRequest]("cancel", true, nil),
 }
 
 // FuzzDecodeRequests decodes every input as every other request body: the same

@@ -43,10 +43,6 @@ type maintenanceCompleteRequest struct {
 	ActualCost *json.Number `json:"actual_cost"`
 }
 
-type maintenanceCancelRequest struct {
-	Reason string `json:"reason"`
-}
-
 func (s *Server) requestMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req maintenanceRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -87,24 +83,10 @@ func (s *Server) scheduleMaintenance(w http.ResponseWriter, r *http.Request) {
 	}, s.maintenance().answer)
 }
 
-func (s *Server) startMaintenance(w http.ResponseWriter, r *http.Request) {
-	var req struct{}
-	s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
-		return s.Maintenance.Start(r.Context(), commands.StartMaintenance{Target: t})
-	}, s.maintenance().answer)
-}
-
 func (s *Server) completeMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req maintenanceCompleteRequest
 	s.entityCommand(w, r, &req, jsonBody, func(t commands.Target) (commands.Result, error) {
 		return s.Maintenance.Complete(r.Context(), commands.CompleteMaintenance{Target: t, ActualCost: req.ActualCost})
-	}, s.maintenance().answer)
-}
-
-func (s *Server) cancelMaintenance(w http.ResponseWriter, r *http.Request) {
-	var req maintenanceCancelRequest
-	s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
-		return s.Maintenance.Cancel(r.Context(), commands.CancelMaintenance{Target: t, Reason: req.Reason})
 	}, s.maintenance().answer)
 }
 

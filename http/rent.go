@@ -51,22 +51,6 @@ func (s *Server) leaseLateFeePolicies() resource[readmodel.LateFeePolicyView] {
 		read: s.queries.LeaseLateFeePolicy, version: readmodel.LateFeePolicyVersion}
 }
 
-// waiveTransaction forgives a fee: 409 for any other type of charge.
-func (s *Server) waiveTransaction(w http.ResponseWriter, r *http.Request) {
-	var req transactionReasonRequest
-	s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
-		return s.Transactions.Waive(r.Context(), commands.WaiveFee{Target: t, Reason: req.Reason})
-	}, s.transactions().answer)
-}
-
-// writeOffTransaction gives up collecting a charge: admins and managers only.
-func (s *Server) writeOffTransaction(w http.ResponseWriter, r *http.Request) {
-	var req transactionReasonRequest
-	s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
-		return s.Transactions.WriteOff(r.Context(), commands.WriteOffCharge{Target: t, Reason: req.Reason})
-	}, s.transactions().answer)
-}
-
 // leaseLedger answers the tenant ledger of a lease, as of ?as_of=YYYY-MM-DD when
 // given; in CSV with ?format=csv.
 func (s *Server) leaseLedger(w http.ResponseWriter, r *http.Request) {

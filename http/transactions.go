@@ -29,11 +29,6 @@ type paymentRequest struct {
 	ReferenceNumber *string `json:"reference_number"`
 }
 
-// transactionReasonRequest is the optional body of /fail and /refund.
-type transactionReasonRequest struct {
-	Reason string `json:"reason"`
-}
-
 func (s *Server) postCharge(w http.ResponseWriter, r *http.Request) {
 	var req chargeRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -54,27 +49,6 @@ func (s *Server) payTransaction(w http.ResponseWriter, r *http.Request) {
 			Target: t, PaymentDate: req.PaymentDate,
 			PaymentMethod: req.PaymentMethod, ReferenceNumber: req.ReferenceNumber,
 		})
-	}, s.transactions().answer)
-}
-
-func (s *Server) failTransaction(w http.ResponseWriter, r *http.Request) {
-	var req transactionReasonRequest
-	s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
-		return s.Transactions.Fail(r.Context(), commands.FailTransaction{Target: t, Reason: req.Reason})
-	}, s.transactions().answer)
-}
-
-func (s *Server) retryTransaction(w http.ResponseWriter, r *http.Request) {
-	var req struct{}
-	s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
-		return s.Transactions.Retry(r.Context(), commands.RetryTransaction{Target: t})
-	}, s.transactions().answer)
-}
-
-func (s *Server) refundTransaction(w http.ResponseWriter, r *http.Request) {
-	var req transactionReasonRequest
-	s.entityCommand(w, r, &req, optionalBody, func(t commands.Target) (commands.Result, error) {
-		return s.Transactions.Refund(r.Context(), commands.RefundTransaction{Target: t, Reason: req.Reason})
 	}, s.transactions().answer)
 }
 

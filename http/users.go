@@ -123,15 +123,3 @@ func (s *Server) changeUserRole(w http.ResponseWriter, r *http.Request) {
 		return s.Users.ChangeRole(r.Context(), t, req.Role)
 	}, s.users().answer)
 }
-
-func (s *Server) deactivateUser(w http.ResponseWriter, r *http.Request) {
-	s.entityCommand(w, r, nil, noBody, func(t commands.Target) (commands.Result, error) {
-		return s.Users.Deactivate(r.Context(), t)
-	}, s.users().answer)
-}
-
-func (s *Server) activateUser(w http.ResponseWriter, r *http.Request) {
-	s.entityCommand(w, r, nil, noBody, func(t commands.Target) (commands.Result, error) {
-		return s.Users.Reactivate(r.Context(), t)
-	}, s.users().answer)
-}
