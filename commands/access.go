@@ -28,8 +28,7 @@ func maintenanceStream(id uuid.UUID) eventstore.StreamID {
 
 // loadProperty rebuilds a property; it may not exist (Exists() is false).
 func loadProperty(ctx context.Context, store eventstore.Store, id uuid.UUID) (*domain.Property, error) {
-	var p domain.Property
-	return &p, load(ctx, store, propertyStream(id), &p)
+	return loadNew(ctx, store, propertyStream(id), newProperty)
 }
 
 // visibleProperty rebuilds a property the actor may see, or returns ErrNotFound.
@@ -46,20 +45,17 @@ func visibleProperty(ctx context.Context, store eventstore.Store, actor Actor, i
 
 // loadTenant rebuilds a tenant; it may not exist.
 func loadTenant(ctx context.Context, store eventstore.Store, id uuid.UUID) (*domain.Tenant, error) {
-	var t domain.Tenant
-	return &t, load(ctx, store, tenantStream(id), &t)
+	return loadNew(ctx, store, tenantStream(id), newTenant)
 }
 
 // loadUser rebuilds a user; it may not exist.
 func loadUser(ctx context.Context, store eventstore.Store, id uuid.UUID) (*domain.User, error) {
-	var u domain.User
-	return &u, load(ctx, store, userStream(id), &u)
+	return loadNew(ctx, store, userStream(id), newUser)
 }
 
 // loadLease rebuilds a lease; it may not exist.
 func loadLease(ctx context.Context, store eventstore.Store, id uuid.UUID) (*domain.Lease, error) {
-	var l domain.Lease
-	return &l, load(ctx, store, leaseStream(id), &l)
+	return loadNew(ctx, store, leaseStream(id), newLease)
 }
 
 // visibleLease rebuilds a lease whose property the actor may see, or returns ErrNotFound.

@@ -44,6 +44,13 @@ func load(ctx context.Context, store eventstore.Store, stream eventstore.StreamI
 	return err
 }
 
+// loadNew replays a stream into a fresh aggregate from newAgg; the stream may be
+// empty (the aggregate's Version is then 0).
+func loadNew[A aggregate](ctx context.Context, store eventstore.Store, stream eventstore.StreamID, newAgg func() A) (A, error) {
+	agg := newAgg()
+	return agg, load(ctx, store, stream, agg)
+}
+
 // replay applies a stream's events to agg and returns the first of them, decoded
 // (nil for an empty stream).
 func replay(stream eventstore.StreamID, events []eventstore.Event, agg aggregate) (domain.Event, error) {
@@ -113,8 +120,8 @@ func atomically(ctx context.Context, store eventstore.Store, fn func(eventstore.
 func update[A aggregate](ctx context.Context, store eventstore.Store, stream eventstore.StreamID,
 	ifMatch *int64, newAgg func() A, authorize func(A) error, decide func(A) ([]domain.Event, error)) (Result, error) {
 	for attempt := 1; ; attempt++ {
-		agg := newAgg()
-		if err := load(ctx, store, stream, agg); err != nil {
+		agg, err := loadNew(ctx, store, stream, newAgg)
+		if err != nil {
 			return Result{}, err
 		}
 		if agg.Version() == 0 {

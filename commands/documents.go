@@ -116,7 +116,7 @@ func (h *Documents) Upload(ctx context.Context, cmd UploadDocument) (Result, err
 		return Result{}, err
 	}
 	stream := documentStream(id)
-	uploaded := once[*domain.Document]{newAgg: func() *domain.Document { return &domain.Document{} },
+	uploaded := once[*domain.Document]{newAgg: newDocument,
 		visible: func(d *domain.Document) error { return h.authorize(ctx, h.store, cmd.Actor, d) },
 		same:    sameFirst[*domain.Document](events[0])}
 	return createOnce(ctx, h.store, stream, uploaded, func() (Result, error) { return h.upload(ctx, cmd, stream, events) })

@@ -77,8 +77,8 @@ func (h *Properties) Register(ctx context.Context, cmd RegisterProperty) (Result
 }
 
 func (h *Properties) requireUser(ctx context.Context, id uuid.UUID) error {
-	var u domain.User
-	if err := load(ctx, h.store, eventstore.StreamID{Type: domain.UserStreamType, ID: id}, &u); err != nil {
+	u, err := loadUser(ctx, h.store, id)
+	if err != nil {
 		return err
 	}
 	if !u.Exists() {

@@ -335,6 +335,5 @@ func voidCharge(ctx context.Context, store eventstore.Store, id uuid.UUID, reaso
 
 // loadTransaction rebuilds a transaction; it may not exist.
 func loadTransaction(ctx context.Context, store eventstore.Store, id uuid.UUID) (*domain.Transaction, error) {
-	var t domain.Transaction
-	return &t, load(ctx, store, transactionStream(id), &t)
+	return loadNew(ctx, store, transactionStream(id), newTransaction)
 }

@@ -190,7 +190,7 @@ func (h *Users) LogOut(ctx context.Context, actor Actor, sessionID uuid.UUID) (R
 // RevokeSession ends one of the actor's own sessions; others' sessions are not found.
 func (h *Users) RevokeSession(ctx context.Context, actor Actor, sessionID uuid.UUID) (Result, error) {
 	ctx = withCommand(ctx, "RevokeSession")
-	return update(ctx, h.store, sessionStream(sessionID), nil, func() *domain.Session { return &domain.Session{} },
+	return update(ctx, h.store, sessionStream(sessionID), nil, newSession,
 		func(s *domain.Session) error {
 			if s.UserID() != actor.UserID {
 				return domain.ErrNotFound
@@ -202,7 +202,7 @@ func (h *Users) RevokeSession(ctx context.Context, actor Actor, sessionID uuid.U
 
 // revokeSession ends a session on the system's behalf (deactivation).
 func revokeSession(ctx context.Context, store eventstore.Store, id uuid.UUID, reason string) (Result, error) {
-	return update(ctx, store, sessionStream(id), nil, func() *domain.Session { return &domain.Session{} },
+	return update(ctx, store, sessionStream(id), nil, newSession,
 		allowAll[*domain.Session],
 		func(s *domain.Session) ([]domain.Event, error) { return s.Revoke(reason), nil })
 }
@@ -241,3 +241,5 @@ func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
+
+func newSession() *domain.Session { return &domain.Session{} }
