@@ -62,9 +62,6 @@ func ParseDocumentEntityType(s string) DocumentEntityType {
 	return t
 }
 
-// DocumentEntityTypes lists the names of the entity types a document may belong to.
-func DocumentEntityTypes() string { return documentEntityTypes.list() }
-
 // SeesConfidentialDocuments reports whether a role may see confidential documents
 // of the entities it sees: admins see all of them, a user those of its own
 // entities; a manager sees every entity but none of their confidential documents.

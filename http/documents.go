@@ -344,12 +344,8 @@ func (s *Server) documentHistory(w http.ResponseWriter, r *http.Request) {
 // documentFilter reads GET /documents' filters.
 func documentFilter(q url.Values, p pageParams) (f readmodel.DocumentFilter, err error) {
 	f = readmodel.DocumentFilter{Cursor: p.cursor, Limit: p.limit}
-	if raw := q.Get("entity_type"); raw != "" {
-		t := domain.ParseDocumentEntityType(raw)
-		if t == (domain.DocumentEntityType{}) {
-			return f, badRequest("entity_type must be one of " + domain.DocumentEntityTypes())
-		}
-		f.EntityType = t.String()
+	if f.EntityType, err = queryEnum[domain.DocumentEntityType](q, "entity_type"); err != nil {
+		return f, err
 	}
 	f.EntityID, err = queryUUID(q, "entity_id")
 	return f, err

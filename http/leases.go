@@ -114,14 +114,8 @@ func leaseFilter(q url.Values, p pageParams) (f readmodel.LeaseFilter, err error
 	if f.TenantID, err = queryUUID(q, "tenant_id"); err != nil {
 		return f, err
 	}
-	if status := q.Get("status"); status != "" {
-		var st domain.LeaseStatus
-		if err := st.UnmarshalText([]byte(status)); err != nil {
-			return f, badRequest("status must be one of active, expired, terminated")
-		}
-		f.Status = st.String()
-	}
-	return f, nil
+	f.Status, err = queryEnum[domain.LeaseStatus](q, "status")
+	return f, err
 }
 
 // activeLeases answers the seed's "Active Leases for Property".

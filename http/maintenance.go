@@ -105,19 +105,11 @@ func maintenanceFilter(q url.Values, p pageParams) (f readmodel.MaintenanceFilte
 	if f.AssignedTo, err = queryUUID(q, "assigned_to"); err != nil {
 		return f, err
 	}
-	if raw := q.Get("status"); raw != "" {
-		var status domain.MaintenanceStatus
-		if err := status.UnmarshalText([]byte(raw)); err != nil {
-			return f, badRequest("status must be one of open, assigned, in_progress, completed, cancelled")
-		}
-		f.Status = status.String()
+	if f.Status, err = queryEnum[domain.MaintenanceStatus](q, "status"); err != nil {
+		return f, err
 	}
-	if raw := q.Get("priority"); raw != "" {
-		var priority domain.Priority
-		if err := priority.UnmarshalText([]byte(raw)); err != nil {
-			return f, badRequest("priority must be one of low, medium, high, emergency")
-		}
-		f.Priority = priority.String()
+	if f.Priority, err = queryEnum[domain.Priority](q, "priority"); err != nil {
+		return f, err
 	}
 	return f, nil
 }

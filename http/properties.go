@@ -109,9 +109,12 @@ func (s *Server) properties() resource[readmodel.PropertyView] {
 
 // propertyFilter reads GET /properties' filters.
 func propertyFilter(q url.Values, p pageParams) (f readmodel.PropertyFilter, err error) {
-	f = readmodel.PropertyFilter{
-		Status: q.Get("status"), City: q.Get("city"), State: q.Get("state"),
-		PropertyType: q.Get("property_type"), Cursor: p.cursor, Limit: p.limit,
+	f = readmodel.PropertyFilter{City: q.Get("city"), State: q.Get("state"), Cursor: p.cursor, Limit: p.limit}
+	if f.Status, err = queryEnum[domain.PropertyStatus](q, "status"); err != nil {
+		return f, err
+	}
+	if f.PropertyType, err = queryEnum[domain.PropertyType](q, "property_type"); err != nil {
+		return f, err
 	}
 	f.OwnerID, err = queryUUID(q, "owner_id")
 	return f, err

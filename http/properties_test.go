@@ -398,6 +398,7 @@ func TestListPropertiesBadQuery(t *testing.T) {
 	for _, q := range []string{
 		"limit=0", "limit=201", "limit=x", "limit=-1", "limit=1.5", "limit=%201",
 		"cursor=" + url.QueryEscape("!!!"), "cursor=Zm9v", "cursor=" + noID, "owner_id=nope",
+		"status=closed", "status=Active", "property_type=castle", "property_type=mixed-use",
 	} {
 		t.Run(q, func(t *testing.T) {
 			before := s.MustWriteCounts(t)

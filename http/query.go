@@ -1,6 +1,8 @@
 package http
 
 import (
+	"encoding"
+	"fmt"
 	"net/url"
 	"strconv"
 	"time"
@@ -34,6 +36,25 @@ func queryUUID(q url.Values, name string) (*uuid.UUID, error) {
 		return nil, badRequest(name + " must be a UUID")
 	}
 	return &id, nil
+}
+
+// queryEnum reads an optional query parameter that names a member of the domain
+// enum E, answering its name ("" when absent); any other value is a 400 that
+// lists the members.
+func queryEnum[E any, PE interface {
+	*E
+	encoding.TextUnmarshaler
+	fmt.Stringer
+}](q url.Values, name string) (string, error) {
+	raw := q.Get(name)
+	if raw == "" {
+		return "", nil
+	}
+	var e E
+	if err := PE(&e).UnmarshalText([]byte(raw)); err != nil {
+		return "", badRequest(name + " " + err.Error())
+	}
+	return PE(&e).String(), nil
 }
 
 // queryTime reads an RFC 3339 timestamp query parameter: malformed is a 400, and a

@@ -64,19 +64,11 @@ func transactionFilter(q url.Values, p pageParams) (f readmodel.TransactionFilte
 	if f.LeaseID, err = queryUUID(q, "lease_id"); err != nil {
 		return f, err
 	}
-	if raw := q.Get("status"); raw != "" {
-		var status domain.TransactionStatus
-		if err := status.UnmarshalText([]byte(raw)); err != nil {
-			return f, badRequest("status " + err.Error())
-		}
-		f.Status = status.String()
+	if f.Status, err = queryEnum[domain.TransactionStatus](q, "status"); err != nil {
+		return f, err
 	}
-	if raw := q.Get("type"); raw != "" {
-		var kind domain.TransactionType
-		if err := kind.UnmarshalText([]byte(raw)); err != nil {
-			return f, badRequest("type " + err.Error())
-		}
-		f.Type = kind.String()
+	if f.Type, err = queryEnum[domain.TransactionType](q, "type"); err != nil {
+		return f, err
 	}
 	return f, nil
 }

@@ -75,11 +75,8 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 
 // userFilter reads GET /users' filters.
 func userFilter(q url.Values, p pageParams) (readmodel.UserFilter, error) {
-	role := q.Get("role")
-	if role != "" && domain.ParseRole(role) == (domain.Role{}) {
-		return readmodel.UserFilter{}, badRequest("role must be admin, manager or user")
-	}
-	return readmodel.UserFilter{Role: role, Email: q.Get("email"), Cursor: p.cursor, Limit: p.limit}, nil
+	role, err := queryEnum[domain.Role](q, "role")
+	return readmodel.UserFilter{Role: role, Email: q.Get("email"), Cursor: p.cursor, Limit: p.limit}, err
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
