@@ -49,18 +49,12 @@ type (
 		Amount        Money     `json:"amount"`
 		On            Date      `json:"on"`
 	}
-	// CreditUnapplied: a return took back credit applied to a charge, which reopens.
-	CreditUnapplied struct {
-		TransactionID uuid.UUID `json:"transaction_id"`
-		Amount        Money     `json:"amount"`
-		On            Date      `json:"on"`
-	}
-	// CreditWithdrawn: the credit a returned payment had left is gone.
-	CreditWithdrawn struct {
-		PaymentID uuid.UUID `json:"payment_id"`
-		Amount    Money     `json:"amount"`
-		On        Date      `json:"on"`
-	}
+	// CreditUnapplied: a return took back credit applied to a charge, which
+	// reopens; the undoing of a CreditApplied, with its fields.
+	CreditUnapplied CreditApplied
+	// CreditWithdrawn: the credit a returned payment had left is gone; the
+	// undoing of the payment's CreditReceived, with its fields.
+	CreditWithdrawn CreditReceived
 	// CreditRefunded: credit paid back to the tenant.
 	CreditRefunded struct {
 		RefundID      uuid.UUID     `json:"refund_id"`

@@ -17,11 +17,7 @@ import (
 // those are rendered (API.md, Roles: a tenant another account registered that a
 // lease on one of the viewer's properties names).
 type TenantView struct {
-	ID                    uuid.UUID     `json:"id"`
-	FirstName             string        `json:"first_name"`
-	LastName              string        `json:"last_name"`
-	Email                 string        `json:"email"`
-	Phone                 *string       `json:"phone"`
+	TenantContactView
 	SSNLastFour           *string       `json:"ssn_last_four"`
 	DateOfBirth           *domain.Date  `json:"date_of_birth"`
 	CreditScore           *int          `json:"credit_score"`
@@ -47,7 +43,7 @@ type TenantContactView struct {
 // only; the others are absent, not null.
 func (t TenantView) MarshalJSON() ([]byte, error) {
 	if t.Access == domain.AccessContact {
-		return json.Marshal(TenantContactView{ID: t.ID, FirstName: t.FirstName, LastName: t.LastName, Email: t.Email, Phone: t.Phone})
+		return json.Marshal(t.TenantContactView)
 	}
 	type full TenantView
 	return json.Marshal(full(t))
