@@ -291,25 +291,30 @@ type leaseSums struct{ open, credit, depositHeld Money }
 // leaseSums are a lease's open charge balances, credit and deposit held on a day.
 func (q *Queries) leaseSums(ctx context.Context, v Viewer, id uuid.UUID, day domain.Date) (leaseSums, error) {
 	var s leaseSums
-	err := q.pool.QueryRow(ctx, `WITH `+chargeMoves("x.lease_id = $3")+`,
-		acct AS (`+accountOn("x.lease_id = $3", "$4::date")+`)
-		SELECT coalesce((SELECT sum(greatest(t.amount - coalesce((SELECT sum(m.amount) FROM moves m
-				WHERE m.transaction_id = t.id AND m.day <= $4::date), 0), 0))
-			FROM transactions t JOIN leases l ON l.id = t.lease_id JOIN properties p ON p.id = l.property_id
-			WHERE `+visibleProperty+` AND t.lease_id = $3 AND t.due_date <= $4::date AND NOT `+closedBy("$4::date")+`), 0),
+	err := q.pool.QueryRow(ctx, `WITH `+chargeMoves("x.lease_id = $4")+`, `+paidBy+`,
+		acct AS (`+accountOn("x.lease_id = $4", "$3::date")+`)
+		SELECT (SELECT coalesce(sum(`+openAmount+`), 0)
+				FROM transactions t JOIN leases l ON l.id = t.lease_id JOIN properties p ON p.id = l.property_id
+				LEFT JOIN paid pd ON pd.transaction_id = t.id
+				WHERE `+visibleProperty+` AND t.lease_id = $4 AND `+openOn+`),
 			coalesce((SELECT sum(credit) FROM acct), 0), coalesce((SELECT sum(deposit_held) FROM acct), 0)`,
-		seesAll(v), v.UserID, id, day).Scan(&s.open.Decimal, &s.credit.Decimal, &s.depositHeld.Decimal)
+		seesAll(v), v.UserID, day, id).Scan(&s.open.Decimal, &s.credit.Decimal, &s.depositHeld.Decimal)
 	if err != nil {
 		return s, fmt.Errorf("read ledger sums: %w", err)
 	}
 	return s, nil
 }
 
-// closedBy is the SQL condition "charge t was closed (void, waived, written off)
-// on or before day", dated no earlier than its due date, as the ledger does.
-func closedBy(day string) string {
-	return `(t.status IN ('void', 'waived', 'written_off') AND greatest(t.closed_on, t.due_date) <= ` + day + `)`
-}
+// The one rule for a charge's open balance on day $3, which the ledger's sums,
+// the rent roll and the aging share, as Ledger draws its lines: charge t counts
+// from its due date until it is closed (void, waived, written off; dated no
+// earlier than its due date) or paid in full, and owes its amount less what was
+// paid of it by then (pd, joined from paidBy).
+const (
+	openAmount = `t.amount - coalesce(pd.paid, 0)`
+	openOn     = `t.due_date <= $3::date AND ` + openAmount + ` > 0
+		AND NOT (t.status IN ('void', 'waived', 'written_off') AND greatest(t.closed_on, t.due_date) <= $3::date)`
+)
 
 // accountOn is a query of each lease's (x.lease_id, of those lease selects)
 // credit and deposit held on day, from its account's dated entries.

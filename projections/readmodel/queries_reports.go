@@ -58,9 +58,9 @@ var unpaidOn = `candidates AS MATERIALIZED (
 		AND t.type <> 'deposit'),
 	` + chargeMoves("x.lease_id IN (SELECT lease_id FROM candidates)") + `, ` + paidBy + `,
 	unpaid AS (
-	SELECT c.lease_id, c.amount - coalesce(pd.paid, 0) AS amount, $3::date - c.due_date AS days
-	FROM candidates c LEFT JOIN paid pd ON pd.transaction_id = c.id
-	WHERE c.amount > coalesce(pd.paid, 0))`
+	SELECT t.lease_id, ` + openAmount + ` AS amount, $3::date - t.due_date AS days
+	FROM candidates t LEFT JOIN paid pd ON pd.transaction_id = t.id
+	WHERE ` + openAmount + ` > 0)`
 
 // ReportPage is the page a report answers: a limit of 0 means every row (CSV).
 type ReportPage struct {
@@ -154,10 +154,9 @@ func (q *Queries) RentRoll(ctx context.Context, v Viewer, asOf domain.Date, page
 		FROM totals LEFT JOIN (page r
 			LEFT JOIN `+tenantContacts(ctx)+` tn ON tn.id = r.tenant_id
 			LEFT JOIN acct a ON a.lease_id = r.lease_id
-			LEFT JOIN LATERAL (SELECT coalesce(sum(t.amount - coalesce(pd.paid, 0)), 0) AS balance
+			LEFT JOIN LATERAL (SELECT coalesce(sum(`+openAmount+`), 0) AS balance
 				FROM transactions t LEFT JOIN paid pd ON pd.transaction_id = t.id
-				WHERE t.lease_id = r.lease_id AND t.due_date <= $3::date AND NOT `+closedBy("$3::date")+`
-					AND t.amount > coalesce(pd.paid, 0)) b ON r.lease_id IS NOT NULL) ON TRUE
+				WHERE t.lease_id = r.lease_id AND `+openOn+`) b ON r.lease_id IS NOT NULL) ON TRUE
 		ORDER BY r.created_at, r.property_id`, args...)
 	if err != nil {
 		return RentRoll{}, fmt.Errorf("report rent roll: %w", err)
