@@ -17,7 +17,6 @@ import (
 
 	"github.com/assetanchor/assetanchor/commands"
 	"github.com/assetanchor/assetanchor/domain"
-	"github.com/assetanchor/assetanchor/eventstore"
 	"github.com/assetanchor/assetanchor/http/console"
 	"github.com/assetanchor/assetanchor/projections/readmodel"
 )
@@ -124,20 +123,10 @@ func (s *Server) consoleAuthenticate(next http.Handler) http.Handler {
 				return
 			}
 		}
-		ctx := readmodel.WithViewer(r.Context(), readmodel.Viewer{UserID: sess.UserID, Role: sess.Role})
-		// As authenticate: a page that only reads may read from the replica, but
-		// not one that replays ?as_of= into temporary tables.
-		if r.Method == http.MethodGet && !r.URL.Query().Has("as_of") {
-			ctx = readmodel.MayReadReplica(ctx)
-		}
-		md := eventstore.MetadataFrom(ctx)
-		md.ActorID = &sess.UserID
-		ctx = eventstore.WithMetadata(ctx, md)
-		actingAs(ctx, sess.UserID)
+		ctx := sessionContext(r, sess)
 		if u, err := s.queries.User(ctx, sess.UserID); err == nil {
 			cs.email = u.Email
 		}
-		ctx = context.WithValue(ctx, sessionKey, sess)
 		ctx = context.WithValue(ctx, consoleSessionKey{}, cs)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

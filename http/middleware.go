@@ -215,19 +215,26 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			Error(w, r, s.log, err)
 			return
 		}
-		ctx := context.WithValue(r.Context(), sessionKey, sess)
-		ctx = readmodel.WithViewer(ctx, readmodel.Viewer{UserID: sess.UserID, Role: sess.Role})
-		// A request that only reads may read from the replica; ?as_of= replays
-		// into temporary tables, which a standby refuses.
-		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !r.URL.Query().Has("as_of") {
-			ctx = readmodel.MayReadReplica(ctx)
-		}
-		md := eventstore.MetadataFrom(ctx)
-		md.ActorID = &sess.UserID
-		ctx = eventstore.WithMetadata(ctx, md)
-		actingAs(ctx, sess.UserID)
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r.WithContext(sessionContext(r, sess)))
 	})
+}
+
+// sessionContext is the context of a request an authenticated session makes,
+// through the API or the console: the session, its viewer, its actor in the
+// events' metadata and the access log.
+func sessionContext(r *http.Request, sess readmodel.Authenticated) context.Context {
+	ctx := context.WithValue(r.Context(), sessionKey, sess)
+	ctx = readmodel.WithViewer(ctx, readmodel.Viewer{UserID: sess.UserID, Role: sess.Role})
+	// A request that only reads may read from the replica; ?as_of= replays
+	// into temporary tables, which a standby refuses.
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !r.URL.Query().Has("as_of") {
+		ctx = readmodel.MayReadReplica(ctx)
+	}
+	md := eventstore.MetadataFrom(ctx)
+	md.ActorID = &sess.UserID
+	ctx = eventstore.WithMetadata(ctx, md)
+	actingAs(ctx, sess.UserID)
+	return ctx
 }
 
 // clientIP is the request's client address as observe resolved it
