@@ -628,6 +628,12 @@ func TestMetricsNeedAnAdminOrTheirOwnAddress(t *testing.T) {
 		if !strings.Contains(body, `version="v1.2.3"`) || !strings.Contains(body, `revision="abc123"`) {
 			t.Errorf("assetanchor_build_info lacks the configured version and revision")
 		}
+		// Both lag gauges, measured (a failed measurement reads -1).
+		for _, gauge := range []string{"assetanchor_projection_lag_events", "assetanchor_projection_lag_seconds"} {
+			if !regexp.MustCompile(`(?m)^` + gauge + ` [0-9]`).MatchString(body) {
+				t.Errorf("the metrics lack a measured %s", gauge)
+			}
+		}
 		// Only /metrics is there; the API is on its own address.
 		other, err := http.Get("http://" + metricsLn.Addr().String() + "/healthz")
 		if err != nil {

@@ -33,37 +33,20 @@ func newMetrics(s *Server) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"method", "route", "status"}),
 	}
-	lag := func(measure func(projections.Lag) float64) func() float64 {
-		return func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			l, err := s.Checkpoints.MaxLag(ctx)
-			if err != nil {
-				return -1
-			}
-			return measure(l)
-		}
-	}
-	stat := func(f func() float64) func() float64 { return f }
 	reg.MustRegister(
 		m.latency,
 		buildInfo(s),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assetanchor_projection_lag_events",
-			Help: "Events the asynchronous consumer furthest behind has not handled yet."},
-			lag(func(l projections.Lag) float64 { return float64(l.Events) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assetanchor_projection_lag_seconds",
-			Help: "Age of the oldest event the asynchronous consumer furthest behind has not handled yet."},
-			lag(func(l projections.Lag) float64 { return l.Seconds })),
+		lagCollector{s.Checkpoints},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assetanchor_db_pool_acquired_conns",
-			Help: "Connections in use."}, stat(func() float64 { return float64(s.Pool.Stat().AcquiredConns()) })),
+			Help: "Connections in use."}, func() float64 { return float64(s.Pool.Stat().AcquiredConns()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assetanchor_db_pool_idle_conns",
-			Help: "Idle connections."}, stat(func() float64 { return float64(s.Pool.Stat().IdleConns()) })),
+			Help: "Idle connections."}, func() float64 { return float64(s.Pool.Stat().IdleConns()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "assetanchor_db_pool_total_conns",
-			Help: "Open connections."}, stat(func() float64 { return float64(s.Pool.Stat().TotalConns()) })),
+			Help: "Open connections."}, func() float64 { return float64(s.Pool.Stat().TotalConns()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "assetanchor_db_pool_acquires_total",
-			Help: "Connection acquisitions."}, stat(func() float64 { return float64(s.Pool.Stat().AcquireCount()) })),
+			Help: "Connection acquisitions."}, func() float64 { return float64(s.Pool.Stat().AcquireCount()) }),
 	)
 	if s.Collector != nil {
 		reg.MustRegister(s.Collector)
@@ -71,6 +54,30 @@ func newMetrics(s *Server) *metrics {
 	reg.MustRegister(s.queries.Collector()) // reads by target: primary, replica
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return m
+}
+
+var (
+	lagEvents = prometheus.NewDesc("assetanchor_projection_lag_events",
+		"Events the asynchronous consumer furthest behind has not handled yet.", nil, nil)
+	lagSeconds = prometheus.NewDesc("assetanchor_projection_lag_seconds",
+		"Age of the oldest event the asynchronous consumer furthest behind has not handled yet.", nil, nil)
+)
+
+// lagCollector measures the consumer furthest behind once a scrape, so that its
+// two gauges describe the same moment; -1 when it cannot be measured.
+type lagCollector struct{ checkpoints *projections.Checkpoints }
+
+func (lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- lagEvents; ch <- lagSeconds }
+
+func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	events, seconds := -1.0, -1.0
+	if l, err := c.checkpoints.MaxLag(ctx); err == nil {
+		events, seconds = float64(l.Events), l.Seconds
+	}
+	ch <- prometheus.MustNewConstMetric(lagEvents, prometheus.GaugeValue, events)
+	ch <- prometheus.MustNewConstMetric(lagSeconds, prometheus.GaugeValue, seconds)
 }
 
 func (m *metrics) observe(method, route string, status int, elapsed time.Duration) {
