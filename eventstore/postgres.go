@@ -249,25 +249,20 @@ func (s *PostgresStore) queueInsert(batch *pgx.Batch, stream StreamID, expectedV
 		ids[i], types[i], payloads[i], metas[i] = e.EventID.String(), e.Type, string(e.Data), string(md)
 		versions[i] = int32(e.SchemaVersion)
 	}
-	batch.Queue(`SELECT event_position, event_transaction_id::text, event_version
+	batch.Queue(`SELECT event_position, event_transaction_id, event_version
 		   FROM append_events($1, $2, $3, $4, $5, $6, $7::jsonb[], $8::jsonb[], $9)`,
 		stream.String(), stream.Type, expectedVersion, ids, types, versions, payloads, metas, stored[0].RecordedAt,
 	).Query(func(rows pgx.Rows) error {
 		i := 0
 		var (
 			position, version int64
-			txid              string
+			txid              uint64
 		)
 		_, err := pgx.ForEachRow(rows, []any{&position, &txid, &version}, func() error {
 			if i == n || version != stored[i].Version {
 				return fmt.Errorf("append to %s: unexpected version %d stored", stream, version)
 			}
-			e := &stored[i]
-			e.Position = position
-			var err error
-			if e.TransactionID, err = strconv.ParseUint(txid, 10, 64); err != nil {
-				return fmt.Errorf("parse transaction id: %w", err)
-			}
+			stored[i].Position, stored[i].TransactionID = position, txid
 			i++
 			return nil
 		})
@@ -325,7 +320,7 @@ func appendError(stream StreamID, err error) error {
 }
 
 // EventColumns are the columns of events that EventScanner reads, in its order.
-const EventColumns = `position, transaction_id::text, event_id, stream_id, stream_type, version,
+const EventColumns = `position, transaction_id, event_id, stream_id, stream_type, version,
 	event_type, schema_version, payload, metadata, recorded_at`
 
 // ReadStream returns a stream's events in version order; with a non-zero until,
@@ -364,7 +359,7 @@ func (s *PostgresStore) ReadVisibleAfter(ctx context.Context, after Checkpoint, 
 func (s *PostgresStore) readAfter(ctx context.Context, after Checkpoint, limit int, horizon string) ([]Event, error) {
 	rows, err := s.conn(ctx).Query(ctx, `SELECT `+EventColumns+` FROM events
 		WHERE (transaction_id, position) > ($1::text::xid8, $2) `+horizon+`
-		ORDER BY events.transaction_id, events.position LIMIT $3`, // events.transaction_id: the xid8, not the text column of the same name
+		ORDER BY transaction_id, position LIMIT $3`,
 		strconv.FormatUint(after.TransactionID, 10), after.Position, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read events after %v: %w", after, err)
@@ -375,15 +370,13 @@ func (s *PostgresStore) readAfter(ctx context.Context, after Checkpoint, limit i
 // Head is the checkpoint of the newest event readers can see now.
 func (s *PostgresStore) Head(ctx context.Context) (Checkpoint, error) {
 	var cp Checkpoint
-	var txid string
-	err := s.conn(ctx).QueryRow(ctx, `SELECT coalesce(max(transaction_id)::text, '0'), coalesce(max(position), 0)
+	err := s.conn(ctx).QueryRow(ctx, `SELECT coalesce(max(transaction_id), '0'), coalesce(max(position), 0)
 		FROM events WHERE transaction_id = (SELECT max(transaction_id) FROM events
-		WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()))`).Scan(&txid, &cp.Position)
+		WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()))`).Scan(&cp.TransactionID, &cp.Position)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("read head: %w", err)
 	}
-	cp.TransactionID, err = strconv.ParseUint(txid, 10, 64)
-	return cp, err
+	return cp, nil
 }
 
 // Verify recomputes every stream's hash chain and returns the first broken link
@@ -452,11 +445,11 @@ type EventScanner struct {
 // Scan reads the event of one row.
 func (s *EventScanner) Scan(row pgx.CollectableRow) (Event, error) {
 	var (
-		e                  Event
-		txid, id, streamID string
-		data, meta         []byte
+		e            Event
+		id, streamID string
+		data, meta   []byte
 	)
-	if err := row.Scan(&e.Position, &txid, &id, &streamID, &e.Stream.Type, &e.Version,
+	if err := row.Scan(&e.Position, &e.TransactionID, &id, &streamID, &e.Stream.Type, &e.Version,
 		&e.Type, &e.SchemaVersion, &data, &meta, &e.RecordedAt); err != nil {
 		return Event{}, err
 	}
@@ -469,16 +462,13 @@ func (s *EventScanner) Scan(row pgx.CollectableRow) (Event, error) {
 		s.lastRaw, s.lastMeta = meta, md
 	}
 	e.Metadata = s.lastMeta
-	return finishEvent(e, txid, id, streamID)
+	return finishEvent(e, id, streamID)
 }
 
 // finishEvent parses the textual columns shared by SQL reads and watermill
 // messages; the caller has decoded the metadata.
-func finishEvent(e Event, txid, id, streamID string) (Event, error) {
+func finishEvent(e Event, id, streamID string) (Event, error) {
 	var err error
-	if e.TransactionID, err = strconv.ParseUint(txid, 10, 64); err != nil {
-		return Event{}, fmt.Errorf("parse transaction id: %w", err)
-	}
 	if e.EventID, err = ulid.ParseStrict(id); err != nil {
 		return Event{}, fmt.Errorf("parse event id: %w", err)
 	}

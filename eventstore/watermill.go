@@ -123,6 +123,9 @@ func EventFromMessage(msg *message.Message) (Event, error) {
 	if e.Position, err = strconv.ParseInt(md.Get(mdPosition), 10, 64); err != nil {
 		return Event{}, fmt.Errorf("message %s: position: %w", msg.UUID, err)
 	}
+	if e.TransactionID, err = strconv.ParseUint(md.Get(mdTransactionID), 10, 64); err != nil {
+		return Event{}, fmt.Errorf("message %s: transaction id: %w", msg.UUID, err)
+	}
 	if e.Version, err = strconv.ParseInt(md.Get(mdVersion), 10, 64); err != nil {
 		return Event{}, fmt.Errorf("message %s: version: %w", msg.UUID, err)
 	}
@@ -138,5 +141,5 @@ func EventFromMessage(msg *message.Message) (Event, error) {
 	if e.Metadata, err = decodeMetadata([]byte(md.Get(mdEventMetadata))); err != nil {
 		return Event{}, err
 	}
-	return finishEvent(e, md.Get(mdTransactionID), msg.UUID, md.Get(mdStream))
+	return finishEvent(e, msg.UUID, md.Get(mdStream))
 }

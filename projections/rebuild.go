@@ -147,17 +147,15 @@ type querier interface {
 // is written in the same transactions as the events, stands exactly there.
 func lastVisible(ctx context.Context, q querier) (eventstore.Checkpoint, error) {
 	var cp eventstore.Checkpoint
-	var txid string
-	err := q.QueryRow(ctx, `SELECT transaction_id::text, position FROM events
-		ORDER BY events.transaction_id DESC, position DESC LIMIT 1`).Scan(&txid, &cp.Position)
+	err := q.QueryRow(ctx, `SELECT transaction_id, position FROM events
+		ORDER BY transaction_id DESC, position DESC LIMIT 1`).Scan(&cp.TransactionID, &cp.Position)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return eventstore.Checkpoint{}, nil
 	}
 	if err != nil {
 		return eventstore.Checkpoint{}, fmt.Errorf("read the last event: %w", err)
 	}
-	_, err = fmt.Sscan(txid, &cp.TransactionID)
-	return cp, err
+	return cp, nil
 }
 
 func retryable(err error) bool {
@@ -326,19 +324,9 @@ func (s *scratch) replay(ctx context.Context, target func(context.Context) (even
 
 // waitVisible waits until readers can see the last event committed now.
 func (s *scratch) waitVisible(ctx context.Context) error {
-	var target eventstore.Checkpoint
-	var txid string
-	// events.transaction_id: the xid8, not the text output column of the same name.
-	err := s.pool.QueryRow(ctx, `SELECT transaction_id::text, position FROM events
-		ORDER BY events.transaction_id DESC, events.position DESC LIMIT 1`).Scan(&txid, &target.Position)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
-	if err == nil {
-		_, err = fmt.Sscan(txid, &target.TransactionID)
-	}
+	target, err := lastVisible(ctx, s.pool) // the last event committed now
 	if err != nil {
-		return fmt.Errorf("read the last event: %w", err)
+		return err
 	}
 	delay := time.Millisecond
 	for {

@@ -165,17 +165,15 @@ func NewCheckpoints(pool *pgxpool.Pool) *Checkpoints { return &Checkpoints{pool:
 // Read returns a projector's checkpoint.
 func (c *Checkpoints) Read(ctx context.Context, name string) (eventstore.Checkpoint, error) {
 	var cp eventstore.Checkpoint
-	var txid string
-	err := c.pool.QueryRow(ctx, `SELECT transaction_id::text, position FROM projector_checkpoints
-		WHERE projector = $1`, name).Scan(&txid, &cp.Position)
+	err := c.pool.QueryRow(ctx, `SELECT transaction_id, position FROM projector_checkpoints
+		WHERE projector = $1`, name).Scan(&cp.TransactionID, &cp.Position)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return eventstore.Checkpoint{}, nil
 	}
 	if err != nil {
 		return eventstore.Checkpoint{}, fmt.Errorf("read checkpoint of %s: %w", name, err)
 	}
-	cp.TransactionID, err = strconv.ParseUint(txid, 10, 64)
-	return cp, err
+	return cp, nil
 }
 
 // Lag is how far a projector is behind the event log.
@@ -234,18 +232,14 @@ func (s Status) State() string {
 
 // Statuses lists every projector with its checkpoint and lag.
 func (c *Checkpoints) Statuses(ctx context.Context) ([]Status, error) {
-	rows, err := c.pool.Query(ctx, `SELECT projector, transaction_id::text, position, events_applied
+	rows, err := c.pool.Query(ctx, `SELECT projector, transaction_id, position, events_applied
 		FROM projector_checkpoints ORDER BY projector`)
 	if err != nil {
 		return nil, fmt.Errorf("list projectors: %w", err)
 	}
 	statuses, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Status, error) {
 		var s Status
-		var txid string
-		if err := row.Scan(&s.Name, &txid, &s.Checkpoint.Position, &s.Applied); err != nil {
-			return s, err
-		}
-		s.Checkpoint.TransactionID, err = strconv.ParseUint(txid, 10, 64)
+		err := row.Scan(&s.Name, &s.Checkpoint.TransactionID, &s.Checkpoint.Position, &s.Applied)
 		return s, err
 	})
 	if err != nil {

@@ -231,20 +231,14 @@ func horizon(ctx context.Context, tx pgx.Tx) (uint64, *Head, error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("read horizon %q: %w", text, err)
 	}
-	var (
-		head Head
-		txid string
-	)
-	err = tx.QueryRow(ctx, `SELECT event_id, stream_id, version, transaction_id::text, position FROM events
+	var head Head
+	err = tx.QueryRow(ctx, `SELECT event_id, stream_id, version, transaction_id, position FROM events
 		WHERE transaction_id < $1::text::xid8 ORDER BY transaction_id DESC, position DESC LIMIT 1`, text).
-		Scan(&head.EventID, &head.Stream, &head.Version, &txid, &head.Position)
+		Scan(&head.EventID, &head.Stream, &head.Version, &head.TransactionID, &head.Position)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return h, nil, nil
 	}
 	if err != nil {
-		return 0, nil, fmt.Errorf("read the log's head: %w", err)
-	}
-	if head.TransactionID, err = strconv.ParseUint(txid, 10, 64); err != nil {
 		return 0, nil, fmt.Errorf("read the log's head: %w", err)
 	}
 	return h, &head, nil

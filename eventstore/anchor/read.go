@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -28,7 +27,7 @@ func snapshot(ctx context.Context, db DB) (pgx.Tx, error) {
 
 // eventColumns are what stored reads; payload and metadata are read as jsonb,
 // PostgreSQL's own text form, without any SQL function or cast in between.
-const eventColumns = `transaction_id::text, event_id, stream_id, version, event_type,
+const eventColumns = `transaction_id, event_id, stream_id, version, event_type,
 	schema_version, payload, metadata, recorded_at, hash`
 
 // stored is one row of events.
@@ -39,17 +38,10 @@ type stored struct {
 }
 
 func scanStored(rows pgx.Rows) (stored, error) {
-	var (
-		s    stored
-		txid string
-	)
-	if err := rows.Scan(&txid, &s.EventID, &s.StreamID, &s.Version, &s.Type,
+	var s stored
+	if err := rows.Scan(&s.txid, &s.EventID, &s.StreamID, &s.Version, &s.Type,
 		&s.SchemaVersion, &s.Payload, &s.Metadata, &s.RecordedAt, &s.hash); err != nil {
 		return stored{}, fmt.Errorf("read event: %w", err)
-	}
-	var err error
-	if s.txid, err = strconv.ParseUint(txid, 10, 64); err != nil {
-		return stored{}, fmt.Errorf("read event: transaction id %q: %w", txid, err)
 	}
 	return s, nil
 }

@@ -187,16 +187,15 @@ func (r *Relay) resume(ctx context.Context) error {
 	// relay's: fall back on the place saved in the database.
 	r.cfg.Log.WarnContext(ctx, "event relay: the stream's last message does not say where the relay was; using the database's record",
 		"sequence", r.lastSeq, "err", err)
-	var txid string
-	err = r.cfg.Pool.QueryRow(ctx, `SELECT transaction_id::text, position FROM relay_position`).Scan(&txid, &r.cursor.Position)
+	err = r.cfg.Pool.QueryRow(ctx, `SELECT transaction_id, position FROM relay_position`).
+		Scan(&r.cursor.TransactionID, &r.cursor.Position)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("stream %s has messages but neither its last message nor the database says which were published", StreamName)
 	}
 	if err != nil {
 		return fmt.Errorf("read relay position: %w", err)
 	}
-	r.cursor.TransactionID, err = strconv.ParseUint(txid, 10, 64)
-	return err
+	return nil
 }
 
 // cursorOf reads the relay's place from a message it published: its cursor
@@ -206,14 +205,12 @@ func (r *Relay) cursorOf(ctx context.Context, msg *jetstream.RawStreamMsg) (even
 		return parseCursor(c)
 	}
 	var cp eventstore.Checkpoint
-	var txid string
-	err := r.cfg.Pool.QueryRow(ctx, `SELECT transaction_id::text, position FROM events WHERE event_id = $1`,
-		msg.Header.Get(jetstream.MsgIDHeader)).Scan(&txid, &cp.Position)
+	err := r.cfg.Pool.QueryRow(ctx, `SELECT transaction_id, position FROM events WHERE event_id = $1`,
+		msg.Header.Get(jetstream.MsgIDHeader)).Scan(&cp.TransactionID, &cp.Position)
 	if err != nil {
 		return cp, fmt.Errorf("find the event of message %d: %w", msg.Sequence, err)
 	}
-	cp.TransactionID, err = strconv.ParseUint(txid, 10, 64)
-	return cp, err
+	return cp, nil
 }
 
 func formatCursor(c eventstore.Checkpoint) string {

@@ -37,21 +37,17 @@ type Status struct {
 // ReadStatus reads the relay's status.
 func ReadStatus(ctx context.Context, pool *pgxpool.Pool) (Status, error) {
 	var s Status
-	var txid string
-	err := pool.QueryRow(ctx, `SELECT transaction_id::text, position FROM relay_position`).Scan(&txid, &s.Position.Position)
+	err := pool.QueryRow(ctx, `SELECT transaction_id, position FROM relay_position`).
+		Scan(&s.Position.TransactionID, &s.Position.Position)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		txid = "0"
 	case err != nil:
 		return s, fmt.Errorf("read relay position: %w", err)
 	default:
 		s.Ran = true
 	}
-	if s.Position.TransactionID, err = strconv.ParseUint(txid, 10, 64); err != nil {
-		return s, err
-	}
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2)`,
-		txid, s.Position.Position).Scan(&s.Behind); err != nil {
+		strconv.FormatUint(s.Position.TransactionID, 10), s.Position.Position).Scan(&s.Behind); err != nil {
 		return s, fmt.Errorf("measure relay lag: %w", err)
 	}
 	rows, err := pool.Query(ctx, `SELECT event_id, stream_id, state, attempts, last_error, parked_at

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -72,24 +71,17 @@ func Export(ctx context.Context, pool *pgxpool.Pool, w io.Writer) (TransferStats
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 
-	// ORDER BY events.transaction_id: the xid8; the bare name would be the text
-	// output column, and "1000" sorts before "999".
-	rows, err := tx.Query(ctx, `SELECT position, transaction_id::text, event_id, stream_id, stream_type, version,
+	rows, err := tx.Query(ctx, `SELECT position, transaction_id, event_id, stream_id, stream_type, version,
 			event_type, schema_version, payload, metadata,
 			to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), encode(hash, 'hex')
-		FROM events ORDER BY events.transaction_id, events.position`)
+		FROM events ORDER BY transaction_id, position`)
 	if err != nil {
 		return stats, fmt.Errorf("export events: %w", err)
 	}
 	for rows.Next() {
 		var l exportLine
-		var txid string
-		if err := rows.Scan(&l.Position, &txid, &l.EventID, &l.StreamID, &l.StreamType, &l.Version, &l.EventType,
+		if err := rows.Scan(&l.Position, &l.TransactionID, &l.EventID, &l.StreamID, &l.StreamType, &l.Version, &l.EventType,
 			&l.SchemaVersion, &l.Payload, &l.Metadata, &l.RecordedAt, &l.Hash); err != nil {
-			rows.Close()
-			return stats, fmt.Errorf("export events: %w", err)
-		}
-		if l.TransactionID, err = strconv.ParseUint(txid, 10, 64); err != nil {
 			rows.Close()
 			return stats, fmt.Errorf("export events: %w", err)
 		}
