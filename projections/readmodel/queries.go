@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
@@ -81,6 +82,20 @@ func (t Timestamp) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + time.Time(t).UTC().Format(time.RFC3339Nano) + `"`), nil
 }
 
+// ScanTimestamp and ScanTimestamptz let pgx read a column straight into a
+// Timestamp (a *Timestamp where the column may be NULL).
+func (t *Timestamp) ScanTimestamp(v pgtype.Timestamp) error { return t.scan(v.Time, v.Valid) }
+
+func (t *Timestamp) ScanTimestamptz(v pgtype.Timestamptz) error { return t.scan(v.Time, v.Valid) }
+
+func (t *Timestamp) scan(at time.Time, valid bool) error {
+	if !valid {
+		return errors.New("cannot scan NULL into a Timestamp")
+	}
+	*t = Timestamp(at)
+	return nil
+}
+
 // PropertyView is a properties row.
 type PropertyView struct {
 	ID           uuid.UUID        `json:"id"`
@@ -105,13 +120,16 @@ type PropertyView struct {
 const propertyColumns = `id, name, address, city, state, zip_code, owner_id, property_type, status,
 	bedrooms, bathrooms, square_feet, year_built, description, created_at, updated_at, version`
 
+// targets are the scan destinations of propertyColumns.
+func (p *PropertyView) targets() []any {
+	return []any{&p.ID, &p.Name, &p.Address, &p.City, &p.State, &p.ZipCode, &p.OwnerID,
+		&p.PropertyType, &p.Status, &p.Bedrooms, &p.Bathrooms, &p.SquareFeet, &p.YearBuilt,
+		&p.Description, &p.CreatedAt, &p.UpdatedAt, &p.Version}
+}
+
 func scanProperty(row pgx.CollectableRow) (PropertyView, error) {
 	var p PropertyView
-	var created, updated time.Time
-	err := row.Scan(&p.ID, &p.Name, &p.Address, &p.City, &p.State, &p.ZipCode, &p.OwnerID,
-		&p.PropertyType, &p.Status, &p.Bedrooms, &p.Bathrooms, &p.SquareFeet, &p.YearBuilt,
-		&p.Description, &created, &updated, &p.Version)
-	p.CreatedAt, p.UpdatedAt = Timestamp(created), Timestamp(updated)
+	err := row.Scan(p.targets()...)
 	return p, err
 }
 

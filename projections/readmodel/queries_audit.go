@@ -95,10 +95,8 @@ func (q *Queries) AuditLogs(ctx context.Context, v Viewer, f AuditFilter) (Page[
 		a.old_values, a.new_values, a.ip_address, a.user_agent, a.created_at
 		FROM `+auditFrom, byCreated("a."), f.Cursor, f.Limit, func(row pgx.CollectableRow) (AuditLogView, error) {
 		var a AuditLogView
-		var created time.Time
 		err := row.Scan(&a.ID, &a.UserID, &a.Action, &a.EntityType, &a.EntityID, &a.OldValues,
-			&a.NewValues, &a.IPAddress, &a.UserAgent, &created)
-		a.CreatedAt = Timestamp(created)
+			&a.NewValues, &a.IPAddress, &a.UserAgent, &a.CreatedAt)
 		return a, err
 	}, func(a AuditLogView) (time.Time, uuid.UUID) { return time.Time(a.CreatedAt), a.ID }, "list audit logs")
 }

@@ -34,10 +34,8 @@ const documentColumns = `d.id, d.name, d.description, d.file_path, d.file_type, 
 
 func scanDocument(row pgx.CollectableRow) (DocumentView, error) {
 	var d DocumentView
-	var created, updated time.Time
 	err := row.Scan(&d.ID, &d.Name, &d.Description, &d.FilePath, &d.FileType, &d.FileSize, &d.EntityType,
-		&d.EntityID, &d.UploaderID, &d.IsConfidential, &created, &updated, &d.Version)
-	d.CreatedAt, d.UpdatedAt = Timestamp(created), Timestamp(updated)
+		&d.EntityID, &d.UploaderID, &d.IsConfidential, &d.CreatedAt, &d.UpdatedAt, &d.Version)
 	return d, err
 }
 

@@ -68,13 +68,11 @@ const leaseColumns = `l.id, l.property_id, l.tenant_id, l.start_date, l.end_date
 // leaseTargets are the scan destinations of leaseColumns; finish converts what
 // needs converting once the row is scanned.
 func (l *LeaseRow) leaseTargets() (targets []any, finish func()) {
-	var created, updated time.Time
 	var terminatedOn domain.Date
 	targets = []any{&l.ID, &l.PropertyID, &l.TenantID, &l.StartDate, &l.EndDate, &l.RentAmount.Decimal,
-		&l.SecurityDeposit.Decimal, &l.PaymentDay, &l.Status, &l.AutoRenew, &created, &updated,
+		&l.SecurityDeposit.Decimal, &l.PaymentDay, &l.Status, &l.AutoRenew, &l.CreatedAt, &l.UpdatedAt,
 		&terminatedOn, &l.TerminationReason, &l.Version, &l.Tenants}
 	return targets, func() {
-		l.CreatedAt, l.UpdatedAt = Timestamp(created), Timestamp(updated)
 		if !terminatedOn.IsZero() {
 			l.TerminatedOn = &terminatedOn
 		}
@@ -202,13 +200,7 @@ func (q *Queries) ExpiringLeases(ctx context.Context, v Viewer, f ExpiringFilter
 		JOIN `+tenantContacts(ctx)+` t ON l.tenant_id = t.id`, keyset{at: "l.end_date", id: "l.id", date: true}, f.Cursor, f.Limit,
 		func(row pgx.CollectableRow) (ExpiringLeaseView, error) {
 			var e ExpiringLeaseView
-			var created, updated time.Time
-			p := &e.PropertyView
-			err := row.Scan(&p.ID, &p.Name, &p.Address, &p.City, &p.State, &p.ZipCode, &p.OwnerID,
-				&p.PropertyType, &p.Status, &p.Bedrooms, &p.Bathrooms, &p.SquareFeet, &p.YearBuilt,
-				&p.Description, &created, &updated, &p.Version,
-				&e.LeaseID, &e.EndDate, &e.FirstName, &e.LastName, &e.Email, &e.Phone)
-			p.CreatedAt, p.UpdatedAt = Timestamp(created), Timestamp(updated)
+			err := row.Scan(append(e.PropertyView.targets(), &e.LeaseID, &e.EndDate, &e.FirstName, &e.LastName, &e.Email, &e.Phone)...)
 			return e, err
 		}, func(e ExpiringLeaseView) (time.Time, uuid.UUID) { return e.EndDate.Time(), e.LeaseID }, "read expiring leases")
 }

@@ -53,15 +53,10 @@ const visiblePayments = `payments pm
 
 func scanPayment(row pgx.CollectableRow) (PaymentView, error) {
 	var p PaymentView
-	var created, updated time.Time
 	err := row.Scan(&p.ID, &p.LeaseID, &p.TenantID, &p.Amount.Decimal, &p.PaymentDate, &p.PaymentMethod,
 		&p.ReferenceNumber, &p.AppliesTo, &p.Status, &p.Allocations, &p.Credit.Decimal, &p.ReturnedOn, &p.ReturnReason,
-		&p.ReturnFeeID, &created, &updated, &p.Version)
-	if err != nil {
-		return p, err
-	}
-	p.CreatedAt, p.UpdatedAt = Timestamp(created), Timestamp(updated)
-	return p, nil
+		&p.ReturnFeeID, &p.CreatedAt, &p.UpdatedAt, &p.Version)
+	return p, err
 }
 
 // Payment returns one payment the viewer may see, or domain.ErrNotFound.

@@ -40,21 +40,9 @@ const visibleMaintenance = `($1 OR p.owner_id = $2 OR m.assigned_to = $2)`
 
 func scanMaintenance(row pgx.CollectableRow) (MaintenanceView, error) {
 	var m MaintenanceView
-	var scheduled, completed *time.Time
-	var created, updated time.Time
 	err := row.Scan(&m.ID, &m.PropertyID, &m.TenantID, &m.Title, &m.Description, &m.Priority, &m.Status,
-		&m.AssignedTo, &m.EstimatedCost, &m.ActualCost, &scheduled, &completed, &created, &updated, &m.Version)
-	m.ScheduledDate, m.CompletedDate = timestampOrNil(scheduled), timestampOrNil(completed)
-	m.CreatedAt, m.UpdatedAt = Timestamp(created), Timestamp(updated)
+		&m.AssignedTo, &m.EstimatedCost, &m.ActualCost, &m.ScheduledDate, &m.CompletedDate, &m.CreatedAt, &m.UpdatedAt, &m.Version)
 	return m, err
-}
-
-func timestampOrNil(t *time.Time) *Timestamp {
-	if t == nil {
-		return nil
-	}
-	ts := Timestamp(*t)
-	return &ts
 }
 
 // MaintenanceRequest returns one request the viewer may see, or domain.ErrNotFound.

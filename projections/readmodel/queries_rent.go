@@ -2,7 +2,6 @@ package readmodel
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -32,16 +31,14 @@ func LateFeePolicyVersion(v LateFeePolicyView) int64 { return v.Version }
 
 func scanLateFeePolicy(row pgx.CollectableRow) (LateFeePolicyView, error) {
 	var v LateFeePolicyView
-	var updated time.Time
 	var flat, percent, cap *decimal.Decimal
-	if err := row.Scan(&v.Source, &v.PropertyID, &v.LeaseID, &v.GraceDays, &flat, &percent, &cap, &updated, &v.Version); err != nil {
+	if err := row.Scan(&v.Source, &v.PropertyID, &v.LeaseID, &v.GraceDays, &flat, &percent, &cap, &v.UpdatedAt, &v.Version); err != nil {
 		return v, err
 	}
 	v.FlatAmount, v.MonthlyCap = moneyOf(flat), moneyOf(cap)
 	if percent != nil {
 		v.Percent = &Percent{*percent}
 	}
-	v.UpdatedAt = Timestamp(updated)
 	return v, nil
 }
 

@@ -72,18 +72,16 @@ const visibleTenant = `(t.id IS NOT NULL OR EXISTS (SELECT 1 FROM lease_tenants 
 func scanTenant(row pgx.CollectableRow) (TenantView, error) {
 	var t TenantView
 	var income *decimal.Decimal
-	var created time.Time
-	var updated *time.Time
+	var updated *Timestamp
 	var version *int64
 	var full bool
 	err := row.Scan(&t.ID, &t.FirstName, &t.LastName, &t.Email, &t.Phone, &t.SSNLastFour, &t.DateOfBirth,
-		&t.CreditScore, &income, &t.BackgroundCheckStatus, &t.RegisteredBy, &created, &updated, &version, &full)
+		&t.CreditScore, &income, &t.BackgroundCheckStatus, &t.RegisteredBy, &t.CreatedAt, &updated, &version, &full)
 	t.Income = moneyOf(income)
-	t.CreatedAt = Timestamp(created)
 	t.Access = domain.AccessContact
 	if full {
 		t.Access = domain.AccessFull
-		t.UpdatedAt, t.Version = Timestamp(*updated), *version
+		t.UpdatedAt, t.Version = *updated, *version
 	}
 	return t, err
 }

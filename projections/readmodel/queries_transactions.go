@@ -41,16 +41,15 @@ const visibleTransactions = `transactions t
 	LEFT JOIN leases l ON l.id = t.lease_id
 	LEFT JOIN properties p ON p.id = l.property_id`
 
-func transactionTargets(t *TransactionView, created, updated *time.Time) []any {
+// targets are the scan destinations of transactionColumns.
+func (t *TransactionView) targets() []any {
 	return []any{&t.ID, &t.LeaseID, &t.Amount, &t.Type, &t.Status, &t.DueDate, &t.PaymentDate,
-		&t.PaymentMethod, &t.ReferenceNumber, &t.Notes, &t.AmountPaid.Decimal, &t.Balance.Decimal, created, updated, &t.Version}
+		&t.PaymentMethod, &t.ReferenceNumber, &t.Notes, &t.AmountPaid.Decimal, &t.Balance.Decimal, &t.CreatedAt, &t.UpdatedAt, &t.Version}
 }
 
 func scanTransaction(row pgx.CollectableRow) (TransactionView, error) {
 	var t TransactionView
-	var created, updated time.Time
-	err := row.Scan(transactionTargets(&t, &created, &updated)...)
-	t.CreatedAt, t.UpdatedAt = Timestamp(created), Timestamp(updated)
+	err := row.Scan(t.targets()...)
 	return t, err
 }
 
@@ -113,11 +112,7 @@ func (q *Queries) OverdueTransactions(ctx context.Context, v Viewer, f OverdueFi
 		JOIN `+tenantContacts(ctx)+` tn ON tn.id = l.tenant_id`, keyset{at: "t.due_date", id: "t.id", date: true}, f.Cursor, f.Limit,
 		func(row pgx.CollectableRow) (OverdueTransactionView, error) {
 			var o OverdueTransactionView
-			var created, updated time.Time
-			targets := append(transactionTargets(&o.TransactionView, &created, &updated),
-				&o.PropertyID, &o.PropertyName, &o.FirstName, &o.LastName)
-			err := row.Scan(targets...)
-			o.CreatedAt, o.UpdatedAt = Timestamp(created), Timestamp(updated)
+			err := row.Scan(append(o.TransactionView.targets(), &o.PropertyID, &o.PropertyName, &o.FirstName, &o.LastName)...)
 			return o, err
 		}, func(o OverdueTransactionView) (time.Time, uuid.UUID) { return o.DueDate.Time(), o.ID }, "report overdue transactions")
 }

@@ -16,15 +16,8 @@ const userColumns = `id, email, first_name, last_name, role, phone, last_login,
 
 func scanUser(row pgx.CollectableRow) (UserView, error) {
 	var u UserView
-	var lastLogin *time.Time
-	var created, updated time.Time
-	err := row.Scan(&u.ID, &u.Email, &u.FirstName, &u.LastName, &u.Role, &u.Phone, &lastLogin,
-		&u.IsActive, &u.EmailVerified, &created, &updated, &u.Version)
-	if lastLogin != nil {
-		t := Timestamp(*lastLogin)
-		u.LastLogin = &t
-	}
-	u.CreatedAt, u.UpdatedAt = Timestamp(created), Timestamp(updated)
+	err := row.Scan(&u.ID, &u.Email, &u.FirstName, &u.LastName, &u.Role, &u.Phone, &u.LastLogin,
+		&u.IsActive, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt, &u.Version)
 	return u, err
 }
 
@@ -85,9 +78,7 @@ func (q *Queries) Sessions(ctx context.Context, userID, current uuid.UUID) ([]Se
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (SessionView, error) {
 		var s SessionView
-		var expires, created, updated time.Time
-		err := row.Scan(&s.ID, &s.IPAddress, &s.UserAgent, &expires, &created, &updated)
-		s.ExpiresAt, s.CreatedAt, s.UpdatedAt = Timestamp(expires), Timestamp(created), Timestamp(updated)
+		err := row.Scan(&s.ID, &s.IPAddress, &s.UserAgent, &s.ExpiresAt, &s.CreatedAt, &s.UpdatedAt)
 		s.Current = s.ID == current
 		return s, err
 	})
