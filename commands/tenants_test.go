@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"testing"
@@ -33,8 +32,8 @@ func TestNewTenantsRefusesNilDependencies(t *testing.T) {
 // MustKeyring is a keyring with a fresh random master key.
 func MustKeyring(tb testing.TB) *tenantkeys.Keyring {
 	tb.Helper()
-	master := make([]byte, tenantkeys.MasterKeySize)
-	if _, err := rand.Read(master); err != nil {
+	master, err := tenantkeys.NewMasterKey()
+	if err != nil {
 		tb.Fatal(err)
 	}
 	k, err := tenantkeys.NewKeyring(master)

@@ -3,7 +3,6 @@ package http
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -293,8 +292,8 @@ func WithDeps(f func(*Deps)) StackOption {
 // MustKeyring is a keyring with a fresh random master key.
 func MustKeyring(tb testing.TB) *tenantkeys.Keyring {
 	tb.Helper()
-	master := make([]byte, tenantkeys.MasterKeySize)
-	if _, err := rand.Read(master); err != nil {
+	master, err := tenantkeys.NewMasterKey()
+	if err != nil {
 		tb.Fatal(err)
 	}
 	k, err := tenantkeys.NewKeyring(master)

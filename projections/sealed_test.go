@@ -2,7 +2,6 @@ package projections_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -28,8 +27,8 @@ func tenantPersonal(name string) bool { return slices.Contains(domain.TenantPers
 // MustKeyring is a keyring with a fresh random master key.
 func MustKeyring(tb testing.TB) *tenantkeys.Keyring {
 	tb.Helper()
-	master := make([]byte, tenantkeys.MasterKeySize)
-	if _, err := rand.Read(master); err != nil {
+	master, err := tenantkeys.NewMasterKey()
+	if err != nil {
 		tb.Fatal(err)
 	}
 	k, err := tenantkeys.NewKeyring(master)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -133,9 +132,8 @@ func openKeyring(ctx context.Context, cfg config, pool *pgxpool.Pool, generate b
 			"set ASSETANCHOR_MASTER_KEY or run where the data dir holds master.key (%s does not exist)", ids[0], masterKeySource(cfg))
 	}
 	if !found {
-		key = make([]byte, tenantkeys.MasterKeySize)
-		if _, err := rand.Read(key); err != nil {
-			return nil, fmt.Errorf("generate master key: %w", err)
+		if key, err = tenantkeys.NewMasterKey(); err != nil {
+			return nil, err
 		}
 		path := filepath.Join(cfg.DataDir, masterKeyFile)
 		if err := writeKeyFile(path, key); err != nil {
@@ -215,9 +213,8 @@ func rotateKeys(ctx context.Context, cfg config, newKeyText string, stdout, stde
 	var next []byte
 	generated := newKeyText == ""
 	if generated {
-		next = make([]byte, tenantkeys.MasterKeySize)
-		if _, err := rand.Read(next); err != nil {
-			return fmt.Errorf("generate master key: %w", err)
+		if next, err = tenantkeys.NewMasterKey(); err != nil {
+			return err
 		}
 	} else if next, err = decodeMasterKey(newKeyText); err != nil {
 		return usageError("--new-key: " + err.Error())

@@ -58,6 +58,15 @@ type Keyring struct {
 	id     string
 }
 
+// NewMasterKey generates a master key: MasterKeySize bytes from crypto/rand.
+func NewMasterKey() ([]byte, error) {
+	master := make([]byte, MasterKeySize)
+	if _, err := rand.Read(master); err != nil {
+		return nil, fmt.Errorf("generate master key: %w", err)
+	}
+	return master, nil
+}
+
 // NewKeyring uses master (MasterKeySize random bytes) as the master key.
 func NewKeyring(master []byte) (*Keyring, error) {
 	if len(master) != MasterKeySize {

@@ -3,7 +3,6 @@ package tenantkeys_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -20,8 +19,8 @@ import (
 // MustKeyring is a keyring with a fresh random master key.
 func MustKeyring(tb testing.TB) *tenantkeys.Keyring {
 	tb.Helper()
-	master := make([]byte, tenantkeys.MasterKeySize)
-	if _, err := rand.Read(master); err != nil {
+	master, err := tenantkeys.NewMasterKey()
+	if err != nil {
 		tb.Fatal(err)
 	}
 	k, err := tenantkeys.NewKeyring(master)
