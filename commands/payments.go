@@ -212,9 +212,12 @@ func (h *Ledger) Return(ctx context.Context, cmd ReturnPayment) (Result, error) 
 		}
 		if fee != nil {
 			notes := "returned payment fee: " + cmd.Reason
-			posted := &domain.ChargePosted{TransactionID: *feeID, LeaseID: lease.ID(), Amount: *fee,
-				Type: domain.TransactionFee, DueDate: on, Notes: &notes}
-			if _, err := a.postCharge(ctx, lease, *feeID, []domain.Event{posted}, on); err != nil {
+			posted, err := domain.PostCharge(lease, domain.NewChargeInput{ID: *feeID, Amount: *fee,
+				Type: domain.TransactionFee, DueDate: on, Notes: &notes})
+			if err != nil {
+				return err
+			}
+			if _, err := a.postCharge(ctx, lease, *feeID, posted, on); err != nil {
 				return err
 			}
 		}

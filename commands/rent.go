@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -258,24 +257,14 @@ func (r *leaseRun) lateFee(ctx context.Context, charge *domain.Transaction) erro
 		if err != nil {
 			return err
 		}
-		if _, err := store.Append(ctx, transactionStream(fee.TransactionID), 0, toNew([]domain.Event{fee})...); err != nil {
+		a := &appender{store: store} // the lease's credit, if any, pays the fee at once
+		if _, err := a.postCharge(ctx, lease, fee.TransactionID, []domain.Event{fee}, r.through); err != nil {
 			return err
 		}
-		appended, err := store.Append(ctx, transactionStream(charge.ID()), charge.Version(), toNew([]domain.Event{mark})...)
-		if err != nil {
+		if err := a.append(ctx, transactionStream(charge.ID()), charge, []domain.Event{mark}); err != nil {
 			return err
 		}
-		last = appended.Checkpoint
-		// The lease's credit, if any, pays the fee at once (commands/ledger.go).
-		posted := &domain.Transaction{}
-		posted.Apply(fee, 1, time.Time{})
-		a := &appender{store: store}
-		if err := a.applyCredit(ctx, lease, posted, r.through); err != nil {
-			return err
-		}
-		if a.last != (eventstore.Checkpoint{}) {
-			last = a.last
-		}
+		last = a.last
 		return nil
 	})
 	if errors.Is(err, ErrLostRace) {
