@@ -159,11 +159,7 @@ func RecordPayment(lease *Lease, in NewPaymentInput, charges []*Transaction) (Pa
 	var v validator
 	v.check(in.ID != uuid.Nil, "id", "must not be the nil UUID")
 	v.check(in.Amount.IsPositive(), "amount", "must be greater than 0")
-	dateField(&v, "payment_date", in.PaymentDate, true)
-	v.check(in.PaymentMethod != PaymentMethod{}, "payment_method", "must be one of "+paymentMethods.list())
-	if in.ReferenceNumber != nil {
-		textField(&v, "reference_number", *in.ReferenceNumber, false, 100)
-	}
+	paymentFields(&v, in.PaymentDate, in.PaymentMethod, in.ReferenceNumber)
 	v.check(in.AppliesTo != PaymentAppliesTo{}, "applies_to", "must be one of "+appliesTo.list())
 	if in.TenantID != nil {
 		v.check(lease.HasParty(*in.TenantID), "tenant_id", "is not a party of the lease")

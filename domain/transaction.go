@@ -296,15 +296,21 @@ func (t *Transaction) Pay(p Payment) ([]Event, error) {
 		return nil, ErrIllegalTransition
 	}
 	var v validator
-	dateField(&v, "payment_date", p.PaymentDate, true)
-	v.check(p.PaymentMethod != PaymentMethod{}, "payment_method", "must be one of "+paymentMethods.list())
-	if p.ReferenceNumber != nil {
-		textField(&v, "reference_number", *p.ReferenceNumber, false, 100)
-	}
+	paymentFields(&v, p.PaymentDate, p.PaymentMethod, p.ReferenceNumber)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
 	return []Event{t.paidBy(p)}, nil
+}
+
+// paymentFields checks what every payment says, whether it pays one charge
+// (Pay) or a lease's account (RecordPayment): when, how, and its reference.
+func paymentFields(v *validator, date Date, method PaymentMethod, reference *string) {
+	dateField(v, "payment_date", date, true)
+	v.check(method != PaymentMethod{}, "payment_method", "must be one of "+paymentMethods.list())
+	if reference != nil {
+		textField(v, "reference_number", *reference, false, 100)
+	}
 }
 
 // Fail marks a pending payment as failed.
