@@ -40,7 +40,7 @@ func ReadStatus(ctx context.Context, pool *pgxpool.Pool) (Status, error) {
 	err := pool.QueryRow(ctx, `SELECT transaction_id, position FROM relay_position`).
 		Scan(&s.Position.TransactionID, &s.Position.Position)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, pgx.ErrNoRows): // it never ran: behind from the log's start
 	case err != nil:
 		return s, fmt.Errorf("read relay position: %w", err)
 	default:
